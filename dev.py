@@ -1,0 +1,55 @@
+"""Developer entry point: ``python3 dev.py demo`` and ``python3 dev.py test``.
+
+It needs nothing but Python 3.11+ and pip: it creates ``.venv`` beside this
+file, installs tiercube into it with its development extras, then runs the
+command inside it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if sys.platform == "win32" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".tiercube-installed"
+
+
+def ensure_environment() -> None:
+    """Create the virtual environment and (re)install when pyproject changes."""
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = (ROOT / "pyproject.toml").read_text()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print("installing tiercube and its development tools into .venv ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(*command: str) -> int:
+    return subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT).returncode
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test", "bench"}:
+        print("usage: python3 dev.py demo | test [pytest args] | bench [args]")
+        return 2
+    ensure_environment()
+    what, rest = sys.argv[1], sys.argv[2:]
+    if what == "demo":
+        return run("tiercube", "demo")
+    if what == "bench":
+        return run("python", "-m", "bench", *rest)
+    return run("python", str(ROOT / ".ci" / "check.py"), *rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

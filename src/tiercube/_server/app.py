@@ -1,0 +1,62 @@
+"""The starlette application: routes of every capability group, and error bodies.
+
+Every failure a client can cause answers 4xx with an ``ErrorBody``; a 500 is
+a bug in tiercube, and even then the body carries no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tiercube._server.routes import cubes, editing, owner, query, security, tables, versions
+from tiercube._server.state import ServerState
+from tiercube._wire import paths
+from tiercube._wire.messages import ErrorBody
+from tiercube.errors import TiercubeError
+
+log = logging.getLogger("tiercube.server")
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return Response(msgspec.json.encode(ErrorBody(code, message)), status_code=status, media_type=paths.JSON)
+
+
+async def _tiercube_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, TiercubeError)
+    log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error)
+    return error_response(error.status, error.code, str(error))
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "invalid")
+    message = f"{request.method} {request.url.path}: {error.detail}"
+    return error_response(error.status_code, code, message)
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", f"internal error ({type(error).__name__}); the server log has the details")
+
+
+def create_app(state: ServerState) -> Starlette:
+    app = Starlette(
+        routes=[
+            *versions.routes,
+            *query.routes,
+            *tables.routes,
+            *cubes.routes,
+            *editing.routes,
+            *security.routes,
+            *owner.routes,
+        ],
+        exception_handlers={TiercubeError: _tiercube_error, HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.tiercube = state
+    return app

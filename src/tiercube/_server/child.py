@@ -1,0 +1,44 @@
+"""Entry point of the server process that ``Session.start()`` spawns.
+
+The owner writes one JSON line on our stdin (config, owner token) and keeps
+the pipe open. When the owner exits, however it exits (SIGKILL included), the
+kernel closes the pipe, we read end-of-file, and the server stops: the child
+never outlives its owner.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import msgspec
+
+from tiercube._config import SessionConfig
+from tiercube._server.main import configure_logging, serve
+
+
+class Bootstrap(msgspec.Struct, frozen=True):
+    config: SessionConfig
+    owner_token: str
+
+
+def main() -> None:
+    bootstrap = msgspec.json.decode(sys.stdin.buffer.readline(), type=Bootstrap)
+    configure_logging(None)  # the owner points our stderr at the log file
+    owner_gone = threading.Event()
+
+    def watch_owner() -> None:
+        sys.stdin.buffer.read()
+        owner_gone.set()
+
+    threading.Thread(target=watch_owner, name="tiercube-owner-watch", daemon=True).start()
+
+    def on_ready(url: str) -> None:
+        sys.stdout.write(url + "\n")
+        sys.stdout.flush()
+
+    serve(bootstrap.config, owner_token=bootstrap.owner_token, on_ready=on_ready, stop_event=owner_gone)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The in-memory analytics engine: pure pyarrow, no HTTP in sight."""

@@ -1,0 +1,76 @@
+"""Turn wire filters into pyarrow compute expressions, checked against a schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiercube._server.engine.types import value_type
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or, Scalar
+from tiercube._wire.messages import DataType
+from tiercube.errors import InvalidRequestError
+
+_COMPARISONS = {
+    "==": pc.equal,
+    "!=": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
+}
+
+
+def to_expression(condition: Filter, columns: Mapping[str, DataType]) -> pc.Expression:
+    """Compile ``condition``; an unknown column or an unconvertible value raises."""
+    match condition:
+        case Compare(column, op, value):
+            scalar = _value(value, column, columns)
+            return _COMPARISONS[op](pc.field(column), scalar)
+        case IsIn(column, values):
+            scalars = [_value(v, column, columns) for v in values]
+            value_set = pa.array([s.as_py() for s in scalars], type=value_type(columns[column]))
+            return pc.is_in(pc.field(column), value_set=value_set)
+        case IsNull(column):
+            _check_column(column, columns)
+            return pc.is_null(pc.field(column))
+        case And(operands):
+            return _fold(operands, columns, pc.and_kleene, True)
+        case Or(operands):
+            return _fold(operands, columns, pc.or_kleene, False)
+        case Not(operand):
+            return pc.invert(to_expression(operand, columns))
+    raise InvalidRequestError(f"unknown filter {condition!r}")
+
+
+def _fold(operands: list[Filter], columns: Mapping[str, DataType], combine: object, empty: bool) -> pc.Expression:
+    expressions = [to_expression(o, columns) for o in operands]
+    if not expressions:
+        return pc.scalar(empty)
+    result = expressions[0]
+    for expression in expressions[1:]:
+        result = combine(result, expression)  # type: ignore[operator]
+    return result
+
+
+def _check_column(column: str, columns: Mapping[str, DataType]) -> DataType:
+    try:
+        return columns[column]
+    except KeyError:
+        raise InvalidRequestError(
+            f"the filter names column {column!r}, which does not exist; the columns are {', '.join(columns)}"
+        ) from None
+
+
+def _value(value: Scalar, column: str, columns: Mapping[str, DataType]) -> pa.Scalar:
+    data_type = _check_column(column, columns)
+    target = value_type(data_type)
+    if value is None:
+        return pa.scalar(None, type=target)
+    try:
+        return pa.scalar(value).cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise InvalidRequestError(
+            f"the filter compares column {column!r} ({data_type}) with {value!r}, which is not a {data_type}"
+        ) from None

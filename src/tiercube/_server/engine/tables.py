@@ -1,0 +1,217 @@
+"""Tables: typed columns, optional keys with upsert semantics, atomic changes.
+
+A stored table's data is an immutable ``pa.Table``. Every change builds the
+new data completely and then swaps one reference under the engine's write
+lock, so a failing load leaves the table exactly as it was and readers never
+see half a change.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiercube._server.engine import sources
+from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.types import cast_column, infer, storage_type
+from tiercube._wire.filters import Filter, Scalar
+from tiercube._wire.messages import Column, CreateTable, DataType, Read, Source, TableInfo
+from tiercube.errors import ConflictError, InvalidRequestError, LoadError, NotFoundError
+
+_NAME = re.compile(r"^[^\x00-\x1f/]{1,200}$")
+
+
+def check_name(kind: str, name: str) -> str:
+    if not _NAME.match(name) or name.strip() != name:
+        raise InvalidRequestError(f"{name!r} is not a valid {kind} name (1 to 200 printable characters, no '/')")
+    return name
+
+
+@dataclass
+class StoredTable:
+    name: str
+    columns: dict[str, DataType]
+    keys: tuple[str, ...]
+    defaults: dict[str, Scalar]
+    data: pa.Table = field(repr=False)
+
+    @property
+    def info(self) -> TableInfo:
+        return TableInfo(
+            name=self.name,
+            columns=[Column(n, t) for n, t in self.columns.items()],
+            keys=list(self.keys),
+            row_count=self.data.num_rows,
+        )
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([(n, storage_type(t)) for n, t in self.columns.items()])
+
+    def conform(self, incoming: pa.Table, origin: str) -> pa.Table:
+        """``incoming`` with exactly this table's columns and storage types."""
+        unknown = [c for c in incoming.column_names if c not in self.columns]
+        if unknown:
+            raise LoadError(
+                f"{origin}: column(s) {', '.join(map(repr, unknown))} are not in table {self.name!r} "
+                f"(its columns are {', '.join(self.columns)})"
+            )
+        arrays: list[pa.ChunkedArray] = []
+        for name, data_type in self.columns.items():
+            if name in incoming.column_names:
+                array = cast_column(incoming[name], data_type, column=name, origin=origin)
+            else:
+                array = pa.chunked_array([pa.nulls(incoming.num_rows, storage_type(data_type))])
+            default = self.defaults.get(name)
+            if default is not None and array.null_count:
+                array = _fill(array, default, data_type, name, origin)
+            arrays.append(array)
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def merged(self, incoming: pa.Table) -> pa.Table:
+        """The data after adding ``incoming``: rows whose key exists replace the old ones."""
+        combined = pa.concat_tables([self.data, incoming]) if self.data.num_rows else incoming
+        if not self.keys or combined.num_rows == 0:
+            return combined
+        combined = combined.unify_dictionaries()
+        positions = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), combined.num_rows)), 1)
+        latest = (
+            combined.select(list(self.keys))
+            .append_column("__position", positions)
+            .group_by(list(self.keys), use_threads=False)
+            .aggregate([("__position", "max")])["__position_max"]
+        )
+        if len(latest) == combined.num_rows:
+            return combined
+        return combined.take(pc.sort_indices(latest))
+
+
+def _fill(array: pa.ChunkedArray, default: Scalar, data_type: DataType, column: str, origin: str) -> pa.ChunkedArray:
+    if data_type == "string":
+        filled = pc.fill_null(array.cast(pa.string()), str(default))
+        return filled.dictionary_encode()
+    try:
+        return pc.fill_null(array, pa.scalar(default).cast(array.type))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}") from None
+
+
+class TableStore:
+    """Every table of a session, by name."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, StoredTable] = {}
+        # One writer at a time; readers take the current pa.Table without locking.
+        self.write_lock = threading.RLock()
+
+    def values(self) -> list[StoredTable]:
+        return list(self._tables.values())
+
+    def names(self) -> list[str]:
+        return list(self._tables)
+
+    def get(self, name: str) -> StoredTable:
+        try:
+            return self._tables[name]
+        except KeyError:
+            known = ", ".join(self._tables) or "none"
+            raise NotFoundError(f"no table named {name!r} (tables: {known})") from None
+
+    def create(self, request: CreateTable) -> StoredTable:
+        check_name("table", request.name)
+        columns: dict[str, DataType] = {}
+        for column in request.columns:
+            if column.name in columns:
+                raise InvalidRequestError(f"column {column.name!r} is declared twice")
+            columns[check_name("column", column.name)] = column.data_type
+        if not columns:
+            raise InvalidRequestError("a table needs at least one column")
+        _check_subset("key", request.keys, columns)
+        _check_subset("default value", request.default_values, columns)
+        table = StoredTable(request.name, columns, tuple(request.keys), dict(request.default_values), pa.table({}))
+        table.data = table.schema.empty_table()
+        for name, default in request.default_values.items():
+            if default is not None:
+                _fill(pa.chunked_array([pa.nulls(1, storage_type(columns[name]))]), default, columns[name], name, "default_values")
+        with self.write_lock:
+            if request.name in self._tables:
+                raise ConflictError(f"a table named {request.name!r} already exists")
+            self._tables[request.name] = table
+        return table
+
+    def read(self, request: Read) -> tuple[StoredTable, int]:
+        """Create a table whose columns and types come from the source."""
+        check_name("table", request.table)
+        if request.table in self._tables:
+            raise ConflictError(f"a table named {request.table!r} already exists")
+        incoming = sources.read(request.source, request.data_types)
+        columns = [Column(n, request.data_types.get(n) or infer(incoming.schema.field(n).type, n)) for n in incoming.column_names]
+        table = StoredTable(
+            request.table,
+            {c.name: c.data_type for c in columns},
+            tuple(request.keys),
+            dict(request.default_values),
+            pa.table({}),
+        )
+        _check_subset("key", request.keys, table.columns)
+        _check_subset("type override", request.data_types, table.columns)
+        table.data = table.schema.empty_table()
+        table.data = table.merged(table.conform(incoming, sources.describe(request.source)))
+        with self.write_lock:
+            if request.table in self._tables:
+                raise ConflictError(f"a table named {request.table!r} already exists")
+            self._tables[request.table] = table
+        return table, incoming.num_rows
+
+    def load(self, name: str, source: Source) -> tuple[StoredTable, int]:
+        table = self.get(name)
+        incoming = sources.read(source, table.columns)
+        return table, self.add(table, incoming, sources.describe(source))
+
+    def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> tuple[StoredTable, int]:
+        table = self.get(name)
+        width = len(table.columns)
+        for number, row in enumerate(rows, start=1):
+            if len(row) != width:
+                raise InvalidRequestError(
+                    f"row {number} has {len(row)} values but table {name!r} has {width} columns ({', '.join(table.columns)})"
+                )
+        try:
+            # Let Arrow infer each column, conform() then casts with messages naming the column.
+            incoming = pa.table({column: pa.array([row[i] for row in rows]) for i, column in enumerate(table.columns)})
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise InvalidRequestError(f"the rows do not fit table {name!r}: {error}") from None
+        return table, self.add(table, incoming, "append")
+
+    def add(self, table: StoredTable, incoming: pa.Table, origin: str) -> int:
+        conformed = table.conform(incoming, origin)
+        with self.write_lock:
+            table.data = table.merged(conformed)
+        return incoming.num_rows
+
+    def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
+        table = self.get(name)
+        with self.write_lock:
+            before = table.data.num_rows
+            if condition is None:
+                table.data = table.schema.empty_table()
+            else:
+                matches = pc.coalesce(to_expression(condition, table.columns), pa.scalar(False))
+                table.data = table.data.filter(pc.invert(matches))
+            return table, before - table.data.num_rows
+
+    def delete(self, name: str) -> None:
+        with self.write_lock:
+            self.get(name)
+            del self._tables[name]
+
+
+def _check_subset(what: str, names: Iterable[str], columns: Mapping[str, DataType]) -> None:
+    for name in names:
+        if name not in columns:
+            raise InvalidRequestError(f"{what} {name!r} is not a column (columns: {', '.join(columns)})")

@@ -1,0 +1,88 @@
+"""Run a server: bind, serve with uvicorn, stop cleanly on a signal or when told."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import uvicorn
+
+from tiercube._config import SessionConfig
+from tiercube._server.app import create_app
+from tiercube._server.state import create_state
+
+log = logging.getLogger("tiercube.server")
+
+
+def configure_logging(log_file: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        handlers.append(logging.FileHandler(log_file))
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    for name in ("tiercube", "uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def serve(
+    config: SessionConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    owner_token: str | None = None,
+    on_ready: Callable[[str], None] = lambda url: None,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM, an owner's stop request, or ``stop_event`` is set."""
+    state = create_state(config, owner_token)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    tls = config.tls
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=tls.certificate if tls else None,
+            ssl_keyfile=tls.key if tls else None,
+            ssl_ca_certs=tls.client_ca if tls else None,
+            ssl_cert_reqs=ssl.CERT_OPTIONAL if tls and tls.client_ca else ssl.CERT_NONE,
+        )
+    )
+
+    def request_stop() -> None:
+        server.should_exit = True
+
+    state.stop = request_stop
+    scheme = "https" if tls else "http"
+    url = f"{scheme}://{host if family == socket.AF_INET else f'[{host}]'}:{bound_port}"
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.002)
+        if server.started:
+            log.info("session server ready at %s (security %s)", url, "on" if config.security else "off")
+            on_ready(url)
+        if stop_event is not None:
+            stop_event.wait()
+            request_stop()
+
+    threading.Thread(target=announce, name="tiercube-ready", daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        state.cleanup()
+        log.info("session server at %s stopped", url)

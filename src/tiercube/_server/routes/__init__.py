@@ -1,0 +1,1 @@
+"""Endpoints, one module per capability group of the contract."""

@@ -1,0 +1,59 @@
+"""Managing users, passwords and roles (the "security management" group)."""
+
+from __future__ import annotations
+
+from tiercube._server.access import Group, _Account
+from tiercube._server.passwords import hash_password
+from tiercube._server.engine.tables import check_name
+from tiercube._server.routing import Call, endpoint
+from tiercube._wire import paths
+from tiercube._wire.messages import CreateUser, UpdateUser, User
+from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
+
+
+def list_users(call: Call[None]) -> list[User]:
+    return [User(a.name, list(a.roles)) for a in call.state.gatekeeper.accounts.values()]
+
+
+def create_user(call: Call[CreateUser]) -> User:
+    accounts = call.state.gatekeeper.accounts
+    request = call.body
+    check_name("user", request.name)
+    if ":" in request.name:
+        raise InvalidRequestError("a user name cannot contain ':' (HTTP Basic could not carry it)")
+    if request.name in accounts:
+        raise ConflictError(f"a user named {request.name!r} already exists")
+    accounts[request.name] = _Account(request.name, list(request.roles), hash_password(request.password))
+    return User(request.name, list(request.roles))
+
+
+def update_user(call: Call[UpdateUser]) -> User:
+    account = _account(call)
+    if call.body.password is not None:
+        account.password_hash = hash_password(call.body.password)
+    if call.body.roles is not None:
+        account.roles = list(call.body.roles)
+    call.state.gatekeeper.forget(account.name)
+    return User(account.name, list(account.roles))
+
+
+def delete_user(call: Call[None]) -> None:
+    account = _account(call)
+    del call.state.gatekeeper.accounts[account.name]
+    call.state.gatekeeper.forget(account.name)
+
+
+def _account(call: Call[object]) -> _Account:
+    name = call.params["user"]
+    try:
+        return call.state.gatekeeper.accounts[name]
+    except KeyError:
+        raise NotFoundError(f"no user named {name!r}") from None
+
+
+routes = [
+    endpoint("GET", paths.USERS, Group.SECURITY, list_users),
+    endpoint("POST", paths.USERS, Group.SECURITY, create_user, CreateUser),
+    endpoint("PATCH", paths.USER, Group.SECURITY, update_user, UpdateUser),
+    endpoint("DELETE", paths.USER, Group.SECURITY, delete_user),
+]

@@ -1,0 +1,49 @@
+"""Reading the data model and data of tables (the "read model" group)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from tiercube._server.access import Group
+from tiercube._server.engine.filters import to_expression
+from tiercube._server.routing import Call, endpoint
+from tiercube._wire import paths
+from tiercube._wire.messages import TableInfo, TableQuery
+from tiercube.errors import InvalidRequestError, ResultTooLargeError
+
+
+def list_tables(call: Call[None]) -> list[TableInfo]:
+    return [t.info for t in call.state.tables.values()]
+
+
+def table_info(call: Call[None]) -> TableInfo:
+    return call.state.tables.get(call.params["table"]).info
+
+
+def query_table(call: Call[TableQuery]) -> pa.Table:
+    table = call.state.tables.get(call.params["table"])
+    data = table.data  # a snapshot: concurrent writers swap, never mutate
+    request = call.body
+    for column in request.columns:
+        if column not in table.columns:
+            raise InvalidRequestError(f"table {table.name!r} has no column {column!r} (columns: {', '.join(table.columns)})")
+    if request.filter is not None:
+        data = data.filter(to_expression(request.filter, table.columns))
+    limit = call.state.config.max_result_rows
+    if request.max_rows is not None:
+        if request.max_rows < 0:
+            raise InvalidRequestError("max_rows must be zero or more")
+        data = data.slice(0, request.max_rows)
+    elif data.num_rows > limit:
+        raise ResultTooLargeError(f"the result has {data.num_rows} rows, over the server's limit of {limit}; pass max_rows or a filter")
+    if request.columns:
+        data = data.select(request.columns)
+    # Users see strings, not dictionaries: the encoding is the engine's business.
+    return data.cast(pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in data.schema]))
+
+
+routes = [
+    endpoint("GET", paths.TABLES, Group.READ_MODEL, list_tables),
+    endpoint("GET", paths.TABLE, Group.READ_MODEL, table_info),
+    endpoint("POST", paths.TABLE_QUERY, Group.READ_MODEL, query_table, TableQuery),
+]

@@ -1,0 +1,32 @@
+"""``GET /versions/rest``: open to all, and with credentials, the whole negotiation."""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tiercube._server.state import ServerState
+from tiercube._version import PROTOCOL_VERSION
+from tiercube._wire import paths
+from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
+
+
+async def versions(request: Request) -> Response:
+    state: ServerState = request.app.state.tiercube
+    # Wrong credentials are a 401 here too, so a client learns it at connect().
+    caller = state.gatekeeper.caller(request)
+    if caller is not None and ADMIN_ROLE in caller.roles:
+        caller = msgspec.structs.replace(caller, share_proof=state.share_proof)
+    document = VersionsDocument(
+        protocol_version=PROTOCOL_VERSION,
+        tiercube_version=state.started_by,
+        security=state.config.security,
+        sdk_exposed=state.config.sdk_exposed,
+        caller=caller,
+    )
+    return Response(msgspec.json.encode(document), media_type=paths.JSON)
+
+
+routes = [Route(paths.VERSIONS, versions, methods=["GET"])]

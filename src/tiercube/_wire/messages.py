@@ -1,0 +1,163 @@
+"""Control messages: every request and response body that is not table data."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+import msgspec
+
+from tiercube._wire.filters import Filter, Scalar
+
+DataType: TypeAlias = Literal[
+    "bool", "int32", "int64", "float32", "float64", "string", "date", "timestamp"
+]
+"""The column types a table can hold. Strings are stored dictionary-encoded."""
+
+ADMIN_ROLE = "ROLE_ADMIN"
+USER_ROLE = "ROLE_USER"
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """The body of every 4xx answer: a stable ``code`` and a readable ``message``."""
+
+    code: str
+    message: str
+
+
+class ShareProof(msgspec.Struct, frozen=True):
+    """Where the server wrote ``nonce``; a caller that can read it shares its file system."""
+
+    path: str
+    nonce: str
+
+
+class Caller(msgspec.Struct, frozen=True):
+    """Who the server authenticated the request as."""
+
+    username: str
+    roles: list[str]
+    owner: bool = False
+    # Given to administrators only: to anyone else a path on the server is no business.
+    share_proof: ShareProof | None = None
+
+
+class VersionsDocument(msgspec.Struct, frozen=True):
+    """``GET /versions/rest``: all a client needs to decide its tier, in one answer."""
+
+    protocol_version: int
+    tiercube_version: str
+    security: bool
+    sdk_exposed: bool
+    product: str = "tiercube"
+    caller: Caller | None = None
+
+
+class Column(msgspec.Struct, frozen=True):
+    name: str
+    data_type: DataType
+
+
+class TableInfo(msgspec.Struct, frozen=True):
+    name: str
+    columns: list[Column]
+    keys: list[str]
+    row_count: int
+
+
+class CreateTable(msgspec.Struct, frozen=True):
+    name: str
+    columns: list[Column]
+    keys: list[str] = []
+    default_values: dict[str, Scalar] = {}
+
+
+class CsvOptions(msgspec.Struct, frozen=True):
+    separator: str = ","
+    header: bool = True
+    column_names: list[str] | None = None
+    quote_char: str | None = '"'
+    encoding: str = "utf-8"
+    null_values: list[str] | None = None
+    timestamp_formats: list[str] = []
+
+
+class CloudLocation(msgspec.Struct, frozen=True):
+    """An object in cloud storage, opened by the server with pyarrow's file systems."""
+
+    uri: str
+    endpoint: str | None = None
+    region: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+
+
+class CsvSource(msgspec.Struct, frozen=True, tag="csv"):
+    path: str | CloudLocation
+    options: CsvOptions = CsvOptions()
+
+
+class ParquetSource(msgspec.Struct, frozen=True, tag="parquet"):
+    path: str | CloudLocation
+
+
+class ArrowFileSource(msgspec.Struct, frozen=True, tag="arrow"):
+    """An Arrow IPC file the client wrote on the shared file system."""
+
+    path: str
+
+
+Source: TypeAlias = CsvSource | ParquetSource | ArrowFileSource
+
+
+class Load(msgspec.Struct, frozen=True):
+    source: Source
+
+
+class Read(msgspec.Struct, frozen=True):
+    """Create a table from a source, inferring its types: all or nothing."""
+
+    table: str
+    source: Source
+    keys: list[str] = []
+    data_types: dict[str, DataType] = {}
+    default_values: dict[str, Scalar] = {}
+
+
+class LoadResult(msgspec.Struct, frozen=True):
+    table: TableInfo
+    rows_loaded: int
+
+
+class Append(msgspec.Struct, frozen=True):
+    rows: list[list[Scalar]]
+
+
+class Drop(msgspec.Struct, frozen=True):
+    filter: Filter | None = None
+
+
+class DropResult(msgspec.Struct, frozen=True):
+    table: TableInfo
+    rows_dropped: int
+
+
+class TableQuery(msgspec.Struct, frozen=True):
+    columns: list[str] = []
+    filter: Filter | None = None
+    max_rows: int | None = None
+
+
+class User(msgspec.Struct, frozen=True):
+    name: str
+    roles: list[str]
+
+
+class CreateUser(msgspec.Struct, frozen=True):
+    name: str
+    password: str
+    roles: list[str]
+
+
+class UpdateUser(msgspec.Struct, frozen=True):
+    password: str | None = None
+    roles: list[str] | None = None

@@ -1,0 +1,35 @@
+"""URL paths and headers, so that client and server cannot drift apart."""
+
+VERSIONS = "/versions/rest"
+
+# Query endpoints are the stable surface every tier, even MinimalSession, uses.
+QUERY_CUBES = "/api/query/cubes"
+QUERY_CUBE = "/api/query/cubes/{cube}/query"
+QUERY_MDX = "/api/query/mdx"
+
+TABLES = "/api/v1/tables"
+TABLE = "/api/v1/tables/{table}"
+TABLE_LOAD = "/api/v1/tables/{table}/load"
+TABLE_APPEND = "/api/v1/tables/{table}/append"
+TABLE_DROP = "/api/v1/tables/{table}/drop"
+TABLE_QUERY = "/api/v1/tables/{table}/query"
+TABLE_JOIN = "/api/v1/tables/{table}/joins"
+READ = "/api/v1/read"
+
+CUBES = "/api/v1/cubes"
+CUBE = "/api/v1/cubes/{cube}"
+CUBE_MEASURE = "/api/v1/cubes/{cube}/measures/{measure}"
+CUBE_HIERARCHY = "/api/v1/cubes/{cube}/hierarchies/{hierarchy}"
+
+USERS = "/api/v1/security/users"
+USER = "/api/v1/security/users/{user}"
+
+OWNER_STOP = "/api/v1/owner/stop"
+
+# Headers by which a client states its own versions (conditions c and e are
+# judged by the server from these, never from a tier the client claims).
+CLIENT_VERSION_HEADER = "tiercube-client-version"
+CLIENT_PROTOCOL_HEADER = "tiercube-client-protocol"
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+JSON = "application/json"

@@ -1,0 +1,135 @@
+"""The exceptions tiercube raises.
+
+Every error the server reports travels as a ``code`` and a ``message``; the
+client raises the class registered for that code, so a server-side failure
+surfaces as the same exception type the server itself raised::
+
+    TiercubeError
+    ├── ServerStartError        Session.start() could not bring the server up
+    ├── ServerUnavailableError  no answer: the server is down or unreachable
+    ├── ProtocolError           the answer is not what a tiercube server says
+    ├── CapabilityError         connect(require=...) was not granted
+    ├── AuthenticationError     401: missing or wrong credentials
+    ├── PermissionDeniedError   403: authenticated, but not allowed
+    ├── NotFoundError           404: no such table, cube, measure, user...
+    ├── ConflictError           409: the name is taken, or still in use
+    └── InvalidRequestError     400: the request itself is wrong
+        ├── LoadError           a file or frame could not be loaded
+        └── QueryError          a query is malformed or exceeds its limits
+            ├── QueryTimeoutError
+            └── ResultTooLargeError
+
+A failed request never changes the session: loads are all or nothing.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class TiercubeError(Exception):
+    """Base class of every error tiercube raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+
+
+class ServerStartError(TiercubeError):
+    """The server process did not come up; the message ends with its log."""
+
+    code = "server_start"
+
+
+class ServerUnavailableError(TiercubeError):
+    """The server could not be reached, or stopped answering."""
+
+    code = "unavailable"
+
+
+class ProtocolError(TiercubeError):
+    """The peer answered, but not as a compatible tiercube server would."""
+
+    code = "protocol"
+
+
+class CapabilityError(TiercubeError):
+    """``connect(require=...)`` asked for more than the server grants.
+
+    The message lists every condition a to f of the capability contract with
+    whether it held and why; ``report`` holds the same as data.
+    """
+
+    code = "capability"
+
+
+class AuthenticationError(TiercubeError):
+    """The server needs credentials, and those given are missing or wrong."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class PermissionDeniedError(TiercubeError):
+    """The caller is known but its roles or tier do not allow the request."""
+
+    code = "forbidden"
+    status = 403
+
+
+class NotFoundError(TiercubeError, KeyError):
+    """No table, cube, column, measure, user or route by that name."""
+
+    code = "not_found"
+    status = 404
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(TiercubeError):
+    """The name is already taken, or the object is still in use."""
+
+    code = "conflict"
+    status = 409
+
+
+class InvalidRequestError(TiercubeError, ValueError):
+    """The request is malformed: a wrong type, an unknown column, a bad value."""
+
+    code = "invalid"
+    status = 400
+
+
+class LoadError(InvalidRequestError):
+    """A source could not be loaded; the message names the file, row or column."""
+
+    code = "load"
+
+
+class QueryError(InvalidRequestError):
+    """A query is malformed or refers to something that does not exist."""
+
+    code = "query"
+
+
+class QueryTimeoutError(QueryError):
+    """A query ran longer than the server's query timeout."""
+
+    code = "query_timeout"
+
+
+class ResultTooLargeError(QueryError):
+    """A query's result has more rows than the server's result limit."""
+
+    code = "result_too_large"
+
+
+def _all_subclasses(cls: type[TiercubeError]) -> list[type[TiercubeError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+ERRORS_BY_CODE: dict[str, type[TiercubeError]] = {c.code: c for c in _all_subclasses(TiercubeError)}
+"""How a client turns a server's error code back into the right exception."""
