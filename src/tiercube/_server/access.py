@@ -32,7 +32,6 @@ class Group(enum.Enum):
     READ_MODEL = "read the data model"
     EDIT = "edit the data model and data"
     SECURITY = "manage security"
-    OWNER = "control the server's lifecycle"
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,8 @@ import threading
 
 import msgspec
 
-from tiercube._config import SessionConfig
+from tiercube._wire.messages import Bootstrap
 from tiercube._server.main import configure_logging, serve
-
-
-class Bootstrap(msgspec.Struct, frozen=True):
-    config: SessionConfig
-    owner_token: str
 
 
 def main() -> None:

@@ -66,7 +66,6 @@ def serve(
     def request_stop() -> None:
         server.should_exit = True
 
-    state.stop = request_stop
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if family == socket.AF_INET else f'[{host}]'}:{bound_port}"
 

@@ -73,9 +73,7 @@ def encode(result: object) -> Response:
 
 def _refusal(state: ServerState, request: Request, grant: Grant, group: Group) -> str:
     who = grant.caller.username if grant.caller else "an anonymous caller"
-    if group is Group.OWNER:
-        reason = "only the process that started the server may"
-    elif group is Group.READ_MODEL:
+    if group is Group.READ_MODEL:
         reason = f"the client speaks wire protocol {request.headers.get(paths.CLIENT_PROTOCOL_HEADER)!r}, this server {PROTOCOL_VERSION}"
     elif not state.config.security:
         reason = "security is not configured, and a session without authentication cannot be modified from outside"

@@ -6,7 +6,6 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tiercube._config import SessionConfig
@@ -21,7 +20,6 @@ class ServerState:
     config: SessionConfig
     gatekeeper: Gatekeeper
     tables: TableStore = field(default_factory=TableStore)
-    stop: Callable[[], None] = lambda: None
     share_proof: ShareProof = field(init=False)
 
     def __post_init__(self) -> None:

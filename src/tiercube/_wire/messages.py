@@ -6,6 +6,7 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
+from tiercube._config import SessionConfig
 from tiercube._wire.filters import Filter, Scalar
 
 DataType: TypeAlias = Literal[
@@ -161,3 +162,10 @@ class CreateUser(msgspec.Struct, frozen=True):
 class UpdateUser(msgspec.Struct, frozen=True):
     password: str | None = None
     roles: list[str] | None = None
+
+
+class Bootstrap(msgspec.Struct, frozen=True):
+    """The one line an owner writes on its server child's stdin before anything else."""
+
+    config: SessionConfig
+    owner_token: str

@@ -24,8 +24,6 @@ CUBE_HIERARCHY = "/api/v1/cubes/{cube}/hierarchies/{hierarchy}"
 USERS = "/api/v1/security/users"
 USER = "/api/v1/security/users/{user}"
 
-OWNER_STOP = "/api/v1/owner/stop"
-
 # Headers by which a client states its own versions (conditions c and e are
 # judged by the server from these, never from a tier the client claims).
 CLIENT_VERSION_HEADER = "tiercube-client-version"

@@ -88,7 +88,8 @@ class StoredTable:
         )
         if len(latest) == combined.num_rows:
             return combined
-        return combined.take(pc.sort_indices(latest))
+        # Keep the surviving rows in arrival order.
+        return combined.take(latest.take(pc.sort_indices(latest)))
 
 
 def _fill(array: pa.ChunkedArray, default: Scalar, data_type: DataType, column: str, origin: str) -> pa.ChunkedArray:

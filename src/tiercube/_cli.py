@@ -1,0 +1,101 @@
+"""The ``tiercube`` command: ``serve``, ``demo`` and ``hash-password``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from tiercube._config import SessionConfig
+    from tiercube._server.main import configure_logging, serve
+    from tiercube.errors import InvalidRequestError
+
+    try:
+        config = SessionConfig.from_toml(args.config) if args.config else SessionConfig()
+    except InvalidRequestError as error:
+        print(f"tiercube serve: {error}", file=sys.stderr)
+        return 2
+    if args.hide_admin_api:
+        config = msgspec.structs.replace(config, sdk_exposed=False)
+    if args.advertise_version:
+        config = msgspec.structs.replace(config, advertised_version=args.advertise_version)
+    log_file = args.log_file or str(Path(tempfile.mkdtemp(prefix="tiercube-serve-"), "server.log"))
+    configure_logging(log_file)
+
+    def ready(url: str) -> None:
+        print(f"tiercube session server at {url} (log: {log_file}); stop with Ctrl+C", flush=True)
+
+    try:
+        serve(config, host=args.host, port=args.port, on_ready=ready)
+    except OSError as error:
+        print(f"tiercube serve: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tiercube._demo import run_demo
+
+    run_demo(rows=args.rows)
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from tiercube._server.passwords import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass("password: ")
+    if not password:
+        print("tiercube hash-password: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="tiercube",
+        description="In-memory analytics sessions whose capabilities are known to the type checker.",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run a session server in the foreground")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port, printed)")
+    serve.add_argument("--config", metavar="FILE", help="TOML file: users and roles, TLS, query limits")
+    serve.add_argument("--log-file", metavar="PATH", help="where to write the log besides stderr (default: a temporary file)")
+    serve.add_argument(
+        "--hide-admin-api",
+        action="store_true",
+        help="do not expose the SDK admin API: clients of another tiercube version get at most read-only access",
+    )
+    serve.add_argument(
+        "--advertise-version",
+        metavar="VERSION",
+        help="testing aid: claim another tiercube version, to reach the NoSecurity tiers for real",
+    )
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser("demo", help="start a session, load sample data, connect from a second process, query")
+    demo.add_argument("--rows", type=int, default=1000, help="rows of sample data (default: %(default)s)")
+    demo.set_defaults(run=_demo)
+
+    hashing = commands.add_parser("hash-password", help="print an scrypt hash for a config file's password_hash")
+    hashing.set_defaults(run=_hash_password)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

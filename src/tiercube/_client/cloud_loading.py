@@ -1,0 +1,51 @@
+"""Loading from cloud storage: what every editing tier may load, wherever it runs."""
+
+from __future__ import annotations
+
+from typing_extensions import Unpack
+
+from tiercube._client.editing import EditableTable, EditableTables, Editing
+from tiercube._sources import CsvLoad, CsvReadOptions, ParquetLoad, ReadOptions, S3Location, csv_source, default_table_name
+from tiercube._wire.messages import ParquetSource
+
+class CloudTable(EditableTable):
+    """An editable table that loads from cloud storage (the server reads the object itself)."""
+
+    def load(self, source: CsvLoad[S3Location] | ParquetLoad[S3Location], /) -> int:
+        """Load a cloud CSV or Parquet object into this table; returns the rows read."""
+        if not isinstance(source.path, S3Location):
+            raise TypeError(
+                f"{source!r} names a local path, which this session cannot load: the server does not "
+                "share this machine's file system (see session.capabilities, condition d)"
+            )
+        return self._load(source.to_wire())
+
+
+class CloudLoading(Editing[CloudTable]):
+    """``read_csv`` and ``read_parquet`` of ``S3Location`` objects."""
+
+    @property
+    def tables(self) -> EditableTables[CloudTable]:
+        """The tables by name; ``del tables[name]`` deletes one."""
+        return EditableTables(self._connection, CloudTable)
+
+    def _table(self, name: str) -> CloudTable:
+        return CloudTable(self._connection, name)
+
+    def read_csv(self, location: S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]) -> CloudTable:
+        """Create a table from a CSV object in cloud storage, inferring its column types."""
+        _check_cloud(location)
+        return self._read(csv_source(location, options), table_name or default_table_name(location), options)
+
+    def read_parquet(self, location: S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]) -> CloudTable:
+        """Create a table from a Parquet object in cloud storage."""
+        _check_cloud(location)
+        return self._read(ParquetSource(location.to_wire()), table_name or default_table_name(location), options)
+
+
+def _check_cloud(location: object) -> None:
+    if not isinstance(location, S3Location):
+        raise TypeError(
+            f"{location!r} is not an S3Location: this session does not share the server's file system, "
+            "so it can only load from cloud storage"
+        )

@@ -1,0 +1,98 @@
+"""One HTTP(S) connection to a server: credentials, version headers, error mapping."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Generator
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import msgspec
+import pyarrow as pa
+
+from tiercube._auth import Authenticate, ClientCertificate
+from tiercube._version import PROTOCOL_VERSION, __version__
+from tiercube._wire import arrow_ipc, paths
+from tiercube._wire.messages import ErrorBody
+from tiercube.errors import ERRORS_BY_CODE, ProtocolError, ServerUnavailableError, TiercubeError
+
+T = TypeVar("T")
+
+
+class _HeaderAuth(httpx.Auth):
+    """Asks the ``Authenticate`` callable for headers on every request, so tokens may refresh."""
+
+    def __init__(self, authenticate: Authenticate) -> None:
+        self._authenticate = authenticate
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self._authenticate(str(request.url)))
+        yield request
+
+
+class Connection:
+    """Sends requests to one server and turns its error bodies back into exceptions."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        authentication: Authenticate | None = None,
+        client_certificate: ClientCertificate | None = None,
+        certificate_authority: Path | str | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        verify: ssl.SSLContext | bool = True
+        if certificate_authority is not None or client_certificate is not None:
+            verify = ssl.create_default_context(cafile=str(certificate_authority) if certificate_authority else None)
+            if client_certificate is not None:
+                key = str(client_certificate.key) if client_certificate.key else None
+                verify.load_cert_chain(str(client_certificate.certificate), key)
+        self._client = httpx.Client(
+            base_url=self.url,
+            auth=_HeaderAuth(authentication) if authentication is not None else None,
+            verify=verify,
+            headers={paths.CLIENT_VERSION_HEADER: __version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
+            # Loads and queries are bounded by the server; only connecting is bounded here.
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
+
+    def request(self, method: str, path: str, body: object = None) -> httpx.Response:
+        content = msgspec.json.encode(body) if body is not None else None
+        headers = {"content-type": paths.JSON} if content is not None else None
+        try:
+            response = self._client.request(method, path, content=content, headers=headers)
+        except httpx.TransportError as error:
+            raise ServerUnavailableError(f"cannot reach the tiercube server at {self.url}: {error}") from None
+        if response.is_success:
+            return response
+        raise self._error(response)
+
+    def json(self, method: str, path: str, response_type: type[T], body: object = None) -> T:
+        response = self.request(method, path, body)
+        try:
+            return msgspec.json.decode(response.content, type=response_type)
+        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            raise ProtocolError(f"{method} {self.url}{path} answered something unexpected: {error}") from None
+
+    def arrow(self, method: str, path: str, body: object = None) -> pa.Table:
+        response = self.request(method, path, body)
+        if response.headers.get("content-type") != paths.ARROW_STREAM:
+            raise ProtocolError(f"{method} {self.url}{path} did not answer with Arrow data")
+        return arrow_ipc.decode(response.content)
+
+    def _error(self, response: httpx.Response) -> TiercubeError:
+        try:
+            body = msgspec.json.decode(response.content, type=ErrorBody)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            text = response.text[:300]
+            return ProtocolError(f"{response.request.method} {response.request.url} answered {response.status_code}: {text}")
+        return ERRORS_BY_CODE.get(body.code, TiercubeError)(body.message)
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._client.is_closed

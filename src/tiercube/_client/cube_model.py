@@ -1,0 +1,168 @@
+"""The structure of cubes: read by ``ReadOnlyCube``, changed through ``EditableCube``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Literal, TypeAlias
+
+from tiercube._client.connection import Connection
+from tiercube._client.core import path
+from tiercube._client.query import Cubes, CubeT_co, QueryCube
+from tiercube._conditions import Column
+from tiercube._measures import Measure, MeasureExpression
+from tiercube._wire import paths
+from tiercube._wire.cubes import CreateCube, CubeInfo, LevelDefinition, LevelInfo, SetHierarchy, SetMeasure
+from tiercube._wire.messages import DataType
+
+CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]
+
+
+class Level(Column):
+    """A level of a hierarchy; compare it to build filters: ``levels["Region"] == "EU"``."""
+
+    __slots__ = ("hierarchy", "column", "table", "data_type")
+
+    def __init__(self, info: LevelInfo, hierarchy: str) -> None:
+        super().__init__(info.name)
+        self.hierarchy = hierarchy
+        self.column = info.column
+        self.table = info.table
+        self.data_type: DataType = info.data_type
+
+    def __repr__(self) -> str:
+        return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {self.data_type})>"
+
+
+class Hierarchy:
+    """A hierarchy and its levels, top down."""
+
+    __slots__ = ("name", "levels")
+
+    def __init__(self, name: str, levels: Sequence[Level]) -> None:
+        self.name = name
+        self.levels = tuple(levels)
+
+    def __repr__(self) -> str:
+        return f"<Hierarchy {self.name}: {' > '.join(level.name for level in self.levels)}>"
+
+
+class _CubeView:
+    """Fetches the cube's structure once per access: views are never stale."""
+
+    def __init__(self, connection: Connection, cube: str) -> None:
+        self._connection = connection
+        self._cube = cube
+
+    def _info(self) -> CubeInfo:
+        return self._connection.json("GET", path(paths.CUBE, cube=self._cube), CubeInfo)
+
+
+class Measures(_CubeView, Mapping[str, Measure]):
+    """The cube's measures by name."""
+
+    def _all(self) -> dict[str, Measure]:
+        return {m.name: Measure(m.name, m.expression) for m in self._info().measures}
+
+    def __getitem__(self, name: str) -> Measure:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"<Measures of {self._cube!r}: {', '.join(self)}>"
+
+
+class EditableMeasures(Measures):
+    """Measures that can be set (``measures["m"] = expression``) and deleted."""
+
+    def __setitem__(self, name: str, expression: MeasureExpression) -> None:
+        body = SetMeasure(expression.to_wire())
+        self._connection.request("PUT", path(paths.CUBE_MEASURE, cube=self._cube, measure=name), body)
+
+    def __delitem__(self, name: str) -> None:
+        self._connection.request("DELETE", path(paths.CUBE_MEASURE, cube=self._cube, measure=name))
+
+
+class Hierarchies(_CubeView, Mapping[str, Hierarchy]):
+    """The cube's hierarchies by name."""
+
+    def _all(self) -> dict[str, Hierarchy]:
+        return {h.name: Hierarchy(h.name, [Level(level, h.name) for level in h.levels]) for h in self._info().hierarchies}
+
+    def __getitem__(self, name: str) -> Hierarchy:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"<Hierarchies of {self._cube!r}: {', '.join(self)}>"
+
+
+class EditableHierarchies(Hierarchies):
+    """Hierarchies that can be defined and deleted.
+
+    ``hierarchies["Date"] = ["Year", "Month", "Day"]`` makes levels from the
+    columns of those names; a mapping ``{"Year": "year_column", ...}`` names
+    the columns explicitly.
+    """
+
+    def __setitem__(self, name: str, levels: Sequence[str] | Mapping[str, str]) -> None:
+        pairs = levels.items() if isinstance(levels, Mapping) else [(c, c) for c in levels]
+        body = SetHierarchy([LevelDefinition(level, column) for level, column in pairs])
+        self._connection.request("PUT", path(paths.CUBE_HIERARCHY, cube=self._cube, hierarchy=name), body)
+
+    def __delitem__(self, name: str) -> None:
+        self._connection.request("DELETE", path(paths.CUBE_HIERARCHY, cube=self._cube, hierarchy=name))
+
+
+class ReadOnlyCube(QueryCube):
+    """A cube whose structure (hierarchies, levels, measures) can be read."""
+
+    @property
+    def fact_table(self) -> str:
+        return self._connection.json("GET", path(paths.CUBE, cube=self._name), CubeInfo).fact_table
+
+    @property
+    def hierarchies(self) -> Hierarchies:
+        return Hierarchies(self._connection, self._name)
+
+    @property
+    def levels(self) -> dict[str, Level]:
+        """Every level of every hierarchy, by level name (unique within a cube)."""
+        return {level.name: level for h in self.hierarchies.values() for level in h.levels}
+
+    @property
+    def measures(self) -> Measures:
+        return Measures(self._connection, self._name)
+
+
+class EditableCube(ReadOnlyCube):
+    """A cube whose measures and hierarchies can be changed; changes reach all clients at once."""
+
+    @property
+    def hierarchies(self) -> EditableHierarchies:
+        return EditableHierarchies(self._connection, self._name)
+
+    @property
+    def measures(self) -> EditableMeasures:
+        return EditableMeasures(self._connection, self._name)
+
+
+class EditableCubes(Cubes[CubeT_co]):
+    """The session's cubes; ``del cubes[name]`` deletes one."""
+
+    def __delitem__(self, name: str) -> None:
+        self._connection.request("DELETE", path(paths.CUBE, cube=name))
+
+
+def create_cube(connection: Connection, fact_table: str, name: str | None, mode: CubeMode) -> EditableCube:
+    info = connection.json("POST", paths.CUBES, CubeInfo, CreateCube(fact_table, name, mode))
+    return EditableCube(connection, info.name)

@@ -1,0 +1,116 @@
+"""Changing the data model and data: create tables, append, drop, delete."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from tiercube._client.core import SessionCore, path
+from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
+from tiercube._client.progress import progress
+from tiercube._client.read_model import ReadOnlyTable, Tables, TableT_co
+from tiercube._conditions import Condition, Value, to_wire_value
+from tiercube._sources import ReadOptions
+from tiercube._wire import paths
+from tiercube._wire.cubes import Join
+from tiercube._wire.messages import Append, Column, CreateTable, DataType, Drop, DropResult, Load, LoadResult, Read, Source, TableInfo
+
+TableT = TypeVar("TableT", bound=ReadOnlyTable)
+
+
+class EditableTable(ReadOnlyTable):
+    """A table whose rows can be appended and dropped; see ``load`` for what it can load."""
+
+    def append(self, *rows: Sequence[Value]) -> int:
+        """Add rows given as sequences in column order; a row whose key exists replaces it."""
+        body = Append([[to_wire_value(v) for v in row] for row in rows])
+        return self._connection.json("POST", path(paths.TABLE_APPEND, table=self._name), LoadResult, body).rows_loaded
+
+    def drop(self, filter: Condition | None = None) -> int:
+        """Delete the rows matching ``filter`` (all rows without one); returns how many."""
+        body = Drop(filter.to_wire() if filter is not None else None)
+        return self._connection.json("POST", path(paths.TABLE_DROP, table=self._name), DropResult, body).rows_dropped
+
+    def join(self, other: ReadOnlyTable, mapping: Mapping[str, str] | None = None, /) -> None:
+        """Join ``other`` to this table for cubes: each column of ``mapping`` -> a column of ``other``.
+
+        Without a mapping, ``other``'s key columns join the columns of the same names.
+        """
+        body = Join(other.name, dict(mapping or {}))
+        self._connection.request("POST", path(paths.TABLE_JOIN, table=self._name), body)
+
+    def _load(self, source: Source, size: int | None = None) -> int:
+        with progress(f"loading into {self._name!r}", size):
+            result = self._connection.json("POST", path(paths.TABLE_LOAD, table=self._name), LoadResult, Load(source))
+        return result.rows_loaded
+
+
+class EditableTables(Tables[TableT_co]):
+    """The session's tables; ``del tables[name]`` deletes one."""
+
+    def __delitem__(self, name: str) -> None:
+        self._connection.request("DELETE", path(paths.TABLE, table=name))
+
+
+class Editing(SessionCore, Generic[TableT]):
+    """Session members that create and delete tables (cubes: see ``cubes``)."""
+
+    if TYPE_CHECKING:
+        # Provided by the tier's table mixin, which knows which table class it hands out.
+        def _table(self, name: str) -> TableT: ...
+
+    def create_table(
+        self,
+        name: str,
+        /,
+        *,
+        data_types: Mapping[str, DataType],
+        keys: Sequence[str] = (),
+        default_values: Mapping[str, Value] | None = None,
+    ) -> TableT:
+        """Create an empty table. With ``keys``, loading a row whose key exists replaces it."""
+        body = CreateTable(
+            name,
+            [Column(n, t) for n, t in data_types.items()],
+            list(keys),
+            {k: to_wire_value(v) for k, v in (default_values or {}).items()},
+        )
+        self._connection.json("POST", paths.TABLES, TableInfo, body)
+        return self._table(name)
+
+    @property
+    def cubes(self) -> EditableCubes[EditableCube]:
+        """The cubes by name; ``del cubes[name]`` deletes one."""
+        return EditableCubes(self._connection, EditableCube)
+
+    def create_cube(
+        self, fact_table: ReadOnlyTable, /, *, name: str | None = None, mode: CubeMode = "auto"
+    ) -> EditableCube:
+        """Create a cube over ``fact_table`` and the tables joined to it.
+
+        ``auto`` makes a hierarchy per non-numeric column and ``.SUM``/``.MEAN``
+        measures per numeric column of the fact table; ``manual`` makes only
+        ``contributors.COUNT``; ``no_measures`` makes hierarchies only.
+        """
+        return create_cube(self._connection, fact_table.name, name, mode)
+
+    def _read(self, source: Source, table_name: str, options: ReadOptions, size: int | None = None) -> TableT:
+        body = Read(
+            table=table_name,
+            source=source,
+            keys=list(options.get("keys", ())),
+            data_types=dict(options.get("data_types", {})),
+            default_values={k: to_wire_value(v) for k, v in options.get("default_values", {}).items()},
+        )
+        with progress(f"reading {table_name!r}", size):
+            self._connection.json("POST", paths.READ, LoadResult, body)
+        return self._table(table_name)
+
+
+def file_size(location: object) -> int | None:
+    """The size of a local file, for the progress line; None for anything else."""
+    try:
+        return os.path.getsize(location) if isinstance(location, str | os.PathLike) else None
+    except OSError:
+        return None

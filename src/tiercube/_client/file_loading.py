@@ -1,0 +1,101 @@
+"""Loading through the shared file system: local files, Arrow tables and pandas frames.
+
+CSV and Parquet paths are sent as absolute paths that the server opens
+itself. Arrow tables and frames are written as an Arrow IPC file to a
+temporary directory; the server memory-maps it, and the file is removed as
+soon as the load answers. No table data ever travels as JSON.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from typing_extensions import Unpack
+
+from tiercube._client.cloud_loading import CloudTable
+from tiercube._client.editing import EditableTables, Editing, file_size
+from tiercube._sources import (
+    CsvLoad,
+    CsvReadOptions,
+    ParquetLoad,
+    ReadOptions,
+    S3Location,
+    StrPath,
+    csv_source,
+    default_table_name,
+    wire_path,
+)
+from tiercube._wire.messages import ArrowFileSource, ParquetSource
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+@contextmanager
+def shared_arrow_file(table: pa.Table) -> Iterator[ArrowFileSource]:
+    """Write ``table`` where the server can memory-map it; remove it afterwards."""
+    directory = tempfile.mkdtemp(prefix="tiercube-transfer-")
+    try:
+        file_path = str(Path(directory, "data.arrow"))
+        with pa.OSFile(file_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        yield ArrowFileSource(file_path)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def from_pandas(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+class LocalTable(CloudTable):
+    """An editable table of a session that shares the server's file system: it loads anything."""
+
+    def load(
+        self, source: CsvLoad[Any] | ParquetLoad[Any] | pa.Table | pd.DataFrame, /
+    ) -> int:
+        """Load a CSV or Parquet file (local or cloud), a ``pyarrow.Table`` or a ``pandas.DataFrame``."""
+        if isinstance(source, CsvLoad | ParquetLoad):
+            return self._load(source.to_wire(), file_size(source.path))
+        arrow = source if isinstance(source, pa.Table) else from_pandas(source)
+        with shared_arrow_file(arrow) as shared:
+            return self._load(shared, arrow.nbytes)
+
+
+class FileLoading(Editing[LocalTable]):
+    """``read_*`` of local files, Arrow tables and pandas frames, and of cloud objects."""
+
+    @property
+    def tables(self) -> EditableTables[LocalTable]:
+        """The tables by name; ``del tables[name]`` deletes one."""
+        return EditableTables(self._connection, LocalTable)
+
+    def _table(self, name: str) -> LocalTable:
+        return LocalTable(self._connection, name)
+
+    def read_csv(
+        self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]
+    ) -> LocalTable:
+        """Create a table from a CSV file, inferring column types; ``options`` tune parsing."""
+        return self._read(csv_source(path, options), table_name or default_table_name(path), options, file_size(path))
+
+    def read_parquet(
+        self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]
+    ) -> LocalTable:
+        """Create a table from a Parquet file."""
+        source = ParquetSource(wire_path(path))
+        return self._read(source, table_name or default_table_name(path), options, file_size(path))
+
+    def read_arrow(self, table: pa.Table, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable:
+        """Create a table from a ``pyarrow.Table`` through the shared file system."""
+        with shared_arrow_file(table) as shared:
+            return self._read(shared, table_name, options, table.nbytes)
+
+    def read_pandas(self, frame: pd.DataFrame, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable:
+        """Create a table from a ``pandas.DataFrame`` (its index is not loaded)."""
+        return self.read_arrow(from_pandas(frame), table_name=table_name, **options)

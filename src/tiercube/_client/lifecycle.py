@@ -1,0 +1,128 @@
+"""The owner's hold on its server process: start it, wait for it, stop it.
+
+The server is a child process. It reads end-of-file on its stdin when the
+owner goes away, however the owner goes (SIGKILL included), and stops: it
+never outlives the process that started it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import secrets
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import msgspec
+
+from tiercube._config import SessionConfig
+from tiercube._wire.messages import Bootstrap
+from tiercube.errors import ServerStartError
+
+_START_TIMEOUT = 60.0
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+    owner_token: str
+    logs_path: Path
+
+    @classmethod
+    def spawn(cls, config: SessionConfig) -> ServerProcess:
+        token = secrets.token_urlsafe(32)
+        logs_path = Path(tempfile.mkdtemp(prefix="tiercube-session-"), "server.log")
+        with open(logs_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tiercube._server.child"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(msgspec.json.encode(Bootstrap(config, token)) + b"\n")
+        process.stdin.flush()
+        url = _read_ready_line(process, logs_path)
+        server = cls(process, url, token, logs_path)
+        # Normal interpreter exit stops the server even if close() was never called.
+        atexit.register(server.stop)
+        return server
+
+    @property
+    def port(self) -> int:
+        port = urlsplit(self.url).port
+        assert port is not None
+        return port
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the server to stop (end-of-file on its stdin), then make sure it did."""
+        if self.process.poll() is not None:
+            return
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        if self.wait(timeout) is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def _read_ready_line(process: subprocess.Popen[bytes], logs_path: Path) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + _START_TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.1):
+                line = process.stdout.readline().decode().strip()
+                if line:
+                    return line
+                break  # end of file: the process is gone
+            if process.poll() is not None:
+                break
+    process.kill()
+    process.wait()
+    raise ServerStartError(f"the tiercube server did not start (exit code {process.returncode}); the end of its log {logs_path}:\n{_tail(logs_path)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as error:
+        return f"(log unreadable: {error.strerror})"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty)"
+
+
+class OwnerLifecycle:
+    """What only the process that started the server has: its port, its log, its end."""
+
+    _server: ServerProcess
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (it binds 127.0.0.1)."""
+        return self._server.port
+
+    @property
+    def logs_path(self) -> Path:
+        """The server's log file."""
+        return self._server.logs_path
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the server stops (or ``timeout`` seconds pass)."""
+        self._server.wait(timeout)

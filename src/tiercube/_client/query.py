@@ -1,0 +1,123 @@
+"""Querying: what every tier, down to ``MinimalSession``, may do.
+
+These members use only the stable ``/api/query`` endpoints, so they keep
+working against servers whose wire protocol differs from this client's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
+
+import pyarrow as pa
+
+from tiercube._client.connection import Connection
+from tiercube._client.core import SessionCore, path
+from tiercube._client.negotiation import CapabilityReport
+from tiercube._conditions import Condition
+from tiercube._wire import paths
+from tiercube._wire.cubes import CubeQuery, MdxQuery
+from tiercube.errors import NotFoundError
+
+CubeT_co = TypeVar("CubeT_co", covariant=True)
+
+
+class QueryCube:
+    """A cube that can be queried by measure and level names."""
+
+    def __init__(self, connection: Connection, name: str) -> None:
+        self._connection = connection
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def query(
+        self,
+        *measures: str,
+        levels: Sequence[str] = (),
+        filter: Condition | None = None,
+        include_totals: bool = False,
+        max_rows: int | None = None,
+    ) -> pa.Table:
+        """Aggregate ``measures`` by ``levels``: one column per level, then one per measure.
+
+        ``filter`` restricts level members (``cube.levels["Region"] == "EU"``, or
+        ``tiercube.level("Region") == "EU"`` without the cube's structure).
+        ``include_totals`` adds subtotal rows, with null in rolled-up levels.
+        """
+        body = CubeQuery(
+            measures=[_name_of(m) for m in measures],
+            levels=[_name_of(level) for level in levels],
+            filter=filter.to_wire() if filter is not None else None,
+            include_totals=include_totals,
+            max_rows=max_rows,
+        )
+        return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name!r}>"
+
+
+def _name_of(item: object) -> str:
+    """Measures and levels may be given as names or as the objects a cube hands out."""
+    name = item if isinstance(item, str) else getattr(item, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(f"expected a name or a measure/level object, got {item!r}")
+    return name
+
+
+class Cubes(Mapping[str, CubeT_co]):
+    """The session's cubes by name: a live view of the server."""
+
+    def __init__(self, connection: Connection, make: Callable[[Connection, str], CubeT_co]) -> None:
+        self._connection = connection
+        self._make = make
+
+    def _names(self) -> list[str]:
+        return self._connection.json("GET", paths.QUERY_CUBES, list[str])
+
+    def __getitem__(self, name: str) -> CubeT_co:
+        if name not in self._names():
+            raise NotFoundError(f"no cube named {name!r} (cubes: {', '.join(self._names()) or 'none'})")
+        return self._make(self._connection, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {', '.join(self) or '(none)'}>"
+
+
+class Querying(SessionCore):
+    """Members every session has."""
+
+    @property
+    def url(self) -> str:
+        """The base URL of the server."""
+        return self._connection.url
+
+    @property
+    def link(self) -> str:
+        """A page of the server that lists its cubes, for a browser."""
+        return self._connection.url + "/"
+
+    @property
+    def capabilities(self) -> CapabilityReport:
+        """Conditions a to f as ``connect()`` found them, and the resulting tier."""
+        return self._report
+
+    def query_mdx(self, mdx: str, /) -> pa.Table:
+        """Run an MDX ``SELECT`` (the subset documented in ``tiercube.mdx``); same shape as ``cube.query``."""
+        return self._connection.arrow("POST", paths.QUERY_MDX, MdxQuery(mdx))
+
+
+class MinimalCubes(SessionCore):
+    @property
+    def cubes(self) -> Cubes[QueryCube]:
+        """The cubes by name; each can only be queried."""
+        return Cubes(self._connection, QueryCube)

@@ -1,0 +1,132 @@
+"""Reading the data model and data: the ``tables`` mapping and read-only tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
+
+import pyarrow as pa
+
+from tiercube._client.connection import Connection
+from tiercube._client.core import SessionCore, path
+from tiercube._client.cube_model import ReadOnlyCube
+from tiercube._client.query import Cubes
+from tiercube._conditions import Column, Condition
+from tiercube._wire import paths
+from tiercube._wire.messages import DataType, TableInfo, TableQuery
+
+TableT_co = TypeVar("TableT_co", covariant=True)
+
+
+class TableSchema(Mapping[str, DataType]):
+    """Column name to type of one table, with its keys; prints as a small table."""
+
+    def __init__(self, info: TableInfo) -> None:
+        self.name = info.name
+        self.keys = tuple(info.keys)
+        self.row_count = info.row_count
+        self._columns = {c.name: c.data_type for c in info.columns}
+
+    def __getitem__(self, column: str) -> DataType:
+        return self._columns[column]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        lines = [f"{self.name} ({self.row_count} rows)"]
+        lines += [f"  {'*' if c in self.keys else ' '} {c}: {t}" for c, t in self._columns.items()]
+        return "\n".join(lines)
+
+
+class ReadOnlyTable:
+    """A table that can be inspected and queried. Every property asks the server."""
+
+    def __init__(self, connection: Connection, name: str) -> None:
+        self._connection = connection
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _info(self) -> TableInfo:
+        return self._connection.json("GET", path(paths.TABLE, table=self._name), TableInfo)
+
+    @property
+    def schema(self) -> TableSchema:
+        return TableSchema(self._info())
+
+    @property
+    def columns(self) -> list[str]:
+        return [c.name for c in self._info().columns]
+
+    @property
+    def data_types(self) -> dict[str, DataType]:
+        return {c.name: c.data_type for c in self._info().columns}
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self._info().keys)
+
+    @property
+    def row_count(self) -> int:
+        return self._info().row_count
+
+    def __getitem__(self, column: str) -> Column:
+        """The column as the left-hand side of a filter: ``table["region"] == "EU"``."""
+        return Column(column)
+
+    def query(self, *columns: str, filter: Condition | None = None, max_rows: int | None = None) -> pa.Table:
+        """Rows of the table (all columns unless some are named), filtered on the server."""
+        body = TableQuery(list(columns), filter.to_wire() if filter is not None else None, max_rows)
+        return self._connection.arrow("POST", path(paths.TABLE_QUERY, table=self._name), body)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name!r}>"
+
+
+class Tables(Mapping[str, TableT_co]):
+    """The session's tables by name: a live view, always as the server has them now."""
+
+    def __init__(self, connection: Connection, make: Callable[[Connection, str], TableT_co]) -> None:
+        self._connection = connection
+        self._make = make
+
+    def _infos(self) -> list[TableInfo]:
+        return self._connection.json("GET", paths.TABLES, list[TableInfo])
+
+    def __getitem__(self, name: str) -> TableT_co:
+        self._connection.json("GET", path(paths.TABLE, table=name), TableInfo)  # NotFoundError is a KeyError
+        return self._make(self._connection, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([info.name for info in self._infos()])
+
+    def __len__(self) -> int:
+        return len(self._infos())
+
+    @property
+    def schema(self) -> dict[str, TableSchema]:
+        """Every table's columns, types, keys and row count, in one request."""
+        return {info.name: TableSchema(info) for info in self._infos()}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {', '.join(self) or '(none)'}>"
+
+
+class ReadOnlyModel(SessionCore):
+    """Read access to tables and to the structure of cubes."""
+
+    @property
+    def tables(self) -> Tables[ReadOnlyTable]:
+        """The tables by name; each can be inspected and queried."""
+        return Tables(self._connection, ReadOnlyTable)
+
+    @property
+    def cubes(self) -> Cubes[ReadOnlyCube]:
+        """The cubes by name, with their hierarchies, levels and measures."""
+        return Cubes(self._connection, ReadOnlyCube)

@@ -1,0 +1,48 @@
+"""Managing users, passwords and roles of a server with security configured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tiercube._client.connection import Connection
+from tiercube._client.core import SessionCore, path
+from tiercube._wire import paths
+from tiercube._wire.messages import USER_ROLE, CreateUser, UpdateUser, User
+
+
+class Security:
+    """The server's users. Changes apply at once to every new request.
+
+    Like all changes made through a session, they live in the server's memory
+    and are lost when it restarts; the config file is not rewritten.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @property
+    def users(self) -> dict[str, User]:
+        """Every user by name, with its roles (never its password)."""
+        return {u.name: u for u in self._connection.json("GET", paths.USERS, list[User])}
+
+    def create_user(self, name: str, /, *, password: str, roles: Sequence[str] = (USER_ROLE,)) -> User:
+        return self._connection.json("POST", paths.USERS, User, CreateUser(name, password, list(roles)))
+
+    def set_password(self, name: str, /, password: str) -> None:
+        self._connection.json("PATCH", path(paths.USER, user=name), User, UpdateUser(password=password))
+
+    def set_roles(self, name: str, /, roles: Sequence[str]) -> None:
+        self._connection.json("PATCH", path(paths.USER, user=name), User, UpdateUser(roles=list(roles)))
+
+    def delete_user(self, name: str, /) -> None:
+        self._connection.request("DELETE", path(paths.USER, user=name))
+
+    def __repr__(self) -> str:
+        return f"<Security of {self._connection.url}>"
+
+
+class SecurityManagement(SessionCore):
+    @property
+    def security(self) -> Security:
+        """Users, passwords and roles of the server."""
+        return Security(self._connection)

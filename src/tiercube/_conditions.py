@@ -1,0 +1,115 @@
+"""Typed filter conditions built from columns or levels and evaluated by the server.
+
+``table["region"] == "EU"`` does not compare anything here: it builds a
+``Condition`` that travels as a wire filter. Combine with ``&``, ``|`` and
+``~``; Python's ``and``/``or``/``not`` cannot be overloaded and raise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypeAlias
+
+from tiercube._wire import filters as wire
+
+Value: TypeAlias = bool | int | float | str | dt.date | dt.datetime | None
+"""A value a condition may compare with; dates travel as ISO text."""
+
+
+def to_wire_value(value: Value) -> wire.Scalar:
+    if isinstance(value, dt.date):  # datetime is a date too
+        return value.isoformat()
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    raise TypeError(f"cannot compare with {value!r} of type {type(value).__name__}; use a bool, number, str, date or datetime")
+
+
+class Condition:
+    """A boolean condition on columns (of a table) or levels (of a cube)."""
+
+    __slots__ = ("_filter",)
+
+    def __init__(self, wire_filter: wire.Filter) -> None:
+        self._filter = wire_filter
+
+    def to_wire(self) -> wire.Filter:
+        return self._filter
+
+    def __and__(self, other: Condition) -> Condition:
+        return Condition(wire.And([self._filter, _checked(other)._filter]))
+
+    def __or__(self, other: Condition) -> Condition:
+        return Condition(wire.Or([self._filter, _checked(other)._filter]))
+
+    def __invert__(self) -> Condition:
+        return Condition(wire.Not(self._filter))
+
+    def __bool__(self) -> bool:
+        raise TypeError("a Condition has no truth value: combine conditions with &, | and ~, not and/or/not")
+
+    def __repr__(self) -> str:
+        return f"Condition({_describe(self._filter)})"
+
+
+def _checked(other: object) -> Condition:
+    if not isinstance(other, Condition):
+        raise TypeError(f"cannot combine a Condition with {type(other).__name__}")
+    return other
+
+
+def _describe(f: wire.Filter) -> str:
+    match f:
+        case wire.Compare(column, op, value):
+            return f"{column} {op} {value!r}"
+        case wire.IsIn(column, values):
+            return f"{column} in {values!r}"
+        case wire.IsNull(column):
+            return f"{column} is null"
+        case wire.And(operands):
+            return "(" + " & ".join(map(_describe, operands)) + ")"
+        case wire.Or(operands):
+            return "(" + " | ".join(map(_describe, operands)) + ")"
+        case wire.Not(operand):
+            return f"~{_describe(operand)}"
+    return repr(f)
+
+
+class Column:
+    """A named column or level, as the left-hand side of conditions."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _compare(self, op: wire.Operator, value: Value) -> Condition:
+        return Condition(wire.Compare(self.name, op, to_wire_value(value)))
+
+    def __eq__(self, value: Value) -> Condition:  # type: ignore[override]
+        return self._compare("==", value)
+
+    def __ne__(self, value: Value) -> Condition:  # type: ignore[override]
+        return self._compare("!=", value)
+
+    def __lt__(self, value: Value) -> Condition:
+        return self._compare("<", value)
+
+    def __le__(self, value: Value) -> Condition:
+        return self._compare("<=", value)
+
+    def __gt__(self, value: Value) -> Condition:
+        return self._compare(">", value)
+
+    def __ge__(self, value: Value) -> Condition:
+        return self._compare(">=", value)
+
+    def isin(self, *values: Value) -> Condition:
+        return Condition(wire.IsIn(self.name, [to_wire_value(v) for v in values]))
+
+    def isnull(self) -> Condition:
+        return Condition(wire.IsNull(self.name))
+
+    __hash__ = None  # type: ignore[assignment]  # == builds conditions, so no hashing
+
+    def __repr__(self) -> str:
+        return f"Column({self.name!r})"

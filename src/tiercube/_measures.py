@@ -1,0 +1,165 @@
+"""The measure algebra: expressions built on the client, validated and computed by the server.
+
+``agg.sum("qty") * 2``, ``m["price.SUM"] / m["qty.SUM"]`` or
+``where(m["qty.SUM"] > 100, m["price.SUM"])`` build expression trees; assign
+one with ``cube.measures["name"] = expression`` and every client sees it.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from tiercube._conditions import Column, Condition
+from tiercube._wire import cubes as wire
+from tiercube._wire.filters import Operator
+
+Operand: TypeAlias = "MeasureExpression | int | float"
+
+
+def _expr(operand: Operand) -> wire.MeasureExpr:
+    if isinstance(operand, MeasureExpression):
+        return operand.to_wire()
+    if isinstance(operand, bool) or not isinstance(operand, int | float):
+        raise TypeError(f"a measure expression cannot combine with {operand!r}; use a measure or a number")
+    return wire.Constant(operand)
+
+
+class MeasureCondition:
+    """A condition evaluated per cell: measure comparisons and level conditions, combined."""
+
+    __slots__ = ("_condition",)
+
+    def __init__(self, condition: wire.MeasureCondition) -> None:
+        self._condition = condition
+
+    @classmethod
+    def of(cls, condition: MeasureCondition | Condition) -> MeasureCondition:
+        if isinstance(condition, Condition):
+            return cls(wire.LevelFilter(condition.to_wire()))
+        return condition
+
+    def to_wire(self) -> wire.MeasureCondition:
+        return self._condition
+
+    def __and__(self, other: MeasureCondition | Condition) -> MeasureCondition:
+        return MeasureCondition(wire.AllOf([self._condition, MeasureCondition.of(other)._condition]))
+
+    def __or__(self, other: MeasureCondition | Condition) -> MeasureCondition:
+        return MeasureCondition(wire.AnyOf([self._condition, MeasureCondition.of(other)._condition]))
+
+    def __invert__(self) -> MeasureCondition:
+        return MeasureCondition(wire.NotCondition(self._condition))
+
+    def __bool__(self) -> bool:
+        raise TypeError("a MeasureCondition has no truth value: combine with &, | and ~")
+
+    def __repr__(self) -> str:
+        return f"MeasureCondition({self._condition!r})"
+
+
+class MeasureExpression:
+    """A measure definition: aggregates, constants and other measures combined arithmetically."""
+
+    __slots__ = ("_expression",)
+
+    def __init__(self, expression: wire.MeasureExpr) -> None:
+        self._expression = expression
+
+    def to_wire(self) -> wire.MeasureExpr:
+        return self._expression
+
+    def _arith(self, op: str, left: Operand, right: Operand) -> MeasureExpression:
+        return MeasureExpression(wire.Arithmetic(op, _expr(left), _expr(right)))  # type: ignore[arg-type]
+
+    def __add__(self, other: Operand) -> MeasureExpression:
+        return self._arith("+", self, other)
+
+    def __radd__(self, other: Operand) -> MeasureExpression:
+        return self._arith("+", other, self)
+
+    def __sub__(self, other: Operand) -> MeasureExpression:
+        return self._arith("-", self, other)
+
+    def __rsub__(self, other: Operand) -> MeasureExpression:
+        return self._arith("-", other, self)
+
+    def __mul__(self, other: Operand) -> MeasureExpression:
+        return self._arith("*", self, other)
+
+    def __rmul__(self, other: Operand) -> MeasureExpression:
+        return self._arith("*", other, self)
+
+    def __truediv__(self, other: Operand) -> MeasureExpression:
+        """Division gives a float; dividing by zero gives null, not an error."""
+        return self._arith("/", self, other)
+
+    def __rtruediv__(self, other: Operand) -> MeasureExpression:
+        return self._arith("/", other, self)
+
+    def __neg__(self) -> MeasureExpression:
+        return self._arith("-", 0, self)
+
+    def _compare(self, op: Operator, other: Operand) -> MeasureCondition:
+        return MeasureCondition(wire.MeasureComparison(self._expression, op, _expr(other)))
+
+    def __lt__(self, other: Operand) -> MeasureCondition:
+        return self._compare("<", other)
+
+    def __le__(self, other: Operand) -> MeasureCondition:
+        return self._compare("<=", other)
+
+    def __gt__(self, other: Operand) -> MeasureCondition:
+        return self._compare(">", other)
+
+    def __ge__(self, other: Operand) -> MeasureCondition:
+        return self._compare(">=", other)
+
+    def __eq__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]
+        return self._compare("==", other)
+
+    def __ne__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]
+        return self._compare("!=", other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MeasureExpression({self._expression!r})"
+
+
+class Measure(MeasureExpression):
+    """A named measure of a cube; in expressions it stands for its own value."""
+
+    __slots__ = ("name", "definition")
+
+    def __init__(self, name: str, definition: wire.MeasureExpr) -> None:
+        super().__init__(wire.MeasureRef(name))
+        self.name = name
+        self.definition = definition
+
+    def __repr__(self) -> str:
+        return f"<Measure {self.name!r}>"
+
+
+def column_name(column: str | Column) -> str:
+    return column.name if isinstance(column, Column) else column
+
+
+def where(condition: MeasureCondition | Condition, then: Operand, otherwise: Operand | None = None) -> MeasureExpression:
+    """``then`` in cells where ``condition`` holds, else ``otherwise`` (null when not given)."""
+    other = _expr(otherwise) if otherwise is not None else None
+    return MeasureExpression(wire.Where(MeasureCondition.of(condition).to_wire(), _expr(then), other))
+
+
+def filtered(measure: MeasureExpression, condition: Condition) -> MeasureExpression:
+    """``measure`` computed only over the fact rows whose levels match ``condition``."""
+    return MeasureExpression(wire.Filtered(measure.to_wire(), condition.to_wire()))
+
+
+def parent_value(measure: MeasureExpression, level: str | Column) -> MeasureExpression:
+    """``measure`` one step up ``level``'s hierarchy; ``m / parent_value(m, "Country")`` is a share."""
+    return MeasureExpression(wire.ParentValue(measure.to_wire(), column_name(level)))
+
+
+def level(name: str) -> Column:
+    """A level by name, for filters in sessions that cannot read the cube's structure."""
+    return Column(name)

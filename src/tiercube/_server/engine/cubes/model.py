@@ -1,0 +1,252 @@
+"""A cube's definition: the columns it can see, its hierarchies and its measures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tiercube._server.engine.cubes.joins import JoinGraph, Reached
+from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.tables import TableStore
+from tiercube._wire.cubes import (
+    Aggregate,
+    AllOf,
+    AnyOf,
+    Arithmetic,
+    Constant,
+    CubeInfo,
+    Filtered,
+    HierarchyInfo,
+    LevelFilter,
+    LevelInfo,
+    MeasureComparison,
+    MeasureCondition,
+    MeasureExpr,
+    MeasureInfo,
+    MeasureRef,
+    NotCondition,
+    ParentValue,
+    RowCount,
+    Where,
+)
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or
+from tiercube._wire.messages import DataType
+from tiercube.errors import InvalidRequestError, QueryError
+
+NUMERIC: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64"})
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    """A column of one of a cube's tables."""
+
+    table: str
+    column: str
+    data_type: DataType
+
+    @property
+    def alias(self) -> str:
+        # Control characters cannot occur in table or column names: no clash.
+        return f"{self.table}\x1f{self.column}"
+
+
+class CubeSchema:
+    """The columns a cube over ``fact`` can see: the fact table's and every joined table's.
+
+    A join's target columns are left out: they repeat the source columns
+    they are mapped from.
+    """
+
+    def __init__(self, tables: TableStore, joins: JoinGraph, fact: str) -> None:
+        self.fact = fact
+        self.reached: list[Reached] = joins.reachable(fact)
+        self.columns: list[ColumnRef] = []
+        for reached in self.reached:
+            mapped = {target for _, target in reached.via.pairs} if reached.via else set()
+            stored = tables.get(reached.table)
+            self.columns.extend(
+                ColumnRef(reached.table, name, data_type)
+                for name, data_type in stored.columns.items()
+                if name not in mapped
+            )
+
+    def resolve(self, column: str, table: str | None = None) -> ColumnRef:
+        candidates = [c for c in self.columns if c.column == column and table in (None, c.table)]
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            tables = ", ".join(repr(c.table) for c in candidates)
+            raise InvalidRequestError(
+                f"column {column!r} exists in tables {tables}; say which with table=..."
+            )
+        where = f"table {table!r}" if table is not None else f"cube tables ({', '.join(r.table for r in self.reached)})"
+        known = ", ".join(sorted({c.column for c in self.columns if table in (None, c.table)}))
+        raise InvalidRequestError(f"no column {column!r} in {where}; the columns are {known}")
+
+
+@dataclass
+class Cube:
+    """A cube's structure. Levels remember the column they were resolved to."""
+
+    name: str
+    fact_table: str
+    hierarchies: dict[str, list[LevelInfo]] = field(default_factory=dict)
+    measures: dict[str, MeasureExpr] = field(default_factory=dict)
+
+    @property
+    def info(self) -> CubeInfo:
+        return CubeInfo(
+            name=self.name,
+            fact_table=self.fact_table,
+            hierarchies=[HierarchyInfo(name, list(levels)) for name, levels in self.hierarchies.items()],
+            measures=[MeasureInfo(name, expression) for name, expression in self.measures.items()],
+        )
+
+    def levels(self) -> dict[str, LevelInfo]:
+        return {level.name: level for levels in self.hierarchies.values() for level in levels}
+
+    def level(self, name: str) -> LevelInfo:
+        levels = self.levels()
+        try:
+            return levels[name]
+        except KeyError:
+            raise QueryError(
+                f"cube {self.name!r} has no level {name!r}; its levels are {', '.join(levels) or 'none'}"
+            ) from None
+
+    def level_and_below(self, name: str) -> list[str]:
+        """``name`` and the levels under it in its hierarchy."""
+        for levels in self.hierarchies.values():
+            names = [level.name for level in levels]
+            if name in names:
+                return names[names.index(name) :]
+        raise QueryError(f"cube {self.name!r} has no level {name!r}")
+
+    def measure(self, name: str) -> MeasureExpr:
+        try:
+            return self.measures[name]
+        except KeyError:
+            raise QueryError(
+                f"cube {self.name!r} has no measure {name!r}; its measures are {', '.join(self.measures) or 'none'}"
+            ) from None
+
+    def level_types(self) -> dict[str, DataType]:
+        return {name: level.data_type for name, level in self.levels().items()}
+
+
+def children(node: MeasureExpr | MeasureCondition) -> Iterator[MeasureExpr | MeasureCondition]:
+    """The expressions and conditions directly inside ``node``."""
+    match node:
+        case Arithmetic(_, left, right) | MeasureComparison(left, _, right):
+            yield left
+            yield right
+        case Where(condition, then, otherwise):
+            yield condition
+            yield then
+            if otherwise is not None:
+                yield otherwise
+        case Filtered(measure, _) | ParentValue(measure, _):
+            yield measure
+        case AllOf(conditions) | AnyOf(conditions):
+            yield from conditions
+        case NotCondition(condition):
+            yield condition
+
+
+def walk(node: MeasureExpr | MeasureCondition) -> Iterator[MeasureExpr | MeasureCondition]:
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
+def filter_columns(condition: Filter) -> list[str]:
+    match condition:
+        case Compare(column, _, _) | IsIn(column, _) | IsNull(column):
+            return [column]
+        case And(operands) | Or(operands):
+            return [column for operand in operands for column in filter_columns(operand)]
+        case Not(operand):
+            return filter_columns(operand)
+    return []
+
+
+@dataclass(frozen=True)
+class References:
+    measures: frozenset[str]
+    levels: frozenset[str]
+
+
+def references(expression: MeasureExpr) -> References:
+    """The measures and levels ``expression`` names (not following measure references)."""
+    measures: set[str] = set()
+    levels: set[str] = set()
+    for node in walk(expression):
+        match node:
+            case MeasureRef(name):
+                measures.add(name)
+            case ParentValue(_, level):
+                levels.add(level)
+            case Filtered(_, condition) | LevelFilter(condition):
+                levels.update(filter_columns(condition))
+    return References(frozenset(measures), frozenset(levels))
+
+
+def check_level_filter(cube: Cube, condition: Filter, where: str) -> None:
+    """Raise unless ``condition`` names levels of ``cube`` and values of their types."""
+    types = cube.level_types()
+    for name in filter_columns(condition):
+        if name not in types:
+            raise QueryError(
+                f"{where} filters on {name!r}, which is not a level of cube {cube.name!r}; "
+                f"its levels are {', '.join(types) or 'none'}"
+            )
+    try:
+        to_expression(condition, types)
+    except InvalidRequestError as error:
+        raise QueryError(f"{where}: {error}") from None
+
+
+def validate_measure(cube: Cube, schema: CubeSchema, name: str, expression: MeasureExpr) -> None:
+    """Raise an ``InvalidRequestError`` if ``expression`` cannot be a measure ``name`` of ``cube``."""
+    where = f"measure {name!r}"
+    for node in walk(expression):
+        match node:
+            case Aggregate(function, column, table):
+                ref = schema.resolve(column, table)
+                if function in ("sum", "mean") and ref.data_type not in NUMERIC:
+                    raise InvalidRequestError(
+                        f"{where}: {function} needs a numeric column but {ref.table}.{ref.column} is {ref.data_type}"
+                    )
+            case MeasureRef(other) if other != name and other not in cube.measures:
+                raise InvalidRequestError(
+                    f"{where} refers to measure {other!r}, which cube {cube.name!r} does not have; "
+                    f"its measures are {', '.join(cube.measures) or 'none'}"
+                )
+            case ParentValue(_, level) if level not in cube.levels():
+                raise InvalidRequestError(
+                    f"{where} takes the parent of {level!r}, which is not a level of cube {cube.name!r}; "
+                    f"its levels are {', '.join(cube.levels()) or 'none'}"
+                )
+            case Filtered(_, condition) | LevelFilter(condition):
+                check_level_filter(cube, condition, where)
+            case Constant(value) if isinstance(value, bool):
+                raise InvalidRequestError(f"{where}: a constant must be a number, not {value!r}")
+            case RowCount():
+                pass
+    _check_no_cycle(cube, name, expression)
+
+
+def _check_no_cycle(cube: Cube, name: str, expression: MeasureExpr) -> None:
+    seen: set[str] = set()
+
+    def visit(current: MeasureExpr, path: list[str]) -> None:
+        for other in sorted(references(current).measures):
+            if other == name:
+                raise InvalidRequestError(
+                    f"measure {name!r} would depend on itself: {' -> '.join([*path, other])}"
+                )
+            if other in cube.measures and other not in seen:
+                seen.add(other)
+                visit(cube.measures[other], [*path, other])
+
+    visit(expression, [name])

@@ -1,0 +1,148 @@
+"""What a load reads from: local files, cloud objects, and their options.
+
+A cloud object is always an ``S3Location``, never a bare ``str``, so that the
+type checker can tell a load any tier may do (cloud) from one that needs the
+server to see the caller's files (a local path).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypedDict, TypeVar, overload
+
+from tiercube._wire.filters import Scalar
+from tiercube._wire.messages import CloudLocation, CsvOptions, CsvSource, DataType, ParquetSource
+
+StrPath = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """An object in S3 or an S3-compatible store, read by the server itself.
+
+    ``endpoint`` points at a non-AWS store (``http://127.0.0.1:9000``); the
+    credentials, when given, are sent to the server to open the object.
+    """
+
+    uri: str
+    endpoint: str | None = None
+    region: str | None = None
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.uri.startswith("s3://"):
+            raise ValueError(f"an S3 location starts with 's3://', not {self.uri!r}")
+
+    def to_wire(self) -> CloudLocation:
+        return CloudLocation(self.uri, self.endpoint, self.region, self.access_key, self.secret_key)
+
+
+class LocalFile:
+    """Type marker: the source is a path on the caller's file system."""
+
+
+LocationT = TypeVar("LocationT", S3Location, LocalFile)
+
+
+def wire_path(path: StrPath | S3Location) -> str | CloudLocation:
+    if isinstance(path, S3Location):
+        return path.to_wire()
+    return str(Path(path).expanduser().resolve())
+
+
+class ReadOptions(TypedDict, total=False):
+    """Options of every ``read_*`` method; every key is optional.
+
+    ``keys`` give the new table upsert semantics, ``data_types`` override the
+    inferred type of some columns, ``default_values`` replace nulls.
+    """
+
+    keys: tuple[str, ...] | list[str]
+    data_types: dict[str, DataType]
+    default_values: dict[str, Scalar]
+
+
+class CsvReadOptions(ReadOptions, total=False):
+    """Options of ``read_csv``: those of every read plus how to parse the text."""
+
+    separator: str
+    header: bool
+    column_names: list[str]
+    quote_char: str | None
+    encoding: str
+    null_values: list[str]
+    timestamp_formats: list[str]
+
+
+class CsvLoad(Generic[LocationT]):
+    """A CSV file to load into an existing table with ``table.load(CsvLoad(...))``.
+
+    ``CsvLoad("data.csv")`` is a ``CsvLoad[LocalFile]``, which only sessions
+    sharing the server's file system may load; ``CsvLoad(S3Location(...))``
+    is a ``CsvLoad[S3Location]``, which any editing session may load.
+    """
+
+    @overload
+    def __init__(
+        self: CsvLoad[S3Location], path: S3Location, *, separator: str = ..., header: bool = ...,
+        column_names: list[str] | None = ..., quote_char: str | None = ..., encoding: str = ...,
+        null_values: list[str] | None = ..., timestamp_formats: list[str] = ...,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: CsvLoad[LocalFile], path: StrPath, *, separator: str = ..., header: bool = ...,
+        column_names: list[str] | None = ..., quote_char: str | None = ..., encoding: str = ...,
+        null_values: list[str] | None = ..., timestamp_formats: list[str] = ...,
+    ) -> None: ...
+    def __init__(
+        self, path: StrPath | S3Location, *, separator: str = ",", header: bool = True,
+        column_names: list[str] | None = None, quote_char: str | None = '"', encoding: str = "utf-8",
+        null_values: list[str] | None = None, timestamp_formats: list[str] = [],  # noqa: B006 (never mutated)
+    ) -> None:
+        self.path = path
+        self.options = CsvOptions(separator, header, column_names, quote_char, encoding, null_values, list(timestamp_formats))
+
+    def to_wire(self) -> CsvSource:
+        return CsvSource(wire_path(self.path), self.options)
+
+    def __repr__(self) -> str:
+        return f"CsvLoad({self.path!r})"
+
+
+class ParquetLoad(Generic[LocationT]):
+    """A Parquet file to load into an existing table; typed like ``CsvLoad``."""
+
+    @overload
+    def __init__(self: ParquetLoad[S3Location], path: S3Location) -> None: ...
+    @overload
+    def __init__(self: ParquetLoad[LocalFile], path: StrPath) -> None: ...
+    def __init__(self, path: StrPath | S3Location) -> None:
+        self.path = path
+
+    def to_wire(self) -> ParquetSource:
+        return ParquetSource(wire_path(self.path))
+
+    def __repr__(self) -> str:
+        return f"ParquetLoad({self.path!r})"
+
+
+def csv_source(path: StrPath | S3Location, options: CsvReadOptions) -> CsvSource:
+    """The wire source for ``read_csv(path, **options)``."""
+    csv = CsvOptions(
+        separator=options.get("separator", ","),
+        header=options.get("header", True),
+        column_names=options.get("column_names"),
+        quote_char=options.get("quote_char", '"'),
+        encoding=options.get("encoding", "utf-8"),
+        null_values=options.get("null_values"),
+        timestamp_formats=list(options.get("timestamp_formats", [])),
+    )
+    return CsvSource(wire_path(path), csv)
+
+
+def default_table_name(path: StrPath | S3Location) -> str:
+    raw = path.uri if isinstance(path, S3Location) else os.fspath(path)
+    return Path(raw.rstrip("/")).name.split(".")[0]

@@ -1,0 +1,152 @@
+"""One ``Protocol`` per capability group of the contract, and markers to ``require`` them.
+
+Ask for "at least this" in a signature, or narrow a union at runtime::
+
+    def refresh(session: tiercube.capabilities.SupportsEditing) -> None: ...
+
+    if isinstance(session, SupportsFileLoading):
+        session.read_pandas(frame, table_name="sales")
+
+Every tier class either has all members of a protocol or lacks at least one,
+so ``isinstance`` is exact. ``connect(require=SHARED_FILE_LOADING)`` returns
+the granted session typed as the protocol, or raises ``CapabilityError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+
+import pyarrow as pa
+from typing_extensions import Unpack
+
+from tiercube._client.cloud_loading import CloudTable
+from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, ReadOnlyCube
+from tiercube._client.editing import EditableTables
+from tiercube._client.file_loading import LocalTable
+from tiercube._client.negotiation import CapabilityReport
+from tiercube._client.query import Cubes, QueryCube
+from tiercube._client.read_model import ReadOnlyTable, Tables
+from tiercube._client.security import Security
+from tiercube._conditions import Value
+from tiercube._sources import CsvReadOptions, ReadOptions, S3Location, StrPath
+from tiercube._wire.messages import DataType
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CLOUD_LOADING", "EDITING", "LIFECYCLE", "QUERY", "READ_MODEL", "SECURITY", "SHARED_FILE_LOADING",
+    "Capability", "SupportsCloudLoading", "SupportsEditing", "SupportsFileLoading", "SupportsLifecycle",
+    "SupportsQuery", "SupportsReadModel", "SupportsSecurity",
+]
+
+
+@runtime_checkable
+class SupportsQuery(Protocol):
+    """Query: every tier has it."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def link(self) -> str: ...
+    @property
+    def capabilities(self) -> CapabilityReport: ...
+    @property
+    def cubes(self) -> Cubes[QueryCube]: ...
+    def query_mdx(self, mdx: str, /) -> pa.Table: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsReadModel(SupportsQuery, Protocol):
+    """Read the data model and data: tables, their schema and rows, cube structure."""
+
+    @property
+    def tables(self) -> Tables[ReadOnlyTable]: ...
+    @property
+    def cubes(self) -> Cubes[ReadOnlyCube]: ...
+
+
+@runtime_checkable
+class SupportsEditing(SupportsReadModel, Protocol):
+    """Edit the data model and data: create and delete tables and cubes, append, drop, measures."""
+
+    @property
+    def tables(self) -> EditableTables[CloudTable]: ...
+    @property
+    def cubes(self) -> EditableCubes[EditableCube]: ...
+    def create_table(
+        self, name: str, /, *, data_types: Mapping[str, DataType], keys: Sequence[str] = (),
+        default_values: Mapping[str, Value] | None = None,
+    ) -> CloudTable: ...
+    def create_cube(self, fact_table: ReadOnlyTable, /, *, name: str | None = None, mode: CubeMode = "auto") -> EditableCube: ...
+
+
+@runtime_checkable
+class SupportsCloudLoading(SupportsEditing, Protocol):
+    """Load CSV and Parquet objects from cloud storage (the server reads them)."""
+
+    def read_csv(self, location: S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]) -> CloudTable: ...
+    def read_parquet(self, location: S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]) -> CloudTable: ...
+
+
+@runtime_checkable
+class SupportsFileLoading(SupportsCloudLoading, Protocol):
+    """Load local files, Arrow tables and pandas frames: needs a shared file system."""
+
+    @property
+    def tables(self) -> EditableTables[LocalTable]: ...
+    def create_table(
+        self, name: str, /, *, data_types: Mapping[str, DataType], keys: Sequence[str] = (),
+        default_values: Mapping[str, Value] | None = None,
+    ) -> LocalTable: ...
+    def read_csv(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]) -> LocalTable: ...
+    def read_parquet(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]) -> LocalTable: ...
+    def read_arrow(self, table: pa.Table, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
+    def read_pandas(self, frame: pd.DataFrame, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
+
+
+@runtime_checkable
+class SupportsSecurity(Protocol):
+    """Manage users, passwords and roles."""
+
+    @property
+    def security(self) -> Security: ...
+
+
+@runtime_checkable
+class SupportsLifecycle(Protocol):
+    """What only the owner (the process that started the server) has."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def logs_path(self) -> Path: ...
+    def wait(self, timeout: float | None = None) -> None: ...
+
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Capability(Generic[P]):
+    """A typed marker for ``connect(require=...)``: mypy cannot take a Protocol as ``type[T]``."""
+
+    name: str
+    # Not type[P]: mypy refuses a Protocol class where type[P] is expected.
+    protocol: object
+
+    def __repr__(self) -> str:
+        return f"tiercube.capabilities.{self.name}"
+
+
+QUERY: Capability[SupportsQuery] = Capability("QUERY", SupportsQuery)
+READ_MODEL: Capability[SupportsReadModel] = Capability("READ_MODEL", SupportsReadModel)
+EDITING: Capability[SupportsEditing] = Capability("EDITING", SupportsEditing)
+CLOUD_LOADING: Capability[SupportsCloudLoading] = Capability("CLOUD_LOADING", SupportsCloudLoading)
+SHARED_FILE_LOADING: Capability[SupportsFileLoading] = Capability("SHARED_FILE_LOADING", SupportsFileLoading)
+SECURITY: Capability[SupportsSecurity] = Capability("SECURITY", SupportsSecurity)
+LIFECYCLE: Capability[SupportsLifecycle] = Capability("LIFECYCLE", SupportsLifecycle)
