@@ -71,7 +71,6 @@ def _describe(f: wire.Filter) -> str:
             return "(" + " | ".join(map(_describe, operands)) + ")"
         case wire.Not(operand):
             return f"~{_describe(operand)}"
-    return repr(f)
 
 
 class Column:
@@ -85,10 +84,10 @@ class Column:
     def _compare(self, op: wire.Operator, value: Value) -> Condition:
         return Condition(wire.Compare(self.name, op, to_wire_value(value)))
 
-    def __eq__(self, value: Value) -> Condition:  # type: ignore[override]
+    def __eq__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         return self._compare("==", value)
 
-    def __ne__(self, value: Value) -> Condition:  # type: ignore[override]
+    def __ne__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         return self._compare("!=", value)
 
     def __lt__(self, value: Value) -> Condition:
@@ -109,7 +108,7 @@ class Column:
     def isnull(self) -> Condition:
         return Condition(wire.IsNull(self.name))
 
-    __hash__ = None  # type: ignore[assignment]  # == builds conditions, so no hashing
+    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # == builds conditions, so no hashing
 
     def __repr__(self) -> str:
         return f"Column({self.name!r})"

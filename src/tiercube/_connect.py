@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeAlias, TypeVar, cast, overload
+from typing import Any, TypeAlias, TypeVar, cast, overload
 
 from tiercube._auth import Authenticate, ClientCertificate
 from tiercube._client.connection import Connection
@@ -62,7 +62,7 @@ def connect(
     *,
     authentication: Authenticate | ClientCertificate | None = None,
     certificate_authority: Path | str | None = None,
-    require: type[AnySession] | Capability[object] | None = None,
+    require: type[Any] | Capability[Any] | None = None,
 ) -> object:
     """Connect to a running session server and return the session it grants.
 

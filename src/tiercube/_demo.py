@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
+
 REGIONS = ["Europe", "Americas", "Asia", "Africa", "Oceania"]
 PRODUCTS = [f"product-{i:02d}" for i in range(20)]
 
@@ -56,17 +58,17 @@ def client(url: str) -> None:
         print(session.capabilities)
         cube = session.cubes["sales"]
         result = cube.query("qty.SUM", "price per unit", "contributors.COUNT", levels=["region"])
-        print(f"\nquantity, price per unit and row count by region:\n{result.to_pandas() if _has_pandas() else result}")
+        print(f"\nquantity, price per unit and row count by region:\n{format_table(result)}")
         europe = session.cubes["sales"].query("qty.SUM", levels=["product"], filter=tiercube.level("region") == "Europe", max_rows=5)
-        print(f"\nfirst products in Europe:\n{europe.to_pandas() if _has_pandas() else europe}")
+        print(f"\nfirst products in Europe:\n{format_table(europe)}")
 
 
-def _has_pandas() -> bool:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def format_table(table: pa.Table) -> str:
+    """A plain-text grid of a small Arrow table."""
+    cells = [[str(c) for c in table.column_names]]
+    cells += [[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row.values()] for row in table.to_pylist()]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in cells)
 
 
 if __name__ == "__main__":

@@ -7,21 +7,22 @@ one with ``cube.measures["name"] = expression`` and every client sees it.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 from tiercube._conditions import Column, Condition
 from tiercube._wire import cubes as wire
 from tiercube._wire.filters import Operator
 
 Operand: TypeAlias = "MeasureExpression | int | float"
+ArithmeticOperator: TypeAlias = Literal["+", "-", "*", "/"]
 
 
-def _expr(operand: Operand) -> wire.MeasureExpr:
+def _expr(operand: object) -> wire.MeasureExpr:
     if isinstance(operand, MeasureExpression):
         return operand.to_wire()
-    if isinstance(operand, bool) or not isinstance(operand, int | float):
-        raise TypeError(f"a measure expression cannot combine with {operand!r}; use a measure or a number")
-    return wire.Constant(operand)
+    if isinstance(operand, int | float) and not isinstance(operand, bool):
+        return wire.Constant(operand)
+    raise TypeError(f"a measure expression cannot combine with {operand!r}; use a measure or a number")
 
 
 class MeasureCondition:
@@ -68,8 +69,8 @@ class MeasureExpression:
     def to_wire(self) -> wire.MeasureExpr:
         return self._expression
 
-    def _arith(self, op: str, left: Operand, right: Operand) -> MeasureExpression:
-        return MeasureExpression(wire.Arithmetic(op, _expr(left), _expr(right)))  # type: ignore[arg-type]
+    def _arith(self, op: ArithmeticOperator, left: Operand, right: Operand) -> MeasureExpression:
+        return MeasureExpression(wire.Arithmetic(op, _expr(left), _expr(right)))
 
     def __add__(self, other: Operand) -> MeasureExpression:
         return self._arith("+", self, other)
@@ -114,13 +115,13 @@ class MeasureExpression:
     def __ge__(self, other: Operand) -> MeasureCondition:
         return self._compare(">=", other)
 
-    def __eq__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]
+    def __eq__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         return self._compare("==", other)
 
-    def __ne__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]
+    def __ne__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         return self._compare("!=", other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
 
     def __repr__(self) -> str:
         return f"MeasureExpression({self._expression!r})"

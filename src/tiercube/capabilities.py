@@ -128,7 +128,7 @@ class SupportsLifecycle(Protocol):
     def wait(self, timeout: float | None = None) -> None: ...
 
 
-P = TypeVar("P")
+P = TypeVar("P", covariant=True)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, c
 from tiercube._client.progress import progress
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableT_co
 from tiercube._conditions import Condition, Value, to_wire_value
-from tiercube._sources import ReadOptions
+from tiercube._sources import ReadOptions, S3Location, StrPath
 from tiercube._wire import paths
 from tiercube._wire.cubes import Join
 from tiercube._wire.messages import Append, Column, CreateTable, DataType, Drop, DropResult, Load, LoadResult, Read, Source, TableInfo
@@ -108,9 +108,11 @@ class Editing(SessionCore, Generic[TableT]):
         return self._table(table_name)
 
 
-def file_size(location: object) -> int | None:
-    """The size of a local file, for the progress line; None for anything else."""
+def file_size(location: StrPath | S3Location) -> int | None:
+    """The size of a local file, for the progress line; None for a cloud object."""
+    if isinstance(location, S3Location):
+        return None
     try:
-        return os.path.getsize(location) if isinstance(location, str | os.PathLike) else None
+        return os.path.getsize(location)
     except OSError:
         return None

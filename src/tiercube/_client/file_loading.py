@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 @contextmanager
-def shared_arrow_file(table: pa.Table) -> Iterator[ArrowFileSource]:
+def shared_arrow_file(table: pa.Table) -> Generator[ArrowFileSource]:
     """Write ``table`` where the server can memory-map it; remove it afterwards."""
     directory = tempfile.mkdtemp(prefix="tiercube-transfer-")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 _DELAY = 1.0  # short loads print nothing
@@ -18,7 +18,7 @@ def _interactive() -> bool:
 
 
 @contextmanager
-def progress(description: str, size: int | None = None) -> Iterator[None]:
+def progress(description: str, size: int | None = None) -> Generator[None]:
     """Show ``description``, the data size and the elapsed time while the body runs."""
     if not _interactive():
         yield

@@ -18,27 +18,27 @@ from tiercube._wire.messages import DataType, TableInfo, TableQuery
 TableT_co = TypeVar("TableT_co", covariant=True)
 
 
-class TableSchema(Mapping[str, DataType]):
-    """Column name to type of one table, with its keys; prints as a small table."""
+class TableSchema:
+    """One table's columns and their types, its key columns and row count; prints as a small table."""
+
+    __slots__ = ("name", "columns", "keys", "row_count")
 
     def __init__(self, info: TableInfo) -> None:
         self.name = info.name
+        self.columns: dict[str, DataType] = {c.name: c.data_type for c in info.columns}
         self.keys = tuple(info.keys)
         self.row_count = info.row_count
-        self._columns = {c.name: c.data_type for c in info.columns}
 
-    def __getitem__(self, column: str) -> DataType:
-        return self._columns[column]
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TableSchema):
+            return NotImplemented
+        return (self.name, self.columns, self.keys) == (other.name, other.columns, other.keys)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
+    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
 
     def __repr__(self) -> str:
-        lines = [f"{self.name} ({self.row_count} rows)"]
-        lines += [f"  {'*' if c in self.keys else ' '} {c}: {t}" for c, t in self._columns.items()]
+        lines = [f"{self.name} ({self.row_count} rows; * marks a key)"]
+        lines += [f"  {'*' if c in self.keys else ' '} {c}: {t}" for c, t in self.columns.items()]
         return "\n".join(lines)
 
 

@@ -41,7 +41,7 @@ class Grant:
 
 
 @dataclass
-class _Account:
+class Account:
     name: str
     roles: list[str]
     password_hash: str
@@ -55,7 +55,7 @@ class Gatekeeper:
         self.started_by = started_by
         self._owner_digest = hashlib.sha256(owner_token.encode()).digest() if owner_token else None
         self.accounts = {
-            u.name: _Account(u.name, list(u.roles), u.password_hash or hash_password(u.password or secrets.token_hex()))
+            u.name: Account(u.name, list(u.roles), u.password_hash or hash_password(u.password or secrets.token_hex()))
             for u in config.users
         }
         # sha256(header) -> user name: scrypt runs once per credential, not per request.

@@ -7,7 +7,7 @@ the result: a Struct as JSON, a ``pa.Table`` as an Arrow IPC stream.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,22 +39,16 @@ def to_expression(condition: Filter, columns: Mapping[str, DataType]) -> pc.Expr
             _check_column(column, columns)
             return pc.is_null(pc.field(column))
         case And(operands):
-            return _fold(operands, columns, pc.and_kleene, True)
+            return functools.reduce(operator.and_, _all(operands, columns), pc.scalar(True))
         case Or(operands):
-            return _fold(operands, columns, pc.or_kleene, False)
+            return functools.reduce(operator.or_, _all(operands, columns), pc.scalar(False))
         case Not(operand):
             return pc.invert(to_expression(operand, columns))
     raise InvalidRequestError(f"unknown filter {condition!r}")
 
 
-def _fold(operands: list[Filter], columns: Mapping[str, DataType], combine: object, empty: bool) -> pc.Expression:
-    expressions = [to_expression(o, columns) for o in operands]
-    if not expressions:
-        return pc.scalar(empty)
-    result = expressions[0]
-    for expression in expressions[1:]:
-        result = combine(result, expression)  # type: ignore[operator]
-    return result
+def _all(operands: list[Filter], columns: Mapping[str, DataType]) -> list[pc.Expression]:
+    return [to_expression(o, columns) for o in operands]
 
 
 def _check_column(column: str, columns: Mapping[str, DataType]) -> DataType:
@@ -63,7 +60,7 @@ def _check_column(column: str, columns: Mapping[str, DataType]) -> DataType:
         ) from None
 
 
-def _value(value: Scalar, column: str, columns: Mapping[str, DataType]) -> pa.Scalar:
+def _value(value: Scalar, column: str, columns: Mapping[str, DataType]) -> pa.Scalar[Any]:
     data_type = _check_column(column, columns)
     target = value_type(data_type)
     if value is None:

@@ -76,7 +76,7 @@ def _cloud_file_system(location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
             scheme="http" if (location.endpoint or "").startswith("http://") else "https",
         )
         return file_system, location.uri.removeprefix("s3://")
-    return pa_fs.FileSystem.from_uri(location.uri)  # type: ignore[no-any-return]
+    return pa_fs.FileSystem.from_uri(location.uri)
 
 
 def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mapping[str, DataType]) -> pa.Table:

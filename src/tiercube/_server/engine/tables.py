@@ -12,13 +12,14 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
 from tiercube._server.engine.filters import to_expression
-from tiercube._server.engine.types import cast_column, infer, storage_type
+from tiercube._server.engine.types import cast_column, infer, null_column, storage_type
 from tiercube._wire.filters import Filter, Scalar
 from tiercube._wire.messages import Column, CreateTable, DataType, Read, Source, TableInfo
 from tiercube.errors import ConflictError, InvalidRequestError, LoadError, NotFoundError
@@ -61,12 +62,12 @@ class StoredTable:
                 f"{origin}: column(s) {', '.join(map(repr, unknown))} are not in table {self.name!r} "
                 f"(its columns are {', '.join(self.columns)})"
             )
-        arrays: list[pa.ChunkedArray] = []
+        arrays: list[pa.ChunkedArray[Any]] = []
         for name, data_type in self.columns.items():
             if name in incoming.column_names:
                 array = cast_column(incoming[name], data_type, column=name, origin=origin)
             else:
-                array = pa.chunked_array([pa.nulls(incoming.num_rows, storage_type(data_type))])
+                array = null_column(incoming.num_rows, data_type)
             default = self.defaults.get(name)
             if default is not None and array.null_count:
                 array = _fill(array, default, data_type, name, origin)
@@ -92,12 +93,11 @@ class StoredTable:
         return combined.take(latest.take(pc.sort_indices(latest)))
 
 
-def _fill(array: pa.ChunkedArray, default: Scalar, data_type: DataType, column: str, origin: str) -> pa.ChunkedArray:
+def _fill(array: pa.ChunkedArray[Any], default: Scalar, data_type: DataType, column: str, origin: str) -> pa.ChunkedArray[Any]:
     if data_type == "string":
-        filled = pc.fill_null(array.cast(pa.string()), str(default))
-        return filled.dictionary_encode()
+        return array.cast(pa.string()).fill_null(pa.scalar(str(default), pa.string())).dictionary_encode()
     try:
-        return pc.fill_null(array, pa.scalar(default).cast(array.type))
+        return pc.fill_null(array, pa.scalar(cast(Any, default)).cast(array.type))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}") from None
 
@@ -138,7 +138,7 @@ class TableStore:
         table.data = table.schema.empty_table()
         for name, default in request.default_values.items():
             if default is not None:
-                _fill(pa.chunked_array([pa.nulls(1, storage_type(columns[name]))]), default, columns[name], name, "default_values")
+                _fill(null_column(1, columns[name]), default, columns[name], name, "default_values")
         with self.write_lock:
             if request.name in self._tables:
                 raise ConflictError(f"a table named {request.name!r} already exists")
@@ -184,7 +184,7 @@ class TableStore:
                 )
         try:
             # Let Arrow infer each column, conform() then casts with messages naming the column.
-            incoming = pa.table({column: pa.array([row[i] for row in rows]) for i, column in enumerate(table.columns)})
+            incoming = pa.table({column: pa.array(_column_values(rows, i)) for i, column in enumerate(table.columns)})
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise InvalidRequestError(f"the rows do not fit table {name!r}: {error}") from None
         return table, self.add(table, incoming, "append")
@@ -202,8 +202,9 @@ class TableStore:
             if condition is None:
                 table.data = table.schema.empty_table()
             else:
-                matches = pc.coalesce(to_expression(condition, table.columns), pa.scalar(False))
-                table.data = table.data.filter(pc.invert(matches))
+                matches = to_expression(condition, table.columns)
+                # A row whose condition is null does not match, so it stays.
+                table.data = table.data.filter(~matches | matches.is_null())
             return table, before - table.data.num_rows
 
     def delete(self, name: str) -> None:
@@ -216,3 +217,7 @@ def _check_subset(what: str, names: Iterable[str], columns: Mapping[str, DataTyp
     for name in names:
         if name not in columns:
             raise InvalidRequestError(f"{what} {name!r} is not a column (columns: {', '.join(columns)})")
+
+
+def _column_values(rows: Sequence[Sequence[Scalar]], index: int) -> list[Any]:
+    return [row[index] for row in rows]

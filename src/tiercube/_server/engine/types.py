@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pyarrow as pa
 
 from tiercube._wire.messages import DataType
@@ -54,7 +56,7 @@ def infer(arrow_type: pa.DataType, column: str) -> DataType:
     )
 
 
-def cast_column(array: pa.ChunkedArray, data_type: DataType, *, column: str, origin: str) -> pa.ChunkedArray:
+def cast_column(array: pa.ChunkedArray[Any], data_type: DataType, *, column: str, origin: str) -> pa.ChunkedArray[Any]:
     """Convert ``array`` to the storage type of ``data_type`` or raise a ``LoadError`` naming it."""
     target = _STORAGE[data_type]
     if array.type == target:
@@ -69,3 +71,15 @@ def cast_column(array: pa.ChunkedArray, data_type: DataType, *, column: str, ori
         return array.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise LoadError(f"{origin}: column {column!r} cannot be converted to {data_type}: {error}") from None
+
+
+def null_column(size: int, data_type: DataType) -> pa.ChunkedArray[Any]:
+    """A column of ``size`` nulls in the storage type of ``data_type``."""
+    # The stubs type nulls() per concrete Arrow type; ours is only known at run time.
+    return pa.chunked_array([pa.nulls(size, cast(Any, _STORAGE[data_type]))])
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns as plain values: users see strings, not the encoding."""
+    fields = [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tiercube._server.access import Group, _Account
+from typing import Any
+
+from tiercube._server.access import Group, Account
 from tiercube._server.passwords import hash_password
 from tiercube._server.engine.tables import check_name
 from tiercube._server.routing import Call, endpoint
@@ -23,7 +25,7 @@ def create_user(call: Call[CreateUser]) -> User:
         raise InvalidRequestError("a user name cannot contain ':' (HTTP Basic could not carry it)")
     if request.name in accounts:
         raise ConflictError(f"a user named {request.name!r} already exists")
-    accounts[request.name] = _Account(request.name, list(request.roles), hash_password(request.password))
+    accounts[request.name] = Account(request.name, list(request.roles), hash_password(request.password))
     return User(request.name, list(request.roles))
 
 
@@ -43,7 +45,7 @@ def delete_user(call: Call[None]) -> None:
     call.state.gatekeeper.forget(account.name)
 
 
-def _account(call: Call[object]) -> _Account:
+def _account(call: Call[Any]) -> Account:
     name = call.params["user"]
     try:
         return call.state.gatekeeper.accounts[name]

@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from tiercube._server.access import Group
 from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.types import decoded
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import paths
 from tiercube._wire.messages import TableInfo, TableQuery
@@ -38,8 +39,7 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
         raise ResultTooLargeError(f"the result has {data.num_rows} rows, over the server's limit of {limit}; pass max_rows or a filter")
     if request.columns:
         data = data.select(request.columns)
-    # Users see strings, not dictionaries: the encoding is the engine's business.
-    return data.cast(pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in data.schema]))
+    return decoded(data)
 
 
 routes = [

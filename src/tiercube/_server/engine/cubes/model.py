@@ -46,8 +46,12 @@ class ColumnRef:
 
     @property
     def alias(self) -> str:
-        # Control characters cannot occur in table or column names: no clash.
-        return f"{self.table}\x1f{self.column}"
+        return alias(self.table, self.column)
+
+
+def alias(table: str, column: str) -> str:
+    """The name of ``table.column`` inside a query (control characters cannot clash with names)."""
+    return f"{table}\x1f{column}"
 
 
 class CubeSchema:

@@ -1,0 +1,260 @@
+"""The first phase of a cube query: the fact rows, grouped once, joined to dimensions.
+
+The fact table is grouped by every fact column the query needs as a level
+and by the join keys of the dimensions it needs, computing partial
+aggregates (sum, count, min, max, row count). Only that small result is
+joined with the (deduplicated) dimension tables, never the fact rows: every
+aggregate is decomposable, and a dimension column is constant within a group
+because the group fixes its join key. The second phase (``cells``) regroups
+this "base" by the query's levels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiercube._server.engine.cubes.joins import Edge
+from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema, alias
+from tiercube._server.engine.tables import TableStore
+from tiercube.errors import QueryTimeoutError
+
+LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", "distinct_count"]
+Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
+
+ROWS = "\x1frows"
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An aggregate over fact rows; ``column`` is None for the row count."""
+
+    function: LeafFunction
+    column: ColumnRef | None
+
+
+@dataclass(frozen=True)
+class Input:
+    """A column of the base table and how its values combine into a cell's."""
+
+    column: str
+    combine: Combine
+
+
+@dataclass
+class Base:
+    table: pa.Table
+    # Per leaf, its parts ("sum", "count", "min", "max", "distinct", "rows") as base columns.
+    parts: dict[Leaf, dict[str, Input]]
+
+
+class Deadline:
+    """The query timeout, checked between steps (a single pyarrow kernel cannot be interrupted)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.end = time.monotonic() + timeout
+
+    def check(self, step: str) -> None:
+        if time.monotonic() > self.end:
+            raise QueryTimeoutError(
+                f"the query ran longer than the {self.timeout:g} s timeout (while {step}); "
+                "ask for fewer levels, add a filter, or raise the server's query timeout"
+            )
+
+
+def current_data(tables: TableStore, name: str) -> pa.Table:
+    """The table's data with one dictionary per column, as ``group_by`` needs.
+
+    Appends leave each chunk with its own dictionary. Unifying costs a pass
+    over the data, so the unified table, which holds the same values, is
+    swapped in for the stored one: later queries get it for free and no
+    second copy is kept alive.
+    """
+    stored = tables.get(name)
+    data = stored.data
+    if not _dictionaries_differ(data):
+        return data
+    unified = data.unify_dictionaries()
+    with tables.write_lock:
+        if stored.data is data:
+            stored.data = unified
+    return unified
+
+
+def _dictionaries_differ(data: pa.Table) -> bool:
+    for column in data.columns:
+        if pa.types.is_dictionary(column.type) and column.num_chunks > 1:
+            first = column.chunk(0).dictionary
+            for chunk in column.chunks[1:]:
+                if chunk.dictionary is not first and not chunk.dictionary.equals(first):
+                    return True
+    return False
+
+
+def plain(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``array`` with dictionary values decoded (joins and min/max need plain values)."""
+    if pa.types.is_dictionary(array.type):
+        return array.cast(array.type.value_type)
+    return array
+
+
+def positions(count: int) -> pa.Array:
+    """0, 1, ..., count - 1 as int64, without a Python loop."""
+    if count == 0:
+        return pa.array([], pa.int64())
+    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), 1)
+
+
+def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row of each key: a join must find at most one target row."""
+    if table.num_rows == 0 or not keys:
+        return table
+    latest = (
+        table.select(keys)
+        .append_column(ROWS, positions(table.num_rows))
+        .group_by(keys, use_threads=False)
+        .aggregate([(ROWS, "max")])[f"{ROWS}_max"]
+    )
+    if len(latest) == table.num_rows:
+        return table
+    return table.take(pc.sort_indices(latest))
+
+
+def build_base(
+    tables: TableStore, schema: CubeSchema, levels: list[ColumnRef], leaves: set[Leaf], deadline: Deadline
+) -> Base:
+    """Group the fact rows by ``levels`` and compute the partials of ``leaves``."""
+    fact = schema.fact
+    wanted: dict[str, set[ColumnRef]] = {}
+    for ref in [*levels, *(leaf.column for leaf in leaves if leaf.column is not None)]:
+        wanted.setdefault(ref.table, set())
+    for ref in levels:
+        wanted[ref.table].add(ref)
+    for leaf in leaves:
+        if leaf.column is not None and (leaf.column.table != fact or leaf.function == "distinct_count"):
+            # Dimension columns and distinct counts are per-group constants in the base.
+            wanted[leaf.column.table].add(leaf.column)
+    via = {r.table: r.via for r in schema.reached if r.via is not None}
+    needed = _with_ancestors(set(wanted), via, fact)
+    first_hops = [via[t] for t in needed if t != fact and via[t].source == fact]
+
+    keys = {ref.alias: ref.column for ref in wanted.get(fact, set())}
+    for edge in first_hops:
+        keys.update({alias(fact, s): s for s, _ in edge.pairs})
+    aggregations: list[tuple[str | list[str], str]] = [([], "count_all")]
+    sources: dict[str, pa.ChunkedArray] = {}
+    data = current_data(tables, fact)
+    parts: dict[Leaf, dict[str, Input]] = {}
+    for leaf in leaves:
+        parts[leaf] = _fact_parts(leaf, fact, data, sources, aggregations)
+    grouped = (
+        pa.table({**{name: data[column] for name, column in keys.items()}, **sources})
+        .group_by(list(keys))
+        .aggregate(aggregations)
+        .rename_columns({"count_all": ROWS})
+    )
+    if not keys:  # a keyless group_by answers one row even without fact rows
+        grouped = grouped.filter(pc.greater(grouped[ROWS], 0))
+    deadline.check("grouping the fact table")
+    for edge in first_hops:
+        view = _view(tables, edge, wanted, needed, via)
+        left = [alias(fact, s) for s, _ in edge.pairs]
+        for name in left:
+            grouped = grouped.set_column(grouped.column_names.index(name), name, plain(grouped[name]))
+        right = [alias(edge.target, t) for _, t in edge.pairs]
+        grouped = grouped.join(view, keys=left, right_keys=right, join_type="left outer")
+    deadline.check("joining the dimensions")
+    for leaf in leaves:
+        if leaf.column is not None and leaf.column.table != fact:
+            grouped, parts[leaf] = _dimension_parts(leaf, grouped)
+    return Base(grouped, parts)
+
+
+def _with_ancestors(tables: set[str], via: dict[str, Edge], fact: str) -> set[str]:
+    found = set(tables)
+    for table in tables:
+        while table != fact:
+            table = via[table].source
+            found.add(table)
+    return found
+
+
+def _fact_parts(
+    leaf: Leaf,
+    fact: str,
+    data: pa.Table,
+    sources: dict[str, pa.ChunkedArray],
+    aggregations: list[tuple[str | list[str], str]],
+) -> dict[str, Input]:
+    column = leaf.column
+    if column is None:
+        return {"rows": Input(ROWS, "sum")}
+    if column.table != fact:
+        return {}
+    if leaf.function == "distinct_count":
+        return {"distinct": Input(column.alias, "count_distinct")}
+    functions = ["sum", "count"] if leaf.function == "mean" else [leaf.function]
+    result: dict[str, Input] = {}
+    for function in functions:
+        name = f"{column.alias}\x1f{function}"
+        sources[name] = plain(data[column.column]) if function in ("min", "max") else data[column.column]
+        if (name, function) not in aggregations:
+            aggregations.append((name, function))
+        combine: Combine = "sum" if function in ("sum", "count") else "min" if function == "min" else "max"
+        result[function] = Input(f"{name}_{function}", combine)
+    return result
+
+
+def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str, Input]]:
+    """A dimension value counts once per fact row of its group: weigh sums and counts by rows."""
+    assert leaf.column is not None
+    column = leaf.column.alias
+    values = grouped[column]
+    if leaf.function in ("min", "max"):
+        name = f"{column}\x1fplain"
+        if name not in grouped.column_names:
+            grouped = grouped.append_column(name, plain(values))
+        combine: Combine = "min" if leaf.function == "min" else "max"
+        return grouped, {leaf.function: Input(name, combine)}
+    if leaf.function == "distinct_count":
+        return grouped, {"distinct": Input(column, "count_distinct")}
+    rows = grouped[ROWS]
+    derived = {
+        "sum": lambda: pc.multiply_checked(rows, values),
+        "count": lambda: pc.if_else(pc.is_valid(values), rows, 0),
+    }
+    result: dict[str, Input] = {}
+    for part in ["sum", "count"] if leaf.function == "mean" else [leaf.function]:
+        name = f"{column}\x1f{part}"
+        if name not in grouped.column_names:
+            grouped = grouped.append_column(name, derived[part]())
+        result[part] = Input(name, "sum")
+    return grouped, result
+
+
+def _view(
+    tables: TableStore, edge: Edge, wanted: dict[str, set[ColumnRef]], needed: set[str], via: dict[str, Edge]
+) -> pa.Table:
+    """The target of ``edge`` with its wanted columns and those of the tables joined below it."""
+    table = edge.target
+    below = [e for t, e in via.items() if t in needed and e.source == table]
+    columns = {ref.column for ref in wanted.get(table, set())}
+    keys = [target for _, target in edge.pairs]
+    join_columns = [source for e in below for source, _ in e.pairs]
+    data = current_data(tables, table)
+    selected = data.select(list(dict.fromkeys([*keys, *join_columns, *columns])))
+    for name in [*keys, *join_columns]:
+        selected = selected.set_column(selected.column_names.index(name), name, plain(selected[name]))
+    view = last_per_key(selected, keys).rename_columns(
+        [alias(table, name) for name in selected.column_names]
+    )
+    for child in below:
+        left = [alias(table, s) for s, _ in child.pairs]
+        right = [alias(child.target, t) for _, t in child.pairs]
+        view = view.join(_view(tables, child, wanted, needed, via), keys=left, right_keys=right, join_type="left outer")
+    return view

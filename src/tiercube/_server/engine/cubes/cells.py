@@ -1,0 +1,106 @@
+"""The second phase of a cube query: the base regrouped into cells, per set of levels.
+
+Level values are replaced by integer codes whose order is the values' order
+(null last). Every later step works on codes: grouping is fast, a null
+member is a code like any other (so joins that align cells never lose it),
+and sorting by codes sorts by values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.acero as acero
+import pyarrow.compute as pc
+
+from tiercube._server.engine.cubes.base import Deadline, Input, plain
+from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.types import value_type
+from tiercube._wire.filters import Filter
+from tiercube._wire.messages import DataType
+
+LevelSet = tuple[str, ...]
+
+
+def code_column(level: str) -> str:
+    return f"\x1flevel\x1f{level}"
+
+
+def encode(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(codes, values): ``values.take(codes)`` is ``column``; codes follow the values' order."""
+    array = plain(column)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    order = pc.array_sort_indices(encoded.dictionary, null_placement="at_end")
+    rank = pc.array_sort_indices(order)  # the inverse permutation of order
+    return rank.take(encoded.indices).cast(pa.int32()), encoded.dictionary.take(order)
+
+
+def evaluate(table: pa.Table, expression: pc.Expression) -> pa.Array:
+    """``expression`` computed for every row of ``table``."""
+    plan = acero.Declaration.from_sequence(
+        [
+            acero.Declaration("table_source", acero.TableSourceNodeOptions(table)),
+            acero.Declaration("project", acero.ProjectNodeOptions([expression], ["value"])),
+        ]
+    )
+    return plan.to_table(use_threads=False)["value"].combine_chunks()
+
+
+class Cells:
+    """The base table's rows combined per set of levels, computed once per set."""
+
+    def __init__(
+        self,
+        base: pa.Table,
+        inputs: Sequence[Input],
+        values: Mapping[str, pa.Array],
+        types: Mapping[str, DataType],
+        deadline: Deadline,
+    ) -> None:
+        self.base = base
+        self.inputs = list(dict.fromkeys(inputs))
+        self.values = values
+        self.types = types
+        self._deadline = deadline
+        self._cache: dict[LevelSet, pa.Table] = {}
+
+    def at(self, levels: LevelSet) -> pa.Table:
+        cached = self._cache.get(levels)
+        if cached is not None:
+            return cached
+        aggregations = [
+            (i.column, i.combine, pc.CountOptions(mode="only_valid")) if i.combine == "count_distinct" else (i.column, i.combine)
+            for i in self.inputs
+        ]
+        cells = self.base.group_by([code_column(level) for level in levels]).aggregate(aggregations)
+        if not levels and self.base.num_rows == 0:
+            cells = cells.slice(0, 0)  # no fact row, no cell (a keyless group_by answers one)
+        self._deadline.check(f"aggregating by {', '.join(levels) or 'nothing'}")
+        self._cache[levels] = cells
+        return cells
+
+    def column(self, levels: LevelSet, part: Input) -> pa.Array:
+        return self.at(levels)[f"{part.column}_{part.combine}"].combine_chunks()
+
+    def rows(self, levels: LevelSet) -> int:
+        return self.at(levels).num_rows
+
+    def level_values(self, table: pa.Table, levels: LevelSet, level: str) -> pa.Array:
+        """The members of ``level`` in each row of ``table``; null where it is not among ``levels``."""
+        if level not in levels:
+            return pa.nulls(table.num_rows, value_type(self.types[level]))
+        codes = table[code_column(level)]
+        return self.values[level].take(codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes)
+
+    def matches(self, table: pa.Table, levels: LevelSet, condition: Filter, names: Sequence[str]) -> pa.Array:
+        """Whether each row of ``table`` matches ``condition`` on levels (null counts as no)."""
+        decoded = pa.table(
+            {name: self.level_values(table, levels, name) for name in dict.fromkeys(names)}
+            if names
+            else {"\x1frow": pa.nulls(table.num_rows, pa.bool_())}
+        )
+        expression = to_expression(condition, {name: self.types[name] for name in names})
+        return pc.fill_null(evaluate(decoded, expression), False)

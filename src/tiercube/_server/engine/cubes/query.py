@@ -1,0 +1,303 @@
+"""Cube queries: which aggregates a query needs, and how measures combine them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, build_base, positions
+from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode
+from tiercube._server.engine.cubes.joins import JoinGraph
+from tiercube._server.engine.cubes.model import ColumnRef, Cube, CubeSchema, check_level_filter, children, filter_columns
+from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.types import value_type
+from tiercube._wire.cubes import (
+    Aggregate,
+    AllOf,
+    AnyOf,
+    Arithmetic,
+    Constant,
+    CubeQuery,
+    Filtered,
+    LevelFilter,
+    MeasureComparison,
+    MeasureCondition,
+    MeasureExpr,
+    MeasureRef,
+    NotCondition,
+    ParentValue,
+    RowCount,
+    Where,
+)
+from tiercube._wire.filters import And, Filter
+from tiercube.errors import QueryError, ResultTooLargeError
+
+# The filters a measure is computed under (``Filtered`` nests), as encoded filters.
+Context = frozenset[bytes]
+NO_CONTEXT: Context = frozenset()
+
+_COMPARE: dict[str, Callable[[pa.Array, pa.Array], pa.Array]] = {
+    "==": pc.equal,
+    "!=": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
+}
+_ARITHMETIC: dict[str, Callable[[pa.Array, pa.Array], pa.Array]] = {
+    "+": pc.add_checked,
+    "-": pc.subtract_checked,
+    "*": pc.multiply_checked,
+}
+
+
+class Collector:
+    """Walks the measures of a query, following references, to list the aggregates they need."""
+
+    def __init__(self, cube: Cube, schema: CubeSchema) -> None:
+        self.cube = cube
+        self.schema = schema
+        self.pairs: dict[tuple[Leaf, Context], None] = {}
+        self.filters: dict[bytes, Filter] = {}
+        self.levels: dict[str, None] = {}
+
+    def collect(self, node: MeasureExpr | MeasureCondition, context: Context, path: tuple[str, ...] = ()) -> None:
+        match node:
+            case Aggregate() | RowCount():
+                self.pairs[(self.leaf(node), context)] = None
+            case MeasureRef(name):
+                if name in path:
+                    raise QueryError(f"measure {name!r} depends on itself: {' -> '.join([*path, name])}")
+                self.collect(self.cube.measure(name), context, (*path, name))
+            case Filtered(measure, condition):
+                key = msgspec.json.encode(condition)
+                self.filters[key] = condition
+                self.levels.update(dict.fromkeys(filter_columns(condition)))
+                self.collect(measure, context | {key}, path)
+            case _:
+                for child in children(node):
+                    self.collect(child, context, path)
+
+    def leaf(self, node: Aggregate | RowCount) -> Leaf:
+        if isinstance(node, RowCount):
+            return Leaf("rows", None)
+        return Leaf(node.function, self.schema.resolve(node.column, node.table))
+
+    def context_filter(self, context: Context) -> Filter:
+        return And([self.filters[key] for key in sorted(context)])
+
+
+def run_query(
+    tables: TableStore, joins: JoinGraph, cube: Cube, request: CubeQuery, *, timeout: float, max_rows: int
+) -> pa.Table:
+    """Answer ``request`` on ``cube``; see ``CubeQuery`` for the shape of the result."""
+    deadline = Deadline(timeout)
+    limit = _check(cube, request, max_rows)
+    schema = CubeSchema(tables, joins, cube.fact_table)
+    collector = Collector(cube, schema)
+    for name in request.measures:
+        collector.collect(cube.measure(name), NO_CONTEXT, (name,))
+    filter_levels = filter_columns(request.filter) if request.filter is not None else []
+    needed = list(dict.fromkeys([*request.levels, *filter_levels, *collector.levels]))
+    refs = {name: schema.resolve(cube.level(name).column, cube.level(name).table) for name in needed}
+    try:
+        base = build_base(tables, schema, list(dict.fromkeys(refs.values())), {leaf for leaf, _ in collector.pairs}, deadline)
+        cells, parts_by_leaf = _cells(cube, base, refs, collector, request.filter, deadline)
+        evaluator = Evaluator(cube, collector, cells, parts_by_leaf)
+        sets = [tuple(request.levels[:k]) for k in range(len(request.levels), -1, -1)]
+        sets = list(dict.fromkeys(sets if request.include_totals else sets[:1]))
+        rows = sum(cells.rows(levels) for levels in sets)
+        if rows > limit:
+            raise ResultTooLargeError(
+                f"the query would return {rows} rows, more than the limit of {limit}; "
+                "add a filter, ask for fewer levels, or raise the limit"
+            )
+        parts = [evaluator.result_part(levels, request) for levels in sets]
+        return _finish(pa.concat_tables(parts, promote_options="default"), cells, request)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+        raise QueryError(f"cube {cube.name!r} could not answer the query: {error}") from None
+
+
+def _check(cube: Cube, request: CubeQuery, max_rows: int) -> int:
+    for kind, names in (("level", request.levels), ("measure", request.measures)):
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise QueryError(f"the query names {kind}(s) {', '.join(map(repr, repeated))} more than once")
+    for name in request.levels:
+        cube.level(name)
+    for name in request.measures:
+        cube.measure(name)
+    if request.filter is not None:
+        check_level_filter(cube, request.filter, "the query")
+    if request.max_rows is not None and request.max_rows < 0:
+        raise QueryError(f"max_rows must not be negative, not {request.max_rows}")
+    return max_rows if request.max_rows is None else min(max_rows, request.max_rows)
+
+
+PartsByLeaf = dict[tuple[Leaf, Context], dict[str, Input]]
+
+
+def _cells(
+    cube: Cube,
+    base: Base,
+    refs: dict[str, ColumnRef],
+    collector: Collector,
+    condition: Filter | None,
+    deadline: Deadline,
+) -> tuple[Cells, PartsByLeaf]:
+    """Encode the levels, apply the query filter, and mask the inputs of filtered measures."""
+    table = base.table
+    values: dict[str, pa.Array] = {}
+    for name, ref in refs.items():
+        codes, values[name] = encode(table[ref.alias])
+        table = table.append_column(code_column(name), codes)
+    types = cube.level_types()
+    decoder = Cells(table, [], values, types, deadline)
+    every_level = tuple(refs)
+    if condition is not None:
+        table = table.filter(decoder.matches(table, every_level, condition, filter_columns(condition)))
+    contexts = list(dict.fromkeys(context for _, context in collector.pairs if context))
+    masks = {}
+    for context in contexts:
+        wanted = collector.context_filter(context)
+        masks[context] = decoder.matches(table, every_level, wanted, filter_columns(wanted))
+    parts: PartsByLeaf = {}
+    for leaf, context in collector.pairs:
+        if not context:
+            parts[(leaf, context)] = base.parts[leaf]
+            continue
+        masked: dict[str, Input] = {}
+        for name, part in base.parts[leaf].items():
+            column = f"{part.column}\x1fif{contexts.index(context)}"
+            if column not in table.column_names:
+                source = table[part.column]
+                table = table.append_column(
+                    column, pc.if_else(masks[context], source, pa.scalar(None, source.type))
+                )
+            masked[name] = Input(column, part.combine)
+        parts[(leaf, context)] = masked
+    deadline.check("filtering")
+    inputs = [part for leaf_parts in parts.values() for part in leaf_parts.values()]
+    return Cells(table, inputs, values, types, deadline), parts
+
+
+class Evaluator:
+    """Computes measure expressions for the cells of one set of levels at a time."""
+
+    def __init__(self, cube: Cube, collector: Collector, cells: Cells, parts: PartsByLeaf) -> None:
+        self.cube = cube
+        self.collector = collector
+        self.cells = cells
+        self.parts = parts
+        self._memo: dict[tuple[str, LevelSet, Context], pa.Array] = {}
+
+    def result_part(self, levels: LevelSet, request: CubeQuery) -> pa.Table:
+        """The rows for ``levels``: codes for every query level (null when rolled up), then measures."""
+        rows = self.cells.at(levels)
+        columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+        for level in request.levels:
+            columns[code_column(level)] = rows[code_column(level)] if level in levels else pa.nulls(rows.num_rows, pa.int32())
+        for name in request.measures:
+            columns[name] = self.measure(MeasureRef(name), levels, NO_CONTEXT)
+        return pa.table(columns) if columns else pa.table({"\x1frow": positions(rows.num_rows)})
+
+    def measure(self, node: MeasureExpr, levels: LevelSet, context: Context) -> pa.Array:
+        size = self.cells.rows(levels)
+        match node:
+            case Aggregate() | RowCount():
+                leaf = self.collector.leaf(node)
+                parts = self.parts[(leaf, context)]
+                return _finish_leaf(leaf, {name: self.cells.column(levels, part) for name, part in parts.items()})
+            case MeasureRef(name):
+                key = (name, levels, context)
+                if key not in self._memo:
+                    self._memo[key] = self.measure(self.cube.measure(name), levels, context)
+                return self._memo[key]
+            case Constant(value):
+                return pa.repeat(pa.scalar(value, pa.float64() if isinstance(value, float) else pa.int64()), size)
+            case Arithmetic(op, left, right):
+                return _arithmetic(op, self.measure(left, levels, context), self.measure(right, levels, context))
+            case Where(condition, then, otherwise):
+                chosen = self.measure(then, levels, context)
+                other = (
+                    self.measure(otherwise, levels, context)
+                    if otherwise is not None
+                    else pa.nulls(size, chosen.type)
+                )
+                return pc.if_else(self.condition(condition, levels, context), chosen, other)
+            case Filtered(inner, condition):
+                return self.measure(inner, levels, context | {msgspec.json.encode(condition)})
+            case ParentValue(inner, level):
+                removed = self.cube.level_and_below(level)
+                parent = tuple(name for name in levels if name not in removed)
+                if parent == levels:
+                    return self.measure(inner, levels, context)
+                return self._align(levels, parent, self.measure(inner, parent, context))
+        raise QueryError(f"unknown measure expression {node!r}")
+
+    def condition(self, node: MeasureCondition, levels: LevelSet, context: Context) -> pa.Array:
+        match node:
+            case MeasureComparison(left, op, right):
+                compared = _COMPARE[op](self.measure(left, levels, context), self.measure(right, levels, context))
+            case LevelFilter(condition):
+                rows = self.cells.at(levels)
+                return self.cells.matches(rows, levels, condition, filter_columns(condition))
+            case AllOf(conditions) | AnyOf(conditions):
+                combine = pc.and_kleene if isinstance(node, AllOf) else pc.or_kleene
+                compared = pa.repeat(pa.scalar(isinstance(node, AllOf)), self.cells.rows(levels))
+                for condition in conditions:
+                    compared = combine(compared, self.condition(condition, levels, context))
+            case NotCondition(condition):
+                compared = pc.invert(self.condition(condition, levels, context))
+        return pc.fill_null(compared, False)
+
+    def _align(self, levels: LevelSet, parent: LevelSet, values: pa.Array) -> pa.Array:
+        """``values`` (one per cell of ``parent``) repeated for each cell of ``levels`` it contains."""
+        size = self.cells.rows(levels)
+        if not parent:
+            scalar = values[0] if len(values) else pa.scalar(None, values.type)
+            return pa.repeat(scalar, size)
+        keys = [code_column(level) for level in parent]
+        left = self.cells.at(levels).select(keys).append_column("\x1fposition", positions(size))
+        right = self.cells.at(parent).select(keys).append_column("\x1fvalue", values)
+        joined = left.join(right, keys=keys, join_type="left outer").sort_by("\x1fposition")
+        return joined["\x1fvalue"].combine_chunks()
+
+
+def _finish_leaf(leaf: Leaf, parts: dict[str, pa.Array]) -> pa.Array:
+    match leaf.function:
+        case "rows" | "count" | "distinct_count":
+            (counted,) = parts.values()
+            return pc.fill_null(counted, 0)
+        case "mean":
+            return _divide(parts["sum"], parts["count"])
+    (value,) = parts.values()
+    return value
+
+
+def _divide(left: pa.Array, right: pa.Array) -> pa.Array:
+    numerator, denominator = left.cast(pa.float64()), right.cast(pa.float64())
+    quotient = pc.divide(numerator, denominator)
+    return pc.if_else(pc.equal(denominator, 0.0), pa.scalar(None, pa.float64()), quotient)
+
+
+def _arithmetic(op: str, left: pa.Array, right: pa.Array) -> pa.Array:
+    if op == "/":
+        return _divide(left, right)
+    return _ARITHMETIC[op](left, right)
+
+
+def _finish(table: pa.Table, cells: Cells, request: CubeQuery) -> pa.Table:
+    """Sort by the level codes (values order, nulls last), then decode them to values."""
+    codes = [code_column(level) for level in request.levels]
+    if codes:
+        table = table.take(pc.sort_indices(table, sort_keys=[(code, "ascending", "at_end") for code in codes]))
+    columns = [
+        cells.values[level].take(table[code].combine_chunks()).cast(value_type(cells.types[level]))
+        for level, code in zip(request.levels, codes, strict=True)
+    ]
+    columns += [table[name].combine_chunks() for name in request.measures]
+    return pa.table(columns, names=[*request.levels, *request.measures])

@@ -1,0 +1,210 @@
+"""Every cube of a session, and the joins they are built on."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import pyarrow as pa
+
+from tiercube._server.engine.cubes.joins import JoinGraph
+from tiercube._server.engine.cubes.mdx import to_cube_query
+from tiercube._server.engine.cubes.model import (
+    NUMERIC,
+    Cube,
+    CubeSchema,
+    references,
+    validate_measure,
+)
+from tiercube._server.engine.cubes.query import run_query
+from tiercube._server.engine.tables import TableStore, check_name
+from tiercube._wire.cubes import (
+    Aggregate,
+    CreateCube,
+    CubeInfo,
+    CubeQuery,
+    HierarchyInfo,
+    Join,
+    JoinInfo,
+    LevelInfo,
+    MdxQuery,
+    MeasureInfo,
+    RowCount,
+    SetHierarchy,
+    SetMeasure,
+)
+from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
+
+CONTRIBUTORS = "contributors.COUNT"
+
+
+class CubeStore:
+    """Cubes by name, plus the session's ``JoinGraph``; all methods are synchronous.
+
+    Definitions change under a lock and are replaced, never edited in place,
+    so a query running meanwhile sees either the old or the new definition.
+    """
+
+    def __init__(self) -> None:
+        self.joins = JoinGraph()
+        self._cubes: dict[str, Cube] = {}
+        self._lock = threading.RLock()
+
+    # Joins -------------------------------------------------------------
+
+    def join(self, tables: TableStore, source: str, request: Join) -> JoinInfo:
+        return self.joins.join(tables, source, request)
+
+    # Cubes -------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return list(self._cubes)
+
+    def cube(self, name: str) -> CubeInfo:
+        return self._get(name).info
+
+    def _get(self, name: str) -> Cube:
+        try:
+            return self._cubes[name]
+        except KeyError:
+            raise NotFoundError(f"no cube named {name!r} (cubes: {', '.join(self._cubes) or 'none'})") from None
+
+    def create_cube(self, tables: TableStore, request: CreateCube) -> CubeInfo:
+        name = check_name("cube", request.name if request.name is not None else request.fact_table)
+        schema = CubeSchema(tables, self.joins, request.fact_table)
+        cube = Cube(name, request.fact_table)
+        if request.mode != "manual":
+            for ref in schema.columns:
+                if ref.data_type not in NUMERIC:
+                    level = ref.column if ref.column not in cube.hierarchies else f"{ref.table}.{ref.column}"
+                    cube.hierarchies[level] = [LevelInfo(level, ref.column, ref.table, ref.data_type)]
+        if request.mode == "auto":
+            for ref in schema.columns:
+                if ref.table == request.fact_table and ref.data_type in NUMERIC:
+                    cube.measures[f"{ref.column}.SUM"] = Aggregate("sum", ref.column, ref.table)
+                    cube.measures[f"{ref.column}.MEAN"] = Aggregate("mean", ref.column, ref.table)
+        if request.mode != "no_measures":
+            cube.measures[CONTRIBUTORS] = RowCount()
+        with self._lock:
+            if name in self._cubes:
+                raise ConflictError(f"a cube named {name!r} already exists")
+            self._cubes[name] = cube
+        return cube.info
+
+    def delete_cube(self, name: str) -> None:
+        with self._lock:
+            self._get(name)
+            del self._cubes[name]
+
+    def _replace(self, cube: Cube) -> None:
+        with self._lock:
+            if self._cubes.get(cube.name) is None:
+                raise NotFoundError(f"cube {cube.name!r} was deleted meanwhile")
+            self._cubes[cube.name] = cube
+
+    # Measures ----------------------------------------------------------
+
+    def set_measure(self, tables: TableStore, cube_name: str, name: str, request: SetMeasure) -> MeasureInfo:
+        """Create or replace measure ``name``; references are checked and cycles refused."""
+        check_name("measure", name)
+        with self._lock:
+            cube = self._get(cube_name)
+            validate_measure(cube, CubeSchema(tables, self.joins, cube.fact_table), name, request.expression)
+            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, {**cube.measures, name: request.expression}))
+        return MeasureInfo(name, request.expression)
+
+    def delete_measure(self, cube_name: str, name: str) -> None:
+        with self._lock:
+            cube = self._get(cube_name)
+            if name not in cube.measures:
+                raise NotFoundError(f"cube {cube_name!r} has no measure {name!r}")
+            _refuse_if_used(cube, "measure", name, (n for n in cube.measures if name in references(cube.measures[n]).measures))
+            measures = {n: e for n, e in cube.measures.items() if n != name}
+            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, measures))
+
+    # Hierarchies -------------------------------------------------------
+
+    def set_hierarchy(self, tables: TableStore, cube_name: str, name: str, request: SetHierarchy) -> HierarchyInfo:
+        """Create or replace hierarchy ``name``, its levels from the top down."""
+        check_name("hierarchy", name)
+        if not request.levels:
+            raise InvalidRequestError(f"hierarchy {name!r} needs at least one level")
+        with self._lock:
+            cube = self._get(cube_name)
+            schema = CubeSchema(tables, self.joins, cube.fact_table)
+            others = {level for h, levels in cube.hierarchies.items() if h != name for level in (lv.name for lv in levels)}
+            levels: list[LevelInfo] = []
+            for definition in request.levels:
+                check_name("level", definition.name)
+                if definition.name in others or any(level.name == definition.name for level in levels):
+                    raise ConflictError(
+                        f"cube {cube_name!r} already has a level named {definition.name!r}; level names are unique in a cube"
+                    )
+                ref = schema.resolve(definition.column, definition.table)
+                levels.append(LevelInfo(definition.name, ref.column, ref.table, ref.data_type))
+            removed = [lv.name for lv in cube.hierarchies.get(name, []) if lv.name not in {x.name for x in levels}]
+            for level in removed:
+                _refuse_if_used(cube, "level", level, _measures_using_level(cube, level))
+            self._replace(Cube(cube.name, cube.fact_table, {**cube.hierarchies, name: levels}, cube.measures))
+        return HierarchyInfo(name, levels)
+
+    def delete_hierarchy(self, cube_name: str, name: str) -> None:
+        with self._lock:
+            cube = self._get(cube_name)
+            if name not in cube.hierarchies:
+                raise NotFoundError(f"cube {cube_name!r} has no hierarchy {name!r}")
+            for level in cube.hierarchies[name]:
+                _refuse_if_used(cube, "level", level.name, _measures_using_level(cube, level.name))
+            hierarchies = {h: levels for h, levels in cube.hierarchies.items() if h != name}
+            self._replace(Cube(cube.name, cube.fact_table, hierarchies, cube.measures))
+
+    # Tables in use -----------------------------------------------------
+
+    def tables_in_use(self, table: str) -> list[str]:
+        """The cubes that read ``table``, as their fact table or through a join."""
+        return [
+            cube.name
+            for cube in self._cubes.values()
+            if table in {reached.table for reached in self.joins.reachable(cube.fact_table)}
+        ]
+
+    def check_table_deletable(self, table: str) -> None:
+        users = self.tables_in_use(table)
+        if users:
+            raise ConflictError(
+                f"table {table!r} is used by cube(s) {', '.join(map(repr, users))}; delete them first"
+            )
+
+    def delete_table(self, tables: TableStore, table: str) -> None:
+        """Delete ``table`` unless a cube uses it, and forget its joins."""
+        with self._lock, tables.write_lock:
+            self.check_table_deletable(table)
+            tables.delete(table)
+            self.joins.forget(table)
+
+    # Queries -----------------------------------------------------------
+
+    def query(self, tables: TableStore, cube_name: str, request: CubeQuery, *, timeout: float, max_rows: int) -> pa.Table:
+        """Answer ``request``; see ``CubeQuery`` for the result's shape.
+
+        Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
+        """
+        return run_query(tables, self.joins, self._get(cube_name), request, timeout=timeout, max_rows=max_rows)
+
+    def query_mdx(self, tables: TableStore, request: MdxQuery, *, timeout: float, max_rows: int) -> pa.Table:
+        """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``."""
+        cube_name, query = to_cube_query(request.mdx, lambda name: self._get(name).info)
+        return self.query(tables, cube_name, query, timeout=timeout, max_rows=max_rows)
+
+
+def _measures_using_level(cube: Cube, level: str) -> list[str]:
+    return [name for name, expression in cube.measures.items() if level in references(expression).levels]
+
+
+def _refuse_if_used(cube: Cube, kind: str, name: str, users: Iterable[str]) -> None:
+    used_by = list(users)
+    if used_by:
+        raise ConflictError(
+            f"{kind} {name!r} of cube {cube.name!r} is used by measure(s) {', '.join(map(repr, used_by))}; "
+            "change or delete them first"
+        )
