@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +27,11 @@ LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", 
 Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
 
 ROWS = "\x1frows"
+
+# The stubs type arrays by element type; the engine handles every column type alike.
+Array: TypeAlias = "pa.Array[Any]"
+Chunked: TypeAlias = "pa.ChunkedArray[Any]"
+Aggregation: TypeAlias = "tuple[str | list[str], Any] | tuple[str | list[str], Any, Any]"
 
 
 @dataclass(frozen=True)
@@ -89,25 +94,25 @@ def current_data(tables: TableStore, name: str) -> pa.Table:
 def _dictionaries_differ(data: pa.Table) -> bool:
     for column in data.columns:
         if pa.types.is_dictionary(column.type) and column.num_chunks > 1:
-            first = column.chunk(0).dictionary
-            for chunk in column.chunks[1:]:
-                if chunk.dictionary is not first and not chunk.dictionary.equals(first):
-                    return True
+            chunks = [cast("pa.DictionaryArray[Any, Any]", chunk) for chunk in column.chunks]
+            first = chunks[0].dictionary
+            if any(c.dictionary is not first and not c.dictionary.equals(first) for c in chunks[1:]):
+                return True
     return False
 
 
-def plain(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def plain(array: Chunked) -> Chunked:
     """``array`` with dictionary values decoded (joins and min/max need plain values)."""
     if pa.types.is_dictionary(array.type):
         return array.cast(array.type.value_type)
     return array
 
 
-def positions(count: int) -> pa.Array:
+def positions(count: int) -> Array:
     """0, 1, ..., count - 1 as int64, without a Python loop."""
     if count == 0:
         return pa.array([], pa.int64())
-    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), 1)
+    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), pa.scalar(1, pa.int64()))
 
 
 def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -146,20 +151,20 @@ def build_base(
     keys = {ref.alias: ref.column for ref in wanted.get(fact, set())}
     for edge in first_hops:
         keys.update({alias(fact, s): s for s, _ in edge.pairs})
-    aggregations: list[tuple[str | list[str], str]] = [([], "count_all")]
-    sources: dict[str, pa.ChunkedArray] = {}
+    aggregations: list[Aggregation] = [([], "count_all")]
+    sources: dict[str, Chunked] = {}
     data = current_data(tables, fact)
     parts: dict[Leaf, dict[str, Input]] = {}
     for leaf in leaves:
         parts[leaf] = _fact_parts(leaf, fact, data, sources, aggregations)
     grouped = (
-        pa.table({**{name: data[column] for name, column in keys.items()}, **sources})
+        pa.Table.from_pydict({**{name: data[column] for name, column in keys.items()}, **sources})
         .group_by(list(keys))
         .aggregate(aggregations)
         .rename_columns({"count_all": ROWS})
     )
     if not keys:  # a keyless group_by answers one row even without fact rows
-        grouped = grouped.filter(pc.greater(grouped[ROWS], 0))
+        grouped = grouped.filter(pc.greater(grouped[ROWS], pa.scalar(0, pa.int64())))
     deadline.check("grouping the fact table")
     for edge in first_hops:
         view = _view(tables, edge, wanted, needed, via)
@@ -188,8 +193,8 @@ def _fact_parts(
     leaf: Leaf,
     fact: str,
     data: pa.Table,
-    sources: dict[str, pa.ChunkedArray],
-    aggregations: list[tuple[str | list[str], str]],
+    sources: dict[str, Chunked],
+    aggregations: list[Aggregation],
 ) -> dict[str, Input]:
     column = leaf.column
     if column is None:
@@ -224,15 +229,16 @@ def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str,
     if leaf.function == "distinct_count":
         return grouped, {"distinct": Input(column, "count_distinct")}
     rows = grouped[ROWS]
-    derived = {
-        "sum": lambda: pc.multiply_checked(rows, values),
-        "count": lambda: pc.if_else(pc.is_valid(values), rows, 0),
-    }
     result: dict[str, Input] = {}
     for part in ["sum", "count"] if leaf.function == "mean" else [leaf.function]:
         name = f"{column}\x1f{part}"
         if name not in grouped.column_names:
-            grouped = grouped.append_column(name, derived[part]())
+            derived: Chunked = (
+                pc.multiply_checked(rows, values)
+                if part == "sum"
+                else pc.if_else(pc.is_valid(values), rows, pa.scalar(0, pa.int64()))
+            )
+            grouped = grouped.append_column(name, derived)
         result[part] = Input(name, "sum")
     return grouped, result
 

@@ -9,12 +9,13 @@ and sorting by codes sorts by values.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.acero as acero
 import pyarrow.compute as pc
 
-from tiercube._server.engine.cubes.base import Deadline, Input, plain
+from tiercube._server.engine.cubes.base import Array, Chunked, Deadline, Input, plain
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.types import value_type
 from tiercube._wire.filters import Filter
@@ -27,18 +28,15 @@ def code_column(level: str) -> str:
     return f"\x1flevel\x1f{level}"
 
 
-def encode(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+def encode(column: Chunked) -> tuple[Array, Array]:
     """(codes, values): ``values.take(codes)`` is ``column``; codes follow the values' order."""
-    array = plain(column)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    encoded = pc.dictionary_encode(array, null_encoding="encode")
-    order = pc.array_sort_indices(encoded.dictionary, null_placement="at_end")
+    encoded = cast("pa.DictionaryArray[Any, Any]", pc.dictionary_encode(plain(column).combine_chunks(), null_encoding="encode"))
+    order = pc.array_sort_indices(encoded.dictionary)  # nulls last
     rank = pc.array_sort_indices(order)  # the inverse permutation of order
     return rank.take(encoded.indices).cast(pa.int32()), encoded.dictionary.take(order)
 
 
-def evaluate(table: pa.Table, expression: pc.Expression) -> pa.Array:
+def evaluate(table: pa.Table, expression: pc.Expression) -> Array:
     """``expression`` computed for every row of ``table``."""
     plan = acero.Declaration.from_sequence(
         [
@@ -49,6 +47,17 @@ def evaluate(table: pa.Table, expression: pc.Expression) -> pa.Array:
     return plan.to_table(use_threads=False)["value"].combine_chunks()
 
 
+def nulls(size: int, data_type: pa.DataType) -> Array:
+    # The stubs type nulls() per concrete Arrow type; here it is only known at run time.
+    result: Array = pa.nulls(size, cast(Any, data_type))
+    return result
+
+
+def repeat(value: pa.Scalar[Any], size: int) -> Array:
+    result: Array = pa.repeat(cast(Any, value), size)
+    return result
+
+
 class Cells:
     """The base table's rows combined per set of levels, computed once per set."""
 
@@ -56,7 +65,7 @@ class Cells:
         self,
         base: pa.Table,
         inputs: Sequence[Input],
-        values: Mapping[str, pa.Array],
+        values: Mapping[str, Array],
         types: Mapping[str, DataType],
         deadline: Deadline,
     ) -> None:
@@ -82,20 +91,19 @@ class Cells:
         self._cache[levels] = cells
         return cells
 
-    def column(self, levels: LevelSet, part: Input) -> pa.Array:
+    def column(self, levels: LevelSet, part: Input) -> Array:
         return self.at(levels)[f"{part.column}_{part.combine}"].combine_chunks()
 
     def rows(self, levels: LevelSet) -> int:
         return self.at(levels).num_rows
 
-    def level_values(self, table: pa.Table, levels: LevelSet, level: str) -> pa.Array:
+    def level_values(self, table: pa.Table, levels: LevelSet, level: str) -> Array:
         """The members of ``level`` in each row of ``table``; null where it is not among ``levels``."""
         if level not in levels:
-            return pa.nulls(table.num_rows, value_type(self.types[level]))
-        codes = table[code_column(level)]
-        return self.values[level].take(codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes)
+            return nulls(table.num_rows, value_type(self.types[level]))
+        return self.values[level].take(table[code_column(level)].combine_chunks())
 
-    def matches(self, table: pa.Table, levels: LevelSet, condition: Filter, names: Sequence[str]) -> pa.Array:
+    def matches(self, table: pa.Table, levels: LevelSet, condition: Filter, names: Sequence[str]) -> Array:
         """Whether each row of ``table`` matches ``condition`` on levels (null counts as no)."""
         decoded = pa.table(
             {name: self.level_values(table, levels, name) for name in dict.fromkeys(names)}
@@ -103,4 +111,4 @@ class Cells:
             else {"\x1frow": pa.nulls(table.num_rows, pa.bool_())}
         )
         expression = to_expression(condition, {name: self.types[name] for name in names})
-        return pc.fill_null(evaluate(decoded, expression), False)
+        return evaluate(decoded, expression).fill_null(pa.scalar(False))

@@ -171,7 +171,6 @@ def filter_columns(condition: Filter) -> list[str]:
             return [column for operand in operands for column in filter_columns(operand)]
         case Not(operand):
             return filter_columns(operand)
-    return []
 
 
 @dataclass(frozen=True)

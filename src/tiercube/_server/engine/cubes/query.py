@@ -8,8 +8,8 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, build_base, positions
-from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode
+from tiercube._server.engine.cubes.base import Array, Base, Chunked, Deadline, Input, Leaf, build_base, positions
+from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.model import ColumnRef, Cube, CubeSchema, check_level_filter, children, filter_columns
 from tiercube._server.engine.tables import TableStore
@@ -39,7 +39,7 @@ from tiercube.errors import QueryError, ResultTooLargeError
 Context = frozenset[bytes]
 NO_CONTEXT: Context = frozenset()
 
-_COMPARE: dict[str, Callable[[pa.Array, pa.Array], pa.Array]] = {
+_COMPARE: dict[str, Callable[[Array, Array], Array]] = {
     "==": pc.equal,
     "!=": pc.not_equal,
     "<": pc.less,
@@ -47,7 +47,7 @@ _COMPARE: dict[str, Callable[[pa.Array, pa.Array], pa.Array]] = {
     ">": pc.greater,
     ">=": pc.greater_equal,
 }
-_ARITHMETIC: dict[str, Callable[[pa.Array, pa.Array], pa.Array]] = {
+_ARITHMETIC: dict[str, Callable[[Array, Array], Array]] = {
     "+": pc.add_checked,
     "-": pc.subtract_checked,
     "*": pc.multiply_checked,
@@ -150,7 +150,7 @@ def _cells(
 ) -> tuple[Cells, PartsByLeaf]:
     """Encode the levels, apply the query filter, and mask the inputs of filtered measures."""
     table = base.table
-    values: dict[str, pa.Array] = {}
+    values: dict[str, Array] = {}
     for name, ref in refs.items():
         codes, values[name] = encode(table[ref.alias])
         table = table.append_column(code_column(name), codes)
@@ -192,19 +192,19 @@ class Evaluator:
         self.collector = collector
         self.cells = cells
         self.parts = parts
-        self._memo: dict[tuple[str, LevelSet, Context], pa.Array] = {}
+        self._memo: dict[tuple[str, LevelSet, Context], Array] = {}
 
     def result_part(self, levels: LevelSet, request: CubeQuery) -> pa.Table:
         """The rows for ``levels``: codes for every query level (null when rolled up), then measures."""
         rows = self.cells.at(levels)
-        columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+        columns: dict[str, Array | Chunked] = {}
         for level in request.levels:
-            columns[code_column(level)] = rows[code_column(level)] if level in levels else pa.nulls(rows.num_rows, pa.int32())
+            columns[code_column(level)] = rows[code_column(level)] if level in levels else nulls(rows.num_rows, pa.int32())
         for name in request.measures:
             columns[name] = self.measure(MeasureRef(name), levels, NO_CONTEXT)
-        return pa.table(columns) if columns else pa.table({"\x1frow": positions(rows.num_rows)})
+        return pa.Table.from_pydict(columns) if columns else pa.table({"\x1frow": positions(rows.num_rows)})
 
-    def measure(self, node: MeasureExpr, levels: LevelSet, context: Context) -> pa.Array:
+    def measure(self, node: MeasureExpr, levels: LevelSet, context: Context) -> Array:
         size = self.cells.rows(levels)
         match node:
             case Aggregate() | RowCount():
@@ -217,7 +217,7 @@ class Evaluator:
                     self._memo[key] = self.measure(self.cube.measure(name), levels, context)
                 return self._memo[key]
             case Constant(value):
-                return pa.repeat(pa.scalar(value, pa.float64() if isinstance(value, float) else pa.int64()), size)
+                return repeat(pa.scalar(value, pa.float64() if isinstance(value, float) else pa.int64()), size)
             case Arithmetic(op, left, right):
                 return _arithmetic(op, self.measure(left, levels, context), self.measure(right, levels, context))
             case Where(condition, then, otherwise):
@@ -225,9 +225,10 @@ class Evaluator:
                 other = (
                     self.measure(otherwise, levels, context)
                     if otherwise is not None
-                    else pa.nulls(size, chosen.type)
+                    else nulls(size, chosen.type)
                 )
-                return pc.if_else(self.condition(condition, levels, context), chosen, other)
+                chosen_or_other: Array = pc.if_else(self.condition(condition, levels, context), chosen, other)
+                return chosen_or_other
             case Filtered(inner, condition):
                 return self.measure(inner, levels, context | {msgspec.json.encode(condition)})
             case ParentValue(inner, level):
@@ -238,7 +239,7 @@ class Evaluator:
                 return self._align(levels, parent, self.measure(inner, parent, context))
         raise QueryError(f"unknown measure expression {node!r}")
 
-    def condition(self, node: MeasureCondition, levels: LevelSet, context: Context) -> pa.Array:
+    def condition(self, node: MeasureCondition, levels: LevelSet, context: Context) -> Array:
         match node:
             case MeasureComparison(left, op, right):
                 compared = _COMPARE[op](self.measure(left, levels, context), self.measure(right, levels, context))
@@ -247,19 +248,19 @@ class Evaluator:
                 return self.cells.matches(rows, levels, condition, filter_columns(condition))
             case AllOf(conditions) | AnyOf(conditions):
                 combine = pc.and_kleene if isinstance(node, AllOf) else pc.or_kleene
-                compared = pa.repeat(pa.scalar(isinstance(node, AllOf)), self.cells.rows(levels))
+                compared = repeat(pa.scalar(isinstance(node, AllOf)), self.cells.rows(levels))
                 for condition in conditions:
                     compared = combine(compared, self.condition(condition, levels, context))
             case NotCondition(condition):
                 compared = pc.invert(self.condition(condition, levels, context))
-        return pc.fill_null(compared, False)
+        return compared.fill_null(pa.scalar(False))
 
-    def _align(self, levels: LevelSet, parent: LevelSet, values: pa.Array) -> pa.Array:
+    def _align(self, levels: LevelSet, parent: LevelSet, values: Array) -> Array:
         """``values`` (one per cell of ``parent``) repeated for each cell of ``levels`` it contains."""
         size = self.cells.rows(levels)
         if not parent:
             scalar = values[0] if len(values) else pa.scalar(None, values.type)
-            return pa.repeat(scalar, size)
+            return repeat(scalar, size)
         keys = [code_column(level) for level in parent]
         left = self.cells.at(levels).select(keys).append_column("\x1fposition", positions(size))
         right = self.cells.at(parent).select(keys).append_column("\x1fvalue", values)
@@ -267,24 +268,26 @@ class Evaluator:
         return joined["\x1fvalue"].combine_chunks()
 
 
-def _finish_leaf(leaf: Leaf, parts: dict[str, pa.Array]) -> pa.Array:
+def _finish_leaf(leaf: Leaf, parts: dict[str, Array]) -> Array:
     match leaf.function:
         case "rows" | "count" | "distinct_count":
             (counted,) = parts.values()
-            return pc.fill_null(counted, 0)
+            return counted.fill_null(pa.scalar(0, pa.int64()))
         case "mean":
             return _divide(parts["sum"], parts["count"])
     (value,) = parts.values()
     return value
 
 
-def _divide(left: pa.Array, right: pa.Array) -> pa.Array:
+def _divide(left: Array, right: Array) -> Array:
     numerator, denominator = left.cast(pa.float64()), right.cast(pa.float64())
     quotient = pc.divide(numerator, denominator)
-    return pc.if_else(pc.equal(denominator, 0.0), pa.scalar(None, pa.float64()), quotient)
+    # Dividing by zero gives null (not inf or an error), like an empty cell.
+    result: Array = pc.if_else(pc.equal(denominator, pa.scalar(0.0)), pa.scalar(None, pa.float64()), quotient)
+    return result
 
 
-def _arithmetic(op: str, left: pa.Array, right: pa.Array) -> pa.Array:
+def _arithmetic(op: str, left: Array, right: Array) -> Array:
     if op == "/":
         return _divide(left, right)
     return _ARITHMETIC[op](left, right)
@@ -294,7 +297,7 @@ def _finish(table: pa.Table, cells: Cells, request: CubeQuery) -> pa.Table:
     """Sort by the level codes (values order, nulls last), then decode them to values."""
     codes = [code_column(level) for level in request.levels]
     if codes:
-        table = table.take(pc.sort_indices(table, sort_keys=[(code, "ascending", "at_end") for code in codes]))
+        table = table.take(pc.sort_indices(table, sort_keys=[(code, "ascending") for code in codes]))
     columns = [
         cells.values[level].take(table[code].combine_chunks()).cast(value_type(cells.types[level]))
         for level, code in zip(request.levels, codes, strict=True)
