@@ -59,7 +59,8 @@ def client(url: str) -> None:
         cube = session.cubes["sales"]
         result = cube.query("qty.SUM", "price per unit", "contributors.COUNT", levels=["region"])
         print(f"\nquantity, price per unit and row count by region:\n{format_table(result)}")
-        europe = session.cubes["sales"].query("qty.SUM", levels=["product"], filter=tiercube.level("region") == "Europe", max_rows=5)
+        in_europe = tiercube.level("region") == "Europe"
+        europe = cube.query("qty.SUM", levels=["product"], filter=in_europe).slice(0, 5)
         print(f"\nfirst products in Europe:\n{format_table(europe)}")
 
 

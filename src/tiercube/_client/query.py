@@ -39,20 +39,22 @@ class QueryCube:
         levels: Sequence[str] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
-        max_rows: int | None = None,
+        result_limit: int | None = None,
     ) -> pa.Table:
         """Aggregate ``measures`` by ``levels``: one column per level, then one per measure.
 
         ``filter`` restricts level members (``cube.levels["Region"] == "EU"``, or
         ``tiercube.level("Region") == "EU"`` without the cube's structure).
         ``include_totals`` adds subtotal rows, with null in rolled-up levels.
+        ``result_limit`` lowers the server's limit on result rows for this query;
+        a larger result raises ``ResultTooLargeError`` (it is never cut short).
         """
         body = CubeQuery(
             measures=[_name_of(m) for m in measures],
             levels=[_name_of(level) for level in levels],
             filter=filter.to_wire() if filter is not None else None,
             include_totals=include_totals,
-            max_rows=max_rows,
+            max_rows=result_limit,
         )
         return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
 

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tiercube._server.routes import editing, security, tables, versions
+from tiercube._server.routes import cubes, editing, query, security, tables, versions
 from tiercube._server.state import ServerState
 from tiercube._wire import paths
 from tiercube._wire.messages import ErrorBody
@@ -49,7 +49,9 @@ def create_app(state: ServerState) -> Starlette:
     app = Starlette(
         routes=[
             *versions.routes,
+            *query.routes,
             *tables.routes,
+            *cubes.routes,
             *editing.routes,
             *security.routes,
         ],

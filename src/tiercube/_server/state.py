@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from tiercube._config import SessionConfig
 from tiercube._server.access import Gatekeeper
+from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.tables import TableStore
 from tiercube._version import __version__
 from tiercube._wire.messages import ShareProof
@@ -20,6 +21,7 @@ class ServerState:
     config: SessionConfig
     gatekeeper: Gatekeeper
     tables: TableStore = field(default_factory=TableStore)
+    cubes: CubeStore = field(default_factory=CubeStore)
     share_proof: ShareProof = field(init=False)
 
     def __post_init__(self) -> None:

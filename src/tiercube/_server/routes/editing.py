@@ -33,7 +33,7 @@ def drop(call: Call[Drop]) -> DropResult:
 
 
 def delete_table(call: Call[None]) -> None:
-    call.state.tables.delete(call.params["table"])
+    call.state.cubes.delete_table(call.state.tables, call.params["table"])
 
 
 routes = [

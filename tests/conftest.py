@@ -1,0 +1,101 @@
+"""Fixtures: real server processes on loopback, real files, real credentials."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import tiercube
+
+ADMIN = tiercube.BasicAuthentication("admin", "admin-password")
+USER = tiercube.BasicAuthentication("user", "user-password")
+
+SECURED = tiercube.SessionConfig(
+    users=[
+        tiercube.UserConfig(name=ADMIN.username, password=ADMIN.password, roles=["ROLE_ADMIN"]),
+        tiercube.UserConfig(name=USER.username, password=USER.password, roles=["ROLE_USER"]),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def owner() -> Generator[tiercube.Session]:
+    """A secured session shared by a test module; tests use table names of their own."""
+    with tiercube.Session.start(SECURED) as session:
+        yield session
+
+
+@pytest.fixture
+def fresh_owner() -> Generator[tiercube.Session]:
+    """A secured session of one's own, for tests that change server-wide state."""
+    with tiercube.Session.start(SECURED) as session:
+        yield session
+
+
+@contextmanager
+def serve(*args: str, config: str | None = None, prefix: list[str] | None = None) -> Iterator[str]:
+    """Run ``tiercube serve`` (optionally under ``prefix``, e.g. unshare) and yield its URL."""
+    command = [*(prefix or []), sys.executable, "-m", "tiercube._cli", "serve", *args]
+    if config is not None:
+        command += ["--config", config]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("tiercube session server at "):
+            process.kill()
+            _, errors = process.communicate(timeout=10)
+            raise RuntimeError(f"tiercube serve did not start: {line!r} {errors[-2000:]}")
+        yield line.split()[4]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def write_config(directory: Path, body: str) -> str:
+    path = directory / "tiercube.toml"
+    path.write_text(body)
+    return str(path)
+
+
+SECURED_TOML = """
+[[users]]
+name = "admin"
+password = "admin-password"
+roles = ["ROLE_ADMIN"]
+
+[[users]]
+name = "user"
+password = "user-password"
+roles = ["ROLE_USER"]
+"""
+
+
+@pytest.fixture
+def sales_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "sales.csv"
+    path.write_text(
+        "id,region,product,qty,price,day\n"
+        "1,EU,apple,3,1.5,2024-01-01\n"
+        "2,US,pear,4,2.0,2024-01-02\n"
+        "3,EU,pear,5,,2024-01-03\n"
+        "4,ASIA,apple,1,0.5,2024-01-04\n"
+    )
+    return path
+
+
+def python_subprocess(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (a second process, as a colleague would)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, **env}
+    )
