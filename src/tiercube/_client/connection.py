@@ -46,6 +46,8 @@ class Connection:
         verify: ssl.SSLContext | bool = True
         if certificate_authority is not None or client_certificate is not None:
             verify = ssl.create_default_context(cafile=str(certificate_authority) if certificate_authority else None)
+            # Trust exactly what the file lists, even a server's own certificate (an owner pins its child's).
+            verify.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
             if client_certificate is not None:
                 key = str(client_certificate.key) if client_certificate.key else None
                 verify.load_cert_chain(str(client_certificate.certificate), key)

@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 
 from tiercube._config import SessionConfig
 from tiercube._server.passwords import hash_password, verify_password
+from tiercube._server.tls import SCOPE_KEY
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, Caller
@@ -67,7 +68,7 @@ class Gatekeeper:
     def caller(self, request: HTTPConnection) -> Caller | None:
         header = request.headers.get("authorization")
         if header is None:
-            return None
+            return self._certificate_caller(request)
         scheme, _, credentials = header.partition(" ")
         digest = hashlib.sha256(header.encode()).digest()
         if scheme.lower() == "bearer" and self._owner_digest is not None:
@@ -81,6 +82,15 @@ class Gatekeeper:
             if account is not None:
                 return Caller(username=account.name, roles=list(account.roles))
         raise AuthenticationError("the credentials were not accepted: wrong user name or password")
+
+    def _certificate_caller(self, request: HTTPConnection) -> Caller | None:
+        name = request.scope.get(SCOPE_KEY)
+        if name is None or not self.config.security:
+            return None
+        account = self.accounts.get(name)
+        if account is None:
+            raise AuthenticationError(f"the client certificate of {name!r} names no user of this server")
+        return Caller(username=account.name, roles=list(account.roles))
 
     def _check_basic(self, credentials: str, digest: bytes) -> str | None:
         try:

@@ -15,6 +15,7 @@ import uvicorn
 from tiercube._config import SessionConfig
 from tiercube._server.app import create_app
 from tiercube._server.state import create_state
+from tiercube._server.tls import ClientCertificateProtocol
 
 log = logging.getLogger("tiercube.server")
 
@@ -60,6 +61,7 @@ def serve(
             ssl_keyfile=tls.key if tls else None,
             ssl_ca_certs=tls.client_ca if tls else None,
             ssl_cert_reqs=ssl.CERT_OPTIONAL if tls and tls.client_ca else ssl.CERT_NONE,
+            http=ClientCertificateProtocol if tls and tls.client_ca else "auto",
         )
     )
 
