@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, TypeAlias, TypeVar, cast, overload
 
 from tiercube._auth import Authenticate, ClientCertificate
-from tiercube._client.connection import Connection
 from tiercube._client.negotiation import CapabilityReport, TierName, evaluate, fetch_document
 from tiercube._sessions import (
     LocalSession,
@@ -88,6 +87,8 @@ def connect(
     ``ServerUnavailableError`` when nothing answers at ``url``, and
     ``ProtocolError`` when ``/versions/rest`` does not exist there.
     """
+    from tiercube._client.connection import Connection  # httpx and pyarrow load on first use, not on import
+
     header_auth = authentication if not isinstance(authentication, ClientCertificate) else None
     connection = Connection(
         url,

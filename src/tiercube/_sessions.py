@@ -20,10 +20,9 @@ MinimalSession           yes
 from __future__ import annotations
 
 from pathlib import Path
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from tiercube._client.cloud_loading import CloudLoading
-from tiercube._client.connection import Connection
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
@@ -31,6 +30,9 @@ from tiercube._client.query import MinimalCubes, Querying
 from tiercube._client.read_model import ReadOnlyModel
 from tiercube._client.security import SecurityManagement
 from tiercube._config import SessionConfig
+
+if TYPE_CHECKING:
+    from tiercube._client.connection import Connection
 
 
 @final
@@ -86,6 +88,8 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle):
         (users and roles, TLS, limits). Raises ``ServerStartError`` with the
         end of the server's log if it does not come up.
         """
+        from tiercube._client.connection import Connection  # httpx and pyarrow load on first use, not on import
+
         if not isinstance(config, SessionConfig):
             config = SessionConfig() if config is None else SessionConfig.from_toml(config)
         server = ServerProcess.spawn(config)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
-import pyarrow as pa
 from typing_extensions import Unpack
 
 from tiercube._client.cloud_loading import CloudTable
@@ -36,6 +35,7 @@ from tiercube._wire.messages import DataType
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = [
     "CLOUD_LOADING", "EDITING", "LIFECYCLE", "QUERY", "READ_MODEL", "SECURITY", "SHARED_FILE_LOADING",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import quote
 
-from tiercube._client.connection import Connection
 from tiercube._client.negotiation import CapabilityReport
+
+if TYPE_CHECKING:
+    from tiercube._client.connection import Connection
 
 
 def path(template: str, **names: str) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from tiercube._client.connection import Connection
 from tiercube._client.core import path
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._conditions import Column
@@ -13,6 +12,9 @@ from tiercube._measures import Measure, MeasureExpression
 from tiercube._wire import paths
 from tiercube._wire.cubes import CreateCube, CubeInfo, LevelDefinition, LevelInfo, SetHierarchy, SetMeasure
 from tiercube._wire.messages import DataType
+
+if TYPE_CHECKING:
+    from tiercube._client.connection import Connection
 
 CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]
 

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from typing_extensions import Unpack
 
 from tiercube._client.cloud_loading import CloudTable
@@ -35,10 +34,13 @@ from tiercube._wire.messages import ArrowFileSource, ParquetSource
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 @contextmanager
 def shared_arrow_file(table: pa.Table) -> Generator[ArrowFileSource]:
     """Write ``table`` where the server can memory-map it; remove it afterwards."""
+    import pyarrow as pa
+
     directory = tempfile.mkdtemp(prefix="tiercube-transfer-")
     try:
         file_path = str(Path(directory, "data.arrow"))
@@ -49,8 +51,10 @@ def shared_arrow_file(table: pa.Table) -> Generator[ArrowFileSource]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def from_pandas(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
+def as_arrow(data: pa.Table | pd.DataFrame) -> pa.Table:
+    import pyarrow as pa
+
+    return data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
 
 
 class LocalTable(CloudTable):
@@ -62,7 +66,7 @@ class LocalTable(CloudTable):
         """Load a CSV or Parquet file (local or cloud), a ``pyarrow.Table`` or a ``pandas.DataFrame``."""
         if isinstance(source, CsvLoad | ParquetLoad):
             return self._load(source.to_wire(), file_size(source.path))
-        arrow = source if isinstance(source, pa.Table) else from_pandas(source)
+        arrow = as_arrow(source)
         with shared_arrow_file(arrow) as shared:
             return self._load(shared, arrow.nbytes)
 
@@ -98,4 +102,4 @@ class FileLoading(Editing[LocalTable]):
 
     def read_pandas(self, frame: pd.DataFrame, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable:
         """Create a table from a ``pandas.DataFrame`` (its index is not loaded)."""
-        return self.read_arrow(from_pandas(frame), table_name=table_name, **options)
+        return self.read_arrow(as_arrow(frame), table_name=table_name, **options)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from tiercube._client.connection import Connection
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
 from tiercube.errors import AuthenticationError, ProtocolError
+
+if TYPE_CHECKING:
+    from tiercube._client.connection import Connection
 
 TierName = Literal[
     "Session", "LocalSession", "RemoteSession", "NoSecurityLocalSession", "NoSecuritySession", "ReadOnlySession", "MinimalSession"

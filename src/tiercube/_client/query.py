@@ -7,17 +7,19 @@ working against servers whose wire protocol differs from this client's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import pyarrow as pa
-
-from tiercube._client.connection import Connection
 from tiercube._client.core import SessionCore, path
 from tiercube._client.negotiation import CapabilityReport
 from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
 from tiercube.errors import NotFoundError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tiercube._client.connection import Connection
 
 CubeT_co = TypeVar("CubeT_co", covariant=True)
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import pyarrow as pa
-
-from tiercube._client.connection import Connection
 from tiercube._client.core import SessionCore, path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
 from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
 from tiercube._wire.messages import DataType, TableInfo, TableQuery
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tiercube._client.connection import Connection
 
 TableT_co = TypeVar("TableT_co", covariant=True)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tiercube._client.connection import Connection
 from tiercube._client.core import SessionCore, path
 from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, UpdateUser, User
+
+if TYPE_CHECKING:
+    from tiercube._client.connection import Connection
 
 
 class Security:
