@@ -127,7 +127,7 @@ def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
     )
     if len(latest) == table.num_rows:
         return table
-    return table.take(pc.sort_indices(latest))
+    return table.take(latest)
 
 
 def build_base(
@@ -157,9 +157,12 @@ def build_base(
     parts: dict[Leaf, dict[str, Input]] = {}
     for leaf in leaves:
         parts[leaf] = _fact_parts(leaf, fact, data, sources, aggregations)
+    # Start from select([]) so that the row count survives when no column is needed.
+    inputs = data.select([])
+    for name, values in [*((name, data[column]) for name, column in keys.items()), *sources.items()]:
+        inputs = inputs.append_column(name, values)
     grouped = (
-        pa.Table.from_pydict({**{name: data[column] for name, column in keys.items()}, **sources})
-        .group_by(list(keys))
+        inputs.group_by(list(keys))
         .aggregate(aggregations)
         .rename_columns({"count_all": ROWS})
     )
