@@ -30,7 +30,10 @@ def error_response(status: int, code: str, message: str) -> Response:
 async def _tiercube_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, TiercubeError)
     log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error)
-    return error_response(error.status, error.code, str(error))
+    response = error_response(error.status, error.code, str(error))
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="tiercube"'
+    return response
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

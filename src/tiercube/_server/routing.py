@@ -55,7 +55,7 @@ def endpoint(
         if body is not None:
             try:
                 decoded = msgspec.json.decode(await request.body(), type=body)
-            except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
                 raise InvalidRequestError(f"malformed request body: {error}") from None
         call = Call(state, grant, dict(request.path_params), decoded)
         return encode(await run_in_threadpool(handler, call))
@@ -66,6 +66,8 @@ def endpoint(
 def encode(result: object) -> Response:
     if result is None:
         return Response(status_code=204)
+    if isinstance(result, Response):
+        return result
     if isinstance(result, pa.Table):
         return Response(arrow_ipc.encode(result), media_type=paths.ARROW_STREAM)
     return Response(msgspec.json.encode(result), media_type=paths.JSON)

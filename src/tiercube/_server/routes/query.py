@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import html
+
 import pyarrow as pa
+from starlette.responses import HTMLResponse
 
 from tiercube._server.access import Group
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
+
+
+def home(call: Call[None]) -> HTMLResponse:
+    """What ``session.link`` opens in a browser: the cubes one can query."""
+    state = call.state
+    items = [f"<li>cube <b>{html.escape(name)}</b></li>" for name in state.cubes.names()]
+    body = f"<!doctype html><title>tiercube</title><h1>tiercube {html.escape(state.started_by)}</h1><ul>{''.join(items)}</ul>"
+    return HTMLResponse(body)
 
 
 def cube_names(call: Call[None]) -> list[str]:
@@ -29,6 +40,7 @@ def query_mdx(call: Call[MdxQuery]) -> pa.Table:
 
 
 routes = [
+    endpoint("GET", "/", Group.QUERY, home),
     endpoint("GET", paths.QUERY_CUBES, Group.QUERY, cube_names),
     endpoint("POST", paths.QUERY_CUBE, Group.QUERY, query_cube, CubeQuery),
     endpoint("POST", paths.QUERY_MDX, Group.QUERY, query_mdx, MdxQuery),
