@@ -32,6 +32,7 @@ def to_expression(condition: Filter, columns: Mapping[str, DataType]) -> pc.Expr
             scalar = _value(value, column, columns)
             return _COMPARISONS[op](pc.field(column), scalar)
         case IsIn(column, values):
+            _check_column(column, columns)
             scalars = [_value(v, column, columns) for v in values]
             value_set = pa.array([s.as_py() for s in scalars], type=value_type(columns[column]))
             return pc.is_in(pc.field(column), value_set=value_set)
