@@ -63,6 +63,8 @@ class Connection:
     def request(self, method: str, path: str, body: object = None) -> httpx.Response:
         content = msgspec.json.encode(body) if body is not None else None
         headers = {"content-type": paths.JSON} if content is not None else None
+        if self._client.is_closed:
+            raise ServerUnavailableError(f"this session's connection to {self.url} is closed")
         try:
             response = self._client.request(method, path, content=content, headers=headers)
         except httpx.TransportError as error:
