@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import ssl
 import sys
@@ -82,8 +83,16 @@ def serve(
             request_stop()
 
     threading.Thread(target=announce, name="tiercube-ready", daemon=True).start()
+    # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal into the handler it
+    # found: with the default ones that is a KeyboardInterrupt traceback or death by SIGTERM
+    # before the cleanup below. Handlers that do nothing make a signal a clean, normal stop.
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    stop_signals = (signal.SIGINT, signal.SIGTERM) if on_main_thread else ()
+    previous = [(sig, signal.signal(sig, lambda signum, frame: None)) for sig in stop_signals]
     try:
         server.run(sockets=[sock])
     finally:
+        for sig, handler in previous:
+            signal.signal(sig, handler)
         state.cleanup()
         log.info("session server at %s stopped", url)
