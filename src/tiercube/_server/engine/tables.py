@@ -151,7 +151,10 @@ class TableStore:
         if request.table in self._tables:
             raise ConflictError(f"a table named {request.table!r} already exists")
         incoming = sources.read(request.source, request.data_types)
-        columns = [Column(n, request.data_types.get(n) or infer(incoming.schema.field(n).type, n)) for n in incoming.column_names]
+        try:
+            columns = [Column(n, request.data_types.get(n) or infer(incoming.schema.field(n).type, n)) for n in incoming.column_names]
+        except LoadError as error:  # name the file, like every other load error
+            raise LoadError(f"{sources.describe(request.source)}: {error}") from None
         table = StoredTable(
             request.table,
             {c.name: c.data_type for c in columns},
