@@ -13,6 +13,7 @@ where a set is built from
 - ``[H].[L].Members`` or ``[D].[H].[L].Members`` (``AllMembers`` too): every member of level L
   of hierarchy H (the dimension D, if written, is ignored)
 - ``[H].[L].[member]``, ``[D].[H].[L].[member]``, ``[H].[L].&[key]``: one member of level L
+  (``[H].[member]`` and ``[H].Members`` too when H has a single level)
 - ``{a, b, ...}`` (members of one level, or measures), ``(a, b, ...)`` tuples,
   ``CrossJoin(a, b)``, ``a * b``, and ``Hierarchize(s)`` / ``NonEmpty(s)`` which change nothing here.
 
@@ -157,11 +158,8 @@ class _Parser:
         return parsed
 
     def _peek_cube(self) -> str:
-        depth = 0
         for position, token in enumerate(self.tokens[self.index :], start=self.index):
-            depth += token.text in "({" and token.kind == "punct"
-            depth -= token.text in ")}" and token.kind == "punct"
-            if depth == 0 and token.kind == "word" and token.upper == "FROM":
+            if token.kind == "word" and token.upper == "FROM":
                 cube = self.tokens[position + 1]
                 if cube.kind not in ("name", "word"):
                     raise QueryError("MDX: FROM must name a cube, as in FROM [Sales]")
@@ -269,8 +267,8 @@ class _Parser:
                 f"its hierarchies are {', '.join(hierarchies) or 'none'}"
             )
         levels = hierarchies[parts[0]]
-        if len(parts) == 1 and all_members and len(levels) == 1:
-            parts = [parts[0], levels[0]]
+        if len(levels) == 1 and (len(parts) == 1 and all_members or len(parts) == 2 and not all_members and parts[1] not in levels):
+            parts = [parts[0], levels[0], *parts[1:]]  # [H].Members and [H].[member] of a one-level hierarchy
         if len(parts) < 2 or parts[1] not in levels:
             raise QueryError(f"MDX: {written} does not name a level of hierarchy {parts[0]!r} (levels: {', '.join(levels)})")
         if len(parts) == 2:
