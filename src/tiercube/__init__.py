@@ -35,8 +35,8 @@ from tiercube._sessions import (
     NoSecuritySession,
     ReadOnlySession,
     RemoteSession,
-    Session,
 )
+from tiercube._owner import Session
 from tiercube._sources import CsvLoad, LocalFile, ParquetLoad, S3Location
 from tiercube._version import __version__
 from tiercube._wire.messages import DataType, User
