@@ -180,7 +180,17 @@ def build_base(
     for leaf in leaves:
         if leaf.column is not None and leaf.column.table != fact:
             grouped, parts[leaf] = _dimension_parts(leaf, grouped)
+        if leaf.function == "distinct_count":
+            grouped, parts[leaf] = _plain_part(grouped, parts[leaf]["distinct"], "distinct")
     return Base(grouped, parts)
+
+
+def _plain_part(grouped: pa.Table, part: Input, name: str) -> tuple[pa.Table, dict[str, Input]]:
+    """``part`` over decoded values: min, max and (keyless) count_distinct have no dictionary kernels."""
+    column = f"{part.column}\x1fplain"
+    if column not in grouped.column_names:
+        grouped = grouped.append_column(column, plain(grouped[part.column]))
+    return grouped, {name: Input(column, part.combine)}
 
 
 def _with_ancestors(tables: set[str], via: dict[str, Edge], fact: str) -> set[str]:
@@ -224,11 +234,7 @@ def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str,
     column = leaf.column.alias
     values = grouped[column]
     if leaf.function in ("min", "max"):
-        name = f"{column}\x1fplain"
-        if name not in grouped.column_names:
-            grouped = grouped.append_column(name, plain(values))
-        combine: Combine = "min" if leaf.function == "min" else "max"
-        return grouped, {leaf.function: Input(name, combine)}
+        return _plain_part(grouped, Input(column, "min" if leaf.function == "min" else "max"), leaf.function)
     if leaf.function == "distinct_count":
         return grouped, {"distinct": Input(column, "count_distinct")}
     rows = grouped[ROWS]
