@@ -54,14 +54,17 @@ def make_products() -> pa.Table:
     )
 
 
-def median_ms(run: Callable[[], Any]) -> float:
-    run()  # warm up caches (and the dictionary unification the engine keeps)
-    times = []
+def medians_ms(runs: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    """Median time of each run; runs take turns so that a noisy neighbour hurts them alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()  # warm up
     for _ in range(REPEATS):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -101,14 +104,14 @@ def main() -> None:
     )
     check = engine(["region", "product"])()
     assert check.num_rows == arrow().num_rows, "the engine and pyarrow disagree on the number of groups"
-    figures = {
-        "pyarrow group_by, dictionary-encoded (region, product)": median_ms(arrow),
-        "engine cube.query by (region, product)": median_ms(engine(["region", "product"])),
-        "duckdb on the Arrow table, dictionary-encoded": median_ms(lambda: connection.sql(sql.format("fact_dict")).arrow()),
-        "duckdb on the Arrow table, plain strings": median_ms(lambda: connection.sql(sql.format("fact_plain")).arrow()),
-        "engine by (region, category) via the product join": median_ms(engine(["region", "category"])),
-        "duckdb by (region, category), joining the fact rows": median_ms(lambda: connection.sql(by_category).arrow()),
-    }
+    figures = medians_ms({
+        "pyarrow group_by, dictionary-encoded (region, product)": arrow,
+        "engine cube.query by (region, product)": engine(["region", "product"]),
+        "duckdb on the Arrow table, dictionary-encoded": lambda: connection.sql(sql.format("fact_dict")).arrow(),
+        "duckdb on the Arrow table, plain strings": lambda: connection.sql(sql.format("fact_plain")).arrow(),
+        "engine by (region, category) via the product join": engine(["region", "category"]),
+        "duckdb by (region, category), joining the fact rows": lambda: connection.sql(by_category).arrow(),
+    })
     print(f"{rows:,} fact rows, {REPEATS} runs, median ms")
     for name, value in figures.items():
         print(f"  {value:8.1f}  {name}")
