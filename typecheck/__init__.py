@@ -1,0 +1,1 @@
+"""Type-level tests of the public API; each check_*.py also runs under pytest."""
