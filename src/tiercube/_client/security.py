@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from tiercube._client.core import SessionCore, path
 from tiercube._wire import paths
-from tiercube._wire.messages import USER_ROLE, CreateUser, UpdateUser, User
+from tiercube._conditions import Condition
+from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection
@@ -39,6 +40,26 @@ class Security:
 
     def delete_user(self, name: str, /) -> None:
         self._connection.request("DELETE", path(paths.USER, user=name))
+
+    @property
+    def restrictions(self) -> dict[str, Condition]:
+        """What each restricted role may see, as the condition rows must meet."""
+        found = self._connection.json("GET", paths.RESTRICTIONS, list[Restriction])
+        return {r.role: Condition(r.filter) for r in found}
+
+    def restrict(self, role: str, /, condition: Condition) -> None:
+        """Let callers with ``role`` see only rows matching ``condition``.
+
+        The condition names columns (``table["region"] == "EU"``) or levels
+        (``tiercube.level("region") == "EU"``) and applies to every table and
+        cube that has all the names it uses, totals included. ``ROLE_ADMIN``
+        is never restricted; a caller with an unrestricted role sees all.
+        """
+        body = Restriction(role, condition.to_wire())
+        self._connection.json("PUT", path(paths.RESTRICTION, role=role), Restriction, body)
+
+    def unrestrict(self, role: str, /) -> None:
+        self._connection.request("DELETE", path(paths.RESTRICTION, role=role))
 
     def __repr__(self) -> str:
         return f"<Security of {self._connection.url}>"

@@ -13,6 +13,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -22,6 +23,7 @@ from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
+from tiercube._wire.filters import And, Filter, Or, filter_names
 from tiercube._wire.messages import ADMIN_ROLE, Caller
 from tiercube.errors import AuthenticationError
 
@@ -39,6 +41,14 @@ class Group(enum.Enum):
 class Grant:
     caller: Caller | None
     groups: frozenset[Group]
+    # Rows this caller may see (None: all); see ``Restriction``.
+    restriction: Filter | None = None
+
+    def restrict(self, condition: Filter | None, names: Collection[str]) -> Filter | None:
+        """``condition`` narrowed by the caller's restriction, where the restriction applies."""
+        if self.restriction is None or not set(filter_names(self.restriction)) <= set(names):
+            return condition
+        return self.restriction if condition is None else And([condition, self.restriction])
 
 
 @dataclass
@@ -59,6 +69,7 @@ class Gatekeeper:
             u.name: Account(u.name, list(u.roles), u.password_hash or hash_password(u.password or secrets.token_hex()))
             for u in config.users
         }
+        self.restrictions: dict[str, Filter] = {}
         # sha256(header) -> user name: scrypt runs once per credential, not per request.
         self._verified: dict[bytes, str] = {}
 
@@ -118,4 +129,12 @@ class Gatekeeper:
                 groups.update({Group.READ_MODEL, Group.EDIT})
         if same_protocol:
             groups.add(Group.READ_MODEL)
-        return Grant(caller, frozenset(groups))
+        return Grant(caller, frozenset(groups), self._restriction(caller))
+
+    def _restriction(self, caller: Caller | None) -> Filter | None:
+        if caller is None or caller.owner or ADMIN_ROLE in caller.roles:
+            return None
+        filters = [self.restrictions.get(role) for role in caller.roles]
+        if not filters or any(f is None for f in filters):
+            return None  # one unrestricted role is enough to see everything
+        return Or([f for f in filters if f is not None])

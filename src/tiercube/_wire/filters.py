@@ -43,3 +43,14 @@ class Not(msgspec.Struct, frozen=True, tag="not"):
 
 
 Filter: TypeAlias = Compare | IsIn | IsNull | And | Or | Not
+
+
+def filter_names(condition: Filter) -> list[str]:
+    """Every column (or level) name ``condition`` refers to."""
+    match condition:
+        case Compare(column) | IsIn(column) | IsNull(column):
+            return [column]
+        case And(operands) | Or(operands):
+            return [name for operand in operands for name in filter_names(operand)]
+        case Not(operand):
+            return filter_names(operand)

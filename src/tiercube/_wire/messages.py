@@ -159,6 +159,17 @@ class CreateUser(msgspec.Struct, frozen=True):
     roles: list[str]
 
 
+class Restriction(msgspec.Struct, frozen=True):
+    """What callers with ``role`` may see: rows matching ``filter``.
+
+    The filter names columns (for tables) or levels (for cubes); it applies
+    to every table and cube that has all the names it uses.
+    """
+
+    role: str
+    filter: Filter
+
+
 class UpdateUser(msgspec.Struct, frozen=True):
     password: str | None = None
     roles: list[str] | None = None

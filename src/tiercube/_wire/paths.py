@@ -23,6 +23,8 @@ CUBE_HIERARCHY = "/api/v1/cubes/{cube}/hierarchies/{hierarchy}"
 
 USERS = "/api/v1/security/users"
 USER = "/api/v1/security/users/{user}"
+RESTRICTIONS = "/api/v1/security/restrictions"
+RESTRICTION = "/api/v1/security/restrictions/{role}"
 
 # Headers by which a client states its own versions (conditions c and e are
 # judged by the server from these, never from a tier the client claims).

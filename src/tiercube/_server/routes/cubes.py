@@ -5,7 +5,16 @@ from __future__ import annotations
 from tiercube._server.access import Group
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import paths
-from tiercube._wire.cubes import CreateCube, CubeInfo, HierarchyInfo, Join, JoinInfo, MeasureInfo, SetHierarchy, SetMeasure
+from tiercube._wire.cubes import (
+    CreateCube,
+    CubeInfo,
+    HierarchyInfo,
+    Join,
+    JoinInfo,
+    MeasureInfo,
+    SetHierarchy,
+    SetMeasure,
+)
 
 
 def cube_info(call: Call[None]) -> CubeInfo:

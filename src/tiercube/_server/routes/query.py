@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
+import msgspec
 import pyarrow as pa
 from starlette.responses import HTMLResponse
 
 from tiercube._server.access import Group
+from tiercube._server.engine.cubes.mdx import to_cube_query
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
@@ -26,17 +29,20 @@ def cube_names(call: Call[None]) -> list[str]:
 
 
 def query_cube(call: Call[CubeQuery]) -> pa.Table:
-    state = call.state
-    config = state.config
-    return state.cubes.query(
-        state.tables, call.params["cube"], call.body, timeout=config.query_timeout, max_rows=config.max_result_rows
-    )
+    return _answer(call, call.params["cube"], call.body)
 
 
 def query_mdx(call: Call[MdxQuery]) -> pa.Table:
+    cube, request = to_cube_query(call.body.mdx, call.state.cubes.cube)
+    return _answer(call, cube, request)
+
+
+def _answer(call: Call[Any], cube: str, request: CubeQuery) -> pa.Table:
     state = call.state
+    levels = [level.name for hierarchy in state.cubes.cube(cube).hierarchies for level in hierarchy.levels]
+    restricted = msgspec.structs.replace(request, filter=call.grant.restrict(request.filter, levels))
     config = state.config
-    return state.cubes.query_mdx(state.tables, call.body, timeout=config.query_timeout, max_rows=config.max_result_rows)
+    return state.cubes.query(state.tables, cube, restricted, timeout=config.query_timeout, max_rows=config.max_result_rows)
 
 
 routes = [

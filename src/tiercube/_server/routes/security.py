@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiercube._server.access import Group, Account
-from tiercube._server.passwords import hash_password
+from tiercube._server.access import Account, Group
 from tiercube._server.engine.tables import check_name
+from tiercube._server.passwords import hash_password
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import paths
-from tiercube._wire.messages import CreateUser, UpdateUser, User
+from tiercube._wire.messages import CreateUser, Restriction, UpdateUser, User
 from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
 
 
@@ -45,6 +45,22 @@ def delete_user(call: Call[None]) -> None:
     call.state.gatekeeper.forget(account.name)
 
 
+def list_restrictions(call: Call[None]) -> list[Restriction]:
+    return [Restriction(role, f) for role, f in call.state.gatekeeper.restrictions.items()]
+
+
+def set_restriction(call: Call[Restriction]) -> Restriction:
+    if call.body.role != call.params["role"]:
+        raise InvalidRequestError(f"the body restricts role {call.body.role!r} but the path names {call.params['role']!r}")
+    call.state.gatekeeper.restrictions[call.body.role] = call.body.filter
+    return call.body
+
+
+def delete_restriction(call: Call[None]) -> None:
+    if call.state.gatekeeper.restrictions.pop(call.params["role"], None) is None:
+        raise NotFoundError(f"role {call.params['role']!r} has no restriction")
+
+
 def _account(call: Call[Any]) -> Account:
     name = call.params["user"]
     try:
@@ -58,4 +74,7 @@ routes = [
     endpoint("POST", paths.USERS, Group.SECURITY, create_user, CreateUser),
     endpoint("PATCH", paths.USER, Group.SECURITY, update_user, UpdateUser),
     endpoint("DELETE", paths.USER, Group.SECURITY, delete_user),
+    endpoint("GET", paths.RESTRICTIONS, Group.SECURITY, list_restrictions),
+    endpoint("PUT", paths.RESTRICTION, Group.SECURITY, set_restriction, Restriction),
+    endpoint("DELETE", paths.RESTRICTION, Group.SECURITY, delete_restriction),
 ]

@@ -28,8 +28,9 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
     for column in request.columns:
         if column not in table.columns:
             raise InvalidRequestError(f"table {table.name!r} has no column {column!r} (columns: {', '.join(table.columns)})")
-    if request.filter is not None:
-        data = data.filter(to_expression(request.filter, table.columns))
+    condition = call.grant.restrict(request.filter, table.columns)
+    if condition is not None:
+        data = data.filter(to_expression(condition, table.columns))
     limit = call.state.config.max_result_rows
     if request.max_rows is not None:
         if request.max_rows < 0:
