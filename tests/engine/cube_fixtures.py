@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from tiercube._server.engine.cubes import CubeStore
 from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.types import decoded
 from tiercube._wire.cubes import CreateCube, CubeQuery, Join
 from tiercube._wire.messages import Column, CreateTable, DataType
 
@@ -71,9 +72,7 @@ def oracle(tables: TableStore, sql: str) -> list[Row]:
     """Run ``sql`` with duckdb over the stored tables (dictionaries decoded, so duckdb sees plain values)."""
     connection = duckdb.connect()
     for name in tables.names():
-        data = tables.get(name).data
-        plain = data.cast(pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in data.schema]))
-        connection.register(name, plain)
+        connection.register(name, decoded(tables.get(name).data))
     return [tuple(row) for row in connection.sql(sql).fetchall()]
 
 

@@ -60,11 +60,10 @@ def test_member_lists_and_slicers_become_filters(star: Tables) -> None:
     assert query_.levels == ["region"]
     # [category].[fruit]: a one-level hierarchy's member may skip the level.
     assert query_.filter == And([IsIn("region", ["EU", "US"]), Compare("Country", "==", "FR"), Compare("category", "==", "fruit")])
-    tables, cubes = star
     assert_same(mdx(star, """
         SELECT {[Measures].[qty.SUM]} ON COLUMNS, {[region].[region].[EU], [region].[region].[US]} ON ROWS
         FROM [sales] WHERE [Geography].[Country].[FR]"""),
-        oracle(tables, """SELECT region, sum(qty) FROM sales LEFT JOIN products USING (product) LEFT JOIN brands USING (brand)
+        oracle(star[0], """SELECT region, sum(qty) FROM sales LEFT JOIN products USING (product) LEFT JOIN brands USING (brand)
                           WHERE region IN ('EU', 'US') AND country = 'FR' GROUP BY region ORDER BY region"""))
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.acero as acero
 import pyarrow.compute as pc
 
-from tiercube._server.engine.cubes.base import Array, Chunked, Deadline, Input, plain
+from tiercube._server.engine.cubes.base import Aggregation, Array, Chunked, Deadline, Input, plain
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.types import value_type
 from tiercube._wire.filters import Filter
@@ -80,7 +80,7 @@ class Cells:
         cached = self._cache.get(levels)
         if cached is not None:
             return cached
-        aggregations = [
+        aggregations: list[Aggregation] = [
             (i.column, i.combine, pc.CountOptions(mode="only_valid")) if i.combine == "count_distinct" else (i.column, i.combine)
             for i in self.inputs
         ]
@@ -111,4 +111,4 @@ class Cells:
             else {"\x1frow": pa.nulls(table.num_rows, pa.bool_())}
         )
         expression = to_expression(condition, {name: self.types[name] for name in names})
-        return evaluate(decoded, expression).fill_null(pa.scalar(False))
+        return evaluate(decoded, expression).fill_null(False)

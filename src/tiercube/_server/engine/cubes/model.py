@@ -155,6 +155,8 @@ def children(node: MeasureExpr | MeasureCondition) -> Iterator[MeasureExpr | Mea
             yield from conditions
         case NotCondition(condition):
             yield condition
+        case Aggregate() | RowCount() | MeasureRef() | Constant() | LevelFilter():
+            pass  # leaves
 
 
 def walk(node: MeasureExpr | MeasureCondition) -> Iterator[MeasureExpr | MeasureCondition]:
@@ -191,6 +193,8 @@ def references(expression: MeasureExpr) -> References:
                 levels.add(level)
             case Filtered(_, condition) | LevelFilter(condition):
                 levels.update(filter_columns(condition))
+            case _:
+                pass
     return References(frozenset(measures), frozenset(levels))
 
 
@@ -234,7 +238,7 @@ def validate_measure(cube: Cube, schema: CubeSchema, name: str, expression: Meas
                 check_level_filter(cube, condition, where)
             case Constant(value) if isinstance(value, bool):
                 raise InvalidRequestError(f"{where}: a constant must be a number, not {value!r}")
-            case RowCount():
+            case _:
                 pass
     _check_no_cycle(cube, name, expression)
 

@@ -253,7 +253,7 @@ class Evaluator:
                     compared = combine(compared, self.condition(condition, levels, context))
             case NotCondition(condition):
                 compared = pc.invert(self.condition(condition, levels, context))
-        return compared.fill_null(pa.scalar(False))
+        return compared.fill_null(False)
 
     def _align(self, levels: LevelSet, parent: LevelSet, values: Array) -> Array:
         """``values`` (one per cell of ``parent``) repeated for each cell of ``levels`` it contains."""
@@ -272,11 +272,12 @@ def _finish_leaf(leaf: Leaf, parts: dict[str, Array]) -> Array:
     match leaf.function:
         case "rows" | "count" | "distinct_count":
             (counted,) = parts.values()
-            return counted.fill_null(pa.scalar(0, pa.int64()))
+            return counted.fill_null(0)
         case "mean":
             return _divide(parts["sum"], parts["count"])
-    (value,) = parts.values()
-    return value
+        case "sum" | "min" | "max":
+            (value,) = parts.values()
+            return value
 
 
 def _divide(left: Array, right: Array) -> Array:
