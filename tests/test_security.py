@@ -55,9 +55,10 @@ def test_restrictions_limit_tables_and_cubes_for_a_role(fresh_owner: tiercube.Se
         assert by_mdx["region"].to_pylist() == ["EU"]
 
     # Admins are never restricted, and lifting the restriction restores everything.
-    with tiercube.connect(fresh_owner.url, authentication=ADMIN) as admin:
+    with tiercube.connect(fresh_owner.url, authentication=ADMIN, require=tiercube.LocalSession) as admin:
         assert admin.tables["sales"].row_count == 4
         assert admin.tables["sales"].query().num_rows == 4
     fresh_owner.security.unrestrict("EUROPE")
-    with tiercube.connect(fresh_owner.url, authentication=tiercube.BasicAuthentication("eve", "pw")) as eve:
+    eve_again = tiercube.BasicAuthentication("eve", "pw")
+    with tiercube.connect(fresh_owner.url, authentication=eve_again, require=tiercube.ReadOnlySession) as eve:
         assert eve.tables["sales"].query().num_rows == 4
