@@ -68,18 +68,25 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the server to stop (end-of-file on its stdin), then make sure it did."""
-        if self.process.poll() is not None:
-            return
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        if self.wait(timeout) is None:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+            if self.wait(timeout) is None:
+                self.process.kill()
+                self.process.wait()
+        _close_pipes(self.process)  # also when the server had stopped by itself
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass
 
 
 def _read_ready_line(process: subprocess.Popen[bytes], logs_path: Path) -> str:
@@ -97,6 +104,7 @@ def _read_ready_line(process: subprocess.Popen[bytes], logs_path: Path) -> str:
                 break
     process.kill()
     process.wait()
+    _close_pipes(process)
     raise ServerStartError(f"the tiercube server did not start (exit code {process.returncode}); the end of its log {logs_path}:\n{_tail(logs_path)}")
 
 
