@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing_extensions import Unpack
 
 from tiercube._client.editing import EditableTable, EditableTables, Editing
-from tiercube._sources import CsvLoad, CsvReadOptions, ParquetLoad, ReadOptions, S3Location, csv_source, default_table_name
+from tiercube._sources import (
+    CsvLoad,
+    CsvReadOptions,
+    ParquetLoad,
+    ReadOptions,
+    S3Location,
+    csv_source,
+    default_table_name,
+)
 from tiercube._wire.messages import ParquetSource
+
 
 class CloudTable(EditableTable):
     """An editable table that loads from cloud storage (the server reads the object itself)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from tiercube._client.core import path
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
+from tiercube._client.views import SnapshotMapping
 from tiercube._conditions import Column
 from tiercube._measures import Measure, MeasureExpression
 from tiercube._wire import paths
@@ -59,23 +60,12 @@ class _CubeView:
         return self._connection.json("GET", path(paths.CUBE, cube=self._cube), CubeInfo)
 
 
-class Measures(_CubeView, Mapping[str, Measure]):
+class Measures(_CubeView, SnapshotMapping[Measure]):
     """The cube's measures by name."""
 
     def _all(self) -> dict[str, Measure]:
         return {m.name: Measure(m.name, m.expression) for m in self._info().measures}
 
-    def __getitem__(self, name: str) -> Measure:
-        return self._all()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __repr__(self) -> str:
-        return f"<Measures of {self._cube!r}: {', '.join(self)}>"
 
 
 class EditableMeasures(Measures):
@@ -89,23 +79,12 @@ class EditableMeasures(Measures):
         self._connection.request("DELETE", path(paths.CUBE_MEASURE, cube=self._cube, measure=name))
 
 
-class Hierarchies(_CubeView, Mapping[str, Hierarchy]):
+class Hierarchies(_CubeView, SnapshotMapping[Hierarchy]):
     """The cube's hierarchies by name."""
 
     def _all(self) -> dict[str, Hierarchy]:
         return {h.name: Hierarchy(h.name, [Level(level, h.name) for level in h.levels]) for h in self._info().hierarchies}
 
-    def __getitem__(self, name: str) -> Hierarchy:
-        return self._all()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __repr__(self) -> str:
-        return f"<Hierarchies of {self._cube!r}: {', '.join(self)}>"
 
 
 class EditableHierarchies(Hierarchies):

@@ -14,7 +14,19 @@ from tiercube._conditions import Condition, Value, to_wire_value
 from tiercube._sources import ReadOptions, S3Location, StrPath
 from tiercube._wire import paths
 from tiercube._wire.cubes import Join
-from tiercube._wire.messages import Append, Column, CreateTable, DataType, Drop, DropResult, Load, LoadResult, Read, Source, TableInfo
+from tiercube._wire.messages import (
+    Append,
+    Column,
+    CreateTable,
+    DataType,
+    Drop,
+    DropResult,
+    Load,
+    LoadResult,
+    Read,
+    Source,
+    TableInfo,
+)
 
 TableT = TypeVar("TableT", bound=ReadOnlyTable)
 

@@ -6,11 +6,12 @@ working against servers whose wire protocol differs from this client's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from tiercube._client.core import SessionCore, path
 from tiercube._client.negotiation import CapabilityReport
+from tiercube._client.views import LiveMapping
 from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
@@ -72,7 +73,7 @@ def _name_of(item: object) -> str:
     return name
 
 
-class Cubes(Mapping[str, CubeT_co]):
+class Cubes(LiveMapping[CubeT_co]):
     """The session's cubes by name: a live view of the server."""
 
     def __init__(self, connection: Connection, make: Callable[[Connection, str], CubeT_co]) -> None:
@@ -86,15 +87,6 @@ class Cubes(Mapping[str, CubeT_co]):
         if name not in self._names():
             raise NotFoundError(f"no cube named {name!r} (cubes: {', '.join(self._names()) or 'none'})")
         return self._make(self._connection, name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {', '.join(self) or '(none)'}>"
 
 
 class Querying(SessionCore):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tiercube._client.core import SessionCore, path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
+from tiercube._client.views import LiveMapping
 from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
 from tiercube._wire.messages import DataType, TableInfo, TableQuery
@@ -91,7 +92,7 @@ class ReadOnlyTable:
         return f"<{type(self).__name__} {self._name!r}>"
 
 
-class Tables(Mapping[str, TableT_co]):
+class Tables(LiveMapping[TableT_co]):
     """The session's tables by name: a live view, always as the server has them now."""
 
     def __init__(self, connection: Connection, make: Callable[[Connection, str], TableT_co]) -> None:
@@ -105,19 +106,13 @@ class Tables(Mapping[str, TableT_co]):
         self._connection.json("GET", path(paths.TABLE, table=name), TableInfo)  # NotFoundError is a KeyError
         return self._make(self._connection, name)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter([info.name for info in self._infos()])
-
-    def __len__(self) -> int:
-        return len(self._infos())
+    def _names(self) -> list[str]:
+        return [info.name for info in self._infos()]
 
     @property
     def schema(self) -> dict[str, TableSchema]:
         """Every table's columns, types, keys and row count, in one request."""
         return {info.name: TableSchema(info) for info in self._infos()}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {', '.join(self) or '(none)'}>"
 
 
 class ReadOnlyModel(SessionCore):

@@ -1,0 +1,38 @@
+"""Mappings that ask the server on every access, so what they show is never stale."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
+
+V_co = TypeVar("V_co", covariant=True)
+
+
+class LiveMapping(Mapping[str, V_co]):
+    """Names come from ``_names()``; subclasses say how to fetch one item."""
+
+    @abstractmethod
+    def _names(self) -> list[str]: ...
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {', '.join(self._names()) or '(none)'}>"
+
+
+class SnapshotMapping(LiveMapping[V_co]):
+    """A live mapping whose items all come in one answer: each access takes a fresh snapshot."""
+
+    @abstractmethod
+    def _all(self) -> dict[str, V_co]: ...
+
+    def _names(self) -> list[str]:
+        return list(self._all())
+
+    def __getitem__(self, name: str) -> V_co:
+        return self._all()[name]
