@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import socket
@@ -33,6 +34,16 @@ def configure_logging(log_file: str | None) -> None:
         logger.handlers[:] = handlers
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+def warm_up() -> None:
+    """Import what the first load or cube query needs, after the server already answers.
+
+    These pyarrow modules take a few hundred milliseconds (more when pandas is
+    installed); importing them here keeps them off ``Session.start()``'s path.
+    """
+    for module in ("pyarrow.acero", "pyarrow.csv", "pyarrow.fs", "pyarrow.parquet"):
+        importlib.import_module(module)
 
 
 def serve(
@@ -78,6 +89,7 @@ def serve(
         if server.started:
             log.info("session server ready at %s (security %s)", url, "on" if config.security else "off")
             on_ready(url)
+            warm_up()
         if stop_event is not None:
             stop_event.wait()
             request_stop()

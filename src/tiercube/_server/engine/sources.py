@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.fs as pa_fs
-import pyarrow.parquet as pq
 
 from tiercube._server.engine.types import storage_type
 from tiercube._wire.messages import ArrowFileSource, CloudLocation, CsvOptions, CsvSource, DataType, ParquetSource, Source
 from tiercube.errors import LoadError
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pa_fs
 
 
 def describe(source: Source) -> str:
@@ -67,6 +67,8 @@ def _open(path: str | CloudLocation) -> Any:
 
 
 def _cloud_file_system(location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
+    import pyarrow.fs as pa_fs
+
     if location.uri.startswith("s3://"):
         file_system = pa_fs.S3FileSystem(
             endpoint_override=location.endpoint,
@@ -80,6 +82,8 @@ def _cloud_file_system(location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
 
 
 def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mapping[str, DataType]) -> pa.Table:
+    import pyarrow.csv as pa_csv
+
     read_options = pa_csv.ReadOptions(
         encoding=options.encoding,
         column_names=options.column_names,
@@ -103,6 +107,8 @@ def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mappin
 
 
 def _read_parquet(path: str | CloudLocation) -> pa.Table:
+    import pyarrow.parquet as pq
+
     table = pq.read_table(_open(path))
     # Parquet gives each row group its own dictionary; group_by needs one.
     return table.unify_dictionaries()

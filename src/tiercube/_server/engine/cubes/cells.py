@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import pyarrow as pa
-import pyarrow.acero as acero
 import pyarrow.compute as pc
 
 from tiercube._server.engine.cubes.base import Aggregation, Array, Chunked, Deadline, Input, plain
@@ -38,6 +37,8 @@ def encode(column: Chunked) -> tuple[Array, Array]:
 
 def evaluate(table: pa.Table, expression: pc.Expression) -> Array:
     """``expression`` computed for every row of ``table``."""
+    import pyarrow.acero as acero  # see main.warm_up: imported off the start-up path
+
     plan = acero.Declaration.from_sequence(
         [
             acero.Declaration("table_source", acero.TableSourceNodeOptions(table)),
