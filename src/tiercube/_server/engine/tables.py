@@ -185,12 +185,14 @@ class TableStore:
                 raise InvalidRequestError(
                     f"row {number} has {len(row)} values but table {name!r} has {width} columns ({', '.join(table.columns)})"
                 )
-        try:
-            # Let Arrow infer each column, conform() then casts with messages naming the column.
-            incoming = pa.table({column: pa.array(_column_values(rows, i)) for i, column in enumerate(table.columns)})
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-            raise InvalidRequestError(f"the rows do not fit table {name!r}: {error}") from None
-        return table, self.add(table, incoming, "append")
+        # Let Arrow infer each column, conform() then casts with messages naming the column.
+        arrays: dict[str, pa.Array[Any]] = {}
+        for i, column in enumerate(table.columns):
+            try:
+                arrays[column] = pa.array(_column_values(rows, i))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+                raise InvalidRequestError(f"the rows do not fit column {column!r} of table {name!r}: {error}") from None
+        return table, self.add(table, pa.table(arrays), "append")
 
     def add(self, table: StoredTable, incoming: pa.Table, origin: str) -> int:
         conformed = table.conform(incoming, origin)
