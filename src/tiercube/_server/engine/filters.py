@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.types import value_type
-from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or, Scalar
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Operator, Or, Scalar
 from tiercube._wire.messages import DataType
 from tiercube.errors import InvalidRequestError
 
-_COMPARISONS = {
+# The compute functions behind each operator: they take arrays and expressions alike.
+COMPARISONS: dict[Operator, Callable[..., Any]] = {
     "==": pc.equal,
     "!=": pc.not_equal,
     "<": pc.less,
@@ -30,7 +31,8 @@ def to_expression(condition: Filter, columns: Mapping[str, DataType]) -> pc.Expr
     match condition:
         case Compare(column, op, value):
             scalar = _value(value, column, columns)
-            return _COMPARISONS[op](pc.field(column), scalar)
+            expression: pc.Expression = COMPARISONS[op](pc.field(column), scalar)
+            return expression
         case IsIn(column, values):
             _check_column(column, columns)
             scalars = [_value(v, column, columns) for v in values]

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from tiercube._server.engine.types import storage_type
-from tiercube._wire.messages import ArrowFileSource, CloudLocation, CsvOptions, CsvSource, DataType, ParquetSource, Source
+from tiercube._wire.messages import (
+    ArrowFileSource,
+    CloudLocation,
+    CsvOptions,
+    CsvSource,
+    DataType,
+    ParquetSource,
+    Source,
+)
 from tiercube.errors import LoadError
 
 if TYPE_CHECKING:

@@ -28,8 +28,9 @@ _NAME = re.compile(r"^[^\x00-\x1f/]{1,200}$")
 
 
 def check_name(kind: str, name: str) -> str:
-    if not _NAME.match(name) or name.strip() != name:
-        raise InvalidRequestError(f"{name!r} is not a valid {kind} name (1 to 200 printable characters, no '/')")
+    # "." and ".." could never be reached: URLs resolve them as path segments.
+    if not _NAME.match(name) or name.strip() != name or name in (".", ".."):
+        raise InvalidRequestError(f"{name!r} is not a valid {kind} name (1 to 200 printable characters, no '/', not '.' or '..')")
     return name
 
 

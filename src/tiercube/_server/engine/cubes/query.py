@@ -11,7 +11,15 @@ import pyarrow.compute as pc
 from tiercube._server.engine.cubes.base import Array, Base, Chunked, Deadline, Input, Leaf, build_base, positions
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
-from tiercube._server.engine.cubes.model import ColumnRef, Cube, CubeSchema, check_level_filter, children, filter_columns
+from tiercube._server.engine.cubes.model import (
+    ColumnRef,
+    Cube,
+    CubeSchema,
+    check_level_filter,
+    children,
+    filter_columns,
+)
+from tiercube._server.engine.filters import COMPARISONS
 from tiercube._server.engine.tables import TableStore
 from tiercube._server.engine.types import value_type
 from tiercube._wire.cubes import (
@@ -39,14 +47,6 @@ from tiercube.errors import QueryError, ResultTooLargeError
 Context = frozenset[bytes]
 NO_CONTEXT: Context = frozenset()
 
-_COMPARE: dict[str, Callable[[Array, Array], Array]] = {
-    "==": pc.equal,
-    "!=": pc.not_equal,
-    "<": pc.less,
-    "<=": pc.less_equal,
-    ">": pc.greater,
-    ">=": pc.greater_equal,
-}
 _ARITHMETIC: dict[str, Callable[[Array, Array], Array]] = {
     "+": pc.add_checked,
     "-": pc.subtract_checked,
@@ -242,7 +242,7 @@ class Evaluator:
     def condition(self, node: MeasureCondition, levels: LevelSet, context: Context) -> Array:
         match node:
             case MeasureComparison(left, op, right):
-                compared = _COMPARE[op](self.measure(left, levels, context), self.measure(right, levels, context))
+                compared: Array = COMPARISONS[op](self.measure(left, levels, context), self.measure(right, levels, context))
             case LevelFilter(condition):
                 rows = self.cells.at(levels)
                 return self.cells.matches(rows, levels, condition, filter_columns(condition))
