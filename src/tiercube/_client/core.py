@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Self
 from urllib.parse import quote
 
 from tiercube._client.negotiation import CapabilityReport
+from tiercube.errors import NotFoundError
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
 
 def path(template: str, **names: str) -> str:
     """A route template filled with URL-quoted names (names may hold any character)."""
+    for kind, name in names.items():
+        if name in ("", ".", ".."):  # the server refuses such names, and no URL could reach them
+            raise NotFoundError(f"no {kind} named {name!r}")
     return template.format(**{k: quote(v, safe="") for k, v in names.items()})
 
 
