@@ -18,6 +18,7 @@ parallel (pytest-xdist) never share one.
 from __future__ import annotations
 
 import functools
+import io
 import selectors
 import subprocess
 import sys
@@ -30,10 +31,14 @@ from pathlib import Path
 from unittest import mock
 
 import httpx
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import tiercube
 from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER
+from tests.fake_s3 import fake_s3
 from tiercube._client import connection as _connection
 from tiercube._client import negotiation as _negotiation
 from tiercube._version import PROTOCOL_VERSION, __version__
@@ -266,3 +271,40 @@ def tiers(tmp_path_factory: pytest.TempPathFactory) -> Generator[Tiers]:
     """Every tier, for one test module (import this fixture into the module)."""
     with all_tiers(tmp_path_factory.mktemp("tiers")) as sessions:
         yield sessions
+
+
+@dataclass
+class Sources:
+    """The same small sales data as a local CSV and Parquet file, cloud objects, Arrow and pandas."""
+
+    csv: Path
+    parquet: Path
+    cloud_csv: tiercube.S3Location
+    cloud_parquet: tiercube.S3Location
+    arrow: pa.Table
+    frame: pd.DataFrame
+
+
+SALES_CSV = "id,region,qty,price\n" + "".join(f"{i},{r},{q},{p}\n" for i, r, q, p in SALES_ROWS)
+
+
+@contextmanager
+def sales_sources(directory: Path) -> Generator[Sources]:
+    arrow = pa.table({name: [row[i] for row in SALES_ROWS] for i, name in enumerate(SALES_TYPES)})
+    parquet = io.BytesIO()
+    # pyarrow-stubs leave the **kwargs of write_table Unknown.
+    pq.write_table(arrow, parquet)  # pyright: ignore[reportUnknownMemberType]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sales.csv").write_text(SALES_CSV)
+    (directory / "sales.parquet").write_bytes(parquet.getvalue())
+    with fake_s3({"sales.csv": SALES_CSV.encode(), "sales.parquet": parquet.getvalue()}) as s3:
+        yield Sources(
+            directory / "sales.csv", directory / "sales.parquet", s3.location("sales.csv"), s3.location("sales.parquet"), arrow,
+            pd.DataFrame({name: [row[i] for row in SALES_ROWS] for i, name in enumerate(SALES_TYPES)}),
+        )
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Generator[Sources]:
+    with sales_sources(tmp_path_factory.mktemp("sources")) as made:
+        yield made
