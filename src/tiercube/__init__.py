@@ -19,6 +19,7 @@ from tiercube._auth import Authenticate, BasicAuthentication, ClientCertificate
 from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.cube_model import EditableCube, Hierarchy, Level, ReadOnlyCube
 from tiercube._client.editing import EditableTable
+from tiercube._client.endpoints import EndpointRequest
 from tiercube._client.file_loading import LocalTable
 from tiercube._client.negotiation import CapabilityReport, ConditionResult
 from tiercube._client.query import QueryCube
@@ -60,7 +61,7 @@ from tiercube.errors import (
 __all__ = [
     "AnySession", "Authenticate", "AuthenticationError", "BasicAuthentication", "CapabilityError",
     "CapabilityReport", "ClientCertificate", "CloudTable", "Column", "Condition", "ConditionResult",
-    "ConflictError", "CsvLoad", "DataType", "EditableCube", "EditableTable", "Hierarchy",
+    "ConflictError", "CsvLoad", "DataType", "EditableCube", "EditableTable", "EndpointRequest", "Hierarchy",
     "InvalidRequestError", "Level", "LoadError", "LocalFile", "LocalSession", "LocalTable", "Measure",
     "MeasureCondition", "MeasureExpression", "MinimalSession", "NoSecurityLocalSession",
     "NoSecuritySession", "NotFoundError", "ParquetLoad", "PermissionDeniedError", "ProtocolError",

@@ -61,4 +61,6 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle):
     def close(self) -> None:
         """Stop the server (its data is gone) and close the connection."""
         super().close()
+        if self._listener is not None:
+            self._listener.close()
         self._server.stop()

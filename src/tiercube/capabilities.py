@@ -14,7 +14,7 @@ the granted session typed as the protocol, or raises ``CapabilityError``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
@@ -24,6 +24,7 @@ from typing_extensions import Unpack
 from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, ReadOnlyCube
 from tiercube._client.editing import EditableTables
+from tiercube._client.endpoints import Handler, HttpMethod
 from tiercube._client.file_loading import LocalTable
 from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes, QueryCube
@@ -126,6 +127,7 @@ class SupportsLifecycle(Protocol):
     @property
     def logs_path(self) -> Path: ...
     def wait(self, timeout: float | None = None) -> None: ...
+    def endpoint(self, route: str, *, method: HttpMethod = "GET") -> Callable[[Handler], Handler]: ...
 
 
 P = TypeVar("P", covariant=True)

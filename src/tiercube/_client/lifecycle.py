@@ -14,14 +14,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import msgspec
 
+from tiercube._client.core import SessionCore
+from tiercube._client.endpoints import EndpointListener, Handler, HttpMethod
 from tiercube._config import SessionConfig
-from tiercube._wire.messages import Bootstrap
+from tiercube._wire import paths
+from tiercube._wire.messages import Bootstrap, EndpointRegistration
 from tiercube.errors import ServerStartError
 
 _START_TIMEOUT = 60.0
@@ -116,10 +120,11 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty)"
 
 
-class OwnerLifecycle:
-    """What only the process that started the server has: its port, its log, its end."""
+class OwnerLifecycle(SessionCore):
+    """What only the process that started the server has: its port, its log, its end, custom endpoints."""
 
     _server: ServerProcess
+    _listener: EndpointListener | None = None
 
     @property
     def port(self) -> int:
@@ -134,3 +139,32 @@ class OwnerLifecycle:
     def wait(self, timeout: float | None = None) -> None:
         """Block until the server stops (or ``timeout`` seconds pass)."""
         self._server.wait(timeout)
+
+    def endpoint(self, route: str, *, method: HttpMethod = "GET") -> Callable[[Handler], Handler]:
+        """Declare a custom endpoint at ``{url}/api/custom/{route}``, answered by the decorated function.
+
+        ::
+
+            @session.endpoint("top-products")
+            def top_products(request: tiercube.EndpointRequest) -> list[str]:
+                return [...]
+
+        The server authenticates callers as for a query; the function gets an
+        ``EndpointRequest`` and returns anything msgspec can encode as JSON.
+        It runs in this process, on a listener thread.
+        """
+
+        def register(handler: Handler) -> Handler:
+            listener = self._endpoint_listener()
+            key = (method, route.strip("/"))
+            listener.handlers[key] = handler
+            body = EndpointRegistration(route=key[1], method=method, forward_url=listener.url)
+            self._connection.json("PUT", paths.OWNER_ENDPOINTS, EndpointRegistration, body)
+            return handler
+
+        return register
+
+    def _endpoint_listener(self) -> EndpointListener:
+        if self._listener is None:
+            self._listener = EndpointListener(self._server.owner_token)
+        return self._listener

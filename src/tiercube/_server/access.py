@@ -35,6 +35,7 @@ class Group(enum.Enum):
     READ_MODEL = "read the data model"
     EDIT = "edit the data model and data"
     SECURITY = "manage security"
+    OWNER = "manage the owner's custom endpoints"
 
 
 @dataclass(frozen=True)

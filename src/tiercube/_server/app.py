@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tiercube._server.routes import cubes, editing, query, security, tables, versions
+from tiercube._server.routes import cubes, editing, owner, query, security, tables, versions
 from tiercube._server.state import ServerState
 from tiercube._wire import paths
 from tiercube._wire.messages import ErrorBody
@@ -57,6 +57,7 @@ def create_app(state: ServerState) -> Starlette:
             *cubes.routes,
             *editing.routes,
             *security.routes,
+            *owner.routes,
         ],
         exception_handlers={TiercubeError: _tiercube_error, HTTPException: _http_error, Exception: _unexpected},
     )

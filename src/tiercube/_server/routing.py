@@ -44,13 +44,7 @@ def endpoint(
     body: type[BodyT] | None = None,
 ) -> Route:
     async def run(request: Request) -> Response:
-        state: ServerState = request.app.state.tiercube
-        caller = state.gatekeeper.caller(request)
-        if caller is None and state.config.security:
-            raise AuthenticationError("this session requires authentication: give a user name and password")
-        grant = state.gatekeeper.grant(request, caller)
-        if group not in grant.groups:
-            raise PermissionDeniedError(_refusal(state, request, grant, group))
+        state, grant = authorize(request, group)
         decoded: Any = None
         if body is not None:
             try:
@@ -61,6 +55,18 @@ def endpoint(
         return encode(await run_in_threadpool(handler, call))
 
     return Route(path, run, methods=[method])
+
+
+def authorize(request: Request, group: Group) -> tuple[ServerState, Grant]:
+    """Authenticate the request and check that its grant includes ``group``."""
+    state: ServerState = request.app.state.tiercube
+    caller = state.gatekeeper.caller(request)
+    if caller is None and state.config.security:
+        raise AuthenticationError("this session requires authentication: give a user name and password")
+    grant = state.gatekeeper.grant(request, caller)
+    if group not in grant.groups:
+        raise PermissionDeniedError(_refusal(state, request, grant, group))
+    return state, grant
 
 
 def encode(result: object) -> Response:
@@ -75,7 +81,9 @@ def encode(result: object) -> Response:
 
 def _refusal(state: ServerState, request: Request, grant: Grant, group: Group) -> str:
     who = grant.caller.username if grant.caller else "an anonymous caller"
-    if group is Group.READ_MODEL:
+    if group is Group.OWNER:
+        reason = "only the process that started the server may"
+    elif group is Group.READ_MODEL:
         reason = f"the client speaks wire protocol {request.headers.get(paths.CLIENT_PROTOCOL_HEADER)!r}, this server {PROTOCOL_VERSION}"
     elif not state.config.security:
         reason = "security is not configured, and a session without authentication cannot be modified from outside"

@@ -22,6 +22,9 @@ class ServerState:
     gatekeeper: Gatekeeper
     tables: TableStore = field(default_factory=TableStore)
     cubes: CubeStore = field(default_factory=CubeStore)
+    # (method, route) -> where the owner listens for it
+    endpoints: dict[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
+    owner_token: str | None = None
     share_proof: ShareProof = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,4 +46,4 @@ class ServerState:
 
 def create_state(config: SessionConfig, owner_token: str | None) -> ServerState:
     started_by = config.advertised_version or __version__
-    return ServerState(config=config, gatekeeper=Gatekeeper(config, owner_token, started_by))
+    return ServerState(config=config, gatekeeper=Gatekeeper(config, owner_token, started_by), owner_token=owner_token)

@@ -180,3 +180,22 @@ class Bootstrap(msgspec.Struct, frozen=True):
 
     config: SessionConfig
     owner_token: str
+
+
+class EndpointRegistration(msgspec.Struct, frozen=True):
+    """An owner's custom endpoint: requests for it go to ``forward_url``."""
+
+    route: str
+    method: str
+    forward_url: str
+
+
+class ForwardedRequest(msgspec.Struct, frozen=True):
+    """A request for a custom endpoint, as the server hands it to the owner."""
+
+    route: str
+    method: str
+    user: str | None
+    roles: list[str]
+    query: dict[str, str]
+    body: bytes

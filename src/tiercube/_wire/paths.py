@@ -26,6 +26,11 @@ USER = "/api/v1/security/users/{user}"
 RESTRICTIONS = "/api/v1/security/restrictions"
 RESTRICTION = "/api/v1/security/restrictions/{role}"
 
+OWNER_ENDPOINTS = "/api/v1/owner/endpoints"
+# Custom endpoints an owner declared with session.endpoint(); the server forwards them to it.
+CUSTOM = "/api/custom/{route:path}"
+FORWARD_TOKEN_HEADER = "tiercube-forward-token"
+
 # Headers by which a client states its own versions (conditions c and e are
 # judged by the server from these, never from a tier the client claims).
 CLIENT_VERSION_HEADER = "tiercube-client-version"

@@ -1,0 +1,93 @@
+"""The owner's side of custom endpoints: a loopback listener that runs the decorated functions.
+
+Only the server may call it: every forwarded request carries the owner
+token, which nothing but the owner and its server know.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+
+from tiercube._wire import paths
+from tiercube._wire.messages import ErrorBody, ForwardedRequest
+
+HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "DELETE"]
+
+
+@dataclass(frozen=True)
+class EndpointRequest:
+    """A call to a custom endpoint, as the decorated function receives it."""
+
+    route: str
+    method: str
+    user: str | None
+    """The authenticated caller (None when the server has no security)."""
+    roles: tuple[str, ...]
+    query: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return msgspec.json.decode(self.body)
+
+
+Handler: TypeAlias = Callable[[EndpointRequest], object]
+
+
+class EndpointListener:
+    """Serves the owner's handlers on 127.0.0.1 for its server to forward requests to."""
+
+    def __init__(self, token: str) -> None:
+        self.handlers: dict[tuple[str, str], Handler] = {}
+        listener = self
+
+        class _Forwarded(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+                status, body = listener.answer(self.headers.get(paths.FORWARD_TOKEN_HEADER, ""), self._body())
+                self.send_response(status)
+                self.send_header("content-type", paths.JSON)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("content-length", "0")))
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # the server logs requests; the owner's stderr stays quiet
+
+        self._token = token
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Forwarded)
+        self._http.daemon_threads = True
+        threading.Thread(target=self._http.serve_forever, name="tiercube-endpoints", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    def answer(self, token: str, body: bytes) -> tuple[int, bytes]:
+        if not hmac.compare_digest(token.encode(), self._token.encode()):
+            return 403, msgspec.json.encode(ErrorBody("forbidden", "only the session server may call this listener"))
+        request = msgspec.json.decode(body, type=ForwardedRequest)
+        handler = self.handlers.get((request.method, request.route))
+        if handler is None:
+            return 404, msgspec.json.encode(ErrorBody("not_found", f"no handler for {request.method} {request.route!r}"))
+        call = EndpointRequest(request.route, request.method, request.user, tuple(request.roles), request.query, request.body)
+        try:
+            return 200, msgspec.json.encode(handler(call))
+        except Exception as error:  # the owner's code failed: say so, and how
+            detail = "".join(traceback.format_exception_only(error)).strip()
+            return 500, msgspec.json.encode(ErrorBody("endpoint_failed", f"the endpoint {request.route!r} raised {detail}"))
+
+    def close(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
