@@ -1,0 +1,193 @@
+"""What every area shares: run sizes, timing of repeated runs, and the figures they produce."""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import tiercube
+
+SEED = 20261127
+ADMIN = tiercube.BasicAuthentication("bench-admin", "bench-admin-password")
+SECURED = tiercube.SessionConfig(
+    users=[tiercube.UserConfig(name=ADMIN.username, password=ADMIN.password, roles=["ROLE_ADMIN"])]
+)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How big and how often: ``full`` uses the sizes of issue 5, the others only prove the scripts work."""
+
+    name: Literal["full", "quick", "smoke"]
+    rows: int
+    repeats: int  # loads and cube queries
+    import_runs: int
+    start_runs: int
+    connects: int
+    small_queries: int  # samples of each small query, for p50
+    concurrency_seconds: float
+    clients: tuple[int, ...] = (1, 2, 4, 8)
+
+
+MODES = {
+    "full": Mode("full", 10_000_000, 5, 30, 7, 200, 300, 5.0),
+    "quick": Mode("quick", 200_000, 3, 10, 3, 200, 100, 2.0),
+    "smoke": Mode("smoke", 3_000, 1, 2, 1, 10, 5, 0.3, clients=(1, 2)),
+}
+
+
+@dataclass
+class Context:
+    mode: Mode
+    directory: Path  # a temporary directory for the generated files
+    log: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Repeated measurements of one figure, in its unit."""
+
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def percentile(self, q: float) -> float:
+        """Nearest-rank percentile (q in 0..100): p99 of 200 runs is the second largest."""
+        ordered = sorted(self.values)
+        rank = max(1, math.ceil(q / 100 * len(ordered)))
+        return ordered[rank - 1]
+
+    def spread(self) -> dict[str, float | int]:
+        return {
+            "runs": len(self.values),
+            "min": min(self.values),
+            "p90": self.percentile(90),
+            "max": max(self.values),
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from the issues: ``value`` or ``ratio`` (tiercube / baseline) at most or at least ``limit``."""
+
+    limit: float
+    on: Literal["value", "ratio"] = "value"
+    at_most: bool = True
+    text: str = ""
+
+    def met(self, value: float, ratio: float | None) -> bool | None:
+        subject = value if self.on == "value" else ratio
+        if subject is None or math.isnan(subject):
+            return None
+        return subject <= self.limit if self.at_most else subject >= self.limit
+
+
+@dataclass
+class Figure:
+    """One row of the report: tiercube's figure, its baseline and its target."""
+
+    key: str  # stable identifier, e.g. "loads.csv.pyarrow"
+    name: str
+    unit: str
+    value: float
+    baseline: float | None = None
+    baseline_name: str = ""
+    target: Target | None = None
+    spread: dict[str, float | int] = field(default_factory=lambda: dict[str, float | int]())
+    baseline_spread: dict[str, float | int] = field(default_factory=lambda: dict[str, float | int]())
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.baseline == 0:
+            return None
+        return self.value / self.baseline
+
+    @property
+    def met(self) -> bool | None:
+        return self.target.met(self.value, self.ratio) if self.target is not None else None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "unit": self.unit,
+            "tiercube": self.value,
+            "tiercube_spread": self.spread,
+            "baseline": self.baseline,
+            "baseline_name": self.baseline_name,
+            "baseline_spread": self.baseline_spread,
+            "ratio": self.ratio,
+            "target": self.target.text if self.target else None,
+            "met": self.met,
+            "note": self.note,
+        }
+
+
+def timed(run: Callable[[], object]) -> float:
+    """Seconds one call takes."""
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def repeat(run: Callable[[], object], times: int, *, warmup: int = 1, scale: float = 1.0) -> Samples:
+    """``times`` timings of ``run`` after ``warmup`` untimed calls, in seconds times ``scale``."""
+    for _ in range(warmup):
+        run()
+    values: list[float] = []
+    for _ in range(times):
+        gc.collect()
+        values.append(timed(run) * scale)
+    return Samples(tuple(values))
+
+
+def interleaved(runs: Sequence[Callable[[], object]], times: int, *, warmup: int = 1, scale: float = 1.0) -> list[Samples]:
+    """Like ``repeat`` for several contenders, taking turns so that drift hits all of them alike."""
+    for run in runs:
+        for _ in range(warmup):
+            run()
+    values: list[list[float]] = [[] for _ in runs]
+    for _ in range(times):
+        for index, run in enumerate(runs):
+            gc.collect()
+            values[index].append(timed(run) * scale)
+    return [Samples(tuple(v)) for v in values]
+
+
+def compare(
+    key: str,
+    name: str,
+    unit: str,
+    ours: Samples,
+    baseline: Samples | None = None,
+    baseline_name: str = "",
+    target: Target | None = None,
+    note: str = "",
+) -> Figure:
+    """A figure from medians of repeated runs, with both spreads."""
+    return Figure(
+        key=key,
+        name=name,
+        unit=unit,
+        value=ours.median,
+        baseline=baseline.median if baseline is not None else None,
+        baseline_name=baseline_name,
+        target=target,
+        spread=ours.spread(),
+        baseline_spread=baseline.spread() if baseline is not None else {},
+        note=note,
+    )
+
+
+def throughput(nbytes: int, seconds: Samples) -> Samples:
+    """GB/s (10^9 bytes per second) of each timing."""
+    return Samples(tuple(nbytes / 1e9 / s for s in seconds.values))
