@@ -1,0 +1,94 @@
+"""``python -m bench [--quick | --smoke] [--only AREA,...] [--rows N] [--output FILE]``.
+
+Runs every benchmark of issue 5, prints a table (figure, tiercube, baseline,
+ratio, target, met?) and writes it as JSON with the machine's description to
+``bench/results/latest.json``. Full mode uses the issue's sizes (10,000,000
+rows); ``--quick`` finishes in under two minutes on 2 cores; ``--smoke`` only
+proves the scripts work (the test suite runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import concurrency, connect, loads, queries, report, startup
+from bench.common import MODES, SEED, Context, Figure
+from bench.data import Dataset
+
+AREAS = ("import", "start", "connect", "loads", "queries", "concurrency")
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller data and fewer repeats: under two minutes on 2 cores")
+    size.add_argument("--smoke", action="store_true", help="tiny data, one repeat: proves the scripts work (seconds)")
+    parser.add_argument("--rows", type=int, help="fact table rows (default: 10,000,000; 200,000 with --quick)")
+    parser.add_argument("--only", metavar="AREA,...", help=f"run only these areas: {', '.join(AREAS)}")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON (default: %(default)s)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    if args.rows:
+        mode = dataclasses.replace(mode, rows=args.rows)
+    areas = AREAS if not args.only else tuple(a.strip() for a in args.only.split(","))
+    unknown = [a for a in areas if a not in AREAS]
+    if unknown:
+        print(f"unknown area(s): {', '.join(unknown)}; choose from {', '.join(AREAS)}", file=sys.stderr)
+        return 2
+    command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
+    described = report.machine()
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+    log(f"{mode.name} mode, {mode.rows:,} rows; {described['cpu_model']}, {described['logical_cores']} cores")
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="tiercube-bench-") as directory:
+        context = Context(mode, Path(directory), log)
+        data = Dataset(mode.rows, SEED, Path(directory))
+        if "import" in areas:
+            log("import")
+            figures += startup.measure_import(context)
+        if "start" in areas:
+            log("start")
+            figures += startup.measure_start(context)
+        if "connect" in areas:
+            log("connect")
+            figures += connect.measure(context)
+        if {"loads", "queries", "concurrency"} & set(areas):
+            log("generating data")
+            _ = data.csv, data.parquet, data.products_parquet
+        if "loads" in areas:
+            figures += loads.measure(context, data)
+        if {"queries", "concurrency"} & set(areas):
+            log("loading the probe server")
+            with queries.serve(data) as served:
+                if "queries" in areas:
+                    figures += queries.measure(context, data, served)
+                if "concurrency" in areas:
+                    figures += concurrency.measure(context, served, data.small_filter_products())
+    seconds = time.perf_counter() - started
+    print(f"\ntiercube benchmarks, {mode.name} mode ({mode.rows:,} fact rows), {seconds:.0f} s; medians [min-max]")
+    print(report.text_table(figures))
+    if args.markdown:
+        print("\n" + report.markdown_table(figures))
+    report.write_json(args.output, mode, command, figures, described, seconds)
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
