@@ -1,0 +1,73 @@
+"""The benchmark suite still runs: ``python -m bench --smoke`` on tiny data writes every figure.
+
+Timings are never asserted here; only that each figure was measured and is a number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FIGURES = [
+    "import.wall",
+    "start.first_query",
+    "start.returned",
+    "connect.p50",
+    "connect.p99",
+    "connect.requests",
+    "memory.csv",
+    "loads.csv.pyarrow",
+    "loads.csv.duckdb",
+    "memory.parquet",
+    "loads.parquet.pyarrow",
+    "loads.parquet.duckdb",
+    "memory.arrow",
+    "loads.arrow",
+    "memory.pandas",
+    "loads.pandas",
+    "loads.csv_1m.pyarrow",
+    "queries.q1.engine_vs_pyarrow",
+    "queries.q1.engine_vs_duckdb",
+    "queries.q1.e2e",
+    "queries.join.engine_vs_duckdb",
+    "queries.small.e2e",
+    "queries.small.overhead",
+    "queries.table_query.p50",
+    "queries.table_query_dimension.p50",
+    "queries.mdx.p50",
+    "memory.cube",
+    *(f"concurrency.{clients}.{what}" for clients in (1, 2) for what in ("throughput", "p99", "server_cpu")),
+]
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
+    output = tmp_path / "smoke.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    document = json.loads(output.read_text())
+    assert document["mode"] == "smoke"
+    machine = document["machine"]
+    for field in ("cpu_model", "logical_cores", "memory_gib", "python"):
+        assert machine[field], field
+    assert set(machine["versions"]) >= {"tiercube", "pyarrow", "duckdb"}
+    figures = {figure["key"]: figure for figure in document["figures"]}
+    assert [key for key in FIGURES if key not in figures] == []
+    for key in FIGURES:
+        value = figures[key]["tiercube"]
+        assert isinstance(value, int | float) and math.isfinite(value), (key, value)
+    assert figures["connect.requests"]["tiercube"] >= 1  # the server saw the connects
+    assert "figure" in run.stdout and "tiercube" in run.stdout  # the printed table
