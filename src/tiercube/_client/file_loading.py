@@ -31,6 +31,7 @@ from tiercube._sources import (
     wire_path,
 )
 from tiercube._wire.messages import ArrowFileSource, ParquetSource
+from tiercube.errors import LoadError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +55,13 @@ def shared_arrow_file(table: pa.Table) -> Generator[ArrowFileSource]:
 def as_arrow(data: pa.Table | pd.DataFrame) -> pa.Table:
     import pyarrow as pa
 
-    return data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    if isinstance(data, pa.Table):
+        return data
+    try:
+        return pa.Table.from_pandas(data, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+        # pyarrow names the column ("Conversion failed for column x with type object").
+        raise LoadError(f"the DataFrame cannot be converted to Arrow: {error}") from None
 
 
 class LocalTable(CloudTable):
