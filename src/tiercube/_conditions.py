@@ -84,10 +84,10 @@ class Column:
     def _compare(self, op: wire.Operator, value: Value) -> Condition:
         return Condition(wire.Compare(self.name, op, to_wire_value(value)))
 
-    def __eq__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+    def __eq__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
         return self._compare("==", value)
 
-    def __ne__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+    def __ne__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
         return self._compare("!=", value)
 
     def __lt__(self, value: Value) -> Condition:

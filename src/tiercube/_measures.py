@@ -115,10 +115,10 @@ class MeasureExpression:
     def __ge__(self, other: Operand) -> MeasureCondition:
         return self._compare(">=", other)
 
-    def __eq__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+    def __eq__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
         return self._compare("==", other)
 
-    def __ne__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+    def __ne__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
         return self._compare("!=", other)
 
     __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]

@@ -29,7 +29,7 @@ class SnapshotMapping(LiveMapping[V_co]):
     """A live mapping whose items all come in one answer: each access takes a fresh snapshot."""
 
     @abstractmethod
-    def _all(self) -> dict[str, V_co]: ...
+    def _all(self) -> Mapping[str, V_co]: ...
 
     def _names(self) -> list[str]:
         return list(self._all())

@@ -34,7 +34,7 @@ class ClientCertificateProtocol(H11Protocol):
         certificate: Any = ssl_object.getpeercert() if ssl_object is not None else None
         name = common_name(certificate)
         if name is not None:
-            self.app = _WithClientName(self.app, name)
+            self.app = _WithClientName(self.app, name)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
 
 
 def common_name(certificate: dict[str, Any] | None) -> str | None:

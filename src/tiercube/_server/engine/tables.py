@@ -84,7 +84,7 @@ class StoredTable:
         positions = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), combined.num_rows)), 1)
         latest = (
             combined.select(list(self.keys))
-            .append_column("__position", positions)
+            .append_column("__position", positions)  # ty: ignore[invalid-argument-type]
             .group_by(list(self.keys), use_threads=False)
             .aggregate([("__position", "max")])["__position_max"]
         )

@@ -112,7 +112,7 @@ def positions(count: int) -> Array:
     """0, 1, ..., count - 1 as int64, without a Python loop."""
     if count == 0:
         return pa.array([], pa.int64())
-    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), pa.scalar(1, pa.int64()))
+    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), pa.scalar(1, pa.int64()))  # ty: ignore[invalid-explicit-return]
 
 
 def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -167,7 +167,7 @@ def build_base(
         .rename_columns({"count_all": ROWS})
     )
     if not keys:  # a keyless group_by answers one row even without fact rows
-        grouped = grouped.filter(pc.greater(grouped[ROWS], pa.scalar(0, pa.int64())))
+        grouped = grouped.filter(pc.greater(grouped[ROWS], pa.scalar(0, pa.int64())))  # ty: ignore[invalid-argument-type]
     deadline.check("grouping the fact table")
     for edge in first_hops:
         view = _view(tables, edge, wanted, needed, via)
@@ -242,7 +242,7 @@ def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str,
     for part in ["sum", "count"] if leaf.function == "mean" else [leaf.function]:
         name = f"{column}\x1f{part}"
         if name not in grouped.column_names:
-            derived: Chunked = (
+            derived: Chunked = (  # ty: ignore[invalid-assignment]
                 pc.multiply_checked(rows, values)
                 if part == "sum"
                 else pc.if_else(pc.is_valid(values), rows, pa.scalar(0, pa.int64()))

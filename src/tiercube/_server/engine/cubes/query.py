@@ -47,7 +47,7 @@ from tiercube.errors import QueryError, ResultTooLargeError
 Context = frozenset[bytes]
 NO_CONTEXT: Context = frozenset()
 
-_ARITHMETIC: dict[str, Callable[[Array, Array], Array]] = {
+_ARITHMETIC: dict[str, Callable[[Array, Array], Array]] = {  # ty: ignore[invalid-assignment]
     "+": pc.add_checked,
     "-": pc.subtract_checked,
     "*": pc.multiply_checked,
@@ -250,10 +250,10 @@ class Evaluator:
                 combine = pc.and_kleene if isinstance(node, AllOf) else pc.or_kleene
                 compared = repeat(pa.scalar(isinstance(node, AllOf)), self.cells.rows(levels))
                 for condition in conditions:
-                    compared = combine(compared, self.condition(condition, levels, context))
+                    compared = combine(compared, self.condition(condition, levels, context))  # ty: ignore[no-matching-overload]
             case NotCondition(condition):
                 compared = pc.invert(self.condition(condition, levels, context))
-        return compared.fill_null(False)
+        return compared.fill_null(False)  # ty: ignore[missing-union-attribute]
 
     def _align(self, levels: LevelSet, parent: LevelSet, values: Array) -> Array:
         """``values`` (one per cell of ``parent``) repeated for each cell of ``levels`` it contains."""
@@ -298,7 +298,7 @@ def _finish(table: pa.Table, cells: Cells, request: CubeQuery) -> pa.Table:
     """Sort by the level codes (values order, nulls last), then decode them to values."""
     codes = [code_column(level) for level in request.levels]
     if codes:
-        table = table.take(pc.sort_indices(table, sort_keys=[(code, "ascending") for code in codes]))
+        table = table.take(pc.sort_indices(table, sort_keys=[(code, "ascending") for code in codes]))  # pyrefly: ignore[no-matching-overload]
     columns = [
         cells.values[level].take(table[code].combine_chunks()).cast(value_type(cells.types[level]))
         for level, code in zip(request.levels, codes, strict=True)
