@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def fresh_owner() -> Generator[tiercube.Session]:
 
 
 @contextmanager
-def serve(*args: str, config: str | None = None, prefix: list[str] | None = None) -> Iterator[str]:
+def serve(*args: str, config: str | None = None, prefix: list[str] | None = None) -> Generator[str]:
     """Run ``tiercube serve`` (optionally under ``prefix``, e.g. unshare) and yield its URL."""
     command = [*(prefix or []), sys.executable, "-m", "tiercube._cli", "serve", *args]
     if config is not None:
