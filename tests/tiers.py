@@ -266,13 +266,6 @@ def all_tiers(directory: Path) -> Generator[Tiers]:
         yield Tiers(owner, local, remote, no_security_local, no_security, read_only, minimal)
 
 
-@pytest.fixture(scope="module")
-def tiers(tmp_path_factory: pytest.TempPathFactory) -> Generator[Tiers]:
-    """Every tier, for one test module (import this fixture into the module)."""
-    with all_tiers(tmp_path_factory.mktemp("tiers")) as sessions:
-        yield sessions
-
-
 @dataclass
 class Sources:
     """The same small sales data as a local CSV and Parquet file, cloud objects, Arrow and pandas."""

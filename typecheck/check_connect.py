@@ -15,7 +15,7 @@ import pytest
 
 import tiercube
 from tests.conftest import ADMIN, USER
-from tests.tiers import Server, Tiers, start_not_tiercube, start_server, tiers
+from tests.tiers import Server, Tiers, start_not_tiercube, start_server
 from tiercube import (
     AnySession,
     LocalSession,
@@ -35,8 +35,6 @@ from tiercube.capabilities import (
     SupportsReadModel,
     SupportsSecurity,
 )
-
-__all__ = ["tiers"]
 
 TYPE_CHECKING_INVALID_USAGE = TYPE_CHECKING
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 import tiercube
 from tests.conftest import USER
-from tests.tiers import SALES_ROWS, SALES_TYPES, Sources, Tiers, raw, sources, tiers
+from tests.tiers import SALES_ROWS, SALES_TYPES, Sources, Tiers, raw
 from tiercube import (
     CloudTable,
     EditableCube,
@@ -42,8 +42,6 @@ from tiercube.capabilities import (
     SupportsReadModel,
     SupportsSecurity,
 )
-
-__all__ = ["sources", "tiers"]
 
 TYPE_CHECKING_INVALID_USAGE = TYPE_CHECKING
 

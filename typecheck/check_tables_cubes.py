@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 import tiercube
-from tests.tiers import SALES_ROWS, SALES_TYPES, Sources, Tiers, make_sales, sources, tiers
+from tests.tiers import SALES_ROWS, SALES_TYPES, Sources, Tiers, make_sales
 from tiercube import (
     CloudTable,
     Column,
@@ -34,8 +34,6 @@ from tiercube import (
     S3Location,
     TableSchema,
 )
-
-__all__ = ["sources", "tiers"]
 
 TYPE_CHECKING_INVALID_USAGE = TYPE_CHECKING
 
