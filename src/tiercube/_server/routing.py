@@ -51,8 +51,14 @@ def endpoint(
                 decoded = msgspec.json.decode(await request.body(), type=body)
             except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
                 raise InvalidRequestError(f"malformed request body: {error}") from None
+            except RecursionError:
+                raise InvalidRequestError("malformed request body: nested too deeply") from None
         call = Call(state, grant, dict(request.path_params), decoded)
-        return encode(await run_in_threadpool(handler, call))
+        try:
+            result = await run_in_threadpool(handler, call)
+        except RecursionError:  # e.g. a filter of a thousand nested ~
+            raise InvalidRequestError("the request is nested too deeply") from None
+        return encode(result)
 
     return Route(path, run, methods=[method])
 

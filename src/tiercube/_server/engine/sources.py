@@ -6,6 +6,7 @@ tells, the row and column; nothing here touches a stored table.
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,11 @@ def _cloud_file_system(location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
 def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mapping[str, DataType]) -> pa.Table:
     import pyarrow.csv as pa_csv
 
+    try:
+        codecs.lookup(options.encoding)
+    except LookupError:
+        origin = path.uri if isinstance(path, CloudLocation) else path
+        raise LoadError(f"{origin}: unknown encoding {options.encoding!r}") from None
     read_options = pa_csv.ReadOptions(
         encoding=options.encoding,
         column_names=options.column_names,

@@ -191,7 +191,7 @@ class TableStore:
         for i, column in enumerate(table.columns):
             try:
                 arrays[column] = pa.array(_column_values(rows, i))
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
                 raise InvalidRequestError(f"the rows do not fit column {column!r} of table {name!r}: {error}") from None
         return table, self.add(table, pa.table(arrays), "append")
 

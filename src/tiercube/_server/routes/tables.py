@@ -35,7 +35,7 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
     if request.max_rows is not None:
         if request.max_rows < 0:
             raise InvalidRequestError("max_rows must be zero or more")
-        data = data.slice(0, request.max_rows)
+        data = data.slice(0, min(request.max_rows, data.num_rows))
     elif data.num_rows > limit:
         raise ResultTooLargeError(f"the result has {data.num_rows} rows, over the server's limit of {limit}; pass max_rows or a filter")
     if request.columns:
