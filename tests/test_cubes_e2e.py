@@ -79,11 +79,11 @@ def test_filter_and_measure_arithmetic(cube_owner: tiercube.Session) -> None:
 def test_new_data_is_visible_to_the_next_query(fresh_owner: tiercube.Session) -> None:
     table = fresh_owner.read_arrow(FACTS, table_name="facts", keys=["id"])
     cube = fresh_owner.create_cube(table)
-    before = cube.query("qty.SUM")["qty.SUM"][0].as_py()
+    before = cube.query("qty.SUM")["qty.SUM"][0].as_py()  # ty: ignore[missing-attribute]
     table.append((99, "EU", "apple", 100, 1.0))
-    assert cube.query("qty.SUM")["qty.SUM"][0].as_py() == before + 100
+    assert cube.query("qty.SUM")["qty.SUM"][0].as_py() == before + 100  # ty: ignore[missing-attribute]
     table.drop(table["id"] == 99)
-    assert cube.query("qty.SUM")["qty.SUM"][0].as_py() == before
+    assert cube.query("qty.SUM")["qty.SUM"][0].as_py() == before  # ty: ignore[missing-attribute]
 
 
 def test_every_tier_queries_and_only_editors_define_measures(cube_owner: tiercube.Session) -> None:
@@ -96,7 +96,7 @@ def test_every_tier_queries_and_only_editors_define_measures(cube_owner: tiercub
         admin.cubes["e2e"].measures["double qty"] = admin.cubes["e2e"].measures["qty.SUM"] * 2
         # Assigned by one client, visible to another at once.
         result = reader.cubes["e2e"].query("double qty", "qty.SUM")
-        assert result["double qty"][0].as_py() == 2 * result["qty.SUM"][0].as_py()
+        assert result["double qty"][0].as_py() == 2 * result["qty.SUM"][0].as_py()  # ty: ignore[missing-attribute]
         assert not hasattr(reader.cubes["e2e"].measures, "__setitem__")
         del admin.cubes["e2e"].measures["double qty"]
         assert "double qty" not in reader.cubes["e2e"].measures

@@ -245,7 +245,7 @@ def test_a_failing_append_changes_nothing(
     table.append((1, "a", dt.date(2024, 1, 1)), (3, "old", None))
     before = table.query()
     with pytest.raises(error, match=message):
-        table.append(*bad_rows)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+        table.append(*bad_rows)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
     assert table.query().equals(before)
 
 
