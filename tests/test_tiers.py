@@ -30,6 +30,7 @@ from tests.tiers import (
     sources,
     start_not_tiercube,
     start_server,
+    system_tmp_can_be_hidden,
 )
 from tiercube import CapabilityReport, capabilities
 from tiercube._version import PROTOCOL_VERSION, __version__
@@ -177,6 +178,11 @@ def test_remote_session(servers: Servers, sources: Sources) -> None:
         session.security.create_user("remote_user", password="pw")
         assert "remote_user" in session.security.users
         assert not {"read_arrow", "read_pandas", "port"} & public(session)
+        if system_tmp_can_be_hidden():
+            # The server really does not see this process's files (they are under its private /tmp).
+            body = {"table": "peek", "source": {"type": "csv", "path": str(sources.csv)}}
+            response = raw(servers.remote, "POST", "/api/v1/read", auth=ADMIN, body=body)
+            assert response.status_code == 400 and "no such file on the server's file system" in response.json()["message"]
         # A local path cannot reach the server by mistake either (the type already forbids it).
         with pytest.raises(TypeError, match="local path"):
             table.load(tiercube.CsvLoad(str(sources.csv)))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
@@ -314,14 +320,20 @@ def test_minimal_when_the_wire_protocol_differs(servers: Servers) -> None:
     # The server itself refuses to show the model to a client of another protocol.
     refused(raw(owner.url, "GET", "/api/v1/tables", auth=USER, protocol=other), f"wire protocol '{other}'")
     refused(raw(owner.url, "GET", "/api/v1/cubes/sales", auth=USER, protocol=other), "wire protocol")
-    # An admin of another protocol and another tiercube version gets nothing but queries either.
-    with other_protocol(other):
-        admin = tiercube.connect(servers.no_security_local, authentication=ADMIN)
-    with admin:
-        assert type(admin) is tiercube.MinimalSession and held(admin.capabilities) == "abdf"
-    for method, path, body in mutations("sales", "sales"):
-        refused(raw(servers.no_security_local, method, path, auth=ADMIN, body=body, protocol=other))
     assert snapshot(owner) == before
+    # An admin of another protocol and another tiercube version gets nothing but queries either.
+    url = servers.no_security_local
+    with tiercube.connect(url, authentication=ADMIN, require=tiercube.NoSecurityLocalSession) as editor:
+        make_sales(editor, "protocol_sales")
+        before = snapshot(editor)
+        with other_protocol(other):
+            admin = tiercube.connect(url, authentication=ADMIN)
+        with admin:
+            assert type(admin) is tiercube.MinimalSession
+            assert held(admin.capabilities) == "abdf"
+        for method, path, body in mutations("protocol_sales", "protocol_sales"):
+            refused(raw(url, method, path, auth=ADMIN, body=body, protocol=other), f"wire protocol '{other}'")
+        assert snapshot(editor) == before
 
 
 # require=

@@ -127,6 +127,13 @@ class Server:
             self.process.stdout.close()
 
 
+def system_tmp_can_be_hidden() -> bool:
+    """Whether a private server gets its own empty ``/tmp``: then it cannot see the caller's temporary files."""
+    system = Path(tempfile.gettempdir()).resolve()
+    needed = [Path(sys.executable).resolve(), Path(sys.prefix).resolve(), Path(tiercube.__file__).resolve(), Path.cwd().resolve()]
+    return not any(path.is_relative_to(system) for path in needed)
+
+
 def _hidden_directory(directory: Path) -> Path:
     """The directory the private server gets as an empty tmpfs of its own.
 
@@ -134,10 +141,8 @@ def _hidden_directory(directory: Path) -> Path:
     or the working directory live under it: mounting over them would hide them
     from the server too. Then a directory of the test's own is hidden instead.
     """
-    system = Path(tempfile.gettempdir()).resolve()
-    needed = [Path(sys.executable).resolve(), Path(sys.prefix).resolve(), Path(tiercube.__file__).resolve(), Path.cwd().resolve()]
-    if not any(path.is_relative_to(system) for path in needed):
-        return system
+    if system_tmp_can_be_hidden():
+        return Path(tempfile.gettempdir()).resolve()
     hidden = directory / "private-tmp"
     hidden.mkdir(exist_ok=True)
     return hidden

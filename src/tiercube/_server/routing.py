@@ -97,6 +97,9 @@ def _refusal(state: ServerState, request: Request, grant: Grant, group: Group) -
         reason = f"it takes {ADMIN_ROLE}"
     elif group is Group.SECURITY:
         reason = f"security management needs the same tiercube version as the server's ({state.started_by})"
-    else:
+    elif not state.config.sdk_exposed:
         reason = "the client's tiercube version differs from the server's and the SDK admin API is not exposed"
+    else:
+        client = request.headers.get(paths.CLIENT_PROTOCOL_HEADER)
+        reason = f"the client's tiercube version differs from the server's and it speaks wire protocol {client!r}, this server {PROTOCOL_VERSION}"
     return f"{who} may not {group.value} on this server: {reason}"
