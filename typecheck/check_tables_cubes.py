@@ -116,7 +116,7 @@ def cloud_table(session: tiercube.RemoteSession | tiercube.NoSecuritySession, so
     assert_type(table.append((5, "EU", 1, 1.0)), int)
     assert_type(table.drop(table["id"] == 5), int)
     assert_type(table.load(CsvLoad(sources.cloud_csv)), int)
-    assert_type(table.load(ParquetLoad(sources.cloud_parquet)), int)
+    assert_type(session.tables[name].load(ParquetLoad(sources.cloud_parquet)), int)
     assert table.row_count == len(SALES_ROWS)
     del session.cubes[name]
     del session.tables[name]
@@ -156,6 +156,20 @@ def local_table(
         table.load(SALES_TYPES)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
 
 
+def examples_of_the_contract(
+    read_only: tiercube.ReadOnlySession, remote: tiercube.RemoteSession, minimal: tiercube.MinimalSession
+) -> None:
+    """The contract's and the issue's own examples, as they are written there."""
+    if TYPE_CHECKING:  # type-checked only: the bucket does not exist
+        assert_type(remote.tables["t"].load(CsvLoad(S3Location("s3://b/k"))), int)
+        assert_type(remote.tables["t"].load(ParquetLoad(S3Location("s3://b/k.parquet"))), int)
+    if TYPE_CHECKING_INVALID_USAGE:
+        read_only.tables["t"].append((1, "EU"))  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
+        remote.tables["t"].load(CsvLoad("x.csv"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+        minimal.cubes["c"].measures  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
+        remote.read_arrow  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
+
+
 # Runtime.
 
 
@@ -169,6 +183,7 @@ def test_read_only_objects(tiers: Tiers) -> None:
 
 def test_query_cube(tiers: Tiers) -> None:
     query_cube(tiers.minimal)
+    examples_of_the_contract(tiers.read_only, tiers.remote, tiers.minimal)
     assert not hasattr(tiers.minimal.cubes["sales"], "measures")
 
 
