@@ -104,6 +104,21 @@ def connect_requiring_a_capability(url: str, authentication: Authentication) -> 
         tiercube.connect(url).create_table  # type: ignore[union-attr]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
 
 
+def connect_through_the_session_class(url: str, authentication: Authentication) -> None:
+    """``Session.connect`` is ``tiercube.connect`` with the same overloads, as in the reference system."""
+    with tiercube.Session.connect(url) as anonymous:
+        assert_type(anonymous, ReadOnlySession | MinimalSession)
+    with tiercube.Session.connect(url, authentication=authentication) as granted:
+        assert_type(granted, AnySession)
+    with tiercube.Session.connect(url, authentication=authentication, require=LocalSession) as local:
+        assert_type(local, LocalSession)
+    loader = tiercube.Session.connect(url, authentication=authentication, require=SHARED_FILE_LOADING)
+    assert_type(loader, SupportsFileLoading)
+    loader.close()
+    if TYPE_CHECKING_INVALID_USAGE:
+        tiercube.Session.connect(url, authentication=authentication, require=str)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
+
+
 def connect_requiring_the_lifecycle(url: str, authentication: Authentication) -> None:
     """Only the owner has the lifecycle: this type-checks, and always raises ``CapabilityError``."""
     owner_like = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.LIFECYCLE)
@@ -225,6 +240,7 @@ def test_overloads_return_what_they_say(tiers: Tiers, open_server: str, not_tier
     assert connect_with_optional_credentials(url, ADMIN) == "LocalSession"
     connect_requiring_a_tier(url, ADMIN)
     connect_requiring_a_capability(url, ADMIN)
+    connect_through_the_session_class(url, ADMIN)
 
 
 def test_requiring_more_than_granted_raises(tiers: Tiers) -> None:
