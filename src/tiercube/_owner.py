@@ -6,13 +6,13 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final, overload
 
+from tiercube._auth import Authenticate, ClientCertificate
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._config import SessionConfig
-from tiercube._auth import Authenticate, ClientCertificate
 from tiercube._connect import AnySession, P, TierT, connect
 from tiercube._sessions import MinimalSession, ReadOnlySession
 from tiercube.capabilities import Capability
