@@ -75,6 +75,8 @@ def connect_requiring_a_tier(url: str, authentication: Authentication) -> None:
 
 
 def connect_requiring_a_capability(url: str, authentication: Authentication) -> None:
+    with tiercube.connect(url, authentication=authentication, require=SHARED_FILE_LOADING) as managed:
+        assert_type(managed, SupportsFileLoading)
     loader = tiercube.connect(url, authentication=authentication, require=SHARED_FILE_LOADING)
     assert_type(loader, SupportsFileLoading)
     editor = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.EDITING)

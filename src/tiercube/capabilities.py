@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+from types import TracebackType
+from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from typing_extensions import Unpack
 
@@ -59,6 +60,11 @@ class SupportsQuery(Protocol):
     def cubes(self) -> Cubes[QueryCube]: ...
     def query_mdx(self, mdx: str, /) -> pa.Table: ...
     def close(self) -> None: ...
+    # So that ``with connect(url, require=SOME_CAPABILITY) as session:`` type-checks.
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None, /
+    ) -> None: ...
 
 
 @runtime_checkable
