@@ -8,7 +8,8 @@ against real servers, so none of this is dead code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, assert_never, assert_type
 
 import pytest
@@ -56,6 +57,17 @@ def connect_with_credentials(url: str, authentication: Authentication) -> str:
             LocalSession | RemoteSession | NoSecurityLocalSession | NoSecuritySession | ReadOnlySession | MinimalSession,
         )
         return type(session).__name__
+
+
+def other_credentials(url: str, token: str, certificate: Path) -> None:
+    """Any ``Authenticate`` callable, or a client certificate, counts as credentials."""
+    if TYPE_CHECKING:  # type-checked only: there is no server with certificates here
+        assert_type(tiercube.connect(url, authentication=lambda _: {"Authorization": f"Bearer {token}"}), AnySession)
+        assert_type(tiercube.connect(url, authentication=tiercube.ClientCertificate(certificate)), AnySession)
+        assert_type(
+            tiercube.connect(url, authentication=tiercube.ClientCertificate(certificate), require=RemoteSession),
+            RemoteSession,
+        )
 
 
 def connect_with_optional_credentials(url: str, authentication: Authentication | None) -> str:
@@ -213,7 +225,7 @@ def unreachable_with_final_classes(session: ReadOnlySession | MinimalSession) ->
 
 
 @pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Generator[str]:
     """A tiercube server without security: everyone is read-only."""
     server = start_server(tmp_path_factory.mktemp("open"), config=None)
     try:
@@ -223,7 +235,7 @@ def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def not_tiercube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def not_tiercube(tmp_path_factory: pytest.TempPathFactory) -> Generator[Server]:
     server = start_not_tiercube(tmp_path_factory.mktemp("not-tiercube"))
     try:
         yield server
@@ -243,6 +255,7 @@ def test_overloads_return_what_they_say(tiers: Tiers, open_server: str, not_tier
     connect_requiring_a_tier(url, ADMIN)
     connect_requiring_a_capability(url, ADMIN)
     connect_through_the_session_class(url, ADMIN)
+    other_credentials(url, "token", Path("client.pem"))
 
 
 def test_requiring_more_than_granted_raises(tiers: Tiers) -> None:
