@@ -48,6 +48,9 @@ class ServerProcess:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
+                # Its own session: Ctrl+C at the owner's terminal interrupts the owner, not the server
+                # (the server still ends with its owner: it reads end-of-file on stdin).
+                start_new_session=True,
             )
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(msgspec.json.encode(Bootstrap(config, token)) + b"\n")
