@@ -207,6 +207,36 @@ time.sleep(600)
     assert_unreachable(url)
 
 
+def test_ctrl_c_at_the_owners_terminal_does_not_stop_the_server() -> None:
+    """Ctrl+C signals the terminal's whole foreground process group; it must interrupt the
+    owner's current call, not end its server and lose the session's data."""
+    code = """
+import json, tiercube
+session = tiercube.Session.start()
+session.create_table("survives", data_types={"x": "int64"})
+try:
+    print("ready", flush=True)
+    session.wait()  # blocks until interrupted
+except KeyboardInterrupt:
+    session.wait(timeout=3)  # a server that was told to stop would be gone by now
+    print(json.dumps(list(session.tables)), flush=True)
+session.close()
+"""
+    # The owner leads its own process group, as a shell's foreground job does.
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline() == "ready\n"
+        os.killpg(owner.pid, signal.SIGINT)  # what the terminal does on Ctrl+C
+        out, _ = owner.communicate(timeout=60)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.communicate()
+    assert json.loads(out) == ["survives"]
+    assert owner.returncode == 0
+
+
 @pytest.mark.parametrize(
     "ending",
     ["pass", "raise SystemExit(3)", "raise RuntimeError('unhandled')"],
