@@ -82,7 +82,7 @@ def connect_requiring_a_tier(url: str, authentication: Authentication) -> None:
         assert_type(local, LocalSession)
     with tiercube.connect(url, authentication=authentication, require=ReadOnlySession) as read_only:
         assert_type(read_only, ReadOnlySession)
-    with tiercube.connect(url, require=MinimalSession) as minimal:
+    with tiercube.connect(url, authentication=authentication, require=MinimalSession) as minimal:
         assert_type(minimal, MinimalSession)
 
 
@@ -97,9 +97,9 @@ def connect_requiring_a_capability(url: str, authentication: Authentication) -> 
     assert_type(cloud, SupportsCloudLoading)
     security = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.SECURITY)
     assert_type(security, SupportsSecurity)
-    reader = tiercube.connect(url, require=tiercube.capabilities.READ_MODEL)
+    reader = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.READ_MODEL)
     assert_type(reader, SupportsReadModel)
-    querier = tiercube.connect(url, require=tiercube.capabilities.QUERY)
+    querier = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.QUERY)
     assert_type(querier, SupportsQuery)
     for session in (loader, editor, cloud, reader, querier):
         session.close()
@@ -118,9 +118,9 @@ def connect_requiring_a_capability(url: str, authentication: Authentication) -> 
         tiercube.connect(url).create_table  # type: ignore[union-attr]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
 
 
-def connect_through_the_session_class(url: str, authentication: Authentication) -> None:
+def connect_through_the_session_class(url: str, open_url: str, authentication: Authentication) -> None:
     """``Session.connect`` is ``tiercube.connect`` with the same overloads, as in the reference system."""
-    with tiercube.Session.connect(url) as anonymous:
+    with tiercube.Session.connect(open_url) as anonymous:
         assert_type(anonymous, ReadOnlySession | MinimalSession)
     with tiercube.Session.connect(url, authentication=authentication) as granted:
         assert_type(granted, AnySession)
@@ -250,11 +250,11 @@ def test_overloads_return_what_they_say(tiers: Tiers, open_server: str, not_tier
     assert connect_with_credentials(url, ADMIN) == "LocalSession"
     assert connect_with_credentials(url, USER) == "ReadOnlySession"
     assert connect_with_credentials(tiers.remote.url, ADMIN) == "RemoteSession"
-    assert connect_with_optional_credentials(url, None) == "ReadOnlySession"
+    assert connect_with_optional_credentials(open_server, None) == "ReadOnlySession"
     assert connect_with_optional_credentials(url, ADMIN) == "LocalSession"
     connect_requiring_a_tier(url, ADMIN)
     connect_requiring_a_capability(url, ADMIN)
-    connect_through_the_session_class(url, ADMIN)
+    connect_through_the_session_class(url, open_server, ADMIN)
     other_credentials(url, "token", Path("client.pem"))
 
 
