@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     print(f"\ntiercube benchmarks, {mode.name} mode ({mode.rows:,} fact rows), {seconds:.0f} s; medians [min-max]")
     print(report.text_table(figures))
+    print("\nnotes:\n" + report.notes(figures))
     if args.markdown:
         print("\n" + report.markdown_table(figures))
     report.write_json(args.output, mode, command, figures, described, seconds)

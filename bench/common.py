@@ -6,7 +6,8 @@ import gc
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from typing import Literal
 import tiercube
 
 SEED = 20261127
+MIN_RUNS = 20  # a time budget never cuts a series of small queries shorter than this
 ADMIN = tiercube.BasicAuthentication("bench-admin", "bench-admin-password")
 SECURED = tiercube.SessionConfig(
     users=[tiercube.UserConfig(name=ADMIN.username, password=ADMIN.password, roles=["ROLE_ADMIN"])]
@@ -32,13 +34,14 @@ class Mode:
     connects: int
     small_queries: int  # samples of each small query, for p50
     concurrency_seconds: float
+    budget: float  # seconds one series of small queries may take before it stops early
     clients: tuple[int, ...] = (1, 2, 4, 8)
 
 
 MODES = {
-    "full": Mode("full", 10_000_000, 5, 30, 7, 200, 300, 5.0),
-    "quick": Mode("quick", 200_000, 3, 10, 3, 200, 100, 2.0),
-    "smoke": Mode("smoke", 3_000, 1, 2, 1, 10, 5, 0.3, clients=(1, 2)),
+    "full": Mode("full", 10_000_000, 5, 30, 7, 200, 300, 10.0, 30.0),
+    "quick": Mode("quick", 200_000, 3, 10, 3, 200, 100, 2.0, 5.0),
+    "smoke": Mode("smoke", 3_000, 1, 2, 1, 10, 5, 0.3, 1.0, clients=(1, 2)),
 }
 
 
@@ -139,14 +142,35 @@ def timed(run: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def repeat(run: Callable[[], object], times: int, *, warmup: int = 1, scale: float = 1.0) -> Samples:
-    """``times`` timings of ``run`` after ``warmup`` untimed calls, in seconds times ``scale``."""
+@contextmanager
+def no_gc() -> Generator[None]:
+    """Collect once, then keep the cyclic collector out of the timings (as ``timeit`` does)."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def repeat(
+    run: Callable[[], object], times: int, *, warmup: int = 1, scale: float = 1.0, budget: float | None = None
+) -> Samples:
+    """``times`` timings of ``run`` after ``warmup`` untimed calls, in seconds times ``scale``.
+
+    With a ``budget`` (seconds), stop early once it is spent and at least ``MIN_RUNS`` timings exist.
+    """
     for _ in range(warmup):
         run()
     values: list[float] = []
-    for _ in range(times):
-        gc.collect()
-        values.append(timed(run) * scale)
+    started = time.perf_counter()
+    with no_gc():
+        for _ in range(times):
+            values.append(timed(run) * scale)
+            if budget is not None and len(values) >= MIN_RUNS and time.perf_counter() - started > budget:
+                break
     return Samples(tuple(values))
 
 
@@ -156,10 +180,10 @@ def interleaved(runs: Sequence[Callable[[], object]], times: int, *, warmup: int
         for _ in range(warmup):
             run()
     values: list[list[float]] = [[] for _ in runs]
-    for _ in range(times):
-        for index, run in enumerate(runs):
-            gc.collect()
-            values[index].append(timed(run) * scale)
+    with no_gc():
+        for _ in range(times):
+            for index, run in enumerate(runs):
+                values[index].append(timed(run) * scale)
     return [Samples(tuple(v)) for v in values]
 
 

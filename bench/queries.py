@@ -108,6 +108,11 @@ def measure(context: Context, data: Dataset, served: Served) -> list[Figure]:
     checked = engine.query(["region", "product"])
     assert checked.num_rows == arrow_group_by().num_rows, "the engine and pyarrow disagree on the number of groups"
     ms = 1000.0
+
+    def series(run: Callable[[], object]) -> Samples:
+        """A small query's timings (ms): many runs, within the mode's time budget."""
+        return repeat(run, context.mode.small_queries, scale=ms, budget=context.mode.budget)
+
     engine_q1 = repeat(lambda: engine.query(["region", "product"]), runs, scale=ms)
     arrow_q1 = repeat(arrow_group_by, runs, scale=ms)
     duck_q1 = repeat(lambda: duck.sql(group_sql).arrow(), runs, scale=ms)
@@ -118,10 +123,10 @@ def measure(context: Context, data: Dataset, served: Served) -> list[Figure]:
     products = data.small_filter_products()
     expression = (pc.field("region") == REGION) & cast(Any, pc.field("product")).isin(products)
     stored = engine.tables.get("sales").data
-    arrow_filter = repeat(lambda: stored.filter(expression).slice(0, 1000), context.mode.small_queries, scale=ms)
+    arrow_filter = series(lambda: stored.filter(expression).slice(0, 1000))
     stored_products = engine.tables.get("products").data
     products_expression = pc.field("category") != "none"
-    arrow_products = repeat(lambda: stored_products.filter(products_expression).slice(0, 1000), context.mode.small_queries, scale=ms)
+    arrow_products = series(lambda: stored_products.filter(products_expression).slice(0, 1000))
     loaded_nbytes = stored.nbytes + stored_products.nbytes
     del engine, stored, stored_products
     duck.close()
@@ -139,12 +144,12 @@ def measure(context: Context, data: Dataset, served: Served) -> list[Figure]:
     small_server = _server_ms(probe, "/query/")
     condition = fact_condition(sales, products)
     rows = sales.query(filter=condition, max_rows=1000).num_rows
-    e2e_filter = repeat(lambda: sales.query(filter=condition, max_rows=1000), context.mode.small_queries, scale=ms)
+    e2e_filter = series(lambda: sales.query(filter=condition, max_rows=1000))
     filter_server = _server_ms(probe, "/sales/")
     products_condition = dimension["category"] != "none"
-    e2e_products = repeat(lambda: dimension.query(filter=products_condition, max_rows=1000), context.mode.small_queries, scale=ms)
+    e2e_products = series(lambda: dimension.query(filter=products_condition, max_rows=1000))
     products_server = _server_ms(probe, "/products/")
-    e2e_mdx = repeat(lambda: served.session.query_mdx(SMALL_MDX), context.mode.small_queries, scale=ms)
+    e2e_mdx = series(lambda: served.session.query_mdx(SMALL_MDX))
     mdx_server = _server_ms(probe, "/mdx")
     cube_memory = served.memory.after_load("cube", "loading the fact and product tables and querying", loaded_nbytes)
 

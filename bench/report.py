@@ -92,6 +92,11 @@ def text_table(figures: Sequence[Figure]) -> str:
     return "\n".join(lines)
 
 
+def notes(figures: Sequence[Figure]) -> str:
+    """One line per figure that carries a note."""
+    return "\n".join(f"- {figure.key}: {figure.note}" for figure in figures if figure.note)
+
+
 def markdown_table(figures: Sequence[Figure]) -> str:
     cells = rows(figures)
     lines = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in cells]
