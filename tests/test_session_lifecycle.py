@@ -294,7 +294,8 @@ def test_a_server_that_cannot_start_raises_server_start_error_with_its_log(tmp_p
     message = str(raised.value)
     assert "did not start" in message
     assert "server.log" in message  # it says where the whole log is...
-    assert "No such file or directory" in message  # ...and quotes its end, with the cause
+    # ...and quotes its end, with the cause, naming the missing file.
+    assert f"TLS certificate file {tmp_path / 'no-cert.pem'} does not exist" in message
     # No half-started server is left behind.
     lingering = children_of(os.getpid()) - children_before
     assert all(gone(pid) for pid in lingering)

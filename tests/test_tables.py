@@ -464,8 +464,9 @@ BAD_FILTERS: list[tuple[Check, str]] = [
         (lambda t: (t["id"] > 1) & ~(t["nope"] < 3), "'nope'"),
         (lambda t: (t["id"] > 1) | (t["nope"] < 3), "'nope'"),
         (lambda t: t["qty"] == "three", "'qty'"),
-        (lambda t: t["qty"] == 1.5, "'qty'"),
+        (lambda t: t["qty"] == True, "'qty'"),  # noqa: E712 (builds a condition, compares nothing)
         (lambda t: t["day"] > "yesterday", "'day'"),
+        (lambda t: t["region"] == 3, "'region'"),
         (lambda t: t["qty"].isin(1, "x"), "'qty'"),
 ]
 
@@ -481,8 +482,9 @@ BAD_FILTERS: list[tuple[Check, str]] = [
         "nested_unknown",
         "or_unknown",
         "string_for_int",
-        "fraction_for_int",
+        "bool_for_int",
         "bad_date",
+        "int_for_string",
         "isin_mixed",
     ],
 )

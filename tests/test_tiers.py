@@ -392,6 +392,7 @@ def test_require_more_than_granted_raises(
         else:
             tiercube.connect(url, authentication=authentication, require=required)
     message = str(raised.value)
+    assert raised.value.report == report  # the same as data
     name = required.__name__ if isinstance(required, type) else repr(required)
     assert message.startswith(f"{name} was required, but the server at {url} grants {report.tier}:")
     lines = message.splitlines()[1:]

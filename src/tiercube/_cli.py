@@ -34,6 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         serve(config, host=args.host, port=args.port, on_ready=ready)
+    except InvalidRequestError as error:
+        print(f"tiercube serve: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"tiercube serve: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 1

@@ -104,10 +104,10 @@ def connect(
         if isinstance(require, Capability):
             if isinstance(granted, cast(type, require.protocol)):
                 return granted
-            raise CapabilityError(_refusal(report, repr(require)))
+            raise CapabilityError(_refusal(report, repr(require)), report)
         if _grants(report.tier, require):
             return require(connection, report)
-        raise CapabilityError(_refusal(report, require.__name__))
+        raise CapabilityError(_refusal(report, require.__name__), report)
     except BaseException:
         connection.close()
         raise

@@ -24,7 +24,10 @@ A failed request never changes the session: loads are all or nothing.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from tiercube._client.negotiation import CapabilityReport
 
 
 class TiercubeError(Exception):
@@ -60,6 +63,10 @@ class CapabilityError(TiercubeError):
     """
 
     code = "capability"
+
+    def __init__(self, message: str, report: CapabilityReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class AuthenticationError(TiercubeError):

@@ -63,8 +63,14 @@ def evaluate(url: str, document: VersionsDocument | None, *, credentials_given: 
         why = "the server's /versions/rest is not a tiercube versions document"
         conditions = tuple(ConditionResult(letter, meaning, False, why) for letter, meaning in _MEANINGS.items())
         return CapabilityReport(url, "MinimalSession", conditions)
-    if document.security and credentials_given and document.caller is None:
-        raise AuthenticationError(f"the server at {url} did not authenticate the credentials given")
+    if document.security and document.caller is None:
+        if credentials_given:
+            raise AuthenticationError(f"the server at {url} did not authenticate the credentials given")
+        # Every request but /versions/rest would answer 401: say so now, not at first use.
+        raise AuthenticationError(
+            f"the server at {url} requires authentication: pass authentication=tiercube.BasicAuthentication(...) "
+            "or a tiercube.ClientCertificate"
+        )
     conditions = (
         _a(document),
         _b(document, credentials_given),

@@ -8,6 +8,7 @@ never outlives its owner.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -23,7 +24,9 @@ def main() -> None:
     owner_gone = threading.Event()
 
     def watch_owner() -> None:
-        sys.stdin.buffer.read()
+        # os.read, not sys.stdin: a thread blocked in a buffered read aborts interpreter exit.
+        while os.read(0, 4096):
+            pass
         owner_gone.set()
 
     threading.Thread(target=watch_owner, name="tiercube-owner-watch", daemon=True).start()

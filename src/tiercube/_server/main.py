@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 import socket
 import ssl
@@ -18,6 +19,7 @@ from tiercube._config import SessionConfig
 from tiercube._server.app import create_app
 from tiercube._server.state import create_state
 from tiercube._server.tls import ClientCertificateProtocol
+from tiercube.errors import InvalidRequestError
 
 log = logging.getLogger("tiercube.server")
 
@@ -46,6 +48,15 @@ def warm_up() -> None:
         importlib.import_module(module)
 
 
+def _check_tls_files(config: SessionConfig) -> None:
+    tls = config.tls
+    if tls is None:
+        return
+    for what, path in (("certificate", tls.certificate), ("key", tls.key), ("client_ca", tls.client_ca)):
+        if path is not None and not os.access(path, os.R_OK):
+            raise InvalidRequestError(f"TLS {what} file {path} does not exist or cannot be read")
+
+
 def serve(
     config: SessionConfig,
     *,
@@ -56,6 +67,7 @@ def serve(
     stop_event: threading.Event | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, an owner's stop request, or ``stop_event`` is set."""
+    _check_tls_files(config)
     state = create_state(config, owner_token)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,

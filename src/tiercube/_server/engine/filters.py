@@ -68,9 +68,39 @@ def _value(value: Scalar, column: str, columns: Mapping[str, DataType]) -> pa.Sc
     target = value_type(data_type)
     if value is None:
         return pa.scalar(None, type=target)
+    if not _fits(value, data_type):
+        raise InvalidRequestError(
+            f"the filter compares column {column!r} ({data_type}) with {value!r} ({type(value).__name__}); "
+            f"give {_EXPECTED[data_type]}"
+        )
+    if isinstance(value, int | float) and data_type in _NUMERIC:
+        return pa.scalar(value)  # compare by value: Arrow promotes qty < 2.5 to floating point
     try:
         return pa.scalar(value).cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         raise InvalidRequestError(
             f"the filter compares column {column!r} ({data_type}) with {value!r}, which is not a {data_type}"
         ) from None
+
+
+_NUMERIC = ("int32", "int64", "float32", "float64")
+_EXPECTED: dict[DataType, str] = {
+    "bool": "a bool",
+    "int32": "a number",
+    "int64": "a number",
+    "float32": "a number",
+    "float64": "a number",
+    "string": "a str",
+    "date": "a date",
+    "timestamp": "a datetime",
+}
+
+
+def _fits(value: Scalar, data_type: DataType) -> bool:
+    """Whether ``value`` is of the column's kind: a string column is not compared with 3."""
+    if isinstance(value, bool):
+        return data_type == "bool"
+    if isinstance(value, int | float):
+        return data_type in _NUMERIC
+    # Dates and timestamps travel as ISO text.
+    return data_type in ("string", "date", "timestamp")

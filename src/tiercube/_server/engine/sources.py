@@ -78,6 +78,7 @@ def _open(path: str | CloudLocation) -> Any:
 def _cloud_file_system(location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
     import pyarrow.fs as pa_fs
 
+    # Only S3: from_uri would also open file:// paths, a shared file system by another name.
     if location.uri.startswith("s3://"):
         file_system = pa_fs.S3FileSystem(
             endpoint_override=location.endpoint,
@@ -87,7 +88,7 @@ def _cloud_file_system(location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
             scheme="http" if (location.endpoint or "").startswith("http://") else "https",
         )
         return file_system, location.uri.removeprefix("s3://")
-    return pa_fs.FileSystem.from_uri(location.uri)
+    raise LoadError(f"{location.uri}: only s3:// cloud locations can be loaded")
 
 
 def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mapping[str, DataType]) -> pa.Table:
