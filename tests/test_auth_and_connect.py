@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import tiercube
+from tiercube._version import PROTOCOL_VERSION
+from tiercube._wire import paths
 
 from tests.conftest import ADMIN, USER, python_subprocess
 
@@ -513,3 +515,19 @@ roles = ["ROLE_ANALYST"]
             tiercube.connect(owner.url, authentication=bad)
         with pytest.raises(tiercube.AuthenticationError):
             tiercube.connect(owner.url, authentication=tiercube.BasicAuthentication("ops", "analyst-password"))
+
+
+def test_a_cloud_location_must_be_s3(owner: tiercube.Session, tmp_path: Path) -> None:
+    """file:// would let a caller without a shared file system read the server's files."""
+    secret = tmp_path / "server-only.csv"
+    secret.write_text("a\n1\n")
+    body = {"table": "stolen", "source": {"type": "csv", "path": {"uri": f"file://{secret}"}}}
+    response = httpx.post(
+        f"{owner.url}/api/v1/read",
+        json=body,
+        auth=(ADMIN.username, ADMIN.password),
+        headers={paths.CLIENT_VERSION_HEADER: tiercube.__version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
+        timeout=10,
+    )
+    assert "only s3://" in assert_error_body(response, 400, "load")
+    assert "stolen" not in owner.tables
