@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
     described = report.machine()
+    foreign = report.ForeignLoad()
     started = time.perf_counter()
 
     def log(message: str) -> None:
@@ -86,8 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nnotes:\n" + report.notes(figures))
     if args.markdown:
         print("\n" + report.markdown_table(figures))
-    report.write_json(args.output, mode, command, figures, described, seconds)
-    print(f"\nwritten to {args.output}")
+    report.write_json(args.output, mode, command, figures, described, seconds, foreign)
+    other = foreign.summary()
+    print(f"\nother processes used {other['other_processes_cpu_s']} CPU-seconds meanwhile ({other['share_of_capacity']:.0%} of the machine)")
+    print(f"written to {args.output}")
     return 0
 
 

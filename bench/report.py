@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -40,6 +41,31 @@ def _git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+class ForeignLoad:
+    """CPU time other processes (not this run's) used meanwhile: the figures are only as clean as this."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.system = self._busy_system()
+        self.ours = self._busy_ours()
+
+    @staticmethod
+    def _busy_system() -> float:
+        times = psutil.cpu_times()
+        return float(times.user + times.nice + times.system + getattr(times, "irq", 0.0) + getattr(times, "softirq", 0.0))
+
+    @staticmethod
+    def _busy_ours() -> float:
+        times = psutil.Process().cpu_times()  # children: every process this run started and waited for
+        return float(times.user + times.system + times.children_user + times.children_system)
+
+    def summary(self) -> dict[str, float]:
+        wall = time.monotonic() - self.started
+        foreign = max(0.0, (self._busy_system() - self.system) - (self._busy_ours() - self.ours))
+        capacity = wall * (os.cpu_count() or 1)
+        return {"other_processes_cpu_s": round(foreign, 1), "share_of_capacity": round(foreign / capacity, 3) if capacity else 0.0}
 
 
 def machine() -> dict[str, object]:
@@ -104,7 +130,9 @@ def markdown_table(figures: Sequence[Figure]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: Path, mode: Mode, command: str, figures: Sequence[Figure], described: dict[str, object], seconds: float) -> None:
+def write_json(
+    path: Path, mode: Mode, command: str, figures: Sequence[Figure], described: dict[str, object], seconds: float, foreign: ForeignLoad
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "command": command,
@@ -112,7 +140,8 @@ def write_json(path: Path, mode: Mode, command: str, figures: Sequence[Figure], 
         "rows": mode.rows,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(seconds, 1),
-        "machine": described | {"load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": described
+        | {"load_average_at_end": [round(x, 2) for x in os.getloadavg()], "other_processes_during_run": foreign.summary()},
         "figures": [figure.as_json() for figure in figures],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
