@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, final, overload
+from typing import TYPE_CHECKING, ClassVar, final
 
-from tiercube._auth import Authenticate, ClientCertificate
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._config import SessionConfig
-from tiercube._connect import AnySession, P, TierT, connect
-from tiercube._sessions import MinimalSession, ReadOnlySession
-from tiercube.capabilities import Capability
+from tiercube._connect import Connect, connect
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection
@@ -58,46 +55,8 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle):
             server.stop()
             raise
 
-    # ``staticmethod(connect)`` would keep only the first overload for mypy and pyright: spelled out.
-    @overload
-    @staticmethod
-    def connect(
-        url: str, *, authentication: None = None, certificate_authority: Path | str | None = None
-    ) -> ReadOnlySession | MinimalSession: ...
-    @overload
-    @staticmethod
-    def connect(
-        url: str, *, authentication: Authenticate | ClientCertificate | None, certificate_authority: Path | str | None = None
-    ) -> AnySession: ...
-    @overload
-    @staticmethod
-    def connect(
-        url: str,
-        *,
-        authentication: Authenticate | ClientCertificate | None = None,
-        certificate_authority: Path | str | None = None,
-        require: type[TierT],
-    ) -> TierT: ...
-    @overload
-    @staticmethod
-    def connect(
-        url: str,
-        *,
-        authentication: Authenticate | ClientCertificate | None = None,
-        certificate_authority: Path | str | None = None,
-        require: Capability[P],
-    ) -> P: ...
-    @staticmethod
-    def connect(
-        url: str,
-        *,
-        authentication: Authenticate | ClientCertificate | None = None,
-        certificate_authority: Path | str | None = None,
-        require: type[Any] | Capability[Any] | None = None,
-    ) -> object:
-        """``tiercube.connect``, also reachable as ``Session.connect`` as in the reference system."""
-        connect_: Any = connect
-        return connect_(url, authentication=authentication, certificate_authority=certificate_authority, require=require)
+    connect: ClassVar[Connect] = connect
+    """``tiercube.connect``, also reachable as ``Session.connect`` as in the reference system."""
 
     def close(self) -> None:
         """Stop the server (its data is gone) and close the connection."""
