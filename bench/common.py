@@ -162,29 +162,30 @@ def repeat(
 
     With a ``budget`` (seconds), stop early once it is spent and at least ``MIN_RUNS`` timings exist.
     """
-    for _ in range(warmup):
-        run()
-    values: list[float] = []
-    started = time.perf_counter()
-    with no_gc():
-        for _ in range(times):
-            values.append(timed(run) * scale)
-            if budget is not None and len(values) >= MIN_RUNS and time.perf_counter() - started > budget:
-                break
-    return Samples(tuple(values))
+    return interleaved([run], times, warmup=warmup, scale=scale, budget=budget)[0]
 
 
-def interleaved(runs: Sequence[Callable[[], object]], times: int, *, warmup: int = 1, scale: float = 1.0) -> list[Samples]:
-    """Like ``repeat`` for several contenders, taking turns so that drift hits all of them alike."""
+def interleaved(
+    runs: Sequence[Callable[[], object]], times: int, *, warmup: int = 1, scale: float = 1.0, budget: float | None = None
+) -> list[Samples]:
+    """Like ``repeat`` for several contenders, taking turns so that drift and other load hit all of them alike."""
     for run in runs:
         for _ in range(warmup):
             run()
     values: list[list[float]] = [[] for _ in runs]
+    started = time.perf_counter()
     with no_gc():
-        for _ in range(times):
+        for done in range(1, times + 1):
             for index, run in enumerate(runs):
                 values[index].append(timed(run) * scale)
+            if budget is not None and done >= MIN_RUNS and time.perf_counter() - started > budget:
+                break
     return [Samples(tuple(v)) for v in values]
+
+
+def paired(later: Samples, earlier: Samples) -> Samples:
+    """Differences of interleaved runs, one per turn: what ``later`` adds to ``earlier``."""
+    return Samples(tuple(a - b for a, b in zip(later.values, earlier.values, strict=True)))
 
 
 def compare(

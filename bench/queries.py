@@ -10,7 +10,6 @@ dictionary-encoded table and duckdb on the same Arrow data.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import tiercube
-from bench.common import ADMIN, SECURED, Context, Figure, Samples, Target, compare, repeat
+from bench.common import ADMIN, SECURED, Context, Figure, Samples, Target, compare, interleaved, paired
 from bench.data import Dataset
 from bench.memory import MemoryProbe
 from bench.servers import ProbeServer
@@ -58,10 +57,17 @@ def in_process_engine(data: Dataset) -> Engine:
     return Engine(tables, cubes)
 
 
-def _server_ms(probe: ProbeServer, path_part: str) -> str:
-    """The median server-side time of the requests to paths containing ``path_part`` since the last call."""
-    seconds = [s for path, times in probe.stats().seconds.items() if path_part in path for s in times]
-    return f"server-side {statistics.median(seconds) * 1000:.2f} ms (probe)" if seconds else "no server-side time"
+def _server_side(probe: ProbeServer, path_part: str, client: Samples) -> str:
+    """Server-side time (probe) of the requests since the last call, and the rest of ``client``'s time.
+
+    The first request was the warm-up; the others pair with ``client``'s runs in order.
+    """
+    seconds = [s * 1000 for path, times in probe.stats().seconds.items() if path_part in path for s in times][1:]
+    if len(seconds) != len(client.values):
+        return "no server-side time"
+    server = Samples(tuple(seconds))
+    rest = paired(client, server)
+    return f"server-side {server.median:.2f} ms (probe), client and transport {rest.median:.2f} ms (medians)"
 
 
 @dataclass
@@ -107,53 +113,57 @@ def measure(context: Context, data: Dataset, served: Served) -> list[Figure]:
 
     checked = engine.query(["region", "product"])
     assert checked.num_rows == arrow_group_by().num_rows, "the engine and pyarrow disagree on the number of groups"
-    ms = 1000.0
-
-    def series(run: Callable[[], object]) -> Samples:
-        """A small query's timings (ms): many runs, within the mode's time budget."""
-        return repeat(run, context.mode.small_queries, scale=ms, budget=context.mode.budget)
-
-    engine_q1 = repeat(lambda: engine.query(["region", "product"]), runs, scale=ms)
-    arrow_q1 = repeat(arrow_group_by, runs, scale=ms)
-    duck_q1 = repeat(lambda: duck.sql(group_sql).arrow(), runs, scale=ms)
-    engine_join = repeat(lambda: engine.query(["region", "category"]), runs, scale=ms)
-    duck_join = repeat(lambda: duck.sql(join_sql).arrow(), runs, scale=ms)
-    engine_small = repeat(lambda: engine.query(["region"]), runs, scale=ms)
-    engine_mdx = repeat(lambda: engine.mdx(SMALL_MDX), runs, scale=ms)
+    ms, budget, many = 1000.0, context.mode.budget, context.mode.small_queries
+    engine_q1, arrow_q1, duck_q1 = interleaved(
+        [lambda: engine.query(["region", "product"]), arrow_group_by, lambda: duck.sql(group_sql).arrow()], runs, scale=ms
+    )
+    engine_join, duck_join = interleaved(
+        [lambda: engine.query(["region", "category"]), lambda: duck.sql(join_sql).arrow()], runs, scale=ms
+    )
+    duck.close()
     products = data.small_filter_products()
     expression = (pc.field("region") == REGION) & cast(Any, pc.field("product")).isin(products)
     stored = engine.tables.get("sales").data
-    arrow_filter = series(lambda: stored.filter(expression).slice(0, 1000))
     stored_products = engine.tables.get("products").data
     products_expression = pc.field("category") != "none"
-    arrow_products = series(lambda: stored_products.filter(products_expression).slice(0, 1000))
     loaded_nbytes = stored.nbytes + stored_products.nbytes
-    del engine, stored, stored_products
-    duck.close()
 
-    context.log("queries: end to end through connect()")
+    context.log("queries: end to end through connect(), taking turns with the engine in process")
     probe, cube, sales, dimension = served.probe, served.cube, served.sales, served.dimension
 
     def remote(levels: list[str]) -> Callable[[], pa.Table]:
         return lambda: cube.query(*MEASURES, levels=levels)
 
     probe.stats()
-    e2e_q1 = repeat(remote(["region", "product"]), runs, scale=ms)
-    q1_server = _server_ms(probe, "/query/")
-    e2e_small = repeat(remote(["region"]), runs, scale=ms)
-    small_server = _server_ms(probe, "/query/")
+    turn_q1, e2e_q1 = interleaved([lambda: engine.query(["region", "product"]), remote(["region", "product"])], runs, scale=ms)
+    q1_server = _server_side(probe, "/query/", e2e_q1)
+    turn_small, e2e_small = interleaved([lambda: engine.query(["region"]), remote(["region"])], many, scale=ms, budget=budget)
+    small_server = _server_side(probe, "/query/", e2e_small)
+    overhead = paired(e2e_small, turn_small)
     condition = fact_condition(sales, products)
     rows = sales.query(filter=condition, max_rows=1000).num_rows
-    e2e_filter = series(lambda: sales.query(filter=condition, max_rows=1000))
-    filter_server = _server_ms(probe, "/sales/")
+    probe.stats()
+    arrow_filter, e2e_filter = interleaved(
+        [lambda: stored.filter(expression).slice(0, 1000), lambda: sales.query(filter=condition, max_rows=1000)],
+        many, scale=ms, budget=budget,
+    )
+    filter_server = _server_side(probe, "/sales/", e2e_filter)
     products_condition = dimension["category"] != "none"
-    e2e_products = series(lambda: dimension.query(filter=products_condition, max_rows=1000))
-    products_server = _server_ms(probe, "/products/")
-    e2e_mdx = series(lambda: served.session.query_mdx(SMALL_MDX))
-    mdx_server = _server_ms(probe, "/mdx")
+    arrow_products, e2e_products = interleaved(
+        [
+            lambda: stored_products.filter(products_expression).slice(0, 1000),
+            lambda: dimension.query(filter=products_condition, max_rows=1000),
+        ],
+        many, scale=ms, budget=budget,
+    )
+    products_server = _server_side(probe, "/products/", e2e_products)
+    engine_mdx, e2e_mdx = interleaved(
+        [lambda: engine.mdx(SMALL_MDX), lambda: served.session.query_mdx(SMALL_MDX)], many, scale=ms, budget=budget
+    )
+    mdx_server = _server_side(probe, "/mdx", e2e_mdx)
     cube_memory = served.memory.after_load("cube", "loading the fact and product tables and querying", loaded_nbytes)
+    del engine, stored, stored_products
 
-    overhead = Samples((e2e_small.median - engine_small.median,))
     return [
         compare("queries.q1.engine_vs_pyarrow", "cube engine: sum(qty), sum(price), count by (region, product)", "ms",
                 engine_q1, arrow_q1, "pyarrow group_by, dictionary-encoded", Target(1.3, on="ratio", text="<= 1.3x pyarrow"),
@@ -161,13 +171,13 @@ def measure(context: Context, data: Dataset, served: Served) -> list[Figure]:
         compare("queries.q1.engine_vs_duckdb", "cube engine: sum(qty), sum(price), count by (region, product)", "ms",
                 engine_q1, duck_q1, "duckdb on the same Arrow table", Target(1.0, on="ratio", text="faster than duckdb (< 1x)")),
         compare("queries.q1.e2e", "cube.query by (region, product), end to end through connect()", "ms",
-                e2e_q1, engine_q1, "engine in process", note=f"{checked.num_rows:,} result rows; {q1_server}"),
+                e2e_q1, turn_q1, "engine in process, taking turns", note=f"{checked.num_rows:,} result rows; {q1_server}"),
         compare("queries.join.engine_vs_duckdb", "cube engine by (region, category) through the product join", "ms",
                 engine_join, duck_join, "duckdb joining the fact rows to the dimension"),
-        compare("queries.small.e2e", "cube.query by region (10 rows), end to end", "ms", e2e_small, engine_small,
-                "engine in process", note=small_server),
-        compare("queries.small.overhead", "end-to-end overhead on a small result (e2e - engine medians)", "ms", overhead,
-                target=Target(10, text="< 10 ms"), note=f"{e2e_small.median:.1f} ms e2e - {engine_small.median:.1f} ms engine"),
+        compare("queries.small.e2e", "cube.query by region (10 rows), end to end", "ms", e2e_small, turn_small,
+                "engine in process, taking turns", note=small_server),
+        compare("queries.small.overhead", "end-to-end overhead on a small result (e2e - engine, per turn)", "ms", overhead,
+                target=Target(10, text="< 10 ms"), note="median of each turn's end-to-end time minus the in-process engine's"),
         compare("queries.table_query.p50", f"table.query of {rows:,} fact rows with a filter, end to end, p50", "ms",
                 e2e_filter, arrow_filter, "pyarrow filter + slice in process on the stored data", Target(3, text="< 3 ms"),
                 note=f"filter region == {REGION!r} & product in {len(products)} products over {data.rows:,} rows; {filter_server}"),
