@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from tiercube._server.access import Group
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import paths
@@ -14,12 +16,19 @@ def create_table(call: Call[CreateTable]) -> TableInfo:
 
 def read(call: Call[Read]) -> LoadResult:
     table, rows = call.state.tables.read(call.body)
-    return LoadResult(table.info, rows)
+    return _after_load(LoadResult(table.info, rows))
 
 
 def load(call: Call[Load]) -> LoadResult:
     table, rows = call.state.tables.load(call.params["table"], call.body.source)
-    return LoadResult(table.info, rows)
+    return _after_load(LoadResult(table.info, rows))
+
+
+def _after_load(result: LoadResult) -> LoadResult:
+    # A load's intermediate buffers (parsed text, plain strings before encoding) are
+    # garbage now; without this the allocator keeps them and the server's RSS with them.
+    pa.default_memory_pool().release_unused()
+    return result
 
 
 def append(call: Call[Append]) -> LoadResult:
