@@ -104,7 +104,6 @@ def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mappin
         column_names=options.column_names,
         autogenerate_column_names=not options.header and options.column_names is None,
         skip_rows=1 if options.header and options.column_names is not None else 0,
-        block_size=1 << 24,
     )
     parse_options = pa_csv.ParseOptions(
         delimiter=options.separator,
@@ -113,6 +112,9 @@ def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mappin
     convert_kwargs: dict[str, Any] = {
         "column_types": {name: storage_type(t) for name, t in data_types.items()},
         "strings_can_be_null": True,
+        # Strings are stored dictionary-encoded: let the parser encode them as it goes.
+        "auto_dict_encode": True,
+        "auto_dict_max_cardinality": 1 << 30,
     }
     if options.null_values is not None:
         convert_kwargs["null_values"] = options.null_values
