@@ -50,6 +50,7 @@ class ForeignLoad:
         self.started = time.monotonic()
         self.system = self._busy_system()
         self.ours = self._busy_ours()
+        self.steal = float(getattr(psutil.cpu_times(), "steal", 0.0))  # time the hypervisor gave to others
 
     @staticmethod
     def _busy_system() -> float:
@@ -65,7 +66,21 @@ class ForeignLoad:
         wall = time.monotonic() - self.started
         foreign = max(0.0, (self._busy_system() - self.system) - (self._busy_ours() - self.ours))
         capacity = wall * (os.cpu_count() or 1)
-        return {"other_processes_cpu_s": round(foreign, 1), "share_of_capacity": round(foreign / capacity, 3) if capacity else 0.0}
+        return {
+            "other_processes_cpu_s": round(foreign, 1),
+            "share_of_capacity": round(foreign / capacity, 3) if capacity else 0.0,
+            "steal_cpu_s": round(float(getattr(psutil.cpu_times(), "steal", 0.0)) - self.steal, 1),
+        }
+
+
+def python_speed() -> float:
+    """Milliseconds for ``sum(range(10_000_000))``, median of 5: compares the CPU between runs and machines."""
+    values: list[float] = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(10_000_000))
+        values.append((time.perf_counter() - started) * 1000)
+    return round(sorted(values)[2], 1)
 
 
 def machine() -> dict[str, object]:
@@ -82,6 +97,7 @@ def machine() -> dict[str, object]:
         "git_commit": _git("rev-parse", "--short", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python_loop_ms_at_start": python_speed(),
     }
 
 
@@ -141,7 +157,11 @@ def write_json(
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(seconds, 1),
         "machine": described
-        | {"load_average_at_end": [round(x, 2) for x in os.getloadavg()], "other_processes_during_run": foreign.summary()},
+        | {
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "python_loop_ms_at_end": python_speed(),
+            "other_processes_during_run": foreign.summary(),
+        },
         "figures": [figure.as_json() for figure in figures],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
