@@ -62,8 +62,11 @@ def product_table() -> pa.Table:
 
 
 def dictionary_encoded(table: pa.Table) -> pa.Table:
-    """``table`` with every string column dictionary-encoded, as tiercube stores it."""
-    columns = [c.dictionary_encode() if pa.types.is_string(c.type) else c for c in table.columns]
+    """``table`` with every string column dictionary-encoded (int32 indices), as tiercube stores it."""
+    columns = [
+        c.cast(pa.string()).dictionary_encode() if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c
+        for c in table.columns
+    ]
     return pa.table(columns, names=table.column_names)
 
 
