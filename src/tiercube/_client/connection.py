@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Generator
 from pathlib import Path
@@ -31,6 +32,27 @@ class _HeaderAuth(httpx.Auth):
         yield request
 
 
+@functools.cache
+def _system_trust() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def _tls_context(
+    url: str, certificate_authority: Path | str | None, client_certificate: ClientCertificate | None
+) -> ssl.SSLContext | bool:
+    """What verifies the server. Building a context costs about 60 ms, so it is built once, and only for https."""
+    if certificate_authority is None and client_certificate is None:
+        # Plain http never uses it; httpx would still load the system's CA bundle for nothing.
+        return _system_trust() if url.startswith("https://") else False
+    context = ssl.create_default_context(cafile=str(certificate_authority) if certificate_authority else None)
+    # Trust exactly what the file lists, even a server's own certificate (an owner pins its child's).
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    if client_certificate is not None:
+        key = str(client_certificate.key) if client_certificate.key else None
+        context.load_cert_chain(str(client_certificate.certificate), key)
+    return context
+
+
 class Connection:
     """Sends requests to one server and turns its error bodies back into exceptions."""
 
@@ -43,18 +65,10 @@ class Connection:
         certificate_authority: Path | str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        verify: ssl.SSLContext | bool = True
-        if certificate_authority is not None or client_certificate is not None:
-            verify = ssl.create_default_context(cafile=str(certificate_authority) if certificate_authority else None)
-            # Trust exactly what the file lists, even a server's own certificate (an owner pins its child's).
-            verify.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-            if client_certificate is not None:
-                key = str(client_certificate.key) if client_certificate.key else None
-                verify.load_cert_chain(str(client_certificate.certificate), key)
         self._client = httpx.Client(
             base_url=self.url,
             auth=_HeaderAuth(authentication) if authentication is not None else None,
-            verify=verify,
+            verify=_tls_context(self.url, certificate_authority, client_certificate),
             headers={paths.CLIENT_VERSION_HEADER: __version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
             # Loads and queries are bounded by the server; only connecting is bounded here.
             timeout=httpx.Timeout(None, connect=10.0),
