@@ -661,3 +661,14 @@ def test_any_filter_agrees_with_pyarrow_compute(owner: tiercube.Session, data: p
 def test_the_module_table_is_untouched(sales: LocalTable) -> None:
     """Queries never change data: after every filter above, the table is as loaded."""
     assert sales.query().equals(SALES)
+
+
+def test_max_rows_with_a_filter_stops_early_but_returns_the_first_matches(owner: tiercube.Session) -> None:
+    rows = range(300_000)
+    data = pa.table({"id": pa.array(rows, type=pa.int64()), "bucket": pa.array([i % 7 for i in rows], type=pa.int64())})
+    table = owner.read_arrow(data, table_name=unique("early"))
+    matching = [i for i in rows if i % 7 == 3]
+    expected = pa.table({"id": pa.array(matching, type=pa.int64()), "bucket": pa.array([3] * len(matching), type=pa.int64())})
+    for max_rows in (0, 1, 1_000, 40_000, 50_000):
+        got = table.query(filter=table["bucket"] == 3, max_rows=max_rows)
+        assert got.equals(expected.slice(0, max_rows)), max_rows
