@@ -126,6 +126,9 @@ def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mappin
 def _read_parquet(path: str | CloudLocation) -> pa.Table:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(_open(path))
+    source = _open(path)
+    # Strings are stored dictionary-encoded, as Parquet usually holds them: read them so.
+    strings = [f.name for f in pq.read_schema(source) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    table = pq.read_table(source, read_dictionary=strings)
     # Parquet gives each row group its own dictionary; group_by needs one.
     return table.unify_dictionaries()
