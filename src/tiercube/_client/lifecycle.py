@@ -39,7 +39,8 @@ class ServerProcess:
     logs_path: Path
 
     @classmethod
-    def spawn(cls, config: SessionConfig) -> ServerProcess:
+    def spawn(cls, config: SessionConfig, while_starting: Callable[[], object] = lambda: None) -> ServerProcess:
+        """Start the server child; ``while_starting`` runs here while it boots."""
         token = secrets.token_urlsafe(32)
         logs_path = Path(tempfile.mkdtemp(prefix="tiercube-session-"), "server.log")
         with open(logs_path, "ab") as log:
@@ -55,6 +56,11 @@ class ServerProcess:
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(msgspec.json.encode(Bootstrap(config, token)) + b"\n")
         process.stdin.flush()
+        try:
+            while_starting()
+        except BaseException:
+            process.kill()
+            raise
         url = _read_ready_line(process, logs_path)
         server = cls(process, url, token, logs_path)
         # Normal interpreter exit stops the server even if close() was never called.
