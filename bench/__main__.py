@@ -55,31 +55,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
 
+    speeds: dict[str, float] = {}
+
+    def begin(area: str) -> None:
+        """Log the area, with the CPU's speed just before it (this VM's varies from minute to minute)."""
+        if mode.name == "smoke":
+            log(area)
+            return
+        speeds[area] = report.python_speed()
+        log(f"{area} (python loop {speeds[area]:.0f} ms)")
+
     log(f"{mode.name} mode, {mode.rows:,} rows; {described['cpu_model']}, {described['logical_cores']} cores")
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="tiercube-bench-") as directory:
         context = Context(mode, Path(directory), log)
         data = Dataset(mode.rows, SEED, Path(directory))
         if "import" in areas:
-            log("import")
+            begin("import")
             figures += startup.measure_import(context)
         if "start" in areas:
-            log("start")
+            begin("start")
             figures += startup.measure_start(context)
         if "connect" in areas:
-            log("connect")
+            begin("connect")
             figures += connect.measure(context)
         if {"loads", "queries", "concurrency"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet
         if "loads" in areas:
+            begin("loads")
             figures += loads.measure(context, data)
         if {"queries", "concurrency"} & set(areas):
             log("loading the probe server")
             with queries.serve(data) as served:
                 if "queries" in areas:
+                    begin("queries")
                     figures += queries.measure(context, data, served)
                 if "concurrency" in areas:
+                    begin("concurrency")
                     figures += concurrency.measure(context, served, data.small_filter_products())
     seconds = time.perf_counter() - started
     print(f"\ntiercube benchmarks, {mode.name} mode ({mode.rows:,} fact rows), {seconds:.0f} s; medians [min-max]")
@@ -87,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nnotes:\n" + report.notes(figures))
     if args.markdown:
         print("\n" + report.markdown_table(figures))
+    described["python_loop_ms_before_each_area"] = speeds
     report.write_json(args.output, mode, command, figures, described, seconds, foreign)
     other = foreign.summary()
     print(f"\nother processes used {other['other_processes_cpu_s']} CPU-seconds meanwhile ({other['share_of_capacity']:.0%} of the machine)")
