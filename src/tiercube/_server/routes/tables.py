@@ -47,23 +47,23 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
 def _filtered(data: pa.Table, condition: pc.Expression, max_rows: int | None) -> pa.Table:
     """The rows matching ``condition``; with ``max_rows``, stop once that many are found.
 
-    Filtering 10,000,000 rows takes about 250 ms; the first 1,000 matches of a
-    common condition are usually found in the first slice or two.
+    Filtering 10,000,000 rows takes about 250 ms, and the first 1,000 matches
+    of a common condition are in the first slice. Slices double in size, so a
+    rare condition costs a handful of calls more than one filter, not 150.
     """
     if max_rows is None:
         return data.filter(condition)
-    found: list[pa.RecordBatch] = []
-    rows = 0
-    for batch in data.to_batches(max_chunksize=_SLICE):
-        if rows >= max_rows:
-            break
-        matches = batch.filter(condition)
+    found: list[pa.Table] = []
+    rows, start, size = 0, 0, _FIRST_SLICE
+    while rows < max_rows and start < data.num_rows:
+        matches = data.slice(start, size).filter(condition)
         found.append(matches)
         rows += matches.num_rows
-    return pa.Table.from_batches(found, schema=data.schema)
+        start, size = start + size, size * 2
+    return pa.concat_tables(found) if found else data.slice(0, 0)
 
 
-_SLICE = 65_536
+_FIRST_SLICE = 65_536
 
 routes = [
     endpoint("GET", paths.TABLES, Group.READ_MODEL, list_tables),
