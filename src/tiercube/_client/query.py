@@ -6,12 +6,12 @@ working against servers whose wire protocol differs from this client's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from tiercube._client.core import SessionCore, path
 from tiercube._client.negotiation import CapabilityReport
-from tiercube._client.views import LiveMapping
+from tiercube._client.views import ObjectMapping
 from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
@@ -73,12 +73,8 @@ def _name_of(item: object) -> str:
     return name
 
 
-class Cubes(LiveMapping[CubeT_co]):
+class Cubes(ObjectMapping[CubeT_co]):
     """The session's cubes by name: a live view of the server."""
-
-    def __init__(self, connection: Connection, make: Callable[[Connection, str], CubeT_co]) -> None:
-        self._connection = connection
-        self._make = make
 
     def _names(self) -> list[str]:
         return self._connection.json("GET", paths.QUERY_CUBES, list[str])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from tiercube._client.core import SessionCore, path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
-from tiercube._client.views import LiveMapping
+from tiercube._client.views import ObjectMapping
 from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
 from tiercube._wire.messages import DataType, TableInfo, TableQuery
@@ -92,12 +91,8 @@ class ReadOnlyTable:
         return f"<{type(self).__name__} {self._name!r}>"
 
 
-class Tables(LiveMapping[TableT_co]):
+class Tables(ObjectMapping[TableT_co]):
     """The session's tables by name: a live view, always as the server has them now."""
-
-    def __init__(self, connection: Connection, make: Callable[[Connection, str], TableT_co]) -> None:
-        self._connection = connection
-        self._make = make
 
     def _infos(self) -> list[TableInfo]:
         return self._connection.json("GET", paths.TABLES, list[TableInfo])

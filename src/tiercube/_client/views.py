@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from tiercube._client.connection import Connection
 
 V_co = TypeVar("V_co", covariant=True)
 
@@ -36,3 +39,11 @@ class SnapshotMapping(LiveMapping[V_co]):
 
     def __getitem__(self, name: str) -> V_co:
         return self._all()[name]
+
+
+class ObjectMapping(LiveMapping[V_co]):
+    """A live mapping of server objects (tables, cubes) that ``make`` turns into client objects."""
+
+    def __init__(self, connection: Connection, make: Callable[[Connection, str], V_co]) -> None:
+        self._connection = connection
+        self._make = make
