@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tiercube._client.core import SessionCore, path
 from tiercube._client.negotiation import CapabilityReport
-from tiercube._client.views import ObjectMapping
+from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
@@ -20,21 +20,12 @@ from tiercube.errors import NotFoundError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from tiercube._client.connection import Connection
 
 CubeT_co = TypeVar("CubeT_co", covariant=True)
 
 
-class QueryCube:
+class QueryCube(ServerObject):
     """A cube that can be queried by measure and level names."""
-
-    def __init__(self, connection: Connection, name: str) -> None:
-        self._connection = connection
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     def query(
         self,
@@ -60,9 +51,6 @@ class QueryCube:
             max_rows=result_limit,
         )
         return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._name!r}>"
 
 
 def _name_of(item: object) -> str:

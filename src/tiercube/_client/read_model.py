@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 from tiercube._client.core import SessionCore, path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
-from tiercube._client.views import ObjectMapping
+from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
 from tiercube._wire.messages import DataType, TableInfo, TableQuery
@@ -15,7 +15,6 @@ from tiercube._wire.messages import DataType, TableInfo, TableQuery
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from tiercube._client.connection import Connection
 
 TableT_co = TypeVar("TableT_co", covariant=True)
 
@@ -44,16 +43,8 @@ class TableSchema:
         return "\n".join(lines)
 
 
-class ReadOnlyTable:
+class ReadOnlyTable(ServerObject):
     """A table that can be inspected and queried. Every property asks the server."""
-
-    def __init__(self, connection: Connection, name: str) -> None:
-        self._connection = connection
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     def _info(self) -> TableInfo:
         return self._connection.json("GET", path(paths.TABLE, table=self._name), TableInfo)
@@ -86,9 +77,6 @@ class ReadOnlyTable:
         """Rows of the table (all columns unless some are named), filtered on the server."""
         body = TableQuery(list(columns), filter.to_wire() if filter is not None else None, max_rows)
         return self._connection.arrow("POST", path(paths.TABLE_QUERY, table=self._name), body)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._name!r}>"
 
 
 class Tables(ObjectMapping[TableT_co]):

@@ -47,3 +47,18 @@ class ObjectMapping(LiveMapping[V_co]):
     def __init__(self, connection: Connection, make: Callable[[Connection, str], V_co]) -> None:
         self._connection = connection
         self._make = make
+
+
+class ServerObject:
+    """A table or cube on the server, known by name; what it can do is its subclass's business."""
+
+    def __init__(self, connection: Connection, name: str) -> None:
+        self._connection = connection
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name!r}>"
