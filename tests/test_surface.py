@@ -23,6 +23,7 @@ import pytest
 from mypy import api as mypy_api
 
 import tiercube
+from tests.tiers import ALL_TIERS
 from tiercube import capabilities
 from tiercube._client.connection import Connection
 from tiercube._client.cube_model import EditableCubes, EditableHierarchies, EditableMeasures, Hierarchies, Measures
@@ -199,14 +200,7 @@ def test_what_connect_hands_out_is_the_contract() -> None:
             session.close()
 
 
-CONNECTED: list[type[tiercube.AnySession]] = [
-    tiercube.LocalSession,
-    tiercube.RemoteSession,
-    tiercube.NoSecurityLocalSession,
-    tiercube.NoSecuritySession,
-    tiercube.ReadOnlySession,
-    tiercube.MinimalSession,
-]
+CONNECTED = ALL_TIERS
 
 
 def offline(tier: type[tiercube.AnySession]) -> tiercube.AnySession:

@@ -37,14 +37,6 @@ from tiercube._version import PROTOCOL_VERSION, __version__
 
 __all__ = ["sources"]
 
-ALL_TIERS: list[type[tiercube.AnySession]] = [
-    tiercube.LocalSession,
-    tiercube.RemoteSession,
-    tiercube.NoSecurityLocalSession,
-    tiercube.NoSecuritySession,
-    tiercube.ReadOnlySession,
-    tiercube.MinimalSession,
-]
 
 
 @dataclass

@@ -81,6 +81,16 @@ server.serve_forever()
 """
 
 
+ALL_TIERS: list[type[tiercube.AnySession]] = [
+    tiercube.LocalSession,
+    tiercube.RemoteSession,
+    tiercube.NoSecurityLocalSession,
+    tiercube.NoSecuritySession,
+    tiercube.ReadOnlySession,
+    tiercube.MinimalSession,
+]
+
+
 class Server:
     """A server process started in the background; ``url`` waits for its ready line."""
 
