@@ -26,7 +26,9 @@ from bench.memory import MemoryProbe
 from bench.servers import ProbeServer
 from bench.workload import REGION, SMALL_MDX, fact_condition
 from tiercube._server.engine.cubes.store import CubeStore
+from tiercube._config import SessionConfig
 from tiercube._server.engine.tables import TableStore
+from tiercube._server.file_access import FileAccess
 from tiercube._wire.cubes import CreateCube, CubeQuery, Join, MdxQuery
 from tiercube._wire.messages import ParquetSource, Read
 
@@ -50,8 +52,9 @@ class Engine:
 
 def in_process_engine(data: Dataset) -> Engine:
     tables, cubes = TableStore(), CubeStore()
-    tables.read(Read(table="sales", source=ParquetSource(str(data.parquet))))
-    tables.read(Read(table="products", source=ParquetSource(str(data.products_parquet)), keys=["product"]))
+    files = FileAccess(SessionConfig(), protected=[])
+    tables.read(Read(table="sales", source=ParquetSource(str(data.parquet))), files)
+    tables.read(Read(table="products", source=ParquetSource(str(data.products_parquet)), keys=["product"]), files)
     cubes.join(tables, "sales", Join("products"))
     cubes.create_cube(tables, CreateCube("sales"))
     return Engine(tables, cubes)

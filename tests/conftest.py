@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import tiercube
+from tests.fake_s3 import shared_fake_s3
 
 ADMIN = tiercube.BasicAuthentication("admin", "admin-password")
 USER = tiercube.BasicAuthentication("user", "user-password")
@@ -20,7 +21,10 @@ SECURED = tiercube.SessionConfig(
     users=[
         tiercube.UserConfig(name=ADMIN.username, password=ADMIN.password, roles=["ROLE_ADMIN"]),
         tiercube.UserConfig(name=USER.username, password=USER.password, roles=["ROLE_USER"]),
-    ]
+    ],
+    # Tests send wrong passwords on purpose, all from 127.0.0.1; test_hostile.py checks the default limit.
+    max_failed_logins_per_minute=10_000,
+    cloud_stores=[tiercube.CloudStore(name="test", endpoint=shared_fake_s3().endpoint, anonymous=True)],
 )
 
 
@@ -68,7 +72,10 @@ def write_config(directory: Path, body: str) -> str:
     return str(path)
 
 
-SECURED_TOML = """
+SECURED_TOML = (
+    """
+max_failed_logins_per_minute = 10000
+
 [[users]]
 name = "admin"
 password = "admin-password"
@@ -79,6 +86,8 @@ name = "user"
 password = "user-password"
 roles = ["ROLE_USER"]
 """
+    + shared_fake_s3().toml
+)
 
 
 @pytest.fixture

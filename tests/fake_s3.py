@@ -1,35 +1,46 @@
 """A read-only S3 endpoint in a thread, so cloud loading is tested for real without a cloud.
 
-It answers HEAD and GET (with ranges) of the objects it is given, as pyarrow's
-S3 file system asks for them; signatures are not checked. The tiercube server
-reads from it like from any S3-compatible store (``S3Location(endpoint=...)``).
+It answers HEAD and GET (with ranges) of the objects put in it, as pyarrow's
+S3 file system asks for them; signatures are not checked. Each test process
+starts one (``shared_fake_s3``) and the test servers' configs declare it as
+their cloud store ``test``: a server reads only from stores it declares.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import threading
-from collections.abc import Generator, Mapping
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tiercube import S3Location
 
 BUCKET = "tiercube-test"
+STORE = "test"
 
 
 class FakeS3:
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, objects: dict[str, bytes]) -> None:
         self.endpoint = endpoint
+        self.objects = objects
+
+    def put(self, key: str, content: bytes) -> S3Location:
+        self.objects[f"/{BUCKET}/{key}"] = content
+        return self.location(key)
 
     def location(self, key: str) -> S3Location:
         return S3Location(f"s3://{BUCKET}/{key}", endpoint=self.endpoint, access_key="test", secret_key="test")
 
+    @property
+    def toml(self) -> str:
+        """The config section that declares this endpoint as the server's cloud store ``test``."""
+        return f'\n[[cloud_stores]]\nname = "{STORE}"\nendpoint = "{self.endpoint}"\nanonymous = true\n'
 
-@contextmanager
-def fake_s3(objects: Mapping[str, bytes]) -> Generator[FakeS3]:
-    """Serve ``objects`` (key -> content) from the bucket ``BUCKET``."""
-    stored = {f"/{BUCKET}/{key}": content for key, content in objects.items()}
+
+@functools.cache
+def shared_fake_s3() -> FakeS3:
+    """This process's fake S3, started on first use and serving until the process ends."""
+    objects: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -44,7 +55,7 @@ def fake_s3(objects: Mapping[str, bytes]) -> Generator[FakeS3]:
                 self.wfile.write(body)
 
         def _object(self, send_body: bool) -> None:
-            content = stored.get(self.path.split("?")[0])
+            content = objects.get(self.path.split("?")[0])
             if content is None:
                 self._answer(404, b"<Error><Code>NoSuchKey</Code></Error>", send_body)
                 return
@@ -66,11 +77,6 @@ def fake_s3(objects: Mapping[str, bytes]) -> Generator[FakeS3]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="fake-s3", daemon=True)
-    thread.start()
-    try:
-        yield FakeS3(f"http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="fake-s3", daemon=True).start()
+    return FakeS3(f"http://127.0.0.1:{server.server_address[1]}", objects)

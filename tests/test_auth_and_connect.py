@@ -7,6 +7,7 @@ server's URL; the client's view of the same with ``tiercube.connect``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
 
 from tests.conftest import ADMIN, USER, python_subprocess
+from tests.tiers import share_proof
 
 TABLE = "auth_sales"
 VERSIONS_FIELDS = {"protocol_version", "tiercube_version", "security", "sdk_exposed", "product", "caller"}
@@ -48,9 +50,10 @@ def sales(owner: tiercube.Session, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def http(owner: tiercube.Session, sales: tiercube.LocalTable) -> Iterator[httpx.Client]:
-    """A raw client that states this tiercube's versions, as the real client does."""
+    """A raw client that states this tiercube's versions and proves condition d, as the real client does."""
     protocol = httpx.get(f"{owner.url}/versions/rest", timeout=10).json()["protocol_version"]
     headers = {"tiercube-client-version": tiercube.__version__, "tiercube-client-protocol": str(protocol)}
+    headers.update(share_proof(owner.url, ADMIN))
     with httpx.Client(base_url=owner.url, headers=headers, timeout=30) as client:
         yield client
 
@@ -100,7 +103,9 @@ def test_versions_with_admin_credentials_proves_the_shared_file_system(owner: ti
     caller = document["caller"]
     assert (caller["username"], caller["roles"]) == (ADMIN.username, ["ROLE_ADMIN"])
     proof = caller["share_proof"]
-    assert Path(proof["path"]).read_text() == proof["nonce"]
+    # The path and the nonce's digest, never the nonce: the caller proves d by reading it back.
+    assert set(proof) == {"path", "sha256"}
+    assert hashlib.sha256(Path(proof["path"]).read_bytes()).hexdigest() == proof["sha256"]
 
 
 @pytest.mark.parametrize(

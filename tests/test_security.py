@@ -43,7 +43,10 @@ def test_restrictions_limit_tables_and_cubes_for_a_role(fresh_owner: tiercube.Se
     sales = fresh_owner.read_arrow(SALES, table_name="sales", keys=["id"])
     fresh_owner.create_cube(sales)
     fresh_owner.security.create_user("eve", password="pw", roles=["EUROPE"])
-    fresh_owner.security.restrict("EUROPE", tiercube.level("region") == "EU")
+    # Restrictions are bound to table columns, never to a bare name.
+    with pytest.raises(tiercube.InvalidRequestError, match="bound to table columns"):
+        fresh_owner.security.restrict("EUROPE", tiercube.level("region") == "EU")
+    fresh_owner.security.restrict("EUROPE", sales["region"] == "EU")
     assert set(fresh_owner.security.restrictions) == {"EUROPE"}
 
     with tiercube.connect(fresh_owner.url, authentication=tiercube.BasicAuthentication("eve", "pw")) as eve:

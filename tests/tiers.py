@@ -38,7 +38,7 @@ import pytest
 
 import tiercube
 from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER
-from tests.fake_s3 import fake_s3
+from tests.fake_s3 import shared_fake_s3
 from tiercube._client import connection as _connection
 from tiercube._client import negotiation as _negotiation
 from tiercube._version import PROTOCOL_VERSION, __version__
@@ -234,6 +234,12 @@ def raw(url: str, method: str, path: str, *, auth: tiercube.BasicAuthentication 
     return httpx.request(method, url + path, headers=headers, json=body, timeout=30)
 
 
+def share_proof(url: str, auth: tiercube.BasicAuthentication) -> dict[str, str]:
+    """The header by which a caller on the server's host proves condition d: the nonce, read from disk."""
+    document = httpx.get(url + paths.VERSIONS, headers=dict(auth(url)), timeout=30).json()
+    return {paths.SHARE_PROOF_HEADER: Path(document["caller"]["share_proof"]["path"]).read_text()}
+
+
 @dataclass
 class Tiers:
     """One session of every tier (and the owner), each on a server holding a ``sales`` table and cube."""
@@ -305,11 +311,12 @@ def sales_sources(directory: Path) -> Generator[Sources]:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sales.csv").write_text(SALES_CSV)
     (directory / "sales.parquet").write_bytes(parquet.getvalue())
-    with fake_s3({"sales.csv": SALES_CSV.encode(), "sales.parquet": parquet.getvalue()}) as s3:
-        yield Sources(
-            directory / "sales.csv", directory / "sales.parquet", s3.location("sales.csv"), s3.location("sales.parquet"), arrow,
-            pd.DataFrame({name: [row[i] for row in SALES_ROWS] for i, name in enumerate(SALES_TYPES)}),
-        )
+    s3 = shared_fake_s3()
+    yield Sources(
+        directory / "sales.csv", directory / "sales.parquet", s3.put("sales.csv", SALES_CSV.encode()),
+        s3.put("sales.parquet", parquet.getvalue()), arrow,
+        pd.DataFrame({name: [row[i] for row in SALES_ROWS] for i, name in enumerate(SALES_TYPES)}),
+    )
 
 
 @pytest.fixture(scope="module")

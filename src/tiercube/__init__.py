@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tiercube._client.read_model import ReadOnlyTable, TableSchema
     from tiercube._client.security import Security
     from tiercube._conditions import Column, Condition
-    from tiercube._config import SessionConfig, TlsConfig, UserConfig
+    from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
     from tiercube._connect import AnySession, connect
     from tiercube._measures import Measure, MeasureCondition, MeasureExpression, filtered, level, parent_value, where
     from tiercube._sessions import (
@@ -57,23 +57,25 @@ if TYPE_CHECKING:
         ProtocolError,
         QueryError,
         QueryTimeoutError,
+        RequestTooLargeError,
         ResultTooLargeError,
         ServerStartError,
         ServerUnavailableError,
         TiercubeError,
+        TooManyAttemptsError,
     )
 
 __all__ = [
     "AnySession", "Authenticate", "AuthenticationError", "BasicAuthentication", "CapabilityError",
-    "CapabilityReport", "ClientCertificate", "CloudTable", "Column", "Condition", "ConditionResult",
+    "CapabilityReport", "ClientCertificate", "CloudStore", "CloudTable", "Column", "Condition", "ConditionResult",
     "ConflictError", "CsvLoad", "DataType", "EditableCube", "EditableTable", "EndpointRequest", "Hierarchy",
     "InvalidRequestError", "Level", "LoadError", "LocalFile", "LocalSession", "LocalTable", "Measure",
     "MeasureCondition", "MeasureExpression", "MinimalSession", "NoSecurityLocalSession",
     "NoSecuritySession", "NotFoundError", "ParquetLoad", "PermissionDeniedError", "ProtocolError",
     "QueryCube", "QueryError", "QueryTimeoutError", "ReadOnlyCube", "ReadOnlySession", "ReadOnlyTable",
-    "RemoteSession", "ResultTooLargeError", "S3Location", "Security", "ServerStartError",
+    "RemoteSession", "RequestTooLargeError", "ResultTooLargeError", "S3Location", "Security", "ServerStartError",
     "ServerUnavailableError", "Session", "SessionConfig", "TableSchema", "TiercubeError", "TlsConfig",
-    "User", "UserConfig", "__version__", "agg", "capabilities", "connect", "errors", "filtered", "level",
+    "TooManyAttemptsError", "User", "UserConfig", "__version__", "agg", "capabilities", "connect", "errors", "filtered", "level",
     "parent_value", "where",
 ]
 
@@ -86,6 +88,7 @@ _LAZY = {
     "CapabilityError": "tiercube.errors",
     "CapabilityReport": "tiercube._client.negotiation",
     "ClientCertificate": "tiercube._auth",
+    "CloudStore": "tiercube._config",
     "CloudTable": "tiercube._client.cloud_loading",
     "Column": "tiercube._conditions",
     "Condition": "tiercube._conditions",
@@ -120,6 +123,7 @@ _LAZY = {
     "ReadOnlySession": "tiercube._sessions",
     "ReadOnlyTable": "tiercube._client.read_model",
     "RemoteSession": "tiercube._sessions",
+    "RequestTooLargeError": "tiercube.errors",
     "ResultTooLargeError": "tiercube.errors",
     "S3Location": "tiercube._sources",
     "Security": "tiercube._client.security",
@@ -130,6 +134,7 @@ _LAZY = {
     "TableSchema": "tiercube._client.read_model",
     "TiercubeError": "tiercube.errors",
     "TlsConfig": "tiercube._config",
+    "TooManyAttemptsError": "tiercube.errors",
     "User": "tiercube._wire.messages",
     "UserConfig": "tiercube._config",
     "__version__": "tiercube._version",

@@ -33,7 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"tiercube session server at {url} (log: {log_file}); stop with Ctrl+C", flush=True)
 
     try:
-        serve(config, host=args.host, port=args.port, on_ready=ready)
+        protected = [path for path in (args.config, log_file) if path]
+        serve(config, host=args.host, port=args.port, on_ready=ready, protected_files=protected)
     except InvalidRequestError as error:
         print(f"tiercube serve: {error}", file=sys.stderr)
         return 2

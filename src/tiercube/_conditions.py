@@ -36,10 +36,10 @@ class Condition:
         return self._filter
 
     def __and__(self, other: Condition) -> Condition:
-        return Condition(wire.And([self._filter, _checked(other)._filter]))
+        return Condition(wire.And(_joined(wire.And, self._filter, _checked(other)._filter)))
 
     def __or__(self, other: Condition) -> Condition:
-        return Condition(wire.Or([self._filter, _checked(other)._filter]))
+        return Condition(wire.Or(_joined(wire.Or, self._filter, _checked(other)._filter)))
 
     def __invert__(self) -> Condition:
         return Condition(wire.Not(self._filter))
@@ -51,6 +51,11 @@ class Condition:
         return f"Condition({_describe(self._filter)})"
 
 
+def _joined(kind: type[wire.And] | type[wire.Or], left: wire.Filter, right: wire.Filter) -> list[wire.Filter]:
+    """The operands of ``left kind right``: a & b & c stays one flat And (the server limits nesting)."""
+    return [*(left.operands if isinstance(left, kind) else [left]), *(right.operands if isinstance(right, kind) else [right])]
+
+
 def _checked(other: object) -> Condition:
     if not isinstance(other, Condition):
         raise TypeError(f"cannot combine a Condition with {type(other).__name__}")
@@ -59,12 +64,12 @@ def _checked(other: object) -> Condition:
 
 def _describe(f: wire.Filter) -> str:
     match f:
-        case wire.Compare(column, op, value):
-            return f"{column} {op} {value!r}"
-        case wire.IsIn(column, values):
-            return f"{column} in {values!r}"
-        case wire.IsNull(column):
-            return f"{column} is null"
+        case wire.Compare(column, op, value, table):
+            return f"{_qualified(column, table)} {op} {value!r}"
+        case wire.IsIn(column, values, table):
+            return f"{_qualified(column, table)} in {values!r}"
+        case wire.IsNull(column, table):
+            return f"{_qualified(column, table)} is null"
         case wire.And(operands):
             return "(" + " & ".join(map(_describe, operands)) + ")"
         case wire.Or(operands):
@@ -73,16 +78,25 @@ def _describe(f: wire.Filter) -> str:
             return f"~{_describe(operand)}"
 
 
+def _qualified(column: str, table: str | None) -> str:
+    return column if table is None else f"{table}.{column}"
+
+
 class Column:
-    """A named column or level, as the left-hand side of conditions."""
+    """A column of a table (``table["region"]``) or a level, as the left-hand side of conditions.
 
-    __slots__ = ("name",)
+    A table's column knows its table, which is what restrictions bind to;
+    ``tiercube.level(name)`` names a level and no table.
+    """
 
-    def __init__(self, name: str) -> None:
+    __slots__ = ("name", "table")
+
+    def __init__(self, name: str, table: str | None = None) -> None:
         self.name = name
+        self.table = table
 
     def _compare(self, op: wire.Operator, value: Value) -> Condition:
-        return Condition(wire.Compare(self.name, op, to_wire_value(value)))
+        return Condition(wire.Compare(self.name, op, to_wire_value(value), self.table))
 
     def __eq__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
         return self._compare("==", value)
@@ -103,12 +117,13 @@ class Column:
         return self._compare(">=", value)
 
     def isin(self, *values: Value) -> Condition:
-        return Condition(wire.IsIn(self.name, [to_wire_value(v) for v in values]))
+        """Whether the value is one of ``values``; for a null value this is null, as in SQL."""
+        return Condition(wire.IsIn(self.name, [to_wire_value(v) for v in values], self.table))
 
     def isnull(self) -> Condition:
-        return Condition(wire.IsNull(self.name))
+        return Condition(wire.IsNull(self.name, self.table))
 
     __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # == builds conditions, so no hashing
 
     def __repr__(self) -> str:
-        return f"Column({self.name!r})"
+        return f"Column({self.name!r})" if self.table is None else f"Column({self.name!r}, table={self.table!r})"

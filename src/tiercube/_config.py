@@ -31,12 +31,39 @@ class TlsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     client_ca: str | None = None
 
 
+class CloudStore(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An S3 or S3-compatible store the server may read from; the only hosts cloud loads reach.
+
+    Callers name it (``S3Location(uri, store="lake")``) or give its exact
+    ``endpoint``. Without ``access_key``, the server uses its environment's
+    AWS credentials for this store, or none when ``anonymous``; a caller may
+    send its own keys, which are then used instead, for this store only.
+    ``buckets`` limits the buckets callers may read.
+    """
+
+    name: str
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    access_key: str | None = None
+    secret_key: str | None = None
+    anonymous: bool = False
+    buckets: list[str] | None = None
+
+
 class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How a session server runs. Every field has a default, so ``SessionConfig()`` works.
 
     Security (condition a of the contract) is on as soon as users or client
     certificates are configured. ``advertised_version`` makes the server claim
     another tiercube version; it exists so tests can reach the NoSecurity tiers.
+
+    Limits protect the server from callers, honest or not: requests larger
+    than ``max_request_bytes`` are refused (413), as are headers over
+    ``max_header_bytes`` (431); a connection that has not sent a whole
+    request's headers within ``header_timeout`` seconds is closed; past
+    ``max_connections`` open connections, new ones are answered 503; past
+    ``max_failed_logins_per_minute`` failed password checks from one address,
+    sign-ins from it are answered 429 for the rest of the minute.
     """
 
     users: list[UserConfig] = []
@@ -45,6 +72,14 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     query_timeout: float = 30.0
     max_result_rows: int = 10_000_000
     advertised_version: str | None = None
+    # Local loads (by callers that proved a shared file system) only under these directories; None: anywhere.
+    allowed_load_roots: list[str] | None = None
+    cloud_stores: list[CloudStore] = []
+    max_request_bytes: int = 100 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    header_timeout: float = 10.0
+    max_connections: int = 1000
+    max_failed_logins_per_minute: int = 10
 
     @property
     def security(self) -> bool:

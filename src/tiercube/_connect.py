@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Final, TypeAlias, TypeVar, cast, overload
 
 from tiercube._auth import Authenticate, ClientCertificate
-from tiercube._client.negotiation import CapabilityReport, TierName, evaluate, fetch_document
+from tiercube._client.negotiation import CapabilityReport, evaluate, fetch_document
 from tiercube._sessions import (
     LocalSession,
     MinimalSession,
@@ -15,6 +15,7 @@ from tiercube._sessions import (
     ReadOnlySession,
     RemoteSession,
 )
+from tiercube._wire.tiers import TierName
 from tiercube.capabilities import Capability
 from tiercube.errors import CapabilityError
 
@@ -112,7 +113,8 @@ class Connect:
             certificate_authority=certificate_authority,
         )
         try:
-            report = evaluate(connection.url, fetch_document(connection), credentials_given=authentication is not None)
+            report, nonce = evaluate(connection.url, fetch_document(connection), credentials_given=authentication is not None)
+            connection.share_proof = nonce
             granted = TIERS[report.tier](connection, report)
             if require is None:
                 return granted

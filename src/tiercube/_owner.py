@@ -30,7 +30,7 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle):
 
     def __init__(self, connection: Connection, server: ServerProcess) -> None:
         document = require_tiercube(fetch_document(connection), connection.url)
-        report = evaluate(connection.url, document, credentials_given=True)
+        report, _ = evaluate(connection.url, document, credentials_given=True)
         super().__init__(connection, dataclasses.replace(report, tier="Session"))
         self._server = server
 
@@ -42,10 +42,13 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle):
         (users and roles, TLS, limits). Raises ``ServerStartError`` with the
         end of the server's log if it does not come up.
         """
+        config_path = None if config is None or isinstance(config, SessionConfig) else str(Path(config).resolve())
         if not isinstance(config, SessionConfig):
             config = SessionConfig() if config is None else SessionConfig.from_toml(config)
         # The client's httpx and pyarrow (about 0.25 s) load while the child boots, not after.
-        server = ServerProcess.spawn(config, while_starting=lambda: importlib.import_module("tiercube._client.connection"))
+        server = ServerProcess.spawn(
+            config, config_path, while_starting=lambda: importlib.import_module("tiercube._client.connection")
+        )
         from tiercube._client.connection import Connection
 
         token = server.owner_token

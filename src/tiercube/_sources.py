@@ -20,15 +20,18 @@ StrPath = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class S3Location:
-    """An object in S3 or an S3-compatible store, read by the server itself.
+    """An object in one of the server's cloud stores, read by the server itself.
 
-    ``endpoint`` points at a non-AWS store (``http://127.0.0.1:9000``); the
-    credentials, when given, are sent to the server to open the object.
+    The server reads only from stores its operator declared (``cloud_stores``
+    in its config): name one with ``store``, or give its exact ``endpoint``
+    (``http://127.0.0.1:9000``); without either, the server's only store.
+    Credentials, when given, are sent to the server and used for this object
+    instead of the store's own.
     """
 
     uri: str
+    store: str | None = None
     endpoint: str | None = None
-    region: str | None = None
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
 
@@ -37,7 +40,7 @@ class S3Location:
             raise ValueError(f"an S3 location starts with 's3://', not {self.uri!r}")
 
     def to_wire(self) -> CloudLocation:
-        return CloudLocation(self.uri, self.endpoint, self.region, self.access_key, self.secret_key)
+        return CloudLocation(self.uri, self.store, self.endpoint, self.access_key, self.secret_key)
 
 
 class LocalFile:

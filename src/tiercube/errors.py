@@ -6,14 +6,16 @@ surfaces as the same exception type the server itself raised::
 
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
-    ├── ServerUnavailableError  no answer: the server is down or unreachable
+    ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable or busy
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── CapabilityError         connect(require=...) was not granted
     ├── AuthenticationError     401: missing or wrong credentials
+    │   └── TooManyAttemptsError 429: too many failed sign-ins from this address
     ├── PermissionDeniedError   403: authenticated, but not allowed
     ├── NotFoundError           404: no such table, cube, measure, user...
     ├── ConflictError           409: the name is taken, or still in use
     └── InvalidRequestError     400: the request itself is wrong
+        ├── RequestTooLargeError 413/431: over the server's size limits
         ├── LoadError           a file or frame could not be loaded
         └── QueryError          a query is malformed or exceeds its limits
             ├── QueryTimeoutError
@@ -44,9 +46,10 @@ class ServerStartError(TiercubeError):
 
 
 class ServerUnavailableError(TiercubeError):
-    """The server could not be reached, or stopped answering."""
+    """The server could not be reached, stopped answering, or is too busy to take the request (503)."""
 
     code = "unavailable"
+    status = 503
 
 
 class ProtocolError(TiercubeError):
@@ -74,6 +77,17 @@ class AuthenticationError(TiercubeError):
 
     code = "unauthenticated"
     status = 401
+
+
+class TooManyAttemptsError(AuthenticationError):
+    """Too many failed sign-ins came from this address; ``retry_after`` says when to try again."""
+
+    code = "too_many_attempts"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDeniedError(TiercubeError):
@@ -105,6 +119,13 @@ class InvalidRequestError(TiercubeError, ValueError):
 
     code = "invalid"
     status = 400
+
+
+class RequestTooLargeError(InvalidRequestError):
+    """The request's body or headers are larger than the server accepts (its config says how large)."""
+
+    code = "request_too_large"
+    status = 413
 
 
 class LoadError(InvalidRequestError):

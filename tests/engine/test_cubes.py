@@ -422,4 +422,4 @@ def test_tables_in_use_cannot_be_deleted(star: Tables) -> None:
     assert "brands" in tables.names()
     cubes.delete_cube("sales")
     cubes.delete_table(tables, "brands")
-    assert "brands" not in tables.names() and cubes.joins.joins_of("products") == []
+    assert "brands" not in tables.names() and cubes.joins.edges_from("products") == []

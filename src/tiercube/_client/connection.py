@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+from contextvars import ContextVar
 from collections.abc import Generator
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +20,9 @@ from tiercube._wire.messages import ErrorBody
 from tiercube.errors import ERRORS_BY_CODE, ProtocolError, ServerUnavailableError, TiercubeError
 
 T = TypeVar("T")
+
+ON_BEHALF_OF: ContextVar[str | None] = ContextVar("tiercube_on_behalf_of", default=None)
+"""Set while an owner's custom endpoint answers: its requests then see what the endpoint's caller may."""
 
 
 class _HeaderAuth(httpx.Auth):
@@ -74,9 +78,17 @@ class Connection:
             timeout=httpx.Timeout(None, connect=10.0),
         )
 
+    share_proof: str | None = None
+    """The server's share nonce as this client read it: proof of condition d, sent with every request."""
+
     def request(self, method: str, path: str, body: object = None) -> httpx.Response:
         content = msgspec.json.encode(body) if body is not None else None
-        headers = {"content-type": paths.JSON} if content is not None else None
+        headers = {"content-type": paths.JSON} if content is not None else {}
+        if self.share_proof is not None:
+            headers[paths.SHARE_PROOF_HEADER] = self.share_proof
+        delegation = ON_BEHALF_OF.get()
+        if delegation is not None:
+            headers[paths.DELEGATION_HEADER] = delegation
         if self._client.is_closed:
             raise ServerUnavailableError(f"this session's connection to {self.url} is closed")
         try:

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
+from tiercube._client.connection import ON_BEHALF_OF
 from tiercube._wire import paths
 from tiercube._wire.messages import ErrorBody, ForwardedRequest
 
@@ -32,6 +33,8 @@ class EndpointRequest:
     roles: tuple[str, ...]
     query: dict[str, str]
     body: bytes
+    restricted: bool = False
+    """Whether the caller's roles restrict the rows it may see; the owner's queries in the handler see only those."""
 
     def json(self) -> Any:
         """The body decoded as JSON."""
@@ -83,12 +86,19 @@ class EndpointListener:
         handler = self.handlers.get((request.method, request.route))
         if handler is None:
             return 404, msgspec.json.encode(ErrorBody("not_found", f"no handler for {request.method} {request.route!r}"))
-        call = EndpointRequest(request.route, request.method, request.user, tuple(request.roles), request.query, request.body)
+        call = EndpointRequest(
+            request.route, request.method, request.user, tuple(request.roles), request.query, request.body, request.restricted
+        )
+        # The owner's requests made by the handler carry the call's token: the server then
+        # answers them with what the caller may see (in this thread only).
+        acting = ON_BEHALF_OF.set(request.delegation)
         try:
             return 200, msgspec.json.encode(handler(call))
         except Exception as error:  # the owner's code failed: say so, and how
             detail = "".join(traceback.format_exception_only(error)).strip()
             return 500, msgspec.json.encode(ErrorBody("endpoint_failed", f"the endpoint {request.route!r} raised {detail}"))
+        finally:
+            ON_BEHALF_OF.reset(acting)
 
     def close(self) -> None:
         self._http.shutdown()

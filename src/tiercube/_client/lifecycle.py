@@ -39,7 +39,9 @@ class ServerProcess:
     logs_path: Path
 
     @classmethod
-    def spawn(cls, config: SessionConfig, while_starting: Callable[[], object] = lambda: None) -> ServerProcess:
+    def spawn(
+        cls, config: SessionConfig, config_path: str | None = None, while_starting: Callable[[], object] = lambda: None
+    ) -> ServerProcess:
         """Start the server child; ``while_starting`` runs here while it boots."""
         token = secrets.token_urlsafe(32)
         logs_path = Path(tempfile.mkdtemp(prefix="tiercube-session-"), "server.log")
@@ -54,7 +56,8 @@ class ServerProcess:
                 start_new_session=True,
             )
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(msgspec.json.encode(Bootstrap(config, token)) + b"\n")
+        protected = [path for path in (config_path, str(logs_path)) if path]
+        process.stdin.write(msgspec.json.encode(Bootstrap(config, token, protected)) + b"\n")
         process.stdin.flush()
         try:
             while_starting()
@@ -149,7 +152,9 @@ class OwnerLifecycle(SessionCore):
         """Block until the server stops (or ``timeout`` seconds pass)."""
         self._server.wait(timeout)
 
-    def endpoint(self, route: str, *, method: HttpMethod = "GET") -> Callable[[Handler], Handler]:
+    def endpoint(
+        self, route: str, *, method: HttpMethod = "GET", unrestricted: bool = False
+    ) -> Callable[[Handler], Handler]:
         """Declare a custom endpoint at ``{url}/api/custom/{route}``, answered by the decorated function.
 
         ::
@@ -161,13 +166,19 @@ class OwnerLifecycle(SessionCore):
         The server authenticates callers as for a query; the function gets an
         ``EndpointRequest`` and returns anything msgspec can encode as JSON.
         It runs in this process, on a listener thread.
+
+        While it runs, this session's queries from that thread see only the
+        rows the caller may see (its roles' restrictions), so an endpoint
+        never shows a restricted user more than it could read itself.
+        ``unrestricted=True`` lifts that: the function then sees everything
+        and must decide itself what the caller may have.
         """
 
         def register(handler: Handler) -> Handler:
             listener = self._endpoint_listener()
             key = (method, route.strip("/"))
             listener.handlers[key] = handler
-            body = EndpointRegistration(route=key[1], method=method, forward_url=listener.url)
+            body = EndpointRegistration(route=key[1], method=method, forward_url=listener.url, unrestricted=unrestricted)
             self._connection.json("PUT", paths.OWNER_ENDPOINTS, EndpointRegistration, body)
             return handler
 

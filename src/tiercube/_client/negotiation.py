@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
+from tiercube._wire.tiers import MEANINGS, TierName, choose_tier
 from tiercube.errors import AuthenticationError, ProtocolError
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection
 
-TierName = Literal[
-    "Session", "LocalSession", "RemoteSession", "NoSecurityLocalSession", "NoSecuritySession", "ReadOnlySession", "MinimalSession"
-]
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,12 @@ def fetch_document(connection: Connection) -> VersionsDocument | None:
         return None
 
 
-def evaluate(url: str, document: VersionsDocument | None, *, credentials_given: bool) -> CapabilityReport:
+def evaluate(url: str, document: VersionsDocument | None, *, credentials_given: bool) -> tuple[CapabilityReport, str | None]:
+    """The report, and the share nonce this client read (its proof of condition d), if any."""
     if document is None:
         why = "the server's /versions/rest is not a tiercube versions document"
-        conditions = tuple(ConditionResult(letter, meaning, False, why) for letter, meaning in _MEANINGS.items())
-        return CapabilityReport(url, "MinimalSession", conditions)
+        conditions = tuple(ConditionResult(letter, meaning, False, why) for letter, meaning in MEANINGS.items())
+        return CapabilityReport(url, "MinimalSession", conditions), None
     if document.security and document.caller is None:
         if credentials_given:
             raise AuthenticationError(f"the server at {url} did not authenticate the credentials given")
@@ -71,70 +73,72 @@ def evaluate(url: str, document: VersionsDocument | None, *, credentials_given: 
             f"the server at {url} requires authentication: pass authentication=tiercube.BasicAuthentication(...) "
             "or a tiercube.ClientCertificate"
         )
+    shared, nonce = _d(document)
     conditions = (
         _a(document),
         _b(document, credentials_given),
         _versions("c", document.tiercube_version, __version__, "tiercube version"),
-        _d(document),
+        shared,
         _versions("e", str(document.protocol_version), str(PROTOCOL_VERSION), "wire protocol version"),
-        ConditionResult("f", _MEANINGS["f"], document.sdk_exposed, "the admin API is " + ("exposed" if document.sdk_exposed else "not exposed")),
+        ConditionResult("f", MEANINGS["f"], document.sdk_exposed, "the admin API is " + ("exposed" if document.sdk_exposed else "not exposed")),
     )
-    return CapabilityReport(url, choose_tier({c.letter: c.held for c in conditions}), conditions)
-
-
-def choose_tier(held: dict[str, bool]) -> TierName:
-    """The contract's tier table: the first row whose conditions hold."""
-    a, b, c, d, e, f = (held[letter] for letter in "abcdef")
-    if a and b and c:
-        return "LocalSession" if d else "RemoteSession"
-    if a and b and e and f:
-        return "NoSecurityLocalSession" if d else "NoSecuritySession"
-    return "ReadOnlySession" if e else "MinimalSession"
-
-
-_MEANINGS = {
-    "a": "the server requires authentication",
-    "b": f"the credentials grant {ADMIN_ROLE}",
-    "c": "same tiercube version",
-    "d": "same host (shared file system)",
-    "e": "same wire protocol version",
-    "f": "SDK admin API exposed",
-}
+    return CapabilityReport(url, choose_tier({c.letter: c.held for c in conditions}), conditions), nonce
 
 
 def _a(document: VersionsDocument) -> ConditionResult:
     reason = "security is configured" if document.security else "no security is configured"
-    return ConditionResult("a", _MEANINGS["a"], document.security, reason)
+    return ConditionResult("a", MEANINGS["a"], document.security, reason)
 
 
 def _b(document: VersionsDocument, credentials_given: bool) -> ConditionResult:
     caller = document.caller
     if caller is None:
         reason = "no credentials were given" if not credentials_given else "the server has no security, so credentials grant nothing"
-        return ConditionResult("b", _MEANINGS["b"], False, reason)
+        return ConditionResult("b", MEANINGS["b"], False, reason)
     admin = ADMIN_ROLE in caller.roles
     roles = ", ".join(caller.roles) or "none"
-    return ConditionResult("b", _MEANINGS["b"], admin, f"authenticated as {caller.username!r} with roles {roles}")
+    return ConditionResult("b", MEANINGS["b"], admin, f"authenticated as {caller.username!r} with roles {roles}")
 
 
 def _versions(letter: str, server: str, client: str, what: str) -> ConditionResult:
     same = server == client
     reason = f"both are {client}" if same else f"the server's {what} is {server}, this client's is {client}"
-    return ConditionResult(letter, _MEANINGS[letter], same, reason)
+    return ConditionResult(letter, MEANINGS[letter], same, reason)
 
 
-def _d(document: VersionsDocument) -> ConditionResult:
+def _d(document: VersionsDocument) -> tuple[ConditionResult, str | None]:
+    """Condition d, and the nonce to send back: what proves it to the server."""
     proof = document.caller.share_proof if document.caller else None
     if proof is None:
-        return ConditionResult("d", _MEANINGS["d"], False, f"not proved: the server shows its nonce file to {ADMIN_ROLE} callers only")
+        return ConditionResult("d", MEANINGS["d"], False, f"not proved: the server shows its nonce file to {ADMIN_ROLE} callers only"), None
     try:
-        with open(proof.path, encoding="ascii") as file:
-            found = file.read()
+        found = read_share_file(proof.path)
     except OSError as error:
-        return ConditionResult("d", _MEANINGS["d"], False, f"not the same host: the nonce file {proof.path} was not readable here ({error.strerror})")
-    if found != proof.nonce:
-        return ConditionResult("d", _MEANINGS["d"], False, f"not the same host: the file {proof.path} here holds another nonce")
-    return ConditionResult("d", _MEANINGS["d"], True, f"the server's nonce file {proof.path} was read back here")
+        why = f"not the same host: the nonce file {proof.path} was not readable here ({error.strerror})"
+        return ConditionResult("d", MEANINGS["d"], False, why), None
+    if found is None or hashlib.sha256(found).hexdigest() != proof.sha256:
+        return ConditionResult("d", MEANINGS["d"], False, f"not the same host: the file {proof.path} here holds another nonce"), None
+    return ConditionResult("d", MEANINGS["d"], True, f"the server's nonce file {proof.path} was read back here"), found.decode("ascii")
+
+
+def read_share_file(path: str) -> bytes | None:
+    """The nonce file's content, read as a server might not expect: a malicious one names any path.
+
+    Only a small regular file is read (None otherwise): never a device, a
+    FIFO (opened without waiting for a writer) or anything large.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _NONCE_BYTES:
+            return None
+        found = os.read(descriptor, _NONCE_BYTES + 1)
+    finally:
+        os.close(descriptor)
+    return found if len(found) <= _NONCE_BYTES and found.isascii() else None
+
+
+_NONCE_BYTES = 64
 
 
 def require_tiercube(document: VersionsDocument | None, url: str) -> VersionsDocument:

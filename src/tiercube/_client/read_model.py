@@ -70,8 +70,8 @@ class ReadOnlyTable(ServerObject):
         return self._info().row_count
 
     def __getitem__(self, column: str) -> Column:
-        """The column as the left-hand side of a filter: ``table["region"] == "EU"``."""
-        return Column(column)
+        """The column as the left-hand side of a filter (``table["region"] == "EU"``) or of a restriction."""
+        return Column(column, self._name)
 
     def query(self, *columns: str, filter: Condition | None = None, max_rows: int | None = None) -> pa.Table:
         """Rows of the table (all columns unless some are named), filtered on the server."""

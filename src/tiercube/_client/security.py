@@ -48,12 +48,17 @@ class Security:
         return {r.role: Condition(r.filter) for r in found}
 
     def restrict(self, role: str, /, condition: Condition) -> None:
-        """Let callers with ``role`` see only rows matching ``condition``.
+        """Let callers with ``role`` see only the rows ``condition`` allows.
 
-        The condition names columns (``table["region"] == "EU"``) or levels
-        (``tiercube.level("region") == "EU"``) and applies to every table and
-        cube that has all the names it uses, totals included. ``ROLE_ADMIN``
-        is never restricted; a caller with an unrestricted role sees all.
+        The condition compares columns of tables, and ``&`` may combine
+        tables: ``regions["region"] == "Europe"`` with ``regions =
+        session.tables["regions"]``. Each table's part restricts that table
+        and, along joins, every table that references it: a fact table joined
+        to ``regions`` shows only its European rows, in its own queries, in
+        every cube over it (totals included), in row counts and in custom
+        endpoints. A row whose join finds no row, or whose condition is null,
+        is hidden. ``ROLE_ADMIN`` is never restricted; a caller with several
+        roles sees what any of them allows, everything if one is unrestricted.
         """
         body = Restriction(role, condition.to_wire())
         self._connection.json("PUT", path(paths.RESTRICTION, role=role), Restriction, body)

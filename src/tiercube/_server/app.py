@@ -1,4 +1,4 @@
-"""The starlette application: routes of every capability group, and error bodies.
+"""The starlette application: every route of ``tiercube._wire.routes``, and error bodies.
 
 Every failure a client can cause answers 4xx with an ``ErrorBody``; a 500 is
 a bug in tiercube, and even then the body carries no traceback.
@@ -18,7 +18,8 @@ from tiercube._server.routes import cubes, editing, owner, query, security, tabl
 from tiercube._server.state import ServerState
 from tiercube._wire import paths
 from tiercube._wire.messages import ErrorBody
-from tiercube.errors import TiercubeError
+from tiercube._wire.routes import ROUTES
+from tiercube.errors import TiercubeError, TooManyAttemptsError
 
 log = logging.getLogger("tiercube.server")
 
@@ -33,6 +34,8 @@ async def _tiercube_error(request: Request, error: Exception) -> Response:
     response = error_response(error.status, error.code, str(error))
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="tiercube"'
+    if isinstance(error, TooManyAttemptsError):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -49,16 +52,11 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 def create_app(state: ServerState) -> Starlette:
+    served = [*versions.served, *query.served, *tables.served, *cubes.served, *editing.served, *security.served, *owner.served]
+    # Every route of the table is served, and nothing else: the authorization tests iterate over the table.
+    assert {(r.path, m) for r in served for m in (r.methods or ()) if m != "HEAD"} == {(r.path, r.method) for r in ROUTES}
     app = Starlette(
-        routes=[
-            *versions.routes,
-            *query.routes,
-            *tables.routes,
-            *cubes.routes,
-            *editing.routes,
-            *security.routes,
-            *owner.routes,
-        ],
+        routes=served,
         exception_handlers={TiercubeError: _tiercube_error, HTTPException: _http_error, Exception: _unexpected},
     )
     app.state.tiercube = state

@@ -35,7 +35,13 @@ def main() -> None:
         sys.stdout.write(url + "\n")
         sys.stdout.flush()
 
-    serve(bootstrap.config, owner_token=bootstrap.owner_token, on_ready=on_ready, stop_event=owner_gone)
+    serve(
+        bootstrap.config,
+        owner_token=bootstrap.owner_token,
+        on_ready=on_ready,
+        stop_event=owner_gone,
+        protected_files=bootstrap.protected_files,
+    )
 
 
 if __name__ == "__main__":

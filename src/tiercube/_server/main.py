@@ -11,13 +11,13 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import uvicorn
 
 from tiercube._config import SessionConfig
 from tiercube._server.app import create_app
-from tiercube._server.state import create_state
+from tiercube._server.state import ServerState
 from tiercube._server.tls import ClientCertificateProtocol
 from tiercube.errors import InvalidRequestError
 
@@ -65,10 +65,14 @@ def serve(
     owner_token: str | None = None,
     on_ready: Callable[[str], None] = lambda url: None,
     stop_event: threading.Event | None = None,
+    protected_files: Sequence[str] = (),
 ) -> None:
-    """Serve until SIGINT/SIGTERM, an owner's stop request, or ``stop_event`` is set."""
+    """Serve until SIGINT/SIGTERM, an owner's stop request, or ``stop_event`` is set.
+
+    ``protected_files`` (the config file, the log) are never loadable, like the TLS files.
+    """
     _check_tls_files(config)
-    state = create_state(config, owner_token)
+    state = ServerState(config, owner_token, protected_files=list(protected_files))
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
     # and without it every response waits ~40 ms for a delayed ACK (headers and body are two writes).

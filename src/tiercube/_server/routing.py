@@ -1,8 +1,10 @@
-"""One way to declare an endpoint: its capability group, its body type, its handler.
+"""One way to serve a route of ``tiercube._wire.routes``: authenticate, grant, decode, run, encode.
 
-The wrapper authenticates, checks the grant, decodes the body with msgspec,
-runs the handler in a worker thread (pyarrow releases the GIL) and encodes
-the result: a Struct as JSON, a ``pa.Table`` as an Arrow IPC stream.
+The wrapper authenticates the caller, checks that its grant includes the
+route's group (and, for loads, the group of the source the body names)
+before anything else happens, decodes the body with msgspec, runs the
+handler in a worker thread (pyarrow releases the GIL) and encodes the result:
+a Struct as JSON, a ``pa.Table`` as an Arrow IPC stream.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route as StarletteRoute
 
-from tiercube._server.access import Grant, Group
+from tiercube._server.access import Grant
 from tiercube._server.state import ServerState
-from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import arrow_ipc, paths
-from tiercube._wire.messages import ADMIN_ROLE
+from tiercube._wire.routes import Route
+from tiercube._wire.tiers import Group
 from tiercube.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
 
 BodyT = TypeVar("BodyT")
@@ -36,42 +38,50 @@ class Call(Generic[BodyT]):
     body: BodyT
 
 
-def endpoint(
-    method: str,
-    path: str,
-    group: Group,
-    handler: Callable[[Call[BodyT]], object],
-    body: type[BodyT] | None = None,
-) -> Route:
+def endpoint(route: Route, handler: Callable[[Call[BodyT]], object]) -> StarletteRoute:
+    """The starlette route that serves ``route`` with ``handler``."""
+    assert route.group is not None, "open routes are not served through endpoint()"
+    group = route.group
+
     async def run(request: Request) -> Response:
-        state, grant = authorize(request, group)
-        decoded: Any = None
-        if body is not None:
-            try:
-                decoded = msgspec.json.decode(await request.body(), type=body)
-            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
-                raise InvalidRequestError(f"malformed request body: {error}") from None
-            except RecursionError:
-                raise InvalidRequestError("malformed request body: nested too deeply") from None
-        call = Call(state, grant, dict(request.path_params), decoded)
+        state, grant = await authorize(request, group)
+        raw = await request.body() if route.body is not None else b""
+        call = await run_in_threadpool(_call, route, state, grant, dict(request.path_params), raw)
         try:
             result = await run_in_threadpool(handler, call)
-        except RecursionError:  # e.g. a filter of a thousand nested ~
+        except RecursionError:  # e.g. a measure nested a thousand deep
             raise InvalidRequestError("the request is nested too deeply") from None
         return encode(result)
 
-    return Route(path, run, methods=[method])
+    return StarletteRoute(route.path, run, methods=[route.method])
 
 
-def authorize(request: Request, group: Group) -> tuple[ServerState, Grant]:
+def _call(route: Route, state: ServerState, grant: Grant, params: dict[str, str], raw: bytes) -> Call[Any]:
+    """Decode the body (off the event loop: a large one takes a while) and check what it asks for."""
+    body: Any = None
+    if route.body is not None:
+        try:
+            body = msgspec.json.decode(raw, type=route.body)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
+            raise InvalidRequestError(f"malformed request body: {error}") from None
+        except RecursionError:
+            raise InvalidRequestError("malformed request body: nested too deeply") from None
+        if route.body_group is not None:
+            needed = route.body_group(body)
+            if needed not in grant.groups:
+                raise PermissionDeniedError(grant.refusal(needed))
+    return Call(state, grant, params, body)
+
+
+async def authorize(request: Request, group: Group) -> tuple[ServerState, Grant]:
     """Authenticate the request and check that its grant includes ``group``."""
     state: ServerState = request.app.state.tiercube
-    caller = state.gatekeeper.caller(request)
+    caller = await state.authenticator.caller(request)
     if caller is None and state.config.security:
         raise AuthenticationError("this session requires authentication: give a user name and password")
-    grant = state.gatekeeper.grant(request, caller)
+    grant = state.judge.grant(request, caller, state.restriction_of(request, caller))
     if group not in grant.groups:
-        raise PermissionDeniedError(_refusal(state, request, grant, group))
+        raise PermissionDeniedError(grant.refusal(group))
     return state, grant
 
 
@@ -83,23 +93,3 @@ def encode(result: object) -> Response:
     if isinstance(result, pa.Table):
         return Response(arrow_ipc.encode(result), media_type=paths.ARROW_STREAM)
     return Response(msgspec.json.encode(result), media_type=paths.JSON)
-
-
-def _refusal(state: ServerState, request: Request, grant: Grant, group: Group) -> str:
-    who = grant.caller.username if grant.caller else "an anonymous caller"
-    if group is Group.OWNER:
-        reason = "only the process that started the server may"
-    elif group is Group.READ_MODEL:
-        reason = f"the client speaks wire protocol {request.headers.get(paths.CLIENT_PROTOCOL_HEADER)!r}, this server {PROTOCOL_VERSION}"
-    elif not state.config.security:
-        reason = "security is not configured, and a session without authentication cannot be modified from outside"
-    elif grant.caller is None or ADMIN_ROLE not in grant.caller.roles:
-        reason = f"it takes {ADMIN_ROLE}"
-    elif group is Group.SECURITY:
-        reason = f"security management needs the same tiercube version as the server's ({state.started_by})"
-    elif not state.config.sdk_exposed:
-        reason = "the client's tiercube version differs from the server's and the SDK admin API is not exposed"
-    else:
-        client = request.headers.get(paths.CLIENT_PROTOCOL_HEADER)
-        reason = f"the client's tiercube version differs from the server's and it speaks wire protocol {client!r}, this server {PROTOCOL_VERSION}"
-    return f"{who} may not {group.value} on this server: {reason}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal, TypeAlias
 
 import msgspec
@@ -26,10 +27,18 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
 
 class ShareProof(msgspec.Struct, frozen=True):
-    """Where the server wrote ``nonce``; a caller that can read it shares its file system."""
+    """Where the server wrote its nonce, and the nonce's SHA-256 (never the nonce itself).
+
+    A client that reads the file, finds the digest matching and sends the
+    nonce back (``SHARE_PROOF_HEADER``) has proved condition d to the server.
+    """
 
     path: str
-    nonce: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: str, nonce: str) -> ShareProof:
+        return cls(path, hashlib.sha256(nonce.encode()).hexdigest())
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -83,11 +92,15 @@ class CsvOptions(msgspec.Struct, frozen=True):
 
 
 class CloudLocation(msgspec.Struct, frozen=True):
-    """An object in cloud storage, opened by the server with pyarrow's file systems."""
+    """An object in one of the server's cloud stores: named, or given by its exact endpoint.
+
+    Without either, the server's only store. Credentials, when given, replace
+    the store's own for this load.
+    """
 
     uri: str
+    store: str | None = None
     endpoint: str | None = None
-    region: str | None = None
     access_key: str | None = None
     secret_key: str | None = None
 
@@ -162,8 +175,10 @@ class CreateUser(msgspec.Struct, frozen=True):
 class Restriction(msgspec.Struct, frozen=True):
     """What callers with ``role`` may see: rows matching ``filter``.
 
-    The filter names columns (for tables) or levels (for cubes); it applies
-    to every table and cube that has all the names it uses.
+    Every comparison in the filter names its table (``Compare.table``), and
+    only ``&`` may combine tables. Each table's part applies to that table and,
+    along joins, to every table that references it; see the server's
+    ``engine.visibility`` for the rules.
     """
 
     role: str
@@ -180,14 +195,21 @@ class Bootstrap(msgspec.Struct, frozen=True):
 
     config: SessionConfig
     owner_token: str
+    # The config file it came from and the server's log, which no load may read.
+    protected_files: list[str] = []
 
 
 class EndpointRegistration(msgspec.Struct, frozen=True):
-    """An owner's custom endpoint: requests for it go to ``forward_url``."""
+    """An owner's custom endpoint: requests for it go to ``forward_url``.
+
+    Unless ``unrestricted``, the owner's queries made while it answers see
+    only the rows its caller may see.
+    """
 
     route: str
     method: str
     forward_url: str
+    unrestricted: bool = False
 
 
 class ForwardedRequest(msgspec.Struct, frozen=True):
@@ -199,3 +221,6 @@ class ForwardedRequest(msgspec.Struct, frozen=True):
     roles: list[str]
     query: dict[str, str]
     body: bytes
+    # Sent back by the owner's requests made on the caller's behalf (see DELEGATION_HEADER).
+    delegation: str | None = None
+    restricted: bool = False

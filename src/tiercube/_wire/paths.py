@@ -30,11 +30,15 @@ OWNER_ENDPOINTS = "/api/v1/owner/endpoints"
 # Custom endpoints an owner declared with session.endpoint(); the server forwards them to it.
 CUSTOM = "/api/custom/{route:path}"
 FORWARD_TOKEN_HEADER = "tiercube-forward-token"
+# On the owner's requests made while a custom endpoint answers: see only what its caller may see.
+DELEGATION_HEADER = "tiercube-on-behalf-of"
 
 # Headers by which a client states its own versions (conditions c and e are
 # judged by the server from these, never from a tier the client claims).
 CLIENT_VERSION_HEADER = "tiercube-client-version"
 CLIENT_PROTOCOL_HEADER = "tiercube-client-protocol"
+# The nonce read from the server's share file: proof of condition d, judged on every request.
+SHARE_PROOF_HEADER = "tiercube-share-proof"
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"

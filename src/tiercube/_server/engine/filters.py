@@ -1,17 +1,21 @@
-"""Turn wire filters into pyarrow compute expressions, checked against a schema."""
+"""Turn wire filters into pyarrow compute expressions, checked against a schema.
+
+The null semantics are SQL's, as ``tiercube._wire.filters`` documents. Long
+runs of ``&`` or ``|`` become balanced trees, and ``|`` of equalities on one
+column becomes one ``is_in``: a deep expression tree overflows pyarrow's
+stack when evaluated, which kills the whole process.
+"""
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.types import value_type
-from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Operator, Or, Scalar
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Leaf, Not, Operator, Or, Scalar, check_size
 from tiercube._wire.messages import DataType
 from tiercube.errors import InvalidRequestError
 
@@ -25,33 +29,101 @@ COMPARISONS: dict[Operator, Callable[..., Any]] = {
     ">=": pc.greater_equal,
 }
 
+_INTEGER_RANGES: dict[DataType, tuple[int, int]] = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
-def to_expression(condition: Filter, columns: Mapping[str, DataType]) -> pc.Expression:
-    """Compile ``condition``; an unknown column or an unconvertible value raises."""
+
+def to_expression(condition: Filter, columns: Mapping[str, DataType], *, table: str | None = None) -> pc.Expression:
+    """Compile ``condition`` over ``columns`` (of ``table``, or levels when None); mistakes raise.
+
+    An unknown column, a value of the wrong kind, a leaf bound to another
+    table, or a filter over the size limits raises ``InvalidRequestError``.
+    """
+    try:
+        flat = check_size(condition)
+    except ValueError as error:
+        raise InvalidRequestError(str(error)) from None
+    return _compile(flat, columns, table)
+
+
+def _compile(condition: Filter, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:
     match condition:
+        case Compare() | IsIn() | IsNull():
+            return _leaf(condition, columns, table)
+        case And(operands):
+            return _balanced(pc.and_kleene, [_compile(o, columns, table) for o in operands], True)
+        case Or(operands):
+            return _balanced(pc.or_kleene, [_compile(o, columns, table) for o in _merge_equalities(operands)], False)
+        case Not(operand):
+            return pc.invert(_compile(operand, columns, table))
+
+
+def _leaf(leaf: Leaf, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:
+    _check_binding(leaf, table)
+    data_type = _check_column(leaf.column, columns)
+    field = pc.field(leaf.column)
+    match leaf:
         case Compare(column, op, value):
-            scalar = _value(value, column, columns)
-            expression: pc.Expression = COMPARISONS[op](pc.field(column), scalar)
+            expression: pc.Expression = COMPARISONS[op](field, _value(value, column, data_type))
             return expression
         case IsIn(column, values):
-            _check_column(column, columns)
-            scalars = [_value(v, column, columns) for v in values]
-            value_set = pa.array([s.as_py() for s in scalars], type=value_type(columns[column]))
-            return pc.is_in(pc.field(column), value_set=value_set)
-        case IsNull(column):
-            _check_column(column, columns)
-            return pc.is_null(pc.field(column))
-        case And(operands):
-            return functools.reduce(operator.and_, _all(operands, columns), pc.scalar(True))
-        case Or(operands):
-            return functools.reduce(operator.or_, _all(operands, columns), pc.scalar(False))
-        case Not(operand):
-            return pc.invert(to_expression(operand, columns))
-    raise InvalidRequestError(f"unknown filter {condition!r}")
+            return _is_in(field, values, _value_set(values, column, data_type))
+        case IsNull():
+            return pc.is_null(field)
 
 
-def _all(operands: list[Filter], columns: Mapping[str, DataType]) -> list[pc.Expression]:
-    return [to_expression(o, columns) for o in operands]
+def _is_in(field: pc.Expression, values: list[Scalar], value_set: pa.Array[Any]) -> pc.Expression:
+    """SQL's ``IN``: ``x == v1 | x == v2 | ...`` under three-valued logic.
+
+    True when a value matches; otherwise null when ``x`` is null or a value is
+    null (both compare as unknown), else false. ``is_in`` alone says false for
+    a null ``x``, which would make ``~isin`` select it.
+    """
+    if not values:
+        return pc.scalar(False)
+    unknown = pa.scalar(None, pa.bool_())
+    found = pc.is_in(field, value_set=value_set)
+    if any(value is None for value in values):
+        result: pc.Expression = pc.if_else(found, pa.scalar(True), unknown)
+    else:
+        result = pc.if_else(pc.is_null(field), unknown, found)
+    return result
+
+
+def _check_binding(leaf: Leaf, table: str | None) -> None:
+    if leaf.table is None or leaf.table == table:
+        return
+    if table is None:
+        raise InvalidRequestError(
+            f"the filter names column {leaf.table}.{leaf.column} of a table, but a cube is filtered by its levels: "
+            "use cube.levels[...] or tiercube.level(...)"
+        )
+    raise InvalidRequestError(f"the filter names column {leaf.table}.{leaf.column}, which is not a column of table {table!r}")
+
+
+def _merge_equalities(operands: Sequence[Filter]) -> list[Filter]:
+    """``x == 1 | x == 2 | ...`` as ``x.isin(1, 2, ...)``: one kernel instead of a deep tree."""
+    merged: list[Filter] = []
+    groups: dict[tuple[str, str | None], list[Scalar]] = {}
+    for operand in operands:
+        if isinstance(operand, Compare) and operand.op == "==" and operand.value is not None:
+            key = (operand.column, operand.table)
+            if key not in groups:
+                groups[key] = []
+                merged.append(IsIn(operand.column, groups[key], operand.table))
+            groups[key].append(operand.value)
+        else:
+            merged.append(operand)
+    return [Compare(m.column, "==", m.values[0], m.table) if isinstance(m, IsIn) and len(m.values) == 1 else m for m in merged]
+
+
+def _balanced(combine: Callable[..., Any], expressions: list[pc.Expression], empty: bool) -> pc.Expression:
+    """Combine ``expressions`` pairwise, so the tree is log2(n) deep instead of n."""
+    if not expressions:
+        return pc.scalar(empty)
+    while len(expressions) > 1:
+        paired = [combine(expressions[i], expressions[i + 1]) for i in range(0, len(expressions) - 1, 2)]
+        expressions = paired + ([expressions[-1]] if len(expressions) % 2 else [])
+    return expressions[0]
 
 
 def _check_column(column: str, columns: Mapping[str, DataType]) -> DataType:
@@ -63,8 +135,7 @@ def _check_column(column: str, columns: Mapping[str, DataType]) -> DataType:
         ) from None
 
 
-def _value(value: Scalar, column: str, columns: Mapping[str, DataType]) -> pa.Scalar[Any]:
-    data_type = _check_column(column, columns)
+def _value(value: Scalar, column: str, data_type: DataType) -> pa.Scalar[Any]:
     target = value_type(data_type)
     if value is None:
         return pa.scalar(None, type=target)
@@ -73,6 +144,8 @@ def _value(value: Scalar, column: str, columns: Mapping[str, DataType]) -> pa.Sc
             f"the filter compares column {column!r} ({data_type}) with {value!r} ({type(value).__name__}); "
             f"give {_EXPECTED[data_type]}"
         )
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise InvalidRequestError(f"the filter compares column {column!r} with {value}, which is beyond any 64-bit integer")
     if isinstance(value, int | float) and data_type in _NUMERIC:
         return pa.scalar(value)  # compare by value: Arrow promotes qty < 2.5 to floating point
     try:
@@ -81,6 +154,20 @@ def _value(value: Scalar, column: str, columns: Mapping[str, DataType]) -> pa.Sc
         raise InvalidRequestError(
             f"the filter compares column {column!r} ({data_type}) with {value!r}, which is not a {data_type}"
         ) from None
+
+
+def _value_set(values: list[Scalar], column: str, data_type: DataType) -> pa.Array[Any]:
+    """The values as an array of the column's type, without those no value of the column can equal.
+
+    ``int32_column.isin(2**40, 1.5)`` is simply false: neither fits an int32.
+    A null value equals nothing, so it is left out too.
+    """
+    members = [_value(value, column, data_type).as_py() for value in values]
+    kept = [m for m in members if m is not None]
+    if data_type in _INTEGER_RANGES:
+        low, high = _INTEGER_RANGES[data_type]
+        kept = [int(m) for m in kept if float(m).is_integer() and low <= m <= high]
+    return pa.array(kept, type=value_type(data_type))
 
 
 _NUMERIC = ("int32", "int64", "float32", "float64")

@@ -7,9 +7,9 @@ tells, the row and column; nothing here touches a stored table.
 from __future__ import annotations
 
 import codecs
-import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -29,24 +29,31 @@ if TYPE_CHECKING:
     import pyarrow.fs as pa_fs
 
 
+class Access(Protocol):
+    """Where a load may read from: the server's rules for its disk and its cloud stores."""
+
+    def local(self, path: str) -> AbstractContextManager[str]: ...
+    def cloud(self, location: CloudLocation) -> tuple[pa_fs.FileSystem, str]: ...
+
+
 def describe(source: Source) -> str:
     """How error messages name a source."""
     path = source.path
     return path.uri if isinstance(path, CloudLocation) else path
 
 
-def read(source: Source, data_types: Mapping[str, DataType]) -> pa.Table:
-    """Read ``source``; columns named in ``data_types`` are parsed as those types."""
+def read(source: Source, data_types: Mapping[str, DataType], access: Access) -> pa.Table:
+    """Read ``source`` as ``access`` allows; columns named in ``data_types`` are parsed as those types."""
     origin = describe(source)
     try:
-        match source:
-            case CsvSource(path, options):
-                return _read_csv(path, options, data_types)
-            case ParquetSource(path):
-                return _read_parquet(path)
-            case ArrowFileSource(path):
-                with pa.memory_map(_local(path)) as mapped:
-                    return pa.ipc.open_file(mapped).read_all()
+        with _opened(source.path, access) as opened:
+            match source:
+                case CsvSource(_, options):
+                    table = _read_csv(opened, origin, options, data_types)
+                case ParquetSource():
+                    table = _read_parquet(opened)
+                case ArrowFileSource():
+                    table = _read_arrow(opened)
     except LoadError:
         raise
     except FileNotFoundError:
@@ -57,48 +64,44 @@ def read(source: Source, data_types: Mapping[str, DataType]) -> pa.Table:
         raise LoadError(f"{origin}: not valid text in the declared encoding: {error}") from None
     except (pa.ArrowException, OSError, ValueError) as error:
         raise LoadError(f"{origin}: {error}") from None
-    raise LoadError(f"unknown source {source!r}")
+    repeated = sorted({name for name in table.column_names if table.column_names.count(name) > 1})
+    if repeated:
+        raise LoadError(f"{origin}: the column name(s) {', '.join(map(repr, repeated))} appear more than once")
+    return table
 
 
-def _local(path: str) -> str:
-    if not os.path.isabs(path):
-        raise LoadError(f"{path}: the server needs an absolute path")
-    if not os.path.exists(path):
-        raise FileNotFoundError(path)
-    return path
-
-
-def _open(path: str | CloudLocation) -> Any:
+@contextmanager
+def _opened(path: str | CloudLocation, access: Access) -> Generator[Any]:
+    """What pyarrow's readers take: a checked local path, or an open cloud object."""
     if isinstance(path, str):
-        return _local(path)
-    file_system, inner = _cloud_file_system(path)
-    return file_system.open_input_file(inner)
+        with access.local(path) as local:
+            yield local
+        return
+    file_system, inner = access.cloud(path)
+    with file_system.open_input_file(inner) as opened:
+        yield opened
 
 
-def _cloud_file_system(location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
-    import pyarrow.fs as pa_fs
-
-    # Only S3: from_uri would also open file:// paths, a shared file system by another name.
-    if location.uri.startswith("s3://"):
-        file_system = pa_fs.S3FileSystem(
-            endpoint_override=location.endpoint,
-            region=location.region or "us-east-1",
-            access_key=location.access_key,
-            secret_key=location.secret_key,
-            scheme="http" if (location.endpoint or "").startswith("http://") else "https",
-        )
-        return file_system, location.uri.removeprefix("s3://")
-    raise LoadError(f"{location.uri}: only s3:// cloud locations can be loaded")
+def _read_arrow(path: str) -> pa.Table:
+    with pa.memory_map(path) as mapped:
+        table = pa.ipc.open_file(mapped).read_all()
+    # The file is the caller's bytes: a corrupt one must fail here, not in every later query.
+    table.validate(full=True)
+    return table
 
 
-def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mapping[str, DataType]) -> pa.Table:
+def _read_csv(source: Any, origin: str, options: CsvOptions, data_types: Mapping[str, DataType]) -> pa.Table:
     import pyarrow.csv as pa_csv
 
     try:
-        codecs.lookup(options.encoding)
+        codec = codecs.lookup(options.encoding)
     except LookupError:
-        origin = path.uri if isinstance(path, CloudLocation) else path
         raise LoadError(f"{origin}: unknown encoding {options.encoding!r}") from None
+    # rot13 or zlib_codec are codecs too, but not between bytes and text.
+    if not getattr(codec, "_is_text_encoding", True):
+        raise LoadError(f"{origin}: {options.encoding!r} is not a text encoding (like utf-8 or latin-1)")
+    if options.column_names is not None and len(set(options.column_names)) != len(options.column_names):
+        raise LoadError(f"{origin}: column_names lists a name more than once")
     read_options = pa_csv.ReadOptions(
         encoding=options.encoding,
         column_names=options.column_names,
@@ -120,13 +123,12 @@ def _read_csv(path: str | CloudLocation, options: CsvOptions, data_types: Mappin
         convert_kwargs["null_values"] = options.null_values
     if options.timestamp_formats:
         convert_kwargs["timestamp_parsers"] = options.timestamp_formats
-    return pa_csv.read_csv(_open(path), read_options, parse_options, pa_csv.ConvertOptions(**convert_kwargs))
+    return pa_csv.read_csv(source, read_options, parse_options, pa_csv.ConvertOptions(**convert_kwargs))
 
 
-def _read_parquet(path: str | CloudLocation) -> pa.Table:
+def _read_parquet(source: Any) -> pa.Table:
     import pyarrow.parquet as pq
 
-    source = _open(path)
     # Strings are stored dictionary-encoded, as Parquet usually holds them: read them so.
     strings = [f.name for f in pq.read_schema(source) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     table = pq.read_table(source, read_dictionary=strings)

@@ -44,11 +44,15 @@ class StoredTable:
 
     @property
     def info(self) -> TableInfo:
+        return self.info_of(self.data)
+
+    def info_of(self, data: pa.Table, rows: int | None = None) -> TableInfo:
+        """The table's description with ``data``'s row count, or ``rows`` (what a restricted caller sees)."""
         return TableInfo(
             name=self.name,
             columns=[Column(n, t) for n, t in self.columns.items()],
             keys=list(self.keys),
-            row_count=self.data.num_rows,
+            row_count=data.num_rows if rows is None else rows,
         )
 
     @property
@@ -146,12 +150,12 @@ class TableStore:
             self._tables[request.name] = table
         return table
 
-    def read(self, request: Read) -> tuple[StoredTable, int]:
-        """Create a table whose columns and types come from the source."""
+    def read(self, request: Read, access: sources.Access) -> tuple[StoredTable, int]:
+        """Create a table whose columns and types come from the source (read as ``access`` allows)."""
         check_name("table", request.table)
         if request.table in self._tables:
             raise ConflictError(f"a table named {request.table!r} already exists")
-        incoming = sources.read(request.source, request.data_types)
+        incoming = sources.read(request.source, request.data_types, access)
         try:
             columns = [Column(n, request.data_types.get(n) or infer(incoming.schema.field(n).type, n)) for n in incoming.column_names]
         except LoadError as error:  # name the file, like every other load error
@@ -173,9 +177,9 @@ class TableStore:
             self._tables[request.table] = table
         return table, incoming.num_rows
 
-    def load(self, name: str, source: Source) -> tuple[StoredTable, int]:
+    def load(self, name: str, source: Source, access: sources.Access) -> tuple[StoredTable, int]:
         table = self.get(name)
-        incoming = sources.read(source, table.columns)
+        incoming = sources.read(source, table.columns, access)
         return table, self.add(table, incoming, sources.describe(source))
 
     def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> tuple[StoredTable, int]:
@@ -208,7 +212,7 @@ class TableStore:
             if condition is None:
                 table.data = table.schema.empty_table()
             else:
-                matches = to_expression(condition, table.columns)
+                matches = to_expression(condition, table.columns, table=name)
                 # A row whose condition is null does not match, so it stays.
                 table.data = table.data.filter(~matches | matches.is_null())
             return table, before - table.data.num_rows

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tiercube._server.access import Group
 from tiercube._server.routing import Call, endpoint
-from tiercube._wire import paths
+from tiercube._wire import routes
 from tiercube._wire.cubes import (
     CreateCube,
     CubeInfo,
@@ -49,13 +48,13 @@ def join(call: Call[Join]) -> JoinInfo:
     return call.state.cubes.join(call.state.tables, call.params["table"], call.body)
 
 
-routes = [
-    endpoint("GET", paths.CUBE, Group.READ_MODEL, cube_info),
-    endpoint("POST", paths.CUBES, Group.EDIT, create_cube, CreateCube),
-    endpoint("DELETE", paths.CUBE, Group.EDIT, delete_cube),
-    endpoint("PUT", paths.CUBE_MEASURE, Group.EDIT, set_measure, SetMeasure),
-    endpoint("DELETE", paths.CUBE_MEASURE, Group.EDIT, delete_measure),
-    endpoint("PUT", paths.CUBE_HIERARCHY, Group.EDIT, set_hierarchy, SetHierarchy),
-    endpoint("DELETE", paths.CUBE_HIERARCHY, Group.EDIT, delete_hierarchy),
-    endpoint("POST", paths.TABLE_JOIN, Group.EDIT, join, Join),
+served = [
+    endpoint(routes.CUBE_INFO, cube_info),
+    endpoint(routes.CREATE_CUBE, create_cube),
+    endpoint(routes.DELETE_CUBE, delete_cube),
+    endpoint(routes.SET_MEASURE, set_measure),
+    endpoint(routes.DELETE_MEASURE, delete_measure),
+    endpoint(routes.SET_HIERARCHY, set_hierarchy),
+    endpoint(routes.DELETE_HIERARCHY, delete_hierarchy),
+    endpoint(routes.JOIN, join),
 ]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tiercube._server.access import Group
 from tiercube._server.routing import Call, endpoint
-from tiercube._wire import paths
+from tiercube._wire import routes
 from tiercube._wire.messages import Append, CreateTable, Drop, DropResult, Load, LoadResult, Read, TableInfo
 
 
@@ -15,12 +14,12 @@ def create_table(call: Call[CreateTable]) -> TableInfo:
 
 
 def read(call: Call[Read]) -> LoadResult:
-    table, rows = call.state.tables.read(call.body)
+    table, rows = call.state.tables.read(call.body, call.state.files)
     return _after_load(LoadResult(table.info, rows))
 
 
 def load(call: Call[Load]) -> LoadResult:
-    table, rows = call.state.tables.load(call.params["table"], call.body.source)
+    table, rows = call.state.tables.load(call.params["table"], call.body.source, call.state.files)
     return _after_load(LoadResult(table.info, rows))
 
 
@@ -45,11 +44,11 @@ def delete_table(call: Call[None]) -> None:
     call.state.cubes.delete_table(call.state.tables, call.params["table"])
 
 
-routes = [
-    endpoint("POST", paths.TABLES, Group.EDIT, create_table, CreateTable),
-    endpoint("POST", paths.READ, Group.EDIT, read, Read),
-    endpoint("POST", paths.TABLE_LOAD, Group.EDIT, load, Load),
-    endpoint("POST", paths.TABLE_APPEND, Group.EDIT, append, Append),
-    endpoint("POST", paths.TABLE_DROP, Group.EDIT, drop, Drop),
-    endpoint("DELETE", paths.TABLE, Group.EDIT, delete_table),
+served = [
+    endpoint(routes.CREATE_TABLE, create_table),
+    endpoint(routes.READ, read),
+    endpoint(routes.LOAD, load),
+    endpoint(routes.APPEND, append),
+    endpoint(routes.DROP, drop),
+    endpoint(routes.DELETE_TABLE, delete_table),
 ]

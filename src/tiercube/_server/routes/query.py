@@ -5,14 +5,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-import msgspec
 import pyarrow as pa
 from starlette.responses import HTMLResponse
 
-from tiercube._server.access import Group
 from tiercube._server.engine.cubes.mdx import to_cube_query
 from tiercube._server.routing import Call, endpoint
-from tiercube._wire import paths
+from tiercube._wire import routes
 from tiercube._wire.cubes import CubeQuery, MdxQuery
 
 
@@ -39,15 +37,23 @@ def query_mdx(call: Call[MdxQuery]) -> pa.Table:
 
 def _answer(call: Call[Any], cube: str, request: CubeQuery) -> pa.Table:
     state = call.state
-    levels = [level.name for hierarchy in state.cubes.cube(cube).hierarchies for level in hierarchy.levels]
-    restricted = msgspec.structs.replace(request, filter=call.grant.restrict(request.filter, levels))
+    restriction = call.grant.restriction
+    fact = state.cubes.cube(cube).fact_table
     config = state.config
-    return state.cubes.query(state.tables, cube, restricted, timeout=config.query_timeout, max_rows=config.max_result_rows)
+    return state.cubes.query(
+        state.tables,
+        cube,
+        request,
+        timeout=config.query_timeout,
+        max_rows=config.max_result_rows,
+        # Restricted callers aggregate only the fact rows they may see, totals included.
+        visible=None if restriction is None else lambda data: state.visible(fact, restriction, data),
+    )
 
 
-routes = [
-    endpoint("GET", "/", Group.QUERY, home),
-    endpoint("GET", paths.QUERY_CUBES, Group.QUERY, cube_names),
-    endpoint("POST", paths.QUERY_CUBE, Group.QUERY, query_cube, CubeQuery),
-    endpoint("POST", paths.QUERY_MDX, Group.QUERY, query_mdx, MdxQuery),
+served = [
+    endpoint(routes.HOME, home),
+    endpoint(routes.QUERY_CUBES, cube_names),
+    endpoint(routes.QUERY_CUBE, query_cube),
+    endpoint(routes.QUERY_MDX, query_mdx),
 ]

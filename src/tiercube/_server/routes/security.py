@@ -1,24 +1,26 @@
-"""Managing users, passwords and roles (the "security management" group)."""
+"""Managing users, passwords, roles and row-level restrictions (the "security management" group)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tiercube._server.access import Account, Group
+from tiercube._server.authentication import Account
 from tiercube._server.engine.tables import check_name
+from tiercube._server.engine.visibility import split_by_table
 from tiercube._server.passwords import hash_password
 from tiercube._server.routing import Call, endpoint
-from tiercube._wire import paths
+from tiercube._server.state import RoleRestriction
+from tiercube._wire import routes
 from tiercube._wire.messages import CreateUser, Restriction, UpdateUser, User
 from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
 
 
 def list_users(call: Call[None]) -> list[User]:
-    return [User(a.name, list(a.roles)) for a in call.state.gatekeeper.accounts.values()]
+    return [User(a.name, list(a.roles)) for a in call.state.authenticator.accounts.values()]
 
 
 def create_user(call: Call[CreateUser]) -> User:
-    accounts = call.state.gatekeeper.accounts
+    accounts = call.state.authenticator.accounts
     request = call.body
     check_name("user", request.name)
     if ":" in request.name:
@@ -30,51 +32,51 @@ def create_user(call: Call[CreateUser]) -> User:
 
 
 def update_user(call: Call[UpdateUser]) -> User:
+    # A password checked against the old hash is never accepted again: see authentication.
     account = _account(call)
     if call.body.password is not None:
         account.password_hash = hash_password(call.body.password)
     if call.body.roles is not None:
         account.roles = list(call.body.roles)
-    call.state.gatekeeper.forget(account.name)
     return User(account.name, list(account.roles))
 
 
 def delete_user(call: Call[None]) -> None:
     account = _account(call)
-    del call.state.gatekeeper.accounts[account.name]
-    call.state.gatekeeper.forget(account.name)
+    del call.state.authenticator.accounts[account.name]
 
 
 def list_restrictions(call: Call[None]) -> list[Restriction]:
-    return [Restriction(role, f) for role, f in call.state.gatekeeper.restrictions.items()]
+    return [Restriction(role, r.condition) for role, r in call.state.restrictions.items()]
 
 
 def set_restriction(call: Call[Restriction]) -> Restriction:
     if call.body.role != call.params["role"]:
         raise InvalidRequestError(f"the body restricts role {call.body.role!r} but the path names {call.params['role']!r}")
-    call.state.gatekeeper.restrictions[call.body.role] = call.body.filter
+    tables = split_by_table(call.body.filter, call.state.tables)
+    call.state.restrictions[call.body.role] = RoleRestriction(call.body.filter, tables)
     return call.body
 
 
 def delete_restriction(call: Call[None]) -> None:
-    if call.state.gatekeeper.restrictions.pop(call.params["role"], None) is None:
+    if call.state.restrictions.pop(call.params["role"], None) is None:
         raise NotFoundError(f"role {call.params['role']!r} has no restriction")
 
 
 def _account(call: Call[Any]) -> Account:
     name = call.params["user"]
     try:
-        return call.state.gatekeeper.accounts[name]
+        return call.state.authenticator.accounts[name]
     except KeyError:
         raise NotFoundError(f"no user named {name!r}") from None
 
 
-routes = [
-    endpoint("GET", paths.USERS, Group.SECURITY, list_users),
-    endpoint("POST", paths.USERS, Group.SECURITY, create_user, CreateUser),
-    endpoint("PATCH", paths.USER, Group.SECURITY, update_user, UpdateUser),
-    endpoint("DELETE", paths.USER, Group.SECURITY, delete_user),
-    endpoint("GET", paths.RESTRICTIONS, Group.SECURITY, list_restrictions),
-    endpoint("PUT", paths.RESTRICTION, Group.SECURITY, set_restriction, Restriction),
-    endpoint("DELETE", paths.RESTRICTION, Group.SECURITY, delete_restriction),
+served = [
+    endpoint(routes.LIST_USERS, list_users),
+    endpoint(routes.CREATE_USER, create_user),
+    endpoint(routes.UPDATE_USER, update_user),
+    endpoint(routes.DELETE_USER, delete_user),
+    endpoint(routes.LIST_RESTRICTIONS, list_restrictions),
+    endpoint(routes.SET_RESTRICTION, set_restriction),
+    endpoint(routes.DELETE_RESTRICTION, delete_restriction),
 ]

@@ -1,25 +1,37 @@
-"""Reading the data model and data of tables (the "read model" group)."""
+"""Reading the data model and data of tables (the "read model" group).
+
+A restricted caller sees only its rows, in the rows themselves and in the
+row counts alike.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.access import Group
 from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.tables import StoredTable
 from tiercube._server.engine.types import decoded
 from tiercube._server.routing import Call, endpoint
-from tiercube._wire import paths
+from tiercube._wire import routes
 from tiercube._wire.messages import TableInfo, TableQuery
 from tiercube.errors import InvalidRequestError, ResultTooLargeError
 
 
 def list_tables(call: Call[None]) -> list[TableInfo]:
-    return [t.info for t in call.state.tables.values()]
+    return [_info(call, t) for t in call.state.tables.values()]
 
 
 def table_info(call: Call[None]) -> TableInfo:
-    return call.state.tables.get(call.params["table"]).info
+    return _info(call, call.state.tables.get(call.params["table"]))
+
+
+def _info(call: Call[Any], table: StoredTable) -> TableInfo:
+    data = table.data
+    mask = call.state.visible(table.name, call.grant.restriction, data)
+    return table.info_of(data, rows=None if mask is None else pc.sum(mask).as_py() or 0)
 
 
 def query_table(call: Call[TableQuery]) -> pa.Table:
@@ -31,9 +43,12 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
             raise InvalidRequestError(f"table {table.name!r} has no column {column!r} (columns: {', '.join(table.columns)})")
     if request.max_rows is not None and request.max_rows < 0:
         raise InvalidRequestError("max_rows must be zero or more")
-    condition = call.grant.restrict(request.filter, table.columns)
+    condition = to_expression(request.filter, table.columns, table=table.name) if request.filter is not None else None
+    mask = call.state.visible(table.name, call.grant.restriction, data)
+    if mask is not None:
+        data = data.filter(mask)
     if condition is not None:
-        data = _filtered(data, to_expression(condition, table.columns), request.max_rows)
+        data = _filtered(data, condition, request.max_rows)
     limit = call.state.config.max_result_rows
     if request.max_rows is not None:
         data = data.slice(0, min(request.max_rows, data.num_rows))
@@ -65,8 +80,8 @@ def _filtered(data: pa.Table, condition: pc.Expression, max_rows: int | None) ->
 
 _FIRST_SLICE = 65_536
 
-routes = [
-    endpoint("GET", paths.TABLES, Group.READ_MODEL, list_tables),
-    endpoint("GET", paths.TABLE, Group.READ_MODEL, table_info),
-    endpoint("POST", paths.TABLE_QUERY, Group.READ_MODEL, query_table, TableQuery),
+served = [
+    endpoint(routes.LIST_TABLES, list_tables),
+    endpoint(routes.TABLE_INFO, table_info),
+    endpoint(routes.QUERY_TABLE, query_table),
 ]

@@ -9,16 +9,17 @@ from starlette.routing import Route
 
 from tiercube._server.state import ServerState
 from tiercube._version import PROTOCOL_VERSION
-from tiercube._wire import paths
+from tiercube._wire import paths, routes
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
 
 
 async def versions(request: Request) -> Response:
     state: ServerState = request.app.state.tiercube
     # Wrong credentials are a 401 here too, so a client learns it at connect().
-    caller = state.gatekeeper.caller(request)
+    caller = await state.authenticator.caller(request)
     if caller is not None and ADMIN_ROLE in caller.roles:
-        caller = msgspec.structs.replace(caller, share_proof=state.share_proof)
+        # Where the nonce is and its digest, never the nonce: the caller proves d by reading it.
+        caller = msgspec.structs.replace(caller, share_proof=state.share.proof)
     document = VersionsDocument(
         protocol_version=PROTOCOL_VERSION,
         tiercube_version=state.started_by,
@@ -29,4 +30,4 @@ async def versions(request: Request) -> Response:
     return Response(msgspec.json.encode(document), media_type=paths.JSON)
 
 
-routes = [Route(paths.VERSIONS, versions, methods=["GET"])]
+served = [Route(routes.VERSIONS.path, versions, methods=[routes.VERSIONS.method])]

@@ -12,12 +12,14 @@ this "base" by the query's levels.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiercube._server.engine.arrays import Array, Chunked, last_per_key, plain
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema, alias
 from tiercube._server.engine.tables import TableStore
@@ -28,9 +30,8 @@ Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
 
 ROWS = "\x1frows"
 
-# The stubs type arrays by element type; the engine handles every column type alike.
-Array: TypeAlias = "pa.Array[Any]"
-Chunked: TypeAlias = "pa.ChunkedArray[Any]"
+# Which rows of a snapshot of the fact table a query may aggregate (None: all).
+Visible: TypeAlias = "Callable[[pa.Table], Array | None]"
 Aggregation: TypeAlias = "tuple[str | list[str], Any] | tuple[str | list[str], Any, Any]"
 
 
@@ -101,39 +102,15 @@ def _dictionaries_differ(data: pa.Table) -> bool:
     return False
 
 
-def plain(array: Chunked) -> Chunked:
-    """``array`` with dictionary values decoded (joins and min/max need plain values)."""
-    if pa.types.is_dictionary(array.type):
-        return array.cast(array.type.value_type)
-    return array
-
-
-def positions(count: int) -> Array:
-    """0, 1, ..., count - 1 as int64, without a Python loop."""
-    if count == 0:
-        return pa.array([], pa.int64())
-    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), pa.scalar(1, pa.int64()))  # ty: ignore[invalid-explicit-return]
-
-
-def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
-    """Keep the last row of each key: a join must find at most one target row."""
-    if table.num_rows == 0 or not keys:
-        return table
-    latest = (
-        table.select(keys)
-        .append_column(ROWS, positions(table.num_rows))
-        .group_by(keys, use_threads=False)
-        .aggregate([(ROWS, "max")])[f"{ROWS}_max"]
-    )
-    if len(latest) == table.num_rows:
-        return table
-    return table.take(latest)
-
-
 def build_base(
-    tables: TableStore, schema: CubeSchema, levels: list[ColumnRef], leaves: set[Leaf], deadline: Deadline
+    tables: TableStore,
+    schema: CubeSchema,
+    levels: list[ColumnRef],
+    leaves: set[Leaf],
+    deadline: Deadline,
+    visible: Visible | None = None,
 ) -> Base:
-    """Group the fact rows by ``levels`` and compute the partials of ``leaves``."""
+    """Group the fact rows (those ``visible`` keeps) by ``levels`` and compute the partials of ``leaves``."""
     fact = schema.fact
     wanted: dict[str, set[ColumnRef]] = {}
     for ref in [*levels, *(leaf.column for leaf in leaves if leaf.column is not None)]:
@@ -154,6 +131,9 @@ def build_base(
     aggregations: list[Aggregation] = [([], "count_all")]
     sources: dict[str, Chunked] = {}
     data = current_data(tables, fact)
+    mask = visible(data) if visible is not None else None
+    if mask is not None:
+        data = data.filter(mask)
     parts: dict[Leaf, dict[str, Input]] = {}
     for leaf in leaves:
         parts[leaf] = _fact_parts(leaf, fact, data, sources, aggregations)

@@ -14,7 +14,8 @@ from typing import Any, cast
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.cubes.base import Aggregation, Array, Chunked, Deadline, Input, plain
+from tiercube._server.engine.arrays import Array, Chunked, evaluate, plain
+from tiercube._server.engine.cubes.base import Aggregation, Deadline, Input
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.types import value_type
 from tiercube._wire.filters import Filter
@@ -33,19 +34,6 @@ def encode(column: Chunked) -> tuple[Array, Array]:
     order = pc.array_sort_indices(encoded.dictionary)  # nulls last
     rank = pc.array_sort_indices(order)  # the inverse permutation of order
     return rank.take(encoded.indices).cast(pa.int32()), encoded.dictionary.take(order)
-
-
-def evaluate(table: pa.Table, expression: pc.Expression) -> Array:
-    """``expression`` computed for every row of ``table``."""
-    import pyarrow.acero as acero  # see main.warm_up: imported off the start-up path
-
-    plan = acero.Declaration.from_sequence(
-        [
-            acero.Declaration("table_source", acero.TableSourceNodeOptions(table)),
-            acero.Declaration("project", acero.ProjectNodeOptions([expression], ["value"])),
-        ]
-    )
-    return plan.to_table(use_threads=False)["value"].combine_chunks()
 
 
 def nulls(size: int, data_type: pa.DataType) -> Array:

@@ -99,8 +99,8 @@ class JoinGraph:
     def _tables_reaching(self, table: str) -> set[str]:
         return {source for source in self._edges if table in self._reachable_names(source)}
 
-    def joins_of(self, source: str) -> list[JoinInfo]:
-        return [edge.info for edge in self._edges.get(source, [])]
+    def edges_from(self, source: str) -> list[Edge]:
+        return list(self._edges.get(source, []))
 
     def reachable(self, fact: str) -> list[Reached]:
         """``fact`` then every table joined to it, directly or not, parents before children."""

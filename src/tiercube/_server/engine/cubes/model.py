@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import msgspec
+
 from tiercube._server.engine.cubes.joins import JoinGraph, Reached
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.tables import TableStore
@@ -29,7 +31,7 @@ from tiercube._wire.cubes import (
     RowCount,
     Where,
 )
-from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or, filter_names
 from tiercube._wire.messages import DataType
 from tiercube.errors import InvalidRequestError, QueryError
 
@@ -165,14 +167,57 @@ def walk(node: MeasureExpr | MeasureCondition) -> Iterator[MeasureExpr | Measure
         yield from walk(child)
 
 
-def filter_columns(condition: Filter) -> list[str]:
+def bind_levels(cube: Cube, condition: Filter, where: str) -> Filter:
+    """``condition`` with table columns (``sales["region"] == "EU"``) replaced by the level that shows them."""
     match condition:
-        case Compare(column, _, _) | IsIn(column, _) | IsNull(column):
-            return [column]
-        case And(operands) | Or(operands):
-            return [column for operand in operands for column in filter_columns(operand)]
+        case Compare(column, _, _, table) | IsIn(column, _, table) | IsNull(column, table):
+            if table is None:
+                return condition
+            for level in cube.levels().values():
+                if (level.table, level.column) == (table, column):
+                    return msgspec.structs.replace(condition, column=level.name, table=None)
+            raise QueryError(
+                f"{where} filters on column {table}.{column}, which no level of cube {cube.name!r} shows; "
+                f"its levels are {', '.join(cube.levels()) or 'none'}"
+            )
+        case And(operands):
+            return And([bind_levels(cube, operand, where) for operand in operands])
+        case Or(operands):
+            return Or([bind_levels(cube, operand, where) for operand in operands])
         case Not(operand):
-            return filter_columns(operand)
+            return Not(bind_levels(cube, operand, where))
+
+
+def bind_measure(cube: Cube, node: MeasureExpr, where: str) -> MeasureExpr:
+    """``node`` with the conditions inside it bound to levels (see ``bind_levels``)."""
+
+    def expression(inner: MeasureExpr) -> MeasureExpr:
+        return bind_measure(cube, inner, where)
+
+    def condition(inner: MeasureCondition) -> MeasureCondition:
+        match inner:
+            case LevelFilter(level_filter):
+                return LevelFilter(bind_levels(cube, level_filter, where))
+            case MeasureComparison(left, op, right):
+                return MeasureComparison(expression(left), op, expression(right))
+            case AllOf(conditions):
+                return AllOf([condition(c) for c in conditions])
+            case AnyOf(conditions):
+                return AnyOf([condition(c) for c in conditions])
+            case NotCondition(negated):
+                return NotCondition(condition(negated))
+
+    match node:
+        case Filtered(measure, measure_filter):
+            return Filtered(expression(measure), bind_levels(cube, measure_filter, where))
+        case Arithmetic(op, left, right):
+            return Arithmetic(op, expression(left), expression(right))
+        case Where(when, then, otherwise):
+            return Where(condition(when), expression(then), expression(otherwise) if otherwise is not None else None)
+        case ParentValue(measure, level):
+            return ParentValue(expression(measure), level)
+        case Aggregate() | RowCount() | MeasureRef() | Constant():
+            return node
 
 
 @dataclass(frozen=True)
@@ -192,7 +237,7 @@ def references(expression: MeasureExpr) -> References:
             case ParentValue(_, level):
                 levels.add(level)
             case Filtered(_, condition) | LevelFilter(condition):
-                levels.update(filter_columns(condition))
+                levels.update(filter_names(condition))
             case _:
                 pass
     return References(frozenset(measures), frozenset(levels))
@@ -201,7 +246,7 @@ def references(expression: MeasureExpr) -> References:
 def check_level_filter(cube: Cube, condition: Filter, where: str) -> None:
     """Raise unless ``condition`` names levels of ``cube`` and values of their types."""
     types = cube.level_types()
-    for name in filter_columns(condition):
+    for name in filter_names(condition):
         if name not in types:
             raise QueryError(
                 f"{where} filters on {name!r}, which is not a level of cube {cube.name!r}; "

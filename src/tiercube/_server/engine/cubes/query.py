@@ -8,7 +8,8 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.cubes.base import Array, Base, Chunked, Deadline, Input, Leaf, build_base, positions
+from tiercube._server.engine.arrays import Array, Chunked, positions
+from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, Visible, build_base
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.model import (
@@ -16,8 +17,8 @@ from tiercube._server.engine.cubes.model import (
     Cube,
     CubeSchema,
     check_level_filter,
+    bind_levels,
     children,
-    filter_columns,
 )
 from tiercube._server.engine.filters import COMPARISONS
 from tiercube._server.engine.tables import TableStore
@@ -40,7 +41,7 @@ from tiercube._wire.cubes import (
     RowCount,
     Where,
 )
-from tiercube._wire.filters import And, Filter
+from tiercube._wire.filters import And, Filter, filter_names
 from tiercube.errors import QueryError, ResultTooLargeError
 
 # The filters a measure is computed under (``Filtered`` nests), as encoded filters.
@@ -75,7 +76,7 @@ class Collector:
             case Filtered(measure, condition):
                 key = msgspec.json.encode(condition)
                 self.filters[key] = condition
-                self.levels.update(dict.fromkeys(filter_columns(condition)))
+                self.levels.update(dict.fromkeys(filter_names(condition)))
                 self.collect(measure, context | {key}, path)
             case _:
                 for child in children(node):
@@ -91,20 +92,30 @@ class Collector:
 
 
 def run_query(
-    tables: TableStore, joins: JoinGraph, cube: Cube, request: CubeQuery, *, timeout: float, max_rows: int
+    tables: TableStore,
+    joins: JoinGraph,
+    cube: Cube,
+    request: CubeQuery,
+    *,
+    timeout: float,
+    max_rows: int,
+    visible: Visible | None = None,
 ) -> pa.Table:
     """Answer ``request`` on ``cube``; see ``CubeQuery`` for the shape of the result."""
     deadline = Deadline(timeout)
+    if request.filter is not None:
+        request = msgspec.structs.replace(request, filter=bind_levels(cube, request.filter, "the query"))
     limit = _check(cube, request, max_rows)
     schema = CubeSchema(tables, joins, cube.fact_table)
     collector = Collector(cube, schema)
     for name in request.measures:
         collector.collect(cube.measure(name), NO_CONTEXT, (name,))
-    filter_levels = filter_columns(request.filter) if request.filter is not None else []
+    filter_levels = filter_names(request.filter) if request.filter is not None else []
     needed = list(dict.fromkeys([*request.levels, *filter_levels, *collector.levels]))
     refs = {name: schema.resolve(cube.level(name).column, cube.level(name).table) for name in needed}
     try:
-        base = build_base(tables, schema, list(dict.fromkeys(refs.values())), {leaf for leaf, _ in collector.pairs}, deadline)
+        leaves = {leaf for leaf, _ in collector.pairs}
+        base = build_base(tables, schema, list(dict.fromkeys(refs.values())), leaves, deadline, visible)
         cells, parts_by_leaf = _cells(cube, base, refs, collector, request.filter, deadline)
         evaluator = Evaluator(cube, collector, cells, parts_by_leaf)
         sets = [tuple(request.levels[:k]) for k in range(len(request.levels), -1, -1)]
@@ -158,12 +169,12 @@ def _cells(
     decoder = Cells(table, [], values, types, deadline)
     every_level = tuple(refs)
     if condition is not None:
-        table = table.filter(decoder.matches(table, every_level, condition, filter_columns(condition)))
+        table = table.filter(decoder.matches(table, every_level, condition, filter_names(condition)))
     contexts = list(dict.fromkeys(context for _, context in collector.pairs if context))
     masks = {}
     for context in contexts:
         wanted = collector.context_filter(context)
-        masks[context] = decoder.matches(table, every_level, wanted, filter_columns(wanted))
+        masks[context] = decoder.matches(table, every_level, wanted, filter_names(wanted))
     parts: PartsByLeaf = {}
     for leaf, context in collector.pairs:
         if not context:
@@ -245,7 +256,7 @@ class Evaluator:
                 compared: Array = COMPARISONS[op](self.measure(left, levels, context), self.measure(right, levels, context))
             case LevelFilter(condition):
                 rows = self.cells.at(levels)
-                return self.cells.matches(rows, levels, condition, filter_columns(condition))
+                return self.cells.matches(rows, levels, condition, filter_names(condition))
             case AllOf(conditions) | AnyOf(conditions):
                 combine = pc.and_kleene if isinstance(node, AllOf) else pc.or_kleene
                 compared = repeat(pa.scalar(isinstance(node, AllOf)), self.cells.rows(levels))

@@ -13,9 +13,11 @@ from tiercube._server.engine.cubes.model import (
     NUMERIC,
     Cube,
     CubeSchema,
+    bind_measure,
     references,
     validate_measure,
 )
+from tiercube._server.engine.cubes.base import Visible
 from tiercube._server.engine.cubes.query import run_query
 from tiercube._server.engine.tables import TableStore, check_name
 from tiercube._wire.cubes import (
@@ -109,9 +111,10 @@ class CubeStore:
         check_name("measure", name)
         with self._lock:
             cube = self._get(cube_name)
-            validate_measure(cube, CubeSchema(tables, self.joins, cube.fact_table), name, request.expression)
-            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, {**cube.measures, name: request.expression}))
-        return MeasureInfo(name, request.expression)
+            expression = bind_measure(cube, request.expression, f"measure {name!r}")
+            validate_measure(cube, CubeSchema(tables, self.joins, cube.fact_table), name, expression)
+            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, {**cube.measures, name: expression}))
+        return MeasureInfo(name, expression)
 
     def delete_measure(self, cube_name: str, name: str) -> None:
         with self._lock:
@@ -184,12 +187,23 @@ class CubeStore:
 
     # Queries -----------------------------------------------------------
 
-    def query(self, tables: TableStore, cube_name: str, request: CubeQuery, *, timeout: float, max_rows: int) -> pa.Table:
+    def query(
+        self,
+        tables: TableStore,
+        cube_name: str,
+        request: CubeQuery,
+        *,
+        timeout: float,
+        max_rows: int,
+        visible: Visible | None = None,
+    ) -> pa.Table:
         """Answer ``request``; see ``CubeQuery`` for the result's shape.
 
+        ``visible`` tells which fact rows (of a snapshot of the fact table) count.
         Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
         """
-        return run_query(tables, self.joins, self._get(cube_name), request, timeout=timeout, max_rows=max_rows)
+        cube = self._get(cube_name)
+        return run_query(tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, visible=visible)
 
     def query_mdx(self, tables: TableStore, request: MdxQuery, *, timeout: float, max_rows: int) -> pa.Table:
         """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``."""

@@ -1,0 +1,151 @@
+"""Who is calling: the owner's token, HTTP Basic, or a verified client certificate.
+
+Password checks are the one expensive thing an anonymous caller can make the
+server do, so they are fenced in:
+
+- scrypt runs in a small pool of threads of its own, never on the event loop
+  and never in the pool that runs queries;
+- an unknown user costs the same scrypt as a wrong password, so timing does
+  not tell which user names exist;
+- a verified header is remembered together with the hash it was verified
+  against: once a password changes, the old one can never be accepted again,
+  not even from a check that was in flight during the change;
+- failed checks are counted per client address; past the limit, further
+  attempts are answered 429 without running scrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import hashlib
+import hmac
+import math
+import secrets
+import time
+from dataclasses import dataclass
+
+import anyio
+from starlette.requests import HTTPConnection
+
+from tiercube._config import SessionConfig
+from tiercube._server.passwords import hash_password, verify_password
+from tiercube._server.tls import SCOPE_KEY
+from tiercube._wire.messages import ADMIN_ROLE, Caller
+from tiercube.errors import AuthenticationError, TooManyAttemptsError
+
+_CACHE_LIMIT = 10_000
+_ADDRESSES_TRACKED = 10_000
+_WINDOW = 60.0
+
+
+@dataclass
+class Account:
+    name: str
+    roles: list[str]
+    password_hash: str
+
+
+class FailedLogins:
+    """Failed password checks per client address over the last minute."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._failures: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
+
+    def retry_after(self, address: str) -> float:
+        """Seconds until ``address`` may try again; 0 when it may now."""
+        failures = self._failures.get(address)
+        if failures is None:
+            return 0.0
+        now = time.monotonic()
+        while failures and failures[0] < now - _WINDOW:
+            failures.popleft()
+        if len(failures) < self.per_minute:
+            return 0.0
+        return failures[0] + _WINDOW - now
+
+    def record(self, address: str) -> None:
+        failures = self._failures.setdefault(address, collections.deque(maxlen=self.per_minute))
+        failures.append(time.monotonic())
+        self._failures.move_to_end(address)
+        while len(self._failures) > _ADDRESSES_TRACKED:
+            self._failures.popitem(last=False)
+
+
+class Authenticator:
+    """Turns a request's credentials into a ``Caller``; holds the accounts."""
+
+    def __init__(self, config: SessionConfig, owner_token: str | None) -> None:
+        self.security = config.security
+        self._owner_digest = hashlib.sha256(owner_token.encode()).digest() if owner_token else None
+        self.accounts = {
+            u.name: Account(u.name, list(u.roles), u.password_hash or hash_password(u.password or secrets.token_hex()))
+            for u in config.users
+        }
+        # An unknown user is checked against this, so that it costs what a wrong password costs.
+        self._decoy = hash_password(secrets.token_hex())
+        # sha256(header) -> (user name, the hash the password was verified against).
+        self._verified: dict[bytes, tuple[str, str]] = {}
+        self._failures = FailedLogins(config.max_failed_logins_per_minute)
+        self._scrypt = anyio.CapacityLimiter(2)
+
+    async def caller(self, request: HTTPConnection) -> Caller | None:
+        header = request.headers.get("authorization")
+        if header is None:
+            return self._certificate_caller(request)
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "bearer" and self._owner_digest is not None:
+            if hmac.compare_digest(hashlib.sha256(credentials.encode()).digest(), self._owner_digest):
+                return Caller(username="owner", roles=[ADMIN_ROLE], owner=True)
+        if not self.security:
+            return None  # without security every caller is anonymous, and read-only
+        if scheme.lower() == "basic":
+            account = await self._basic(credentials, request)
+            if account is not None:
+                return Caller(username=account.name, roles=list(account.roles))
+        raise AuthenticationError("the credentials were not accepted: wrong user name or password")
+
+    def _certificate_caller(self, request: HTTPConnection) -> Caller | None:
+        name = request.scope.get(SCOPE_KEY)
+        if name is None or not self.security:
+            return None
+        account = self.accounts.get(name)
+        if account is None:
+            raise AuthenticationError(f"the client certificate of {name!r} names no user of this server")
+        return Caller(username=account.name, roles=list(account.roles))
+
+    async def _basic(self, credentials: str, request: HTTPConnection) -> Account | None:
+        digest = hashlib.sha256(credentials.encode("utf-8", "surrogateescape")).digest()
+        cached = self._verified.get(digest)
+        if cached is not None:
+            account = self.accounts.get(cached[0])
+            if account is not None and account.password_hash == cached[1]:
+                return account
+        address = request.client.host if request.client else "unknown"
+        wait = self._failures.retry_after(address)
+        if wait > 0:
+            raise TooManyAttemptsError(
+                f"too many failed sign-ins from {address}; try again in {math.ceil(wait)} s", retry_after=math.ceil(wait)
+            )
+        name, password = _decode_basic(credentials)
+        account = self.accounts.get(name) if name is not None else None
+        stored = account.password_hash if account is not None else self._decoy
+        matched = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=self._scrypt)
+        if account is None or not matched:
+            self._failures.record(address)
+            return None
+        if len(self._verified) >= _CACHE_LIMIT:
+            self._verified.clear()
+        self._verified[digest] = (account.name, stored)
+        return account
+
+
+def _decode_basic(credentials: str) -> tuple[str | None, str]:
+    """(user name, password) of HTTP Basic credentials; no name when they are malformed."""
+    try:
+        name, separator, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII text, or bytes that are not UTF-8
+        return None, ""
+    return (name, password) if separator else (None, "")

@@ -1,0 +1,91 @@
+"""Every route of the server: method, path, the capability group it needs, and its body.
+
+The server builds its application from ``ROUTES`` and refuses to start if a
+handler is missing or a route is not listed here; the authorization matrix
+and the fuzzing tests iterate over it. So a new route is enforced, tested and
+fuzzed the day it is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+
+from tiercube._wire import cubes, messages, paths
+from tiercube._wire.tiers import Group
+
+HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: HttpMethod
+    path: str
+    # None: open to anyone, without authentication (only the versions document).
+    group: Group | None
+    body: type[msgspec.Struct] | None = None
+    # A second group the request needs, which depends on its body (what a load reads from).
+    body_group: Callable[[Any], Group] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def load_group(body: messages.Read | messages.Load) -> Group:
+    """What a load takes: a path on the server's disk needs the shared file system."""
+    match body.source:
+        case messages.CsvSource(messages.CloudLocation()) | messages.ParquetSource(messages.CloudLocation()):
+            return Group.CLOUD_LOADING
+        case _:
+            return Group.SHARED_FILES
+
+
+VERSIONS = Route("GET", paths.VERSIONS, None)
+
+HOME = Route("GET", "/", Group.QUERY)
+QUERY_CUBES = Route("GET", paths.QUERY_CUBES, Group.QUERY)
+QUERY_CUBE = Route("POST", paths.QUERY_CUBE, Group.QUERY, cubes.CubeQuery)
+QUERY_MDX = Route("POST", paths.QUERY_MDX, Group.QUERY, cubes.MdxQuery)
+# Custom endpoints answer any caller that may query; the owner's handler decides the rest.
+CUSTOM = tuple(Route(method, paths.CUSTOM, Group.QUERY) for method in ("GET", "POST", "PUT", "DELETE"))
+
+LIST_TABLES = Route("GET", paths.TABLES, Group.READ_MODEL)
+TABLE_INFO = Route("GET", paths.TABLE, Group.READ_MODEL)
+QUERY_TABLE = Route("POST", paths.TABLE_QUERY, Group.READ_MODEL, messages.TableQuery)
+CUBE_INFO = Route("GET", paths.CUBE, Group.READ_MODEL)
+
+CREATE_TABLE = Route("POST", paths.TABLES, Group.EDIT, messages.CreateTable)
+READ = Route("POST", paths.READ, Group.EDIT, messages.Read, load_group)
+LOAD = Route("POST", paths.TABLE_LOAD, Group.EDIT, messages.Load, load_group)
+APPEND = Route("POST", paths.TABLE_APPEND, Group.EDIT, messages.Append)
+DROP = Route("POST", paths.TABLE_DROP, Group.EDIT, messages.Drop)
+DELETE_TABLE = Route("DELETE", paths.TABLE, Group.EDIT)
+JOIN = Route("POST", paths.TABLE_JOIN, Group.EDIT, cubes.Join)
+CREATE_CUBE = Route("POST", paths.CUBES, Group.EDIT, cubes.CreateCube)
+DELETE_CUBE = Route("DELETE", paths.CUBE, Group.EDIT)
+SET_MEASURE = Route("PUT", paths.CUBE_MEASURE, Group.EDIT, cubes.SetMeasure)
+DELETE_MEASURE = Route("DELETE", paths.CUBE_MEASURE, Group.EDIT)
+SET_HIERARCHY = Route("PUT", paths.CUBE_HIERARCHY, Group.EDIT, cubes.SetHierarchy)
+DELETE_HIERARCHY = Route("DELETE", paths.CUBE_HIERARCHY, Group.EDIT)
+
+LIST_USERS = Route("GET", paths.USERS, Group.SECURITY)
+CREATE_USER = Route("POST", paths.USERS, Group.SECURITY, messages.CreateUser)
+UPDATE_USER = Route("PATCH", paths.USER, Group.SECURITY, messages.UpdateUser)
+DELETE_USER = Route("DELETE", paths.USER, Group.SECURITY)
+LIST_RESTRICTIONS = Route("GET", paths.RESTRICTIONS, Group.SECURITY)
+SET_RESTRICTION = Route("PUT", paths.RESTRICTION, Group.SECURITY, messages.Restriction)
+DELETE_RESTRICTION = Route("DELETE", paths.RESTRICTION, Group.SECURITY)
+
+REGISTER_ENDPOINT = Route("PUT", paths.OWNER_ENDPOINTS, Group.OWNER, messages.EndpointRegistration)
+
+ROUTES: tuple[Route, ...] = (
+    VERSIONS, HOME, QUERY_CUBES, QUERY_CUBE, QUERY_MDX, *CUSTOM,
+    LIST_TABLES, TABLE_INFO, QUERY_TABLE, CUBE_INFO,
+    CREATE_TABLE, READ, LOAD, APPEND, DROP, DELETE_TABLE, JOIN,
+    CREATE_CUBE, DELETE_CUBE, SET_MEASURE, DELETE_MEASURE, SET_HIERARCHY, DELETE_HIERARCHY,
+    LIST_USERS, CREATE_USER, UPDATE_USER, DELETE_USER, LIST_RESTRICTIONS, SET_RESTRICTION, DELETE_RESTRICTION,
+    REGISTER_ENDPOINT,
+)  # fmt: skip

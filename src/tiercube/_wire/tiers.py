@@ -1,0 +1,63 @@
+"""The capability contract as data: conditions a to f, the tiers, and the groups each tier grants.
+
+Both sides read this one table. The client picks the class it returns with
+``choose_tier``; the server, for every request, computes the same conditions
+from what it can verify itself and grants ``GROUPS[choose_tier(...)]``. The
+tier classes in ``tiercube._sessions`` are assembled from one mixin per group,
+and a test holds them equal to this table.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal, TypeAlias
+
+TierName: TypeAlias = Literal[
+    "Session", "LocalSession", "RemoteSession", "NoSecurityLocalSession", "NoSecuritySession", "ReadOnlySession", "MinimalSession"
+]
+
+
+class Group(enum.Enum):
+    """The capability groups of the contract; the value is how refusals name them."""
+
+    QUERY = "query"
+    READ_MODEL = "read the data model"
+    EDIT = "edit the data model and data"
+    CLOUD_LOADING = "load from cloud storage"
+    SHARED_FILES = "load through the shared file system"
+    SECURITY = "manage security"
+    OWNER = "manage the owner's custom endpoints"
+
+
+MEANINGS: dict[str, str] = {
+    "a": "the server requires authentication",
+    "b": "the credentials grant ROLE_ADMIN",
+    "c": "same tiercube version",
+    "d": "same host (shared file system)",
+    "e": "same wire protocol version",
+    "f": "SDK admin API exposed",
+}
+"""The six conditions, by letter."""
+
+_EDITING = frozenset({Group.QUERY, Group.READ_MODEL, Group.EDIT, Group.CLOUD_LOADING})
+
+GROUPS: dict[TierName, frozenset[Group]] = {
+    "Session": frozenset(Group),
+    "LocalSession": _EDITING | {Group.SHARED_FILES, Group.SECURITY},
+    "RemoteSession": _EDITING | {Group.SECURITY},
+    "NoSecurityLocalSession": _EDITING | {Group.SHARED_FILES},
+    "NoSecuritySession": _EDITING,
+    "ReadOnlySession": frozenset({Group.QUERY, Group.READ_MODEL}),
+    "MinimalSession": frozenset({Group.QUERY}),
+}
+"""What each tier may do: the contract's group table, read down each tier's column."""
+
+
+def choose_tier(held: dict[str, bool]) -> TierName:
+    """The contract's tier table: the first row whose conditions (``held[letter]``) hold."""
+    a, b, c, d, e, f = (held[letter] for letter in "abcdef")
+    if a and b and c:
+        return "LocalSession" if d else "RemoteSession"
+    if a and b and e and f:
+        return "NoSecurityLocalSession" if d else "NoSecuritySession"
+    return "ReadOnlySession" if e else "MinimalSession"
