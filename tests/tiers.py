@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,9 +226,9 @@ def make_sales(session: SupportsEditing, name: str = "sales") -> tiercube.CloudT
 
 
 def raw(url: str, method: str, path: str, *, auth: tiercube.BasicAuthentication | None, body: object = None,
-        version: str = __version__, protocol: int = PROTOCOL_VERSION) -> httpx.Response:
+        version: str = __version__, protocol: int = PROTOCOL_VERSION, headers: Mapping[str, str] = {}) -> httpx.Response:  # noqa: B006
     """One request as any HTTP client could send it, with the version headers a tiercube client states."""
-    headers = {paths.CLIENT_VERSION_HEADER: version, paths.CLIENT_PROTOCOL_HEADER: str(protocol)}
+    headers = {paths.CLIENT_VERSION_HEADER: version, paths.CLIENT_PROTOCOL_HEADER: str(protocol), **headers}
     if auth is not None:
         headers.update(auth(url))
     return httpx.request(method, url + path, headers=headers, json=body, timeout=30)

@@ -95,8 +95,13 @@ class Column:
         self.name = name
         self.table = table
 
+    def _target(self) -> tuple[str, str | None]:
+        """The (column, table) that conditions on this compare."""
+        return self.name, self.table
+
     def _compare(self, op: wire.Operator, value: Value) -> Condition:
-        return Condition(wire.Compare(self.name, op, to_wire_value(value), self.table))
+        column, table = self._target()
+        return Condition(wire.Compare(column, op, to_wire_value(value), table))
 
     def __eq__(self, value: Value) -> Condition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
         return self._compare("==", value)
@@ -118,10 +123,11 @@ class Column:
 
     def isin(self, *values: Value) -> Condition:
         """Whether the value is one of ``values``; for a null value this is null, as in SQL."""
-        return Condition(wire.IsIn(self.name, [to_wire_value(v) for v in values], self.table))
+        column, table = self._target()
+        return Condition(wire.IsIn(column, [to_wire_value(v) for v in values], table))
 
     def isnull(self) -> Condition:
-        return Condition(wire.IsNull(self.name, self.table))
+        return Condition(wire.IsNull(*self._target()))
 
     __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # == builds conditions, so no hashing
 

@@ -21,16 +21,22 @@ CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]
 
 
 class Level(Column):
-    """A level of a hierarchy; compare it to build filters: ``levels["Region"] == "EU"``."""
+    """A level of a hierarchy; compare it to build filters: ``levels["Region"] == "EU"``.
 
-    __slots__ = ("hierarchy", "column", "table", "data_type")
+    A level shows a column of one of the cube's tables, and its conditions are
+    conditions on that column: usable in queries, measures and restrictions alike.
+    """
+
+    __slots__ = ("hierarchy", "column", "data_type")
 
     def __init__(self, info: LevelInfo, hierarchy: str) -> None:
-        super().__init__(info.name)
+        super().__init__(info.name, info.table)
         self.hierarchy = hierarchy
         self.column = info.column
-        self.table = info.table
         self.data_type: DataType = info.data_type
+
+    def _target(self) -> tuple[str, str | None]:
+        return self.column, self.table
 
     def __repr__(self) -> str:
         return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {self.data_type})>"

@@ -66,7 +66,8 @@ class Judge:
 
     def grant(self, request: HTTPConnection, caller: Caller | None, restriction: RowRestriction | None) -> Grant:
         if caller is not None and caller.owner:
-            return Grant(caller, "Session", {}, None, frozenset("abcdef"))
+            # The owner's restriction is that of the custom endpoint caller it answers for, if any.
+            return Grant(caller, "Session", {}, restriction, frozenset("abcdef"))
         headers = request.headers
         version = headers.get(paths.CLIENT_VERSION_HEADER)
         protocol = headers.get(paths.CLIENT_PROTOCOL_HEADER)

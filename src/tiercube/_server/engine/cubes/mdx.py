@@ -23,6 +23,10 @@ an axis or in the WHERE slicer restrict their level (several members of one
 level: any of them). Only non-empty cells are returned, with or without
 ``NON EMPTY``. With no measure anywhere the cube's ``contributors.COUNT`` is
 used. Anything else is refused with a ``QueryError`` naming the construct.
+
+A query may be at most ``MAX_MDX_CHARACTERS`` long and nest sets, tuples and
+functions at most ``MAX_MDX_DEPTH`` deep; members listed for a level become
+one ``isin`` filter, however many there are.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _PASS_THROUGH = {"HIERARCHIZE", "NONEMPTY"}
+MAX_MDX_CHARACTERS = 100_000
+MAX_MDX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Token:
 
 
 def tokenize(mdx: str) -> list[Token]:
+    if len(mdx) > MAX_MDX_CHARACTERS:
+        raise QueryError(f"MDX: the query has {len(mdx)} characters, over the server's limit of {MAX_MDX_CHARACTERS}")
     tokens: list[Token] = []
     position = 0
     while position < len(mdx):
@@ -96,6 +104,7 @@ class _Parser:
     def __init__(self, mdx: str, cube_info: Callable[[str], CubeInfo]) -> None:
         self.tokens = tokenize(mdx)
         self.index = 0
+        self.depth = 0
         self.cube_info = cube_info
         self.cube: CubeInfo | None = None
 
@@ -190,6 +199,15 @@ class _Parser:
         return dimensions
 
     def term(self) -> list[Dimension]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_MDX_DEPTH:
+                raise QueryError(f"MDX: sets, tuples and functions are nested more than {MAX_MDX_DEPTH} deep (the server's limit)")
+            return self._term()
+        finally:
+            self.depth -= 1
+
+    def _term(self) -> list[Dimension]:
         token = self.current
         if self.accept("{"):
             items = [] if self.current.text == "}" else self.list_of_sets()
