@@ -69,7 +69,14 @@ class ReadOptions(TypedDict, total=False):
 
 
 class CsvReadOptions(ReadOptions, total=False):
-    """Options of ``read_csv``: those of every read plus how to parse the text."""
+    """Options of ``read_csv``: those of every read plus how to parse the text.
+
+    Quoted values may hold separators, quotes (doubled) and line breaks. An
+    empty field reads as null, and so do the markers ``NA``, ``N/A``,
+    ``null``, ``NULL``, ``NaN``, ``nan``, ``#N/A`` (and a few more, as in
+    pyarrow) unless ``null_values`` lists others. A UTF-8 byte order mark is
+    skipped; blank lines between records are ignored.
+    """
 
     separator: str
     header: bool

@@ -1,0 +1,81 @@
+"""Say where a CSV file is wrong: the column's name and the line, which pyarrow does not tell.
+
+pyarrow reports ``In CSV column #4: CSV conversion error to int64: invalid
+value 'abc'`` (a zero-based index, no row) and ``Expected 3 columns, got 2``.
+Only when a load fails, the file is read once more with Python's ``csv``
+module, with the same dialect, to find the first record the message is about;
+a record may span several lines (quoted line breaks), so the line reported is
+the one the record starts on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import IO
+
+from tiercube._wire.messages import CsvOptions
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+
+_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.DOTALL)
+_WIDTH = re.compile(r"Expected (\d+) columns, got (\d+)")
+_ORDINALS = {1: "st", 2: "nd", 3: "rd"}
+
+
+def explain(message: str, opener: Opener, options: CsvOptions) -> str | None:
+    """A better message for pyarrow's ``message``, or None when it is not about one record."""
+    conversion = _CONVERSION.search(message)
+    if conversion is not None:
+        index, arrow_type, value = int(conversion[1]), conversion[2], conversion[3]
+        header, found = _find(opener, options, lambda record: index < len(record) and record[index] == value)
+        name = _name(header, options, index)
+        where = f"line {found}" if found is not None else "a line"
+        return (
+            f"column {name!r} (the {_ordinal(index + 1)}), {where}: {value!r} is not a valid {arrow_type}; "
+            f"fix the value, or read the column as text with data_types={{{name!r}: 'string'}}"
+        )
+    width = _WIDTH.search(message)
+    if width is not None:
+        expected = int(width[1])
+        _, found = _find(opener, options, lambda record: len(record) != expected and record != [])
+        where = f"line {found}" if found is not None else "a line"
+        return f"{where} has {width[2]} values, but the file has {expected} columns"
+    return None
+
+
+def _find(opener: Opener, options: CsvOptions, wrong: Callable[[list[str]], bool]) -> tuple[list[str] | None, int | None]:
+    """The header (if the file has one) and the line on which the first ``wrong`` record starts."""
+    with opener() as raw:
+        text = io.TextIOWrapper(raw, encoding=options.encoding, newline="")
+        records = _records(text, options)
+        header = next(records, (0, []))[1] if options.header else None
+        for line, record in records:
+            if wrong(record):
+                return header, line
+    return header, None
+
+
+def _records(text: IO[str], options: CsvOptions) -> Iterator[tuple[int, list[str]]]:
+    quoting = csv.QUOTE_MINIMAL if options.quote_char is not None else csv.QUOTE_NONE
+    reader = csv.reader(text, delimiter=options.separator, quotechar=options.quote_char or '"', quoting=quoting)
+    ended = 0
+    for record in reader:
+        yield ended + 1, [field.lstrip("\ufeff") for field in record]
+        ended = reader.line_num
+
+
+def _name(header: list[str] | None, options: CsvOptions, index: int) -> str:
+    if options.column_names is not None and index < len(options.column_names):
+        return options.column_names[index]
+    if header is not None and index < len(header):
+        return header[index]
+    return f"f{index}"  # pyarrow's own name for columns of a file without a header
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else _ORDINALS.get(number % 10, "th")
+    return f"{number}{suffix}"
