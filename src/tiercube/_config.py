@@ -57,11 +57,16 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     certificates are configured. ``advertised_version`` makes the server claim
     another tiercube version; it exists so tests can reach the NoSecurity tiers.
 
-    Limits protect the server from callers, honest or not: requests larger
-    than ``max_request_bytes`` are refused (413), as are headers over
-    ``max_header_bytes`` (431); a connection that has not sent a whole
-    request's headers within ``header_timeout`` seconds is closed; past
-    ``max_connections`` open connections, new ones are answered 503; past
+    Limits protect the server from callers, honest or not, with credentials
+    or without: request bodies larger than ``max_request_bytes``
+    are refused (413, from their ``Content-Length`` before any is read), as
+    are request heads (request line and headers) over ``max_header_bytes``
+    (431); a connection that has not sent a whole head within
+    ``header_timeout`` seconds of opening or of its previous answer is
+    closed, and a body must keep coming, with no pause that long and at
+    least 64 KiB per ``header_timeout`` on average (else 408); past
+    ``max_connections`` open connections, new ones are answered 503 (the
+    server raises its open-file limit to allow them); past
     ``max_failed_logins_per_minute`` failed password checks from one address,
     sign-ins from it are answered 429 for the rest of the minute.
     """
@@ -80,6 +85,12 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     header_timeout: float = 10.0
     max_connections: int = 1000
     max_failed_logins_per_minute: int = 10
+
+    def __post_init__(self) -> None:
+        # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.
+        for field in ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections"):
+            if not getattr(self, field) > 0:
+                raise InvalidRequestError(f"{field} must be positive, not {getattr(self, field)!r}")
 
     @property
     def security(self) -> bool:

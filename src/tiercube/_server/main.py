@@ -17,8 +17,9 @@ import uvicorn
 
 from tiercube._config import SessionConfig
 from tiercube._server.app import create_app
+from tiercube._server.connections import H11_HEAD_SLACK, allow_open_files, protocol_for
+from tiercube._server.limits import RequestLimits
 from tiercube._server.state import ServerState
-from tiercube._server.tls import ClientCertificateProtocol
 from tiercube.errors import InvalidRequestError
 
 log = logging.getLogger("tiercube.server")
@@ -81,9 +82,10 @@ def serve(
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     tls = config.tls
+    allow_open_files(config.max_connections)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(state),
+            RequestLimits(create_app(state), config),
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -91,7 +93,9 @@ def serve(
             ssl_keyfile=tls.key if tls else None,
             ssl_ca_certs=tls.client_ca if tls else None,
             ssl_cert_reqs=ssl.CERT_OPTIONAL if tls and tls.client_ca else ssl.CERT_NONE,
-            http=ClientCertificateProtocol if tls and tls.client_ca else "auto",
+            http=protocol_for(config),
+            h11_max_incomplete_event_size=config.max_header_bytes + H11_HEAD_SLACK,
+            ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary (404) request
         )
     )
 

@@ -1,9 +1,10 @@
 """Client certificates: who a TLS peer is, handed to the application per connection.
 
 uvicorn verifies the certificate against ``client_ca`` but does not put it in
-the ASGI scope, so this protocol wraps the application of each TLS connection
-with the verified certificate's common name. The gatekeeper treats that name
-as the user name, exactly as if it had come with HTTP Basic.
+the ASGI scope, so the server's protocol (``connections.py``) wraps the
+application of each TLS connection with the verified certificate's common
+name. The gatekeeper treats that name as the user name, exactly as if it had
+come with HTTP Basic.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 SCOPE_KEY = "tiercube.client_certificate_name"
 
@@ -27,14 +27,13 @@ class _WithClientName:
         await self._app(scope, receive, send)
 
 
-class ClientCertificateProtocol(H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        ssl_object = transport.get_extra_info("ssl_object")
-        certificate: Any = ssl_object.getpeercert() if ssl_object is not None else None
-        name = common_name(certificate)
-        if name is not None:
-            self.app = _WithClientName(self.app, name)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+def with_client_name(app: ASGIApp, transport: asyncio.BaseTransport) -> ASGIApp:
+    """``app``, told the common name of the peer's verified certificate, if it sent one."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    # Without client_ca the server does not ask for certificates, and getpeercert() is empty.
+    certificate: Any = ssl_object.getpeercert() if ssl_object is not None else None
+    name = common_name(certificate)
+    return app if name is None else _WithClientName(app, name)
 
 
 def common_name(certificate: dict[str, Any] | None) -> str | None:
