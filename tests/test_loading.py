@@ -412,15 +412,15 @@ BAD_INPUTS: dict[str, Bad] = {
     "directory": Bad(lambda d: CsvLoad(d), ("{dir}",)),
     "empty_file": Bad(_csv(""), ("bad.csv", "Empty CSV")),
     "too_many_values_in_a_row": Bad(
-        _csv("id,name,amount\n1,ONE,9\n4,four,4.0,surplus\n"), ("bad.csv", "Expected 3 columns, got 4", "4,four,4.0,surplus")
+        _csv("id,name,amount\n1,ONE,9\n4,four,4.0,surplus\n"), ("bad.csv", "line 3 has 4 values, but the file has 3 columns")
     ),
-    "too_few_values_in_a_row": Bad(_csv("id,name,amount\n1,ONE,9\n4,four\n"), ("bad.csv", "Expected 3 columns, got 2", "4,four")),
-    "wrong_type": Bad(_csv("id,name,amount\n1,ONE,9\nfour,x,4.0\n"), ("bad.csv", "column #0", "'four'", "int64")),
+    "too_few_values_in_a_row": Bad(_csv("id,name,amount\n1,ONE,9\n4,four\n"), ("bad.csv", "line 3 has 2 values, but the file has 3 columns")),
+    "wrong_type": Bad(_csv("id,name,amount\n1,ONE,9\nfour,x,4.0\n"), ("bad.csv", "column 'id' (the 1st), line 3", "'four'", "int64")),
     "wrong_type_late_in_a_big_file": Bad(
         _csv("id,name,amount\n1,ONE,9\n" + GOOD_ROWS + "20100,last,not-a-number\n"),
-        ("bad.csv", "column #2", "'not-a-number'"),
+        ("bad.csv", "column 'amount' (the 3rd), line 20003", "'not-a-number'", "float64"),
     ),
-    "invalid_utf8": Bad(_csv(b"id,name,amount\n1,ONE,9\n4,\xff\xfe\xfa,4.0\n"), ("bad.csv", "column #1", "UTF8")),
+    "invalid_utf8": Bad(_csv(b"id,name,amount\n1,ONE,9\n4,\xff\xfe\xfa,4.0\n"), ("bad.csv", "column 'name' (the 2nd), line 3", "not valid utf-8 text")),
     "wrong_encoding_declared": Bad(
         lambda d: CsvLoad(write(d / "bad.csv", "id,name,amount\n1,ZÃ¼rich\x81,9\n", "utf-8"), encoding="ascii"),
         ("bad.csv", "ascii"),

@@ -121,7 +121,7 @@ def test_the_log_survives_the_server_and_records_its_stop() -> None:
     session = tiercube.Session.start()
     url, logs_path = session.url, session.logs_path
     with pytest.raises(tiercube.NotFoundError):
-        session.tables["no_such_table"]
+        session.tables["no_such_table"].row_count
     session.close()
     log = logs_path.read_text()
     assert "no_such_table" in log

@@ -311,8 +311,10 @@ def test_creating_an_existing_table_conflicts_and_keeps_the_old_one(owner: tierc
 def test_an_unknown_table_is_not_found(owner: tiercube.Session) -> None:
     assert "no_such_table" not in owner.tables
     assert owner.tables.get("no_such_table") is None
+    # tables[name] asks nothing (one request per action): its first use finds out.
+    missing = owner.tables["no_such_table"]
     with pytest.raises(tiercube.NotFoundError, match="no_such_table") as raised:
-        owner.tables["no_such_table"]
+        missing.query()
     assert isinstance(raised.value, KeyError)
     assert str(raised.value).startswith("no table named 'no_such_table'")
 

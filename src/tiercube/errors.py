@@ -26,6 +26,8 @@ A failed request never changes the session: loads are all or nothing.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -105,6 +107,25 @@ class NotFoundError(TiercubeError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+    @classmethod
+    def of(cls, kind: str, name: str, known: Iterable[str], *, within: str | None = None) -> NotFoundError:
+        """``no table named 'salse' (did you mean 'sales'? tables: products, sales)``."""
+        return cls(cls.describe(kind, name, known, within=within))
+
+    @staticmethod
+    def describe(kind: str, name: str, known: Iterable[str], *, within: str | None = None) -> str:
+        """The message ``of`` gives: what is missing, the closest name, and what exists."""
+        names = list(known)
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+        shown = ", ".join(names[:_LISTED]) + (f", ... ({len(names)} in all)" if len(names) > _LISTED else "")
+        subject = f"{within} has no {kind} {name!r}" if within else f"no {kind} named {name!r}"
+        return f"{subject} ({hint}{plural}: {shown or 'none'})"
+
+
+_LISTED = 40
 
 
 class ConflictError(TiercubeError):

@@ -406,7 +406,7 @@ def test_result_size_and_timeout_limits(star: Tables) -> None:
 
 def test_unknown_names_in_queries(star: Tables) -> None:
     tables, cubes = star
-    with pytest.raises(QueryError, match="no level 'nope'; its levels are region, product"):
+    with pytest.raises(QueryError, match=r"has no level 'nope' \(levels: region, product"):
         query(tables, cubes, measures=["qty.SUM"], levels=["nope"])
     with pytest.raises(QueryError, match="no measure 'nope'"):
         query(tables, cubes, measures=["nope"])

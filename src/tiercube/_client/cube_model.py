@@ -11,7 +11,16 @@ from tiercube._client.views import SnapshotMapping
 from tiercube._conditions import Column
 from tiercube._measures import Measure, MeasureExpression
 from tiercube._wire import paths
-from tiercube._wire.cubes import CreateCube, CubeInfo, LevelDefinition, LevelInfo, SetHierarchy, SetMeasure
+from tiercube._wire.cubes import (
+    CreateCube,
+    CubeInfo,
+    HierarchyInfo,
+    LevelDefinition,
+    LevelInfo,
+    MeasureInfo,
+    SetHierarchy,
+    SetMeasure,
+)
 from tiercube._wire.messages import DataType
 
 if TYPE_CHECKING:
@@ -56,7 +65,7 @@ class Hierarchy:
 
 
 class _CubeView:
-    """Fetches the cube's structure once per access: views are never stale."""
+    """Reads the cube's structure in one request, on first use (see ``views`` for why)."""
 
     def __init__(self, connection: Connection, cube: str) -> None:
         self._connection = connection
@@ -65,32 +74,55 @@ class _CubeView:
     def _info(self) -> CubeInfo:
         return self._connection.json("GET", path(paths.CUBE, cube=self._cube), CubeInfo)
 
+    @property
+    def _within(self) -> str:
+        return f"cube {self._cube!r}"
+
 
 class Measures(_CubeView, SnapshotMapping[Measure]):
-    """The cube's measures by name."""
+    """The cube's measures by name, as they were when first looked into."""
 
-    def _all(self) -> dict[str, Measure]:
+    _kind = "measure"
+
+    def _fetch(self) -> dict[str, Measure]:
         return {m.name: Measure(m.name, m.expression) for m in self._info().measures}
-
 
 
 class EditableMeasures(Measures):
     """Measures that can be set (``measures["m"] = expression``) and deleted."""
 
     def __setitem__(self, name: str, expression: MeasureExpression) -> None:
-        body = SetMeasure(expression.to_wire())
-        self._connection.request("PUT", path(paths.CUBE_MEASURE, cube=self._cube, measure=name), body)
+        body = SetMeasure(_definition(expression).to_wire())
+        info = self._connection.json("PUT", path(paths.CUBE_MEASURE, cube=self._cube, measure=name), MeasureInfo, body)
+        if self._snapshot is not None:
+            self._snapshot[name] = Measure(info.name, info.expression)
 
     def __delitem__(self, name: str) -> None:
         self._connection.request("DELETE", path(paths.CUBE_MEASURE, cube=self._cube, measure=name))
+        if self._snapshot is not None:
+            self._snapshot.pop(name, None)
+
+
+def _definition(expression: object) -> MeasureExpression:
+    if not isinstance(expression, MeasureExpression):
+        raise TypeError(
+            "a measure is defined by an expression such as tiercube.agg.sum('qty') or m['a'] / m['b'], "
+            f"not by {type(expression).__name__}"
+        )
+    return expression
+
+
+def _hierarchies(info: CubeInfo) -> dict[str, Hierarchy]:
+    return {h.name: Hierarchy(h.name, [Level(level, h.name) for level in h.levels]) for h in info.hierarchies}
 
 
 class Hierarchies(_CubeView, SnapshotMapping[Hierarchy]):
-    """The cube's hierarchies by name."""
+    """The cube's hierarchies by name, as they were when first looked into."""
 
-    def _all(self) -> dict[str, Hierarchy]:
-        return {h.name: Hierarchy(h.name, [Level(level, h.name) for level in h.levels]) for h in self._info().hierarchies}
+    _kind = "hierarchy"
 
+    def _fetch(self) -> dict[str, Hierarchy]:
+        return _hierarchies(self._info())
 
 
 class EditableHierarchies(Hierarchies):
@@ -102,12 +134,27 @@ class EditableHierarchies(Hierarchies):
     """
 
     def __setitem__(self, name: str, levels: Sequence[str] | Mapping[str, str]) -> None:
+        if isinstance(levels, str):
+            levels = [levels]
         pairs = levels.items() if isinstance(levels, Mapping) else [(c, c) for c in levels]
         body = SetHierarchy([LevelDefinition(level, column) for level, column in pairs])
-        self._connection.request("PUT", path(paths.CUBE_HIERARCHY, cube=self._cube, hierarchy=name), body)
+        info = self._connection.json("PUT", path(paths.CUBE_HIERARCHY, cube=self._cube, hierarchy=name), HierarchyInfo, body)
+        if self._snapshot is not None:
+            self._snapshot[name] = Hierarchy(info.name, [Level(level, info.name) for level in info.levels])
 
     def __delitem__(self, name: str) -> None:
         self._connection.request("DELETE", path(paths.CUBE_HIERARCHY, cube=self._cube, hierarchy=name))
+        if self._snapshot is not None:
+            self._snapshot.pop(name, None)
+
+
+class Levels(_CubeView, SnapshotMapping[Level]):
+    """Every level of every hierarchy, by level name (unique within a cube)."""
+
+    _kind = "level"
+
+    def _fetch(self) -> dict[str, Level]:
+        return {level.name: level for h in _hierarchies(self._info()).values() for level in h.levels}
 
 
 class ReadOnlyCube(QueryCube):
@@ -122,9 +169,9 @@ class ReadOnlyCube(QueryCube):
         return Hierarchies(self._connection, self._name)
 
     @property
-    def levels(self) -> dict[str, Level]:
+    def levels(self) -> Levels:
         """Every level of every hierarchy, by level name (unique within a cube)."""
-        return {level.name: level for h in self.hierarchies.values() for level in h.levels}
+        return Levels(self._connection, self._name)
 
     @property
     def measures(self) -> Measures:

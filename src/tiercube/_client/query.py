@@ -15,7 +15,6 @@ from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
-from tiercube.errors import NotFoundError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,15 +61,14 @@ def _name_of(item: object) -> str:
 
 
 class Cubes(ObjectMapping[CubeT_co]):
-    """The session's cubes by name: a live view of the server."""
+    """The session's cubes by name: a live view of the server.
+
+    ``cubes[name]`` makes a handle without asking the server; its first use
+    raises ``NotFoundError`` if there is no such cube (see ``views``).
+    """
 
     def _names(self) -> list[str]:
         return self._connection.json("GET", paths.QUERY_CUBES, list[str])
-
-    def __getitem__(self, name: str) -> CubeT_co:
-        if name not in self._names():
-            raise NotFoundError(f"no cube named {name!r} (cubes: {', '.join(self._names()) or 'none'})")
-        return self._make(self._connection, name)
 
 
 class Querying(SessionCore):

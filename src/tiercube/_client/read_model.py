@@ -80,14 +80,14 @@ class ReadOnlyTable(ServerObject):
 
 
 class Tables(ObjectMapping[TableT_co]):
-    """The session's tables by name: a live view, always as the server has them now."""
+    """The session's tables by name: a live view, always as the server has them now.
+
+    ``tables[name]`` makes a handle without asking the server; its first use
+    raises ``NotFoundError`` if there is no such table (see ``views``).
+    """
 
     def _infos(self) -> list[TableInfo]:
         return self._connection.json("GET", paths.TABLES, list[TableInfo])
-
-    def __getitem__(self, name: str) -> TableT_co:
-        self._connection.json("GET", path(paths.TABLE, table=name), TableInfo)  # NotFoundError is a KeyError
-        return self._make(self._connection, name)
 
     def _names(self) -> list[str]:
         return [info.name for info in self._infos()]

@@ -1,22 +1,99 @@
-"""Mappings that ask the server on every access, so what they show is never stale."""
+"""The mappings a session hands out, and how many requests each access costs.
+
+One user action, one request:
+
+- ``session.tables`` and ``session.cubes`` ask the server for the names on
+  every ``in``, ``len`` or iteration, so they are never stale; but
+  ``tables[name]`` asks nothing: it returns a handle, and the first request
+  made through it (a query, a load) is the one that finds out whether the
+  table exists, raising ``NotFoundError`` (a ``KeyError``) if it does not.
+  ``session.cubes["sales"].query(...)`` is one request.
+- ``cube.measures``, ``cube.hierarchies`` and ``cube.levels`` read the cube's
+  structure once, when first looked into, and answer from that snapshot;
+  assignments and deletions go to the server at once and update it. So
+  ``m = cube.measures; m["margin"] = m["price.SUM"] - m["cost.SUM"]`` is one
+  request for ``m`` and one for the assignment.
+"""
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from typing import TYPE_CHECKING, TypeVar, overload
+
+from tiercube.errors import NotFoundError
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection
 
+T = TypeVar("T")
+V = TypeVar("V")
 V_co = TypeVar("V_co", covariant=True)
 
 
-class LiveMapping(Mapping[str, V_co]):
-    """Names come from ``_names()``; subclasses say how to fetch one item."""
+class SnapshotMapping(Mapping[str, V]):
+    """Items read in one request on first use, then answered from that snapshot."""
+
+    _kind = "item"
+    _snapshot: dict[str, V] | None = None
+
+    @abstractmethod
+    def _fetch(self) -> dict[str, V]: ...
+
+    @property
+    def _within(self) -> str | None:
+        return None
+
+    def _all(self) -> dict[str, V]:
+        if self._snapshot is None:
+            self._snapshot = self._fetch()
+        return self._snapshot
+
+    def _forget(self) -> None:
+        """After a change: the next access reads the server again."""
+        self._snapshot = None
+
+    def __getitem__(self, name: str) -> V:
+        items = self._all()
+        try:
+            return items[name]
+        except KeyError:
+            raise NotFoundError.of(self._kind, name, items, within=self._within) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._all()
+
+    def keys(self) -> KeysView[str]:
+        return self._all().keys()
+
+    def values(self) -> ValuesView[V]:
+        return self._all().values()
+
+    def items(self) -> ItemsView[str, V]:
+        return self._all().items()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {', '.join(self._all()) or '(none)'}>"
+
+
+class ObjectMapping(Mapping[str, V_co]):
+    """Server objects (tables, cubes) by name: names asked for each time, handles made without asking."""
+
+    def __init__(self, connection: Connection, make: Callable[[Connection, str], V_co]) -> None:
+        self._connection = connection
+        self._make = make
 
     @abstractmethod
     def _names(self) -> list[str]: ...
+
+    def __getitem__(self, name: str) -> V_co:
+        return self._make(self._connection, _name(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
@@ -24,29 +101,28 @@ class LiveMapping(Mapping[str, V_co]):
     def __len__(self) -> int:
         return len(self._names())
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    # The overloads of typeshed's Mapping.get, covariant default included.
+    @overload
+    def get(self, name: object, /) -> V_co | None: ...
+    @overload
+    def get(self, name: object, default: V_co, /) -> V_co: ...  # type: ignore[misc]  # pyright: ignore[reportGeneralTypeIssues]  # pyrefly: ignore[invalid-variance]
+    @overload
+    def get(self, name: object, default: T, /) -> V_co | T: ...
+    def get(self, name: object, default: object = None, /) -> object:
+        """The object if the server has one by that name (one request), else ``default``."""
+        return self[_name(name)] if name in self else default
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {', '.join(self._names()) or '(none)'}>"
 
 
-class SnapshotMapping(LiveMapping[V_co]):
-    """A live mapping whose items all come in one answer: each access takes a fresh snapshot."""
-
-    @abstractmethod
-    def _all(self) -> Mapping[str, V_co]: ...
-
-    def _names(self) -> list[str]:
-        return list(self._all())
-
-    def __getitem__(self, name: str) -> V_co:
-        return self._all()[name]
-
-
-class ObjectMapping(LiveMapping[V_co]):
-    """A live mapping of server objects (tables, cubes) that ``make`` turns into client objects."""
-
-    def __init__(self, connection: Connection, make: Callable[[Connection, str], V_co]) -> None:
-        self._connection = connection
-        self._make = make
+def _name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"tables and cubes are looked up by name (a str), not by {type(name).__name__}")
+    return name
 
 
 class ServerObject:

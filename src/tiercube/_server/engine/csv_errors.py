@@ -21,7 +21,10 @@ from tiercube._wire.messages import CsvOptions
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
-_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.DOTALL)
+_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to ([^:]+): invalid value '(.*)'", re.DOTALL)
+_TEXT = re.compile(r"In CSV column #(\d+): CSV conversion error to string: invalid UTF8 data")
+# Arrow's names for the types a column can be read as, in tiercube's words.
+_TYPES = {"double": "float64", "float": "float32", "date32[day]": "date", "timestamp[s]": "timestamp", "timestamp[us]": "timestamp"}
 _WIDTH = re.compile(r"Expected (\d+) columns, got (\d+)")
 _ORDINALS = {1: "st", 2: "nd", 3: "rd"}
 
@@ -33,24 +36,40 @@ def explain(message: str, opener: Opener, options: CsvOptions) -> str | None:
         index, arrow_type, value = int(conversion[1]), conversion[2], conversion[3]
         header, found = _find(opener, options, lambda record: index < len(record) and record[index] == value)
         name = _name(header, options, index)
-        where = f"line {found}" if found is not None else "a line"
         return (
-            f"column {name!r} (the {_ordinal(index + 1)}), {where}: {value!r} is not a valid {arrow_type}; "
-            f"fix the value, or read the column as text with data_types={{{name!r}: 'string'}}"
+            f"column {name!r} (the {_ordinal(index + 1)}), {_line(found)}: {value!r} is not a valid "
+            f"{_TYPES.get(arrow_type, arrow_type)}; fix the value, or read the column as text with data_types={{{name!r}: 'string'}}"
+        )
+    text = _TEXT.search(message)
+    if text is not None:
+        index = int(text[1])
+        header, found = _find(opener, options, lambda record: index < len(record) and _undecodable(record[index]))
+        name = _name(header, options, index)
+        return (
+            f"column {name!r} (the {_ordinal(index + 1)}), {_line(found)}: not valid {options.encoding} text; "
+            "give the file's encoding, e.g. encoding='latin-1'"
         )
     width = _WIDTH.search(message)
     if width is not None:
         expected = int(width[1])
         _, found = _find(opener, options, lambda record: len(record) != expected and record != [])
-        where = f"line {found}" if found is not None else "a line"
-        return f"{where} has {width[2]} values, but the file has {expected} columns"
+        return f"{_line(found)} has {width[2]} values, but the file has {expected} columns"
     return None
+
+
+def _line(number: int | None) -> str:
+    return f"line {number}" if number is not None else "a line"
+
+
+def _undecodable(field: str) -> bool:
+    """Whether ``field`` holds bytes the encoding could not decode (kept as surrogates)."""
+    return any("\udc80" <= character <= "\udcff" for character in field)
 
 
 def _find(opener: Opener, options: CsvOptions, wrong: Callable[[list[str]], bool]) -> tuple[list[str] | None, int | None]:
     """The header (if the file has one) and the line on which the first ``wrong`` record starts."""
     with opener() as raw:
-        text = io.TextIOWrapper(raw, encoding=options.encoding, newline="")
+        text = io.TextIOWrapper(raw, encoding=options.encoding, errors="surrogateescape", newline="")
         records = _records(text, options)
         header = next(records, (0, []))[1] if options.header else None
         for line, record in records:
@@ -60,8 +79,10 @@ def _find(opener: Opener, options: CsvOptions, wrong: Callable[[list[str]], bool
 
 
 def _records(text: IO[str], options: CsvOptions) -> Iterator[tuple[int, list[str]]]:
-    quoting = csv.QUOTE_MINIMAL if options.quote_char is not None else csv.QUOTE_NONE
-    reader = csv.reader(text, delimiter=options.separator, quotechar=options.quote_char or '"', quoting=quoting)
+    if options.quote_char is None:
+        reader = csv.reader(text, delimiter=options.separator, quoting=csv.QUOTE_NONE)
+    else:
+        reader = csv.reader(text, delimiter=options.separator, quotechar=options.quote_char)
     ended = 0
     for record in reader:
         yield ended + 1, [field.lstrip("\ufeff") for field in record]

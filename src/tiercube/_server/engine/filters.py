@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from tiercube._server.engine.types import value_type
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Leaf, Not, Operator, Or, Scalar, check_size
 from tiercube._wire.messages import DataType
-from tiercube.errors import InvalidRequestError
+from tiercube.errors import InvalidRequestError, NotFoundError
 
 # The compute functions behind each operator: they take arrays and expressions alike.
 COMPARISONS: dict[Operator, Callable[..., Any]] = {
@@ -130,9 +130,7 @@ def _check_column(column: str, columns: Mapping[str, DataType]) -> DataType:
     try:
         return columns[column]
     except KeyError:
-        raise InvalidRequestError(
-            f"the filter names column {column!r}, which does not exist; the columns are {', '.join(columns)}"
-        ) from None
+        raise InvalidRequestError("the filter names a column that does not exist: " + NotFoundError.describe("column", column, columns)) from None
 
 
 def _value(value: Scalar, column: str, data_type: DataType) -> pa.Scalar[Any]:

@@ -125,8 +125,7 @@ class TableStore:
         try:
             return self._tables[name]
         except KeyError:
-            known = ", ".join(self._tables) or "none"
-            raise NotFoundError(f"no table named {name!r} (tables: {known})") from None
+            raise NotFoundError.of("table", name, self._tables) from None
 
     def create(self, request: CreateTable) -> StoredTable:
         check_name("table", request.name)

@@ -68,7 +68,7 @@ def _account(call: Call[Any]) -> Account:
     try:
         return call.state.authenticator.accounts[name]
     except KeyError:
-        raise NotFoundError(f"no user named {name!r}") from None
+        raise NotFoundError.of("user", name, call.state.authenticator.accounts) from None
 
 
 served = [

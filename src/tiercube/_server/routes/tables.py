@@ -17,7 +17,7 @@ from tiercube._server.engine.types import decoded
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
 from tiercube._wire.messages import TableInfo, TableQuery
-from tiercube.errors import InvalidRequestError, ResultTooLargeError
+from tiercube.errors import InvalidRequestError, NotFoundError, ResultTooLargeError
 
 
 def list_tables(call: Call[None]) -> list[TableInfo]:
@@ -40,7 +40,7 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
     request = call.body
     for column in request.columns:
         if column not in table.columns:
-            raise InvalidRequestError(f"table {table.name!r} has no column {column!r} (columns: {', '.join(table.columns)})")
+            raise InvalidRequestError(NotFoundError.describe("column", column, table.columns, within=f"table {table.name!r}"))
     if request.max_rows is not None and request.max_rows < 0:
         raise InvalidRequestError("max_rows must be zero or more")
     condition = to_expression(request.filter, table.columns, table=table.name) if request.filter is not None else None

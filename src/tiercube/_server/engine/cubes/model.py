@@ -33,7 +33,7 @@ from tiercube._wire.cubes import (
 )
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or, filter_names
 from tiercube._wire.messages import DataType
-from tiercube.errors import InvalidRequestError, QueryError
+from tiercube.errors import InvalidRequestError, NotFoundError, QueryError
 
 NUMERIC: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64"})
 
@@ -116,9 +116,7 @@ class Cube:
         try:
             return levels[name]
         except KeyError:
-            raise QueryError(
-                f"cube {self.name!r} has no level {name!r}; its levels are {', '.join(levels) or 'none'}"
-            ) from None
+            raise QueryError(NotFoundError.describe("level", name, levels, within=f"cube {self.name!r}")) from None
 
     def level_and_below(self, name: str) -> list[str]:
         """``name`` and the levels under it in its hierarchy."""
@@ -132,9 +130,7 @@ class Cube:
         try:
             return self.measures[name]
         except KeyError:
-            raise QueryError(
-                f"cube {self.name!r} has no measure {name!r}; its measures are {', '.join(self.measures) or 'none'}"
-            ) from None
+            raise QueryError(NotFoundError.describe("measure", name, self.measures, within=f"cube {self.name!r}")) from None
 
     def level_types(self) -> dict[str, DataType]:
         return {name: level.data_type for name, level in self.levels().items()}

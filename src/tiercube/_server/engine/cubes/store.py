@@ -69,7 +69,7 @@ class CubeStore:
         try:
             return self._cubes[name]
         except KeyError:
-            raise NotFoundError(f"no cube named {name!r} (cubes: {', '.join(self._cubes) or 'none'})") from None
+            raise NotFoundError.of("cube", name, self._cubes) from None
 
     def create_cube(self, tables: TableStore, request: CreateCube) -> CubeInfo:
         name = check_name("cube", request.name if request.name is not None else request.fact_table)
@@ -120,7 +120,7 @@ class CubeStore:
         with self._lock:
             cube = self._get(cube_name)
             if name not in cube.measures:
-                raise NotFoundError(f"cube {cube_name!r} has no measure {name!r}")
+                raise NotFoundError.of("measure", name, cube.measures, within=f"cube {cube_name!r}")
             _refuse_if_used(cube, "measure", name, (n for n in cube.measures if name in references(cube.measures[n]).measures))
             measures = {n: e for n, e in cube.measures.items() if n != name}
             self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, measures))
@@ -155,7 +155,7 @@ class CubeStore:
         with self._lock:
             cube = self._get(cube_name)
             if name not in cube.hierarchies:
-                raise NotFoundError(f"cube {cube_name!r} has no hierarchy {name!r}")
+                raise NotFoundError.of("hierarchy", name, cube.hierarchies, within=f"cube {cube_name!r}")
             for level in cube.hierarchies[name]:
                 _refuse_if_used(cube, "level", level.name, _measures_using_level(cube, level.name))
             hierarchies = {h: levels for h, levels in cube.hierarchies.items() if h != name}
