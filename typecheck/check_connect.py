@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, assert_never, assert_type
+from typing import TYPE_CHECKING, Any, assert_never, assert_type
 
 import pytest
 
@@ -116,10 +116,17 @@ def connect_requiring_a_capability(url: str, authentication: Authentication) -> 
         tiercube.connect(url, authentication="admin:admin-password")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
         # Anonymous sessions have no editing member, even on the wider tier of the union.
         tiercube.connect(url).create_table  # type: ignore[union-attr]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
+        # A union of tiers is not a tier: every checker flags it (the overload is deprecated), and it raises.
+        tiercube.connect(url, authentication=authentication, require=LocalSession | RemoteSession)  # type: ignore[deprecated]  # pyright: ignore[reportDeprecated]  # pyrefly: ignore[deprecated]  # ty: ignore[deprecated]
+    untyped: Any = tiercube.connect  # as code the checkers do not see would call it
+    with pytest.raises(TypeError, match="require= takes one tier class, not the union"):
+        untyped(url, authentication=authentication, require=LocalSession | RemoteSession)
 
 
 def connect_through_the_session_class(url: str, open_url: str, authentication: Authentication) -> None:
     """``Session.connect`` is ``tiercube.connect`` with the same overloads, as in the reference system."""
+    assert tiercube.Session.connect is tiercube.connect
+    assert type(tiercube.connect).__name__ == "function" and tiercube.connect.__name__ == "connect"
     with tiercube.Session.connect(open_url) as anonymous:
         assert_type(anonymous, ReadOnlySession | MinimalSession)
     with tiercube.Session.connect(url, authentication=authentication) as granted:
@@ -131,6 +138,8 @@ def connect_through_the_session_class(url: str, open_url: str, authentication: A
     loader.close()
     if TYPE_CHECKING_INVALID_USAGE:
         tiercube.Session.connect(url, authentication=authentication, require=str)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
+        # Last: a checker may treat what follows a Never-typed call as unreachable.
+        tiercube.Session.connect(url, authentication=authentication, require=LocalSession | RemoteSession)  # type: ignore[deprecated]  # pyright: ignore[reportDeprecated]  # pyrefly: ignore[deprecated]  # ty: ignore[deprecated]
 
 
 def connect_requiring_the_lifecycle(url: str, authentication: Authentication) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any, Final, TypeAlias, TypeVar, cast, overload
+from types import UnionType
+from typing import Any, Never, TypeAlias, TypeVar, Union, cast, overload
+
+from typing_extensions import deprecated
 
 from tiercube._auth import Authenticate, ClientCertificate
 from tiercube._client.negotiation import CapabilityReport, evaluate, fetch_document
@@ -22,7 +26,7 @@ from tiercube.errors import CapabilityError
 AnySession: TypeAlias = (
     LocalSession | RemoteSession | NoSecurityLocalSession | NoSecuritySession | ReadOnlySession | MinimalSession
 )
-TierT = TypeVar("TierT", bound=AnySession)
+TierT = TypeVar("TierT", LocalSession, RemoteSession, NoSecurityLocalSession, NoSecuritySession, ReadOnlySession, MinimalSession)
 P = TypeVar("P")
 
 TIERS: dict[TierName, type[AnySession]] = {
@@ -35,49 +39,43 @@ TIERS: dict[TierName, type[AnySession]] = {
 }
 
 
-class Connect:
-    """The type of ``tiercube.connect`` (and ``Session.connect``): one object, one set of overloads."""
+Location: TypeAlias = "Path | str | None"
+Credentials: TypeAlias = "Authenticate | ClientCertificate | None"
 
-    def __repr__(self) -> str:
-        return "<function tiercube.connect>"
+
+class Connecting:
+    """Where ``connect`` is defined, so that ``tiercube.connect`` and ``Session.connect`` are one function.
+
+    A static method read from its class is the plain function, overloads and
+    all, in every type checker: ``connect = Connecting.connect`` below is
+    ``tiercube.connect``, and ``Session`` inherits the same object (assigning
+    ``staticmethod(connect)`` in a class body loses the overloads in mypy and
+    pyright).
+    """
 
     @overload
-    def __call__(
-        self, url: str, *, authentication: None = None, certificate_authority: Path | str | None = None
-    ) -> ReadOnlySession | MinimalSession: ...
+    @staticmethod
+    def connect(url: str, *, authentication: None = None, certificate_authority: Location = None) -> ReadOnlySession | MinimalSession: ...
     @overload
-    def __call__(
-        self,
-        url: str,
-        *,
-        authentication: Authenticate | ClientCertificate | None,
-        certificate_authority: Path | str | None = None,
-    ) -> AnySession: ...
+    @staticmethod
+    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None) -> AnySession: ...
     @overload
-    def __call__(
-        self,
-        url: str,
-        *,
-        authentication: Authenticate | ClientCertificate | None = None,
-        certificate_authority: Path | str | None = None,
-        require: type[TierT],
-    ) -> TierT: ...
+    @staticmethod
+    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, require: type[TierT]) -> TierT: ...
     @overload
-    def __call__(
-        self,
+    @staticmethod
+    @deprecated("require= takes one tier class (or a capability marker): a union of tiers is not a tier")
+    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, require: UnionType) -> Never: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, require: Capability[P]) -> P: ...
+    @staticmethod
+    def connect(
         url: str,
         *,
-        authentication: Authenticate | ClientCertificate | None = None,
-        certificate_authority: Path | str | None = None,
-        require: Capability[P],
-    ) -> P: ...
-    def __call__(
-        self,
-        url: str,
-        *,
-        authentication: Authenticate | ClientCertificate | None = None,
-        certificate_authority: Path | str | None = None,
-        require: type[Any] | Capability[Any] | None = None,
+        authentication: Credentials = None,
+        certificate_authority: Location = None,
+        require: type[Any] | Capability[Any] | UnionType | None = None,
     ) -> object:
         """Connect to a running session server and return the session it grants.
 
@@ -103,6 +101,7 @@ class Connect:
         ``ServerUnavailableError`` when nothing answers at ``url``, and
         ``ProtocolError`` when ``/versions/rest`` does not exist there.
         """
+        wanted = _wanted(require)
         from tiercube._client.connection import Connection  # httpx and pyarrow load on first use, not on import
 
         header_auth = authentication if not isinstance(authentication, ClientCertificate) else None
@@ -116,21 +115,36 @@ class Connect:
             report, nonce = evaluate(connection.url, fetch_document(connection), credentials_given=authentication is not None)
             connection.share_proof = nonce
             granted = TIERS[report.tier](connection, report)
-            if require is None:
+            if wanted is None:
                 return granted
-            if isinstance(require, Capability):
-                if isinstance(granted, cast(type, require.protocol)):
+            if isinstance(wanted, Capability):
+                if isinstance(granted, cast(type, wanted.protocol)):
                     return granted
-                raise CapabilityError(_refusal(report, repr(require)), report)
-            if _grants(report.tier, require):
-                return require(connection, report)
-            raise CapabilityError(_refusal(report, require.__name__), report)
+                raise CapabilityError(_refusal(report, repr(wanted)), report)
+            if _grants(report.tier, wanted):
+                # The object is the class asked for, and its report says so (the server's grant is unchanged).
+                return wanted(connection, dataclasses.replace(report, tier=cast(TierName, wanted.__name__)))
+            raise CapabilityError(_refusal(report, wanted.__name__), report)
         except BaseException:
             connection.close()
             raise
 
 
-connect: Final = Connect()
+connect = Connecting.connect
+
+
+def _wanted(require: object) -> type[AnySession] | Capability[Any] | None:
+    """``require`` checked before anything is sent: a tier class, a capability marker, or None."""
+    if require is None or isinstance(require, Capability) or require in TIERS.values():
+        return cast("type[AnySession] | Capability[Any] | None", require)
+    if isinstance(require, UnionType | type(Union[int, str])):
+        raise TypeError(
+            f"require= takes one tier class, not the union {require}: ask for the least you need "
+            "(e.g. tiercube.ReadOnlySession) or a marker such as tiercube.capabilities.EDITING, "
+            "then narrow the session with isinstance()"
+        )
+    tiers = ", ".join(TIERS)
+    raise TypeError(f"require= takes a tier class ({tiers}) or a marker from tiercube.capabilities, not {require!r}")
 
 
 def _grants(granted: TierName, wanted: type[AnySession]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, final
+from typing import TYPE_CHECKING, final
 
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
@@ -13,14 +13,14 @@ from tiercube._client.negotiation import evaluate, fetch_document, require_tierc
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._config import SessionConfig
-from tiercube._connect import Connect, connect
+from tiercube._connect import Connecting
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection
 
 
 @final
-class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle):
+class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connecting):
     """The owner: the session ``Session.start()`` returns, with every capability.
 
     Its server is a child process of this one and never outlives it: ``close()``,
@@ -59,9 +59,6 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle):
         except BaseException:
             server.stop()
             raise
-
-    connect: ClassVar[Connect] = connect
-    """``tiercube.connect``, also reachable as ``Session.connect`` as in the reference system."""
 
     def close(self) -> None:
         """Stop the server (its data is gone) and close the connection."""

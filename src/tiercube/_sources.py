@@ -7,10 +7,11 @@ server to see the caller's files (a local path).
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypedDict, TypeVar, overload
+from typing import Generic, TypedDict, TypeVar, get_type_hints, overload
 
 from tiercube._wire.filters import Scalar
 from tiercube._wire.messages import CloudLocation, CsvOptions, CsvSource, DataType, ParquetSource
@@ -59,11 +60,11 @@ def wire_path(path: StrPath | S3Location) -> str | CloudLocation:
 class ReadOptions(TypedDict, total=False):
     """Options of every ``read_*`` method; every key is optional.
 
-    ``keys`` give the new table upsert semantics, ``data_types`` override the
+    ``keys`` (one name, or several) give the new table upsert semantics, ``data_types`` override the
     inferred type of some columns, ``default_values`` replace nulls.
     """
 
-    keys: tuple[str, ...] | list[str]
+    keys: str | tuple[str, ...] | list[str]
     data_types: dict[str, DataType]
     default_values: dict[str, Scalar]
 
@@ -137,6 +138,26 @@ class ParquetLoad(Generic[LocationT]):
 
     def __repr__(self) -> str:
         return f"ParquetLoad({self.path!r})"
+
+
+OptionsT = TypeVar("OptionsT", ReadOptions, CsvReadOptions)
+
+
+def checked(function: str, options: OptionsT, allowed: type[OptionsT]) -> OptionsT:
+    """``options`` if ``allowed`` knows every name; a misspelt one must not be silently ignored.
+
+    ``read_csv(path, key=["id"])`` would load without keys and later append
+    duplicates: it raises ``TypeError`` naming ``keys`` instead.
+    """
+    known = sorted(get_type_hints(allowed))
+    for name, value in options.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"its options are {', '.join(known)}"
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}; {hint}")
+        if name == "keys" and isinstance(value, str):
+            options["keys"] = [value]  # one key, by name
+    return options
 
 
 def csv_source(path: StrPath | S3Location, options: CsvReadOptions) -> CsvSource:

@@ -11,6 +11,7 @@ from tiercube._sources import (
     ParquetLoad,
     ReadOptions,
     S3Location,
+    checked,
     csv_source,
     default_table_name,
 )
@@ -44,11 +45,13 @@ class CloudLoading(Editing[CloudTable]):
     def read_csv(self, location: S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]) -> CloudTable:
         """Create a table from a CSV object in cloud storage, inferring its column types."""
         _check_cloud(location)
+        checked("read_csv", options, CsvReadOptions)
         return self._read(csv_source(location, options), table_name or default_table_name(location), options)
 
     def read_parquet(self, location: S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]) -> CloudTable:
         """Create a table from a Parquet object in cloud storage."""
         _check_cloud(location)
+        checked("read_parquet", options, ReadOptions)
         return self._read(ParquetSource(location.to_wire()), table_name or default_table_name(location), options)
 
 

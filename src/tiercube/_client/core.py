@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, NoReturn, Self
 from urllib.parse import quote
 
 from tiercube._client.negotiation import CapabilityReport
+from tiercube._wire.tiers import wanting
 from tiercube.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -43,3 +45,30 @@ class SessionCore:
     def __repr__(self) -> str:
         state = " (closed)" if self._connection.closed else ""
         return f"<{type(self).__name__} {self._connection.url}{state}>"
+
+    if not TYPE_CHECKING:  # absent from the types on purpose: a checker must keep flagging the member
+
+        def __getattr__(self, name: str) -> NoReturn:
+            raise AttributeError(self._missing(name))
+
+    def _missing(self, name: str) -> str:
+        """Why this session lacks ``name``: which tiers have it, and which conditions would give one."""
+        from tiercube._connect import TIERS  # the tiers are assembled from this module's subclasses
+        from tiercube._owner import Session
+
+        plain = f"{type(self).__name__!r} object has no attribute {name!r}"
+        having = [tier for tier, cls in {"Session": Session, **TIERS}.items() if hasattr(cls, name)]
+        if name.startswith("_") or not having:
+            return plain
+        return _explained(plain, name, having, self._report)
+
+
+def _explained(plain: str, name: str, having: Sequence[str], report: CapabilityReport) -> str:
+    if having == ["Session"]:
+        return f"{plain}: only the owner, the process that started the server with Session.start(), has it"
+    held = {condition.letter: condition.held for condition in report.conditions}
+    alternatives = wanting(held, lambda tier: tier in having)
+    reasons = {condition.letter: f"{condition.letter} ({condition.meaning}: {condition.reason})" for condition in report.conditions}
+    why = " or ".join(" and ".join(reasons.get(letter, letter) for letter in letters) for letters in alternatives)
+    tiers = ", ".join(tier for tier in having if tier != "Session")
+    return f"{plain}: {name} is on {tiers}; the server at {report.url} grants {report.tier}, and would grant one of those if {why} held"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from tiercube._client.core import SessionCore, path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
 from tiercube._client.progress import progress
+from tiercube._client.query import name_of
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableT_co
 from tiercube._conditions import Condition, Value, to_wire_value
 from tiercube._sources import ReadOptions, S3Location, StrPath
@@ -44,12 +45,12 @@ class EditableTable(ReadOnlyTable):
         body = Drop(filter.to_wire() if filter is not None else None)
         return self._connection.json("POST", path(paths.TABLE_DROP, table=self._name), DropResult, body).rows_dropped
 
-    def join(self, other: ReadOnlyTable, mapping: Mapping[str, str] | None = None, /) -> None:
-        """Join ``other`` to this table for cubes: each column of ``mapping`` -> a column of ``other``.
+    def join(self, other: ReadOnlyTable | str, mapping: Mapping[str, str] | None = None, /) -> None:
+        """Join ``other`` (a table or its name) to this one for cubes: each column of ``mapping`` -> a column of ``other``.
 
         Without a mapping, ``other``'s key columns join the columns of the same names.
         """
-        body = Join(other.name, dict(mapping or {}))
+        body = Join(name_of(other, "a table"), dict(mapping or {}))
         self._connection.request("POST", path(paths.TABLE_JOIN, table=self._name), body)
 
     def _load(self, source: Source, size: int | None = None) -> int:
@@ -97,15 +98,15 @@ class Editing(SessionCore, Generic[TableT]):
         return EditableCubes(self._connection, EditableCube)
 
     def create_cube(
-        self, fact_table: ReadOnlyTable, /, *, name: str | None = None, mode: CubeMode = "auto"
+        self, fact_table: ReadOnlyTable | str, /, *, name: str | None = None, mode: CubeMode = "auto"
     ) -> EditableCube:
-        """Create a cube over ``fact_table`` and the tables joined to it.
+        """Create a cube over ``fact_table`` (a table or its name) and the tables joined to it.
 
         ``auto`` makes a hierarchy per non-numeric column and ``.SUM``/``.MEAN``
         measures per numeric column of the fact table; ``manual`` makes only
         ``contributors.COUNT``; ``no_measures`` makes hierarchies only.
         """
-        return create_cube(self._connection, fact_table.name, name, mode)
+        return create_cube(self._connection, name_of(fact_table, "the fact table"), name, mode)
 
     def _read(self, source: Source, table_name: str, options: ReadOptions, size: int | None = None) -> TableT:
         body = Read(

@@ -26,6 +26,7 @@ from tiercube._sources import (
     ReadOptions,
     S3Location,
     StrPath,
+    checked,
     csv_source,
     default_table_name,
     wire_path,
@@ -93,20 +94,24 @@ class FileLoading(Editing[LocalTable]):
         self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]
     ) -> LocalTable:
         """Create a table from a CSV file, inferring column types; ``options`` tune parsing."""
+        checked("read_csv", options, CsvReadOptions)
         return self._read(csv_source(path, options), table_name or default_table_name(path), options, file_size(path))
 
     def read_parquet(
         self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]
     ) -> LocalTable:
         """Create a table from a Parquet file."""
+        checked("read_parquet", options, ReadOptions)
         source = ParquetSource(wire_path(path))
         return self._read(source, table_name or default_table_name(path), options, file_size(path))
 
     def read_arrow(self, table: pa.Table, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable:
         """Create a table from a ``pyarrow.Table`` through the shared file system."""
+        checked("read_arrow", options, ReadOptions)
         with shared_arrow_file(table) as shared:
             return self._read(shared, table_name, options, table.nbytes)
 
     def read_pandas(self, frame: pd.DataFrame, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable:
         """Create a table from a ``pandas.DataFrame`` (its index is not loaded)."""
+        checked("read_pandas", options, ReadOptions)
         return self.read_arrow(as_arrow(frame), table_name=table_name, **options)

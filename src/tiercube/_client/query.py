@@ -29,7 +29,7 @@ class QueryCube(ServerObject):
     def query(
         self,
         *measures: str,
-        levels: Sequence[str] = (),
+        levels: str | Sequence[str] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
         result_limit: int | None = None,
@@ -43,8 +43,8 @@ class QueryCube(ServerObject):
         a larger result raises ``ResultTooLargeError`` (it is never cut short).
         """
         body = CubeQuery(
-            measures=[_name_of(m) for m in measures],
-            levels=[_name_of(level) for level in levels],
+            measures=[name_of(m, "a measure") for m in measures],
+            levels=[name_of(level, "a level") for level in ([levels] if isinstance(levels, str) else levels)],
             filter=filter.to_wire() if filter is not None else None,
             include_totals=include_totals,
             max_rows=result_limit,
@@ -52,11 +52,11 @@ class QueryCube(ServerObject):
         return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
 
 
-def _name_of(item: object) -> str:
-    """Measures and levels may be given as names or as the objects a cube hands out."""
+def name_of(item: object, what: str) -> str:
+    """Tables, measures and levels may be given by name or as the objects a session hands out."""
     name = item if isinstance(item, str) else getattr(item, "name", None)
     if not isinstance(name, str):
-        raise TypeError(f"expected a name or a measure/level object, got {item!r}")
+        raise TypeError(f"expected {what}: its name (a str) or the object itself, not {item!r}")
     return name
 
 

@@ -11,7 +11,6 @@ and its groups then come from the one table in ``tiercube._wire.tiers``.
 from __future__ import annotations
 
 import hmac
-import itertools
 from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
@@ -21,7 +20,7 @@ from tiercube._server.engine.visibility import RowRestriction
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, Caller
-from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier
+from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier, wanting
 
 
 @dataclass(frozen=True)
@@ -44,14 +43,8 @@ class Grant:
         who = self.caller.username if self.caller else "an anonymous caller"
         if group is Group.OWNER:
             return f"{who} may not {group.value} on this server: only the process that started the server may"
-        alternatives: list[tuple[str, ...]] = []
-        for size in range(1, len(self.failed) + 1):
-            for letters in itertools.combinations(sorted(self.failed), size):
-                held = {letter: letter in self.held or letter in letters for letter in "abcdef"}
-                if group in GROUPS[choose_tier(held)]:
-                    alternatives.append(letters)
-            if alternatives:
-                break
+        held = {letter: letter in self.held for letter in "abcdef"}
+        alternatives = wanting(held, lambda tier: group in GROUPS[tier])
         reasons = " or, ".join("; ".join(self.failed[letter] for letter in letters) for letters in alternatives)
         return f"{who} may not {group.value} on this server ({self.tier} is granted): {reasons or 'no tier allows it'}"
 

@@ -10,6 +10,8 @@ and a test holds them equal to this table.
 from __future__ import annotations
 
 import enum
+import itertools
+from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 
 TierName: TypeAlias = Literal[
@@ -61,3 +63,22 @@ def choose_tier(held: dict[str, bool]) -> TierName:
     if a and b and e and f:
         return "NoSecurityLocalSession" if d else "NoSecuritySession"
     return "ReadOnlySession" if e else "MinimalSession"
+
+
+def wanting(held: Mapping[str, bool], grants: Callable[[TierName], bool]) -> list[tuple[str, ...]]:
+    """The smallest sets of conditions that, held as well, would give a tier that ``grants``.
+
+    Empty when no set does (nothing but the owner has the owner's lifecycle).
+    Both sides explain refusals with it: the server its 403s, the client a
+    member its session lacks.
+    """
+    failed: list[str] = sorted(letter for letter in "abcdef" if not held.get(letter, False))
+    for size in range(1, len(failed) + 1):
+        found = [
+            letters
+            for letters in itertools.combinations(failed, size)
+            if grants(choose_tier({letter: held.get(letter, False) or letter in letters for letter in "abcdef"}))
+        ]
+        if found:
+            return found
+    return []
