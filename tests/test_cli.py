@@ -56,8 +56,15 @@ def test_help_lists_the_commands() -> None:
         assert name in result.stdout
     serve_help = run("serve", "--help")
     assert serve_help.returncode == 0
-    for option in ("--host", "--port", "--config", "--log-file", "--hide-admin-api", "--advertise-version"):
+    for option in ("--host", "--port", "--config", "--log-file", "--hide-admin-api"):
         assert option in serve_help.stdout
+    assert "--advertise-version" not in serve_help.stdout  # a testing aid, documented in the README, not in --help
+
+
+def test_version_and_python_dash_m() -> None:
+    by_module = subprocess.run([sys.executable, "-m", "tiercube", "--version"], capture_output=True, text=True, timeout=60)
+    assert by_module.returncode == 0 and by_module.stdout.strip() == f"tiercube {tiercube.__version__} (wire protocol 1)"
+    assert run("--version").stdout == by_module.stdout
 
 
 def test_no_or_unknown_command_is_a_usage_error() -> None:

@@ -141,6 +141,13 @@ def lifecycle(session: SupportsLifecycle) -> None:
     assert session.logs_path.exists()
     session.wait(timeout=0)
 
+    @session.endpoint("typed-total")
+    def total(request: tiercube.EndpointRequest) -> dict[str, int]:
+        return {"total": len(request.query)}
+
+    # The decorator keeps the handler's own type: calling it still gives a dict[str, int], not an object.
+    assert_type(total(tiercube.EndpointRequest("typed-total", "GET", None, (), {"a": "1"}, b"")), dict[str, int])
+
 
 # One function per tier.
 

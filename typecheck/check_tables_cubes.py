@@ -103,7 +103,8 @@ def editable_cube(session: tiercube.capabilities.SupportsEditing, name: str) -> 
     cube.measures["double"] = cube.measures["qty.SUM"] * 2
     assert cube.query("double").column("double").to_pylist() == [26]
     del cube.measures["double"]
-    cube.hierarchies["by id"] = ["id"]
+    assert "id" in cube.hierarchies and "id.SUM" not in cube.measures  # a key is a level, not a quantity
+    cube.hierarchies["by id"] = {"sale": "id"}
     assert "by id" in cube.hierarchies
     del cube.hierarchies["by id"]
     del session.cubes[name]

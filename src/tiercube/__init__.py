@@ -14,72 +14,10 @@ Connect to one and get exactly the tier it grants you::
 ``import tiercube`` loads almost nothing: each name is imported on first use
 (the client's modules, httpx and pyarrow are not needed to start a server
 child or to print a version), never the server's modules and never pandas.
+Type checkers read ``__init__.pyi`` instead of this module.
 """
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from tiercube import agg, capabilities, errors
-    from tiercube._auth import Authenticate, BasicAuthentication, ClientCertificate
-    from tiercube._client.cloud_loading import CloudTable
-    from tiercube._client.cube_model import EditableCube, Hierarchy, Level, ReadOnlyCube
-    from tiercube._client.editing import EditableTable
-    from tiercube._client.endpoints import EndpointRequest
-    from tiercube._client.file_loading import LocalTable
-    from tiercube._client.negotiation import CapabilityReport, ConditionResult
-    from tiercube._client.query import QueryCube
-    from tiercube._client.read_model import ReadOnlyTable, TableSchema
-    from tiercube._client.security import Security
-    from tiercube._conditions import Column, Condition
-    from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
-    from tiercube._connect import AnySession, connect
-    from tiercube._measures import Measure, MeasureCondition, MeasureExpression, filtered, level, parent_value, where
-    from tiercube._sessions import (
-        LocalSession,
-        MinimalSession,
-        NoSecurityLocalSession,
-        NoSecuritySession,
-        ReadOnlySession,
-        RemoteSession,
-    )
-    from tiercube._owner import Session
-    from tiercube._sources import CsvLoad, LocalFile, ParquetLoad, S3Location
-    from tiercube._version import __version__
-    from tiercube._wire.messages import DataType, User
-    from tiercube.errors import (
-        AuthenticationError,
-        CapabilityError,
-        ConflictError,
-        InvalidRequestError,
-        LoadError,
-        NotFoundError,
-        PermissionDeniedError,
-        ProtocolError,
-        QueryError,
-        QueryTimeoutError,
-        RequestTooLargeError,
-        ResultTooLargeError,
-        ServerStartError,
-        ServerUnavailableError,
-        TiercubeError,
-        TooManyAttemptsError,
-    )
-
-__all__ = [
-    "AnySession", "Authenticate", "AuthenticationError", "BasicAuthentication", "CapabilityError",
-    "CapabilityReport", "ClientCertificate", "CloudStore", "CloudTable", "Column", "Condition", "ConditionResult",
-    "ConflictError", "CsvLoad", "DataType", "EditableCube", "EditableTable", "EndpointRequest", "Hierarchy",
-    "InvalidRequestError", "Level", "LoadError", "LocalFile", "LocalSession", "LocalTable", "Measure",
-    "MeasureCondition", "MeasureExpression", "MinimalSession", "NoSecurityLocalSession",
-    "NoSecuritySession", "NotFoundError", "ParquetLoad", "PermissionDeniedError", "ProtocolError",
-    "QueryCube", "QueryError", "QueryTimeoutError", "ReadOnlyCube", "ReadOnlySession", "ReadOnlyTable",
-    "RemoteSession", "RequestTooLargeError", "ResultTooLargeError", "S3Location", "Security", "ServerStartError",
-    "ServerUnavailableError", "Session", "SessionConfig", "TableSchema", "TiercubeError", "TlsConfig",
-    "TooManyAttemptsError", "User", "UserConfig", "__version__", "agg", "capabilities", "connect", "errors", "filtered", "level",
-    "parent_value", "where",
-]
-
-# Where each public name lives; a name is imported the first time it is used.
+# Where each public name lives (the names the type checkers see are in __init__.pyi).
 _LAZY = {
     "AnySession": "tiercube._connect",
     "Authenticate": "tiercube._auth",
@@ -95,13 +33,20 @@ _LAZY = {
     "ConditionResult": "tiercube._client.negotiation",
     "ConflictError": "tiercube.errors",
     "CsvLoad": "tiercube._sources",
+    "Cubes": "tiercube._client.query",
     "DataType": "tiercube._wire.messages",
     "EditableCube": "tiercube._client.cube_model",
+    "EditableCubes": "tiercube._client.cube_model",
+    "EditableHierarchies": "tiercube._client.cube_model",
+    "EditableMeasures": "tiercube._client.cube_model",
     "EditableTable": "tiercube._client.editing",
+    "EditableTables": "tiercube._client.editing",
     "EndpointRequest": "tiercube._client.endpoints",
+    "Hierarchies": "tiercube._client.cube_model",
     "Hierarchy": "tiercube._client.cube_model",
     "InvalidRequestError": "tiercube.errors",
     "Level": "tiercube._client.cube_model",
+    "Levels": "tiercube._client.cube_model",
     "LoadError": "tiercube.errors",
     "LocalFile": "tiercube._sources",
     "LocalSession": "tiercube._sessions",
@@ -109,6 +54,7 @@ _LAZY = {
     "Measure": "tiercube._measures",
     "MeasureCondition": "tiercube._measures",
     "MeasureExpression": "tiercube._measures",
+    "Measures": "tiercube._client.cube_model",
     "MinimalSession": "tiercube._sessions",
     "NoSecurityLocalSession": "tiercube._sessions",
     "NoSecuritySession": "tiercube._sessions",
@@ -132,6 +78,7 @@ _LAZY = {
     "Session": "tiercube._owner",
     "SessionConfig": "tiercube._config",
     "TableSchema": "tiercube._client.read_model",
+    "Tables": "tiercube._client.read_model",
     "TiercubeError": "tiercube.errors",
     "TlsConfig": "tiercube._config",
     "TooManyAttemptsError": "tiercube.errors",
@@ -148,19 +95,21 @@ _LAZY = {
     "where": "tiercube._measures",
 }
 
-if not TYPE_CHECKING:  # checkers see the imports above; a module __getattr__ would hide typos from them
+__all__ = sorted(_LAZY)  # pyright: ignore[reportUnsupportedDunderAll]  # the typed list is in __init__.pyi
 
-    def __getattr__(name: str) -> object:
-        import importlib
 
-        try:
-            module = _LAZY[name]
-        except KeyError:
-            raise AttributeError(f"module 'tiercube' has no attribute {name!r}") from None
-        value = importlib.import_module(module)
-        value = value if module == f"tiercube.{name}" else getattr(value, name)
-        globals()[name] = value
-        return value
+def __getattr__(name: str) -> object:
+    import importlib
 
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_LAZY})
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'tiercube' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    value = value if module == f"tiercube.{name}" else getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

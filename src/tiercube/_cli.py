@@ -63,10 +63,13 @@ def _hash_password(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from tiercube._version import PROTOCOL_VERSION, __version__
+
     root = argparse.ArgumentParser(
         prog="tiercube",
         description="In-memory analytics sessions whose capabilities are known to the type checker.",
     )
+    root.add_argument("--version", action="version", version=f"tiercube {__version__} (wire protocol {PROTOCOL_VERSION})")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run a session server in the foreground")
@@ -79,11 +82,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not expose the SDK admin API: clients of another tiercube version get at most read-only access",
     )
-    serve.add_argument(
-        "--advertise-version",
-        metavar="VERSION",
-        help="testing aid: claim another tiercube version, to reach the NoSecurity tiers for real",
-    )
+    # A testing aid (claim another tiercube version, to reach the NoSecurity tiers for real): not in --help.
+    serve.add_argument("--advertise-version", metavar="VERSION", help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
 
     demo = commands.add_parser("demo", help="start a session, load sample data, connect from a second process, query")

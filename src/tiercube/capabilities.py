@@ -25,7 +25,7 @@ from typing_extensions import Unpack
 from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, ReadOnlyCube
 from tiercube._client.editing import EditableTables
-from tiercube._client.endpoints import Handler, HttpMethod
+from tiercube._client.endpoints import HandlerT, HttpMethod
 from tiercube._client.file_loading import LocalTable
 from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes, QueryCube
@@ -135,7 +135,7 @@ class SupportsLifecycle(Protocol):
     def wait(self, timeout: float | None = None) -> None: ...
     def endpoint(
         self, route: str, *, method: HttpMethod = "GET", unrestricted: bool = False
-    ) -> Callable[[Handler], Handler]: ...
+    ) -> Callable[[HandlerT], HandlerT]: ...
 
 
 P = TypeVar("P", covariant=True)

@@ -102,8 +102,8 @@ class Editing(SessionCore, Generic[TableT]):
     ) -> EditableCube:
         """Create a cube over ``fact_table`` (a table or its name) and the tables joined to it.
 
-        ``auto`` makes a hierarchy per non-numeric column and ``.SUM``/``.MEAN``
-        measures per numeric column of the fact table; ``manual`` makes only
+        ``auto`` makes a hierarchy per non-numeric or key column and ``.SUM``/``.MEAN``
+        measures per other numeric column of the fact table; ``manual`` makes only
         ``contributors.COUNT``; ``no_measures`` makes hierarchies only.
         """
         return create_cube(self._connection, name_of(fact_table, "the fact table"), name, mode)

@@ -11,7 +11,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import msgspec
 
@@ -42,6 +42,8 @@ class EndpointRequest:
 
 
 Handler: TypeAlias = Callable[[EndpointRequest], object]
+HandlerT = TypeVar("HandlerT", bound=Handler)
+"""A decorated handler keeps its own type: ``@session.endpoint(...)`` returns the function as it was."""
 
 
 class EndpointListener:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from tiercube._client.core import SessionCore
-from tiercube._client.endpoints import EndpointListener, Handler, HttpMethod
+from tiercube._client.endpoints import EndpointListener, HandlerT, HttpMethod
 from tiercube._config import SessionConfig
 from tiercube._wire import paths
 from tiercube._wire.messages import Bootstrap, EndpointRegistration
@@ -154,7 +154,7 @@ class OwnerLifecycle(SessionCore):
 
     def endpoint(
         self, route: str, *, method: HttpMethod = "GET", unrestricted: bool = False
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[HandlerT], HandlerT]:
         """Declare a custom endpoint at ``{url}/api/custom/{route}``, answered by the decorated function.
 
         ::
@@ -174,7 +174,7 @@ class OwnerLifecycle(SessionCore):
         and must decide itself what the caller may have.
         """
 
-        def register(handler: Handler) -> Handler:
+        def register(handler: HandlerT) -> HandlerT:
             listener = self._endpoint_listener()
             key = (method, route.strip("/"))
             listener.handlers[key] = handler

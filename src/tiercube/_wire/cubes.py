@@ -179,9 +179,9 @@ class CubeInfo(msgspec.Struct, frozen=True):
 class CreateCube(msgspec.Struct, frozen=True):
     """Create a cube over ``fact_table``.
 
-    ``auto``: a one-level hierarchy per non-numeric column of the fact table
-    and of its joined tables, ``<col>.SUM`` and ``<col>.MEAN`` per numeric
-    fact column, and ``contributors.COUNT``. ``manual``: only
+    ``auto``: a one-level hierarchy per non-numeric or key column of the fact
+    table and of its joined tables, ``<col>.SUM`` and ``<col>.MEAN`` per
+    numeric fact column that is not a key, and ``contributors.COUNT``. ``manual``: only
     ``contributors.COUNT``. ``no_measures``: auto's hierarchies, no measures.
     """
 

@@ -75,14 +75,16 @@ class CubeStore:
         name = check_name("cube", request.name if request.name is not None else request.fact_table)
         schema = CubeSchema(tables, self.joins, request.fact_table)
         cube = Cube(name, request.fact_table)
+        # Key columns identify rows: a numeric key is a level (like the reference SDK), never summed.
+        keys = {(reached.table, key) for reached in self.joins.reachable(request.fact_table) for key in tables.get(reached.table).keys}
         if request.mode != "manual":
             for ref in schema.columns:
-                if ref.data_type not in NUMERIC:
+                if ref.data_type not in NUMERIC or (ref.table, ref.column) in keys:
                     level = ref.column if ref.column not in cube.hierarchies else f"{ref.table}.{ref.column}"
                     cube.hierarchies[level] = [LevelInfo(level, ref.column, ref.table, ref.data_type)]
         if request.mode == "auto":
             for ref in schema.columns:
-                if ref.table == request.fact_table and ref.data_type in NUMERIC:
+                if ref.table == request.fact_table and ref.data_type in NUMERIC and (ref.table, ref.column) not in keys:
                     cube.measures[f"{ref.column}.SUM"] = Aggregate("sum", ref.column, ref.table)
                     cube.measures[f"{ref.column}.MEAN"] = Aggregate("mean", ref.column, ref.table)
         if request.mode != "no_measures":

@@ -1,0 +1,138 @@
+"""What ``import tiercube`` offers, for type checkers; ``__init__.py`` imports each name on first use.
+
+The two lists (these imports and ``__init__._LAZY``) are held equal by a test.
+"""
+
+from tiercube import agg, capabilities, errors
+from tiercube._auth import Authenticate, BasicAuthentication, ClientCertificate
+from tiercube._client.cloud_loading import CloudTable
+from tiercube._client.cube_model import (
+    EditableCube,
+    EditableCubes,
+    EditableHierarchies,
+    EditableMeasures,
+    Hierarchies,
+    Hierarchy,
+    Level,
+    Levels,
+    Measures,
+    ReadOnlyCube,
+)
+from tiercube._client.editing import EditableTable, EditableTables
+from tiercube._client.endpoints import EndpointRequest
+from tiercube._client.file_loading import LocalTable
+from tiercube._client.negotiation import CapabilityReport, ConditionResult
+from tiercube._client.query import Cubes, QueryCube
+from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
+from tiercube._client.security import Security
+from tiercube._conditions import Column, Condition
+from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
+from tiercube._connect import AnySession, connect
+from tiercube._measures import Measure, MeasureCondition, MeasureExpression, filtered, level, parent_value, where
+from tiercube._sessions import (
+    LocalSession,
+    MinimalSession,
+    NoSecurityLocalSession,
+    NoSecuritySession,
+    ReadOnlySession,
+    RemoteSession,
+)
+from tiercube._owner import Session
+from tiercube._sources import CsvLoad, LocalFile, ParquetLoad, S3Location
+from tiercube._version import __version__
+from tiercube._wire.messages import DataType, User
+from tiercube.errors import (
+    AuthenticationError,
+    CapabilityError,
+    ConflictError,
+    InvalidRequestError,
+    LoadError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProtocolError,
+    QueryError,
+    QueryTimeoutError,
+    RequestTooLargeError,
+    ResultTooLargeError,
+    ServerStartError,
+    ServerUnavailableError,
+    TiercubeError,
+    TooManyAttemptsError,
+)
+
+__all__ = [
+    "AnySession",
+    "Authenticate",
+    "AuthenticationError",
+    "BasicAuthentication",
+    "CapabilityError",
+    "CapabilityReport",
+    "ClientCertificate",
+    "CloudStore",
+    "CloudTable",
+    "Column",
+    "Condition",
+    "ConditionResult",
+    "ConflictError",
+    "CsvLoad",
+    "Cubes",
+    "DataType",
+    "EditableCube",
+    "EditableCubes",
+    "EditableHierarchies",
+    "EditableMeasures",
+    "EditableTable",
+    "EditableTables",
+    "EndpointRequest",
+    "Hierarchies",
+    "Hierarchy",
+    "InvalidRequestError",
+    "Level",
+    "Levels",
+    "LoadError",
+    "LocalFile",
+    "LocalSession",
+    "LocalTable",
+    "Measure",
+    "MeasureCondition",
+    "MeasureExpression",
+    "Measures",
+    "MinimalSession",
+    "NoSecurityLocalSession",
+    "NoSecuritySession",
+    "NotFoundError",
+    "ParquetLoad",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "QueryCube",
+    "QueryError",
+    "QueryTimeoutError",
+    "ReadOnlyCube",
+    "ReadOnlySession",
+    "ReadOnlyTable",
+    "RemoteSession",
+    "RequestTooLargeError",
+    "ResultTooLargeError",
+    "S3Location",
+    "Security",
+    "ServerStartError",
+    "ServerUnavailableError",
+    "Session",
+    "SessionConfig",
+    "TableSchema",
+    "Tables",
+    "TiercubeError",
+    "TlsConfig",
+    "TooManyAttemptsError",
+    "User",
+    "UserConfig",
+    "__version__",
+    "agg",
+    "capabilities",
+    "connect",
+    "errors",
+    "filtered",
+    "level",
+    "parent_value",
+    "where",
+]
