@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, TypeAlias
+
+import msgspec
 
 from tiercube._client.core import path
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
@@ -64,28 +66,55 @@ class Hierarchy:
         return f"<Hierarchy {self.name}: {' > '.join(level.name for level in self.levels)}>"
 
 
+class Structure:
+    """One cube's hierarchies and measures as its client object knows them: read once, kept up to date
+    with the changes made through it (see ``views`` for why)."""
+
+    def __init__(self, connection: Connection, name: str, known: CubeInfo | None) -> None:
+        self.connection = connection
+        self.name = name
+        self._known = known
+
+    def get(self) -> CubeInfo:
+        if self._known is None:
+            self._known = self.connection.json("GET", path(paths.CUBE, cube=self.name), CubeInfo)
+        return self._known
+
+    def changed(
+        self,
+        measures: Callable[[list[MeasureInfo]], list[MeasureInfo]] | None = None,
+        hierarchies: Callable[[list[HierarchyInfo]], list[HierarchyInfo]] | None = None,
+    ) -> None:
+        """Apply a change the server confirmed, if the structure was read already."""
+        known = self._known
+        if known is not None:
+            self._known = msgspec.structs.replace(
+                known,
+                measures=measures(known.measures) if measures else known.measures,
+                hierarchies=hierarchies(known.hierarchies) if hierarchies else known.hierarchies,
+            )
+
+
 class _CubeView:
-    """Reads the cube's structure in one request, on first use (see ``views`` for why)."""
-
-    def __init__(self, connection: Connection, cube: str) -> None:
-        self._connection = connection
-        self._cube = cube
-
-    def _info(self) -> CubeInfo:
-        return self._connection.json("GET", path(paths.CUBE, cube=self._cube), CubeInfo)
+    def __init__(self, structure: Structure) -> None:
+        self._structure = structure
+        self._connection = structure.connection
 
     @property
     def _within(self) -> str:
-        return f"cube {self._cube!r}"
+        return f"cube {self._structure.name!r}"
+
+    def _path(self, template: str, **names: str) -> str:
+        return path(template, cube=self._structure.name, **names)
 
 
 class Measures(_CubeView, SnapshotMapping[Measure]):
-    """The cube's measures by name, as they were when first looked into."""
+    """The cube's measures by name."""
 
     _kind = "measure"
 
-    def _fetch(self) -> dict[str, Measure]:
-        return {m.name: Measure(m.name, m.expression) for m in self._info().measures}
+    def _all(self) -> dict[str, Measure]:
+        return {m.name: Measure(m.name, m.expression) for m in self._structure.get().measures}
 
 
 class EditableMeasures(Measures):
@@ -93,14 +122,12 @@ class EditableMeasures(Measures):
 
     def __setitem__(self, name: str, expression: MeasureExpression) -> None:
         body = SetMeasure(_definition(expression).to_wire())
-        info = self._connection.json("PUT", path(paths.CUBE_MEASURE, cube=self._cube, measure=name), MeasureInfo, body)
-        if self._snapshot is not None:
-            self._snapshot[name] = Measure(info.name, info.expression)
+        info = self._connection.json("PUT", self._path(paths.CUBE_MEASURE, measure=name), MeasureInfo, body)
+        self._structure.changed(measures=lambda measures: [*(m for m in measures if m.name != name), info])
 
     def __delitem__(self, name: str) -> None:
-        self._connection.request("DELETE", path(paths.CUBE_MEASURE, cube=self._cube, measure=name))
-        if self._snapshot is not None:
-            self._snapshot.pop(name, None)
+        self._connection.request("DELETE", self._path(paths.CUBE_MEASURE, measure=name))
+        self._structure.changed(measures=lambda measures: [m for m in measures if m.name != name])
 
 
 def _definition(expression: object) -> MeasureExpression:
@@ -117,12 +144,12 @@ def _hierarchies(info: CubeInfo) -> dict[str, Hierarchy]:
 
 
 class Hierarchies(_CubeView, SnapshotMapping[Hierarchy]):
-    """The cube's hierarchies by name, as they were when first looked into."""
+    """The cube's hierarchies by name."""
 
     _kind = "hierarchy"
 
-    def _fetch(self) -> dict[str, Hierarchy]:
-        return _hierarchies(self._info())
+    def _all(self) -> dict[str, Hierarchy]:
+        return _hierarchies(self._structure.get())
 
 
 class EditableHierarchies(Hierarchies):
@@ -138,14 +165,12 @@ class EditableHierarchies(Hierarchies):
             levels = [levels]
         pairs = levels.items() if isinstance(levels, Mapping) else [(c, c) for c in levels]
         body = SetHierarchy([LevelDefinition(level, column) for level, column in pairs])
-        info = self._connection.json("PUT", path(paths.CUBE_HIERARCHY, cube=self._cube, hierarchy=name), HierarchyInfo, body)
-        if self._snapshot is not None:
-            self._snapshot[name] = Hierarchy(info.name, [Level(level, info.name) for level in info.levels])
+        info = self._connection.json("PUT", self._path(paths.CUBE_HIERARCHY, hierarchy=name), HierarchyInfo, body)
+        self._structure.changed(hierarchies=lambda hierarchies: [*(h for h in hierarchies if h.name != name), info])
 
     def __delitem__(self, name: str) -> None:
-        self._connection.request("DELETE", path(paths.CUBE_HIERARCHY, cube=self._cube, hierarchy=name))
-        if self._snapshot is not None:
-            self._snapshot.pop(name, None)
+        self._connection.request("DELETE", self._path(paths.CUBE_HIERARCHY, hierarchy=name))
+        self._structure.changed(hierarchies=lambda hierarchies: [h for h in hierarchies if h.name != name])
 
 
 class Levels(_CubeView, SnapshotMapping[Level]):
@@ -153,29 +178,40 @@ class Levels(_CubeView, SnapshotMapping[Level]):
 
     _kind = "level"
 
-    def _fetch(self) -> dict[str, Level]:
-        return {level.name: level for h in _hierarchies(self._info()).values() for level in h.levels}
+    def _all(self) -> dict[str, Level]:
+        return {level.name: level for h in _hierarchies(self._structure.get()).values() for level in h.levels}
 
 
 class ReadOnlyCube(QueryCube):
-    """A cube whose structure (hierarchies, levels, measures) can be read."""
+    """A cube whose structure (hierarchies, levels, measures) can be read.
+
+    The cube object reads its structure once, when first asked (or gets it
+    with the answer that created the cube), and answers ``hierarchies``,
+    ``levels`` and ``measures`` from it; changes made through it update it.
+    ``session.cubes[name]`` gives a fresh object, free of charge, that sees
+    what other clients changed since.
+    """
+
+    def __init__(self, connection: Connection, name: str, structure: CubeInfo | None = None) -> None:
+        super().__init__(connection, name)
+        self._structure = Structure(connection, name, structure)
 
     @property
     def fact_table(self) -> str:
-        return self._connection.json("GET", path(paths.CUBE, cube=self._name), CubeInfo).fact_table
+        return self._structure.get().fact_table
 
     @property
     def hierarchies(self) -> Hierarchies:
-        return Hierarchies(self._connection, self._name)
+        return Hierarchies(self._structure)
 
     @property
     def levels(self) -> Levels:
         """Every level of every hierarchy, by level name (unique within a cube)."""
-        return Levels(self._connection, self._name)
+        return Levels(self._structure)
 
     @property
     def measures(self) -> Measures:
-        return Measures(self._connection, self._name)
+        return Measures(self._structure)
 
 
 class EditableCube(ReadOnlyCube):
@@ -183,11 +219,11 @@ class EditableCube(ReadOnlyCube):
 
     @property
     def hierarchies(self) -> EditableHierarchies:
-        return EditableHierarchies(self._connection, self._name)
+        return EditableHierarchies(self._structure)
 
     @property
     def measures(self) -> EditableMeasures:
-        return EditableMeasures(self._connection, self._name)
+        return EditableMeasures(self._structure)
 
 
 class EditableCubes(Cubes[CubeT_co]):
@@ -199,4 +235,4 @@ class EditableCubes(Cubes[CubeT_co]):
 
 def create_cube(connection: Connection, fact_table: str, name: str | None, mode: CubeMode) -> EditableCube:
     info = connection.json("POST", paths.CUBES, CubeInfo, CreateCube(fact_table, name, mode))
-    return EditableCube(connection, info.name)
+    return EditableCube(connection, info.name, info)

@@ -8,11 +8,14 @@ One user action, one request:
   made through it (a query, a load) is the one that finds out whether the
   table exists, raising ``NotFoundError`` (a ``KeyError``) if it does not.
   ``session.cubes["sales"].query(...)`` is one request.
-- ``cube.measures``, ``cube.hierarchies`` and ``cube.levels`` read the cube's
-  structure once, when first looked into, and answer from that snapshot;
-  assignments and deletions go to the server at once and update it. So
-  ``m = cube.measures; m["margin"] = m["price.SUM"] - m["cost.SUM"]`` is one
-  request for ``m`` and one for the assignment.
+- A cube object reads its structure (hierarchies, levels, measures) once, when
+  first asked, or gets it with the answer that created the cube, and answers
+  ``cube.measures``, ``cube.hierarchies`` and ``cube.levels`` from it;
+  assignments and deletions go to the server and update it. So
+  ``m["margin"] = m["price.SUM"] - m["cost.SUM"]`` is one request, and
+  ``cube.levels["region"] == "EU"`` none once the cube is known.
+  ``session.cubes[name]`` hands out a fresh object, which sees what other
+  clients changed since.
 """
 
 from __future__ import annotations
@@ -32,26 +35,16 @@ V_co = TypeVar("V_co", covariant=True)
 
 
 class SnapshotMapping(Mapping[str, V]):
-    """Items read in one request on first use, then answered from that snapshot."""
+    """Items answered from a snapshot the owner object holds (a cube's structure): no request per access."""
 
     _kind = "item"
-    _snapshot: dict[str, V] | None = None
 
     @abstractmethod
-    def _fetch(self) -> dict[str, V]: ...
+    def _all(self) -> dict[str, V]: ...
 
     @property
     def _within(self) -> str | None:
         return None
-
-    def _all(self) -> dict[str, V]:
-        if self._snapshot is None:
-            self._snapshot = self._fetch()
-        return self._snapshot
-
-    def _forget(self) -> None:
-        """After a change: the next access reads the server again."""
-        self._snapshot = None
 
     def __getitem__(self, name: str) -> V:
         items = self._all()
