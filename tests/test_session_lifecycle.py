@@ -207,11 +207,16 @@ time.sleep(600)
     assert_unreachable(url)
 
 
-def test_ctrl_c_at_the_owners_terminal_does_not_stop_the_server() -> None:
+@pytest.mark.parametrize("signalled", ["main_thread", "other_thread"])
+def test_ctrl_c_at_the_owners_terminal_does_not_stop_the_server(signalled: str) -> None:
     """Ctrl+C signals the terminal's whole foreground process group; it must interrupt the
-    owner's current call, not end its server and lose the session's data."""
+    owner's current call, not end its server and lose the session's data. The kernel may hand
+    the signal to any thread: when another thread takes it, wait() must still be interrupted."""
+    block = "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})" if signalled == "other_thread" else "pass"
     code = """
-import json, tiercube
+import json, signal, threading, time, tiercube
+threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()  # unblocked: it takes the signal
+BLOCK
 session = tiercube.Session.start()
 session.create_table("survives", data_types={"x": "int64"})
 try:
@@ -221,7 +226,7 @@ except KeyboardInterrupt:
     session.wait(timeout=3)  # a server that was told to stop would be gone by now
     print(json.dumps(list(session.tables)), flush=True)
 session.close()
-"""
+""".replace("BLOCK", block)
     # The owner leads its own process group, as a shell's foreground job does.
     owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:

@@ -29,6 +29,7 @@ from tiercube._wire.messages import Bootstrap, EndpointRegistration
 from tiercube.errors import ServerStartError
 
 _START_TIMEOUT = 60.0
+_WAIT_SLICE = 0.1
 
 
 @dataclass
@@ -77,10 +78,20 @@ class ServerProcess:
         return port
 
     def wait(self, timeout: float | None = None) -> int | None:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        """The server's exit code once it ends, or None after ``timeout`` seconds.
+
+        Waits in short slices: a signal handled by another thread (Ctrl+C may
+        land on any) only reaches the main thread between them, whereas a
+        blocking waitpid() would keep it from raising KeyboardInterrupt.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, max(0.0, deadline - time.monotonic()))
+            try:
+                return self.process.wait(left)
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the server to stop (end-of-file on its stdin), then make sure it did."""

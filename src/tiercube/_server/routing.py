@@ -9,6 +9,8 @@ a Struct as JSON, a ``pa.Table`` as an Arrow IPC stream.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -21,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from tiercube._server.access import Grant
+from tiercube._server.engine.cancellation import cancellable
 from tiercube._server.state import ServerState
 from tiercube._wire import arrow_ipc, paths
 from tiercube._wire.routes import Route
@@ -47,13 +50,29 @@ def endpoint(route: Route, handler: Callable[[Call[BodyT]], object]) -> Starlett
         state, grant = await authorize(request, group)
         raw = await request.body() if route.body is not None else b""
         call = await run_in_threadpool(_call, route, state, grant, dict(request.path_params), raw)
+        gone = threading.Event()
+        watcher = asyncio.create_task(_watch(request, gone))
         try:
-            result = await run_in_threadpool(handler, call)
+            result = await run_in_threadpool(_run, handler, call, gone)
         except RecursionError:  # e.g. a measure nested a thousand deep
             raise InvalidRequestError("the request is nested too deeply") from None
+        finally:
+            watcher.cancel()
         return encode(result)
 
     return StarletteRoute(route.path, run, methods=[route.method])
+
+
+async def _watch(request: Request, gone: threading.Event) -> None:
+    """Set ``gone`` when the client disconnects (Ctrl+C closes its connection)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
+
+
+def _run(handler: Callable[[Call[BodyT]], object], call: Call[BodyT], gone: threading.Event) -> object:
+    with cancellable(gone):
+        return handler(call)
 
 
 def _call(route: Route, state: ServerState, grant: Grant, params: dict[str, str], raw: bytes) -> Call[Any]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
+from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.types import cast_column, infer, null_column, storage_type
 from tiercube._wire.filters import Filter, Scalar
@@ -171,6 +172,7 @@ class TableStore:
         table.data = table.schema.empty_table()
         table.data = table.merged(table.conform(incoming, sources.describe(request.source)))
         with self.write_lock:
+            checkpoint(f"reading {request.table!r}")
             if request.table in self._tables:
                 raise ConflictError(f"a table named {request.table!r} already exists")
             self._tables[request.table] = table
@@ -200,8 +202,11 @@ class TableStore:
 
     def add(self, table: StoredTable, incoming: pa.Table, origin: str) -> int:
         conformed = table.conform(incoming, origin)
+        checkpoint(f"loading into {table.name!r}")
         with self.write_lock:
-            table.data = table.merged(conformed)
+            merged = table.merged(conformed)
+            checkpoint(f"loading into {table.name!r}")
+            table.data = merged
         return incoming.num_rows
 
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:

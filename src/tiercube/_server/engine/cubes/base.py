@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, last_per_key, plain
+from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema, alias
 from tiercube._server.engine.tables import TableStore
@@ -66,6 +67,7 @@ class Deadline:
         self.end = time.monotonic() + timeout
 
     def check(self, step: str) -> None:
+        checkpoint(step)
         if time.monotonic() > self.end:
             raise QueryTimeoutError(
                 f"the query ran longer than the {self.timeout:g} s timeout (while {step}); "
