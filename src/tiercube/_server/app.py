@@ -59,5 +59,7 @@ def create_app(state: ServerState) -> Starlette:
         routes=served,
         exception_handlers={TiercubeError: _tiercube_error, HTTPException: _http_error, Exception: _unexpected},
     )
+    # /api/v1/tables/ is a 404, not a redirect built from the caller's Host header before authentication.
+    app.router.redirect_slashes = False
     app.state.tiercube = state
     return app

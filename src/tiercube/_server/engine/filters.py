@@ -142,6 +142,8 @@ def _value(value: Scalar, column: str, data_type: DataType) -> pa.Scalar[Any]:
             f"the filter compares column {column!r} ({data_type}) with {value!r} ({type(value).__name__}); "
             f"give {_EXPECTED[data_type]}"
         )
+    if isinstance(value, int | float) and data_type in _FLOATING:
+        return pa.scalar(float(value), value_type(data_type))  # 2**53 + 1 has no exact float: compare the nearest
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         raise InvalidRequestError(f"the filter compares column {column!r} with {value}, which is beyond any 64-bit integer")
     if isinstance(value, int | float) and data_type in _NUMERIC:
@@ -169,6 +171,7 @@ def _value_set(values: list[Scalar], column: str, data_type: DataType) -> pa.Arr
 
 
 _NUMERIC = ("int32", "int64", "float32", "float64")
+_FLOATING = ("float32", "float64")
 _EXPECTED: dict[DataType, str] = {
     "bool": "a bool",
     "int32": "a number",

@@ -65,7 +65,11 @@ def read(source: Source, data_types: Mapping[str, DataType], access: Access) -> 
         raise LoadError(f"{origin}: not valid text in the declared encoding: {error}") from None
     except (pa.ArrowException, OSError, ValueError) as error:
         raise LoadError(f"{origin}: {error}") from None
-    repeated = sorted({name for name in table.column_names if table.column_names.count(name) > 1})
+    try:
+        names = table.column_names
+    except UnicodeDecodeError:
+        raise LoadError(f"{origin}: the column names are not valid UTF-8 text; give the file's encoding, e.g. encoding='latin-1'") from None
+    repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise LoadError(f"{origin}: the column name(s) {', '.join(map(repr, repeated))} appear more than once")
     return table
@@ -142,6 +146,8 @@ def _read_csv(
         convert_kwargs["timestamp_parsers"] = options.timestamp_formats
     try:
         return pa_csv.read_csv(source, read_options, parse_options, pa_csv.ConvertOptions(**convert_kwargs))
+    except (AttributeError, TypeError, UnicodeError) as error:  # a Python codec that fails on what it is given
+        raise LoadError(f"{origin}: the file cannot be decoded as {options.encoding}: {error}") from None
     except pa.ArrowInvalid as error:
         explained = csv_errors.explain(str(error), reopen, options)
         if explained is None:

@@ -104,7 +104,7 @@ def _fill(array: pa.ChunkedArray[Any], default: Scalar, data_type: DataType, col
         return array.cast(pa.string()).fill_null(pa.scalar(str(default), pa.string())).dictionary_encode()
     try:
         return pc.fill_null(array, pa.scalar(cast(Any, default)).cast(array.type))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError) as error:
         raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}") from None
 
 

@@ -54,6 +54,8 @@ def split_by_table(condition: Filter, tables: TableStore) -> dict[str, Filter]:
     by_table: dict[str, list[Filter]] = {}
     for conjunct in conjuncts:
         names = {leaf.table for leaf in leaves(conjunct)}
+        if not names:
+            raise InvalidRequestError("every part of a restriction must compare a column of a table; an empty & or | does not")
         if None in names:
             column = next(leaf.column for leaf in leaves(conjunct) if leaf.table is None)
             raise InvalidRequestError(
@@ -67,6 +69,8 @@ def split_by_table(condition: Filter, tables: TableStore) -> dict[str, Filter]:
         (table,) = names
         assert table is not None
         by_table.setdefault(table, []).append(conjunct)
+    if not by_table:
+        raise InvalidRequestError("a restriction must compare at least one column of a table; to lift one, delete it")
     result = {table: parts[0] if len(parts) == 1 else And(parts) for table, parts in by_table.items()}
     for table, part in result.items():
         to_expression(part, tables.get(table).columns, table=table)  # NotFoundError / InvalidRequestError

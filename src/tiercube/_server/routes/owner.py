@@ -12,6 +12,7 @@ a restricted user cannot read more through an endpoint than directly.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -23,11 +24,19 @@ from tiercube._server.routing import Call, authorize, endpoint
 from tiercube._wire import paths, routes
 from tiercube._wire.messages import EndpointRegistration, ForwardedRequest
 from tiercube._wire.tiers import Group
-from tiercube.errors import NotFoundError, ServerUnavailableError
+from tiercube.errors import InvalidRequestError, NotFoundError, ServerUnavailableError
+
+
+METHODS = [route.method for route in routes.CUSTOM]
 
 
 def register(call: Call[EndpointRegistration]) -> EndpointRegistration:
     registration = call.body
+    target = urlsplit(registration.forward_url)
+    if target.scheme != "http" or target.hostname not in ("127.0.0.1", "localhost", "::1") or target.port is None:
+        raise InvalidRequestError(f"a custom endpoint forwards to the owner's own listener on loopback, not to {registration.forward_url!r}")
+    if registration.method.upper() not in METHODS:
+        raise InvalidRequestError(f"a custom endpoint answers {', '.join(METHODS)}, not {registration.method!r}")
     call.state.endpoints[(registration.method.upper(), registration.route.strip("/"))] = registration
     return registration
 
@@ -63,7 +72,7 @@ async def custom(request: Request) -> Response:
             headers=headers,
             timeout=state.config.query_timeout,
         )
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, ValueError) as error:  # ValueError: UnicodeError and httpx's InvalidURL
         raise ServerUnavailableError(f"the owner's endpoint {route!r} did not answer: {error}") from None
     finally:
         if token is not None:

@@ -279,6 +279,8 @@ def validate_measure(cube: Cube, schema: CubeSchema, name: str, expression: Meas
                 check_level_filter(cube, condition, where)
             case Constant(value) if isinstance(value, bool):
                 raise InvalidRequestError(f"{where}: a constant must be a number, not {value!r}")
+            case Constant(value) if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise InvalidRequestError(f"{where}: the constant {value} is beyond any 64-bit integer; write it as a float")
             case _:
                 pass
     _check_no_cycle(cube, name, expression)
