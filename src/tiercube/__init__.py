@@ -34,6 +34,7 @@ _LAZY = {
     "ConflictError": "tiercube.errors",
     "CsvLoad": "tiercube._sources",
     "Cubes": "tiercube._client.query",
+    "DataFrameLike": "tiercube._client.file_loading",
     "DataType": "tiercube._wire.messages",
     "EditableCube": "tiercube._client.cube_model",
     "EditableCubes": "tiercube._client.cube_model",

@@ -20,7 +20,7 @@ from tiercube._client.cube_model import (
 )
 from tiercube._client.editing import EditableTable, EditableTables
 from tiercube._client.endpoints import EndpointRequest
-from tiercube._client.file_loading import LocalTable
+from tiercube._client.file_loading import DataFrameLike, LocalTable
 from tiercube._client.negotiation import CapabilityReport, ConditionResult
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
@@ -76,6 +76,7 @@ __all__ = [
     "ConflictError",
     "CsvLoad",
     "Cubes",
+    "DataFrameLike",
     "DataType",
     "EditableCube",
     "EditableCubes",

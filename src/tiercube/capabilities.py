@@ -26,7 +26,7 @@ from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, ReadOnlyCube
 from tiercube._client.editing import EditableTables
 from tiercube._client.endpoints import HandlerT, HttpMethod
-from tiercube._client.file_loading import LocalTable
+from tiercube._client.file_loading import DataFrameLike, LocalTable
 from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables
@@ -36,7 +36,6 @@ from tiercube._sources import CsvReadOptions, ReadOptions, S3Location, StrPath
 from tiercube._wire.messages import DataType
 
 if TYPE_CHECKING:
-    import pandas as pd
     import pyarrow as pa
 
 __all__ = [
@@ -113,7 +112,7 @@ class SupportsFileLoading(SupportsCloudLoading, Protocol):
     def read_csv(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]) -> LocalTable: ...
     def read_parquet(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]) -> LocalTable: ...
     def read_arrow(self, table: pa.Table, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
-    def read_pandas(self, frame: pd.DataFrame, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
+    def read_pandas(self, frame: DataFrameLike, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
 
 
 @runtime_checkable

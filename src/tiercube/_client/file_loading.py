@@ -9,11 +9,12 @@ soon as the load answers. No table data ever travels as JSON.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from typing_extensions import Unpack
 
@@ -35,8 +36,18 @@ from tiercube._wire.messages import ArrowFileSource, ParquetSource
 from tiercube.errors import LoadError
 
 if TYPE_CHECKING:
-    import pandas as pd
     import pyarrow as pa
+
+
+@runtime_checkable
+class DataFrameLike(Protocol):
+    """A data frame: anything that exports Arrow data (pandas 2.2+, polars, DuckDB relations, pyarrow).
+
+    A protocol rather than ``pandas.DataFrame``, so that pandas stays optional
+    for the type checkers too: they need no pandas stubs to check a call.
+    """
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 @contextmanager
 def shared_arrow_file(table: pa.Table) -> Generator[ArrowFileSource]:
@@ -53,13 +64,16 @@ def shared_arrow_file(table: pa.Table) -> Generator[ArrowFileSource]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def as_arrow(data: pa.Table | pd.DataFrame) -> pa.Table:
+def as_arrow(data: pa.Table | DataFrameLike) -> pa.Table:
     import pyarrow as pa
 
     if isinstance(data, pa.Table):
         return data
+    pandas = sys.modules.get("pandas")  # a pandas frame exists only if pandas was imported
     try:
-        return pa.Table.from_pandas(data, preserve_index=False)
+        if pandas is not None and isinstance(data, pandas.DataFrame):
+            return pa.Table.from_pandas(cast(Any, data), preserve_index=False)  # its index is not data
+        return pa.table(data)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
         # pyarrow names the column ("Conversion failed for column x with type object").
         raise LoadError(f"the DataFrame cannot be converted to Arrow: {error}") from None
@@ -69,9 +83,9 @@ class LocalTable(CloudTable):
     """An editable table of a session that shares the server's file system: it loads anything."""
 
     def load(
-        self, source: CsvLoad[Any] | ParquetLoad[Any] | pa.Table | pd.DataFrame, /
+        self, source: CsvLoad[Any] | ParquetLoad[Any] | pa.Table | DataFrameLike, /
     ) -> int:
-        """Load a CSV or Parquet file (local or cloud), a ``pyarrow.Table`` or a ``pandas.DataFrame``."""
+        """Load a CSV or Parquet file (local or cloud), a ``pyarrow.Table`` or a data frame (pandas, polars...)."""
         if isinstance(source, CsvLoad | ParquetLoad):
             return self._load(source.to_wire(), file_size(source.path))
         arrow = as_arrow(source)
@@ -111,7 +125,7 @@ class FileLoading(Editing[LocalTable]):
         with shared_arrow_file(table) as shared:
             return self._read(shared, table_name, options, table.nbytes)
 
-    def read_pandas(self, frame: pd.DataFrame, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable:
-        """Create a table from a ``pandas.DataFrame`` (its index is not loaded)."""
+    def read_pandas(self, frame: DataFrameLike, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable:
+        """Create a table from a ``pandas.DataFrame`` (its index is not loaded), or any data frame that exports Arrow."""
         checked("read_pandas", options, ReadOptions)
         return self.read_arrow(as_arrow(frame), table_name=table_name, **options)
