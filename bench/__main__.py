@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import concurrency, connect, loads, queries, report, startup
+from bench import concurrency, connect, loads, queries, report, startup, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "loads", "queries", "concurrency")
+AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "typecheck")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "concurrency" in areas:
                     begin("concurrency")
                     figures += concurrency.measure(context, served, data.small_filter_products())
+        if "typecheck" in areas:
+            begin("typecheck")
+            figures += typecheck.measure(context)
     seconds = time.perf_counter() - started
     print(f"\ntiercube benchmarks, {mode.name} mode ({mode.rows:,} fact rows), {seconds:.0f} s; medians [min-max]")
     print(report.text_table(figures))

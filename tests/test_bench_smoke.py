@@ -44,6 +44,7 @@ FIGURES = [
     "queries.mdx.p50",
     "memory.cube",
     *(f"concurrency.{clients}.{what}" for clients in (1, 2) for what in ("throughput", "p99", "server_cpu")),
+    "typecheck.mypy_cold",
 ]
 
 
