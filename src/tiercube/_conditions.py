@@ -25,7 +25,16 @@ def to_wire_value(value: Value) -> wire.Scalar:
 
 
 class Condition:
-    """A boolean condition on columns (of a table) or levels (of a cube)."""
+    """A boolean condition on columns (of a table) or levels (of a cube).
+
+    Nulls follow SQL's three-valued logic, everywhere a condition applies
+    (table queries, ``drop``, cube filters, filtered measures, restrictions):
+    a comparison with a null value is null, not false; ``~`` of null is null;
+    ``&`` and ``|`` are Kleene's (``False & null`` is False, ``True | null`` is
+    True); ``isin`` of a null value is null, and so is ``isin`` of a value not
+    listed when the list holds ``None``, so ``~isin`` never selects a null. A
+    row or cell whose condition is null is not selected, and ``drop`` keeps it.
+    """
 
     __slots__ = ("_filter",)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +11,7 @@ from tests.engine.cube_fixtures import assert_same, create, oracle
 from tiercube._server.engine.cubes import CubeStore
 from tiercube._server.engine.tables import TableStore
 from tiercube._wire.cubes import Aggregate, CreateCube, CubeQuery, Join, SetMeasure
-from tiercube._wire.filters import IsIn
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Operator, Or
 
 REGIONS = ["EU", "US", "ASIA", None]
 PRODUCTS = ["p1", "p2", "p3", None]
@@ -64,3 +64,59 @@ def test_random_queries_match_duckdb(
     sql = f"""SELECT {select} FROM sales LEFT JOIN products USING (product) {where} {group}
               HAVING count(*) > 0 {'ORDER BY ' + order if order else ''}"""
     assert_same(result, oracle(tables, sql))
+
+
+# Filters on levels follow SQL's three-valued logic (tiercube._wire.filters), like duckdb's WHERE.
+LEVEL_VALUES: dict[str, list[str | None]] = {"region": REGIONS, "product": PRODUCTS, "category": ["c1", "c2", None]}
+
+
+def _leaf(level: str, kind: str, values: list[str | None]) -> tuple[Filter, str]:
+    literal = ["NULL" if v is None else f"'{v}'" for v in values]
+    if kind == "isnull":
+        return IsNull(level), f"({level} IS NULL)"
+    if kind == "isin":
+        sql = f"({level} IN ({', '.join(literal)}))" if values else "FALSE"
+        return IsIn(level, list[str | int | float | bool | None](values)), sql
+    op = {"==": "=", "!=": "<>", "<": "<", ">=": ">="}[kind]
+    return Compare(level, cast(Operator, kind), values[0]), f"({level} {op} {literal[0]})"
+
+
+@st.composite
+def level_filters(draw: st.DrawFn, depth: int = 0) -> tuple[Filter, str]:
+    if depth < 2 and draw(st.booleans()):
+        kind = draw(st.sampled_from(["and", "or", "not"]))
+        if kind == "not":
+            inner, sql = draw(level_filters(depth + 1))
+            return Not(inner), f"(NOT {sql})"
+        parts = [draw(level_filters(depth + 1)) for _ in range(draw(st.integers(1, 3)))]
+        joined = f" {kind.upper()} ".join(sql for _, sql in parts)
+        wire: Filter = And([f for f, _ in parts]) if kind == "and" else Or([f for f, _ in parts])
+        return wire, f"({joined})"
+    level = draw(st.sampled_from(sorted(LEVEL_VALUES)))
+    kind = draw(st.sampled_from(["==", "!=", "<", ">=", "isin", "isnull"]))
+    size = (0, 3) if kind == "isin" else (1, 1)
+    values = draw(st.lists(st.sampled_from(LEVEL_VALUES[level]), min_size=size[0], max_size=size[1]))
+    return _leaf(level, kind, values)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=fact_rows, categories=dimension, condition=level_filters(), totals=st.booleans())
+def test_level_filters_follow_sql_null_semantics(
+    rows: list[tuple[Any, ...]], categories: dict[str, str | None], condition: tuple[Filter, str], totals: bool
+) -> None:
+    tables, cubes = TableStore(), CubeStore()
+    create(tables, "sales", [("region", "string"), ("product", "string"), ("qty", "int64"), ("price", "float64")], [list(r) for r in rows])
+    create(tables, "products", [("product", "string"), ("category", "string")], [[p, c] for p, c in categories.items()], keys=["product"])
+    cubes.join(tables, "sales", Join("products"))
+    cubes.create_cube(tables, CreateCube("sales"))
+    wire, sql = condition
+    result = cubes.query(
+        tables, "sales", CubeQuery(["qty.SUM", "contributors.COUNT"], ["region"], wire, include_totals=totals), timeout=30, max_rows=10_000
+    )
+    group = f"GROUP BY {'ROLLUP' if totals else ''}(region)"
+    expected = oracle(
+        tables,
+        f"""SELECT region, sum(qty), count(*) FROM sales LEFT JOIN products USING (product) WHERE {sql} {group}
+            HAVING count(*) > 0 ORDER BY region NULLS LAST, GROUPING(region)""",
+    )
+    assert_same(result, expected)

@@ -4,12 +4,7 @@ Values are sent as JSON scalars; dates and timestamps travel as ISO strings
 and the server casts every value to the type of the column it is compared
 with, so one representation serves all column types.
 
-Nulls follow SQL's three-valued logic everywhere (tables, cubes, ``drop``,
-restrictions): a comparison with a null value is null, not false; ``~``
-of null is null; ``&`` and ``|`` are Kleene's (``False & null`` is False,
-``True | null`` is True); ``isin`` of a null value is null, so ``~isin`` does
-not select it either. A row or cell whose condition ends up null is not
-selected, and ``drop`` keeps it.
+Nulls follow SQL's three-valued logic, as ``tiercube.Condition`` documents.
 
 A filter may hold at most ``MAX_FILTER_NODES`` comparisons and combinations,
 nested at most ``MAX_FILTER_DEPTH`` deep once runs of ``&`` (or of ``|``) are
