@@ -85,6 +85,8 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     header_timeout: float = 10.0
     max_connections: int = 1000
     max_failed_logins_per_minute: int = 10
+    # Memory for maintained aggregates (groupings of fact rows that repeated queries roll up).
+    aggregate_memory_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
         # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.

@@ -15,6 +15,7 @@ from tiercube._config import SessionConfig
 from tiercube._server.access import Judge
 from tiercube._server.authentication import Authenticator
 from tiercube._server.engine.arrays import Array
+from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.tables import TableStore
 from tiercube._server.engine.visibility import RowRestriction, TableConditions, visible
@@ -58,8 +59,8 @@ class ShareFile:
 class ServerState:
     config: SessionConfig
     owner_token: str | None = None
-    tables: TableStore = field(default_factory=TableStore)
-    cubes: CubeStore = field(default_factory=CubeStore)
+    tables: TableStore = field(init=False)
+    cubes: CubeStore = field(init=False)
     restrictions: dict[str, RoleRestriction] = field(default_factory=dict[str, RoleRestriction])
     # (method, route) -> the owner's registration: where it listens for it
     endpoints: dict[tuple[str, str], EndpointRegistration] = field(default_factory=dict[tuple[str, str], EndpointRegistration])
@@ -73,6 +74,9 @@ class ServerState:
     files: FileAccess = field(init=False)
 
     def __post_init__(self) -> None:
+        partials = Partials(self.config.aggregate_memory_bytes)
+        self.tables = TableStore(observer=partials)
+        self.cubes = CubeStore(partials)
         self.authenticator = Authenticator(self.config, self.owner_token)
         self.judge = Judge(self.config, self.started_by, self.share.nonce)
         self.files = FileAccess(self.config, [*self.protected_files, self.share.path])

@@ -12,12 +12,13 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
+from tiercube._server.engine.arrays import last_positions, positions
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.types import cast_column, infer, null_column, storage_type
@@ -33,6 +34,22 @@ def check_name(kind: str, name: str) -> str:
     if not _NAME.match(name) or name.strip() != name or name in (".", ".."):
         raise InvalidRequestError(f"{name!r} is not a valid {kind} name (1 to 200 printable characters, no '/', not '.' or '..')")
     return name
+
+
+@dataclass(frozen=True)
+class Change:
+    """A table's new data, and the rows that went in and out (for maintained aggregates)."""
+
+    data: pa.Table
+    added: pa.Table | None
+    removed: pa.Table | None
+
+
+class Observer(Protocol):
+    """Told of every change of a table's data, under its write lock, before readers can see it."""
+
+    def changed(self, table: str, old: pa.Table, new: pa.Table, added: pa.Table | None, removed: pa.Table | None) -> None: ...
+    def forget(self, table: str) -> None: ...
 
 
 @dataclass
@@ -80,23 +97,21 @@ class StoredTable:
             arrays.append(array)
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def merged(self, incoming: pa.Table) -> pa.Table:
+    def merged(self, incoming: pa.Table) -> Change:
         """The data after adding ``incoming``: rows whose key exists replace the old ones."""
-        combined = pa.concat_tables([self.data, incoming]) if self.data.num_rows else incoming
+        old = self.data
+        combined = pa.concat_tables([old, incoming]) if old.num_rows else incoming
         if not self.keys or combined.num_rows == 0:
-            return combined
-        combined = combined.unify_dictionaries()
-        positions = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), combined.num_rows)), 1)
-        latest = (
-            combined.select(list(self.keys))
-            .append_column("__position", positions)  # ty: ignore[invalid-argument-type]
-            .group_by(list(self.keys), use_threads=False)
-            .aggregate([("__position", "max")])["__position_max"]
-        )
-        if len(latest) == combined.num_rows:
-            return combined
+            return Change(combined, incoming, None)
+        latest = last_positions(combined.select(list(self.keys)).unify_dictionaries(), list(self.keys))
+        if latest is None:
+            return Change(combined, incoming, None)
         # Keep the surviving rows in arrival order.
-        return combined.take(latest.take(pc.sort_indices(latest)))
+        kept = latest.take(pc.sort_indices(latest))
+        survives = pc.is_in(positions(combined.num_rows), value_set=kept)
+        old_survives = survives.slice(0, old.num_rows)
+        removed = old.filter(pc.invert(old_survives)) if not pc.all(old_survives).as_py() else None
+        return Change(combined.take(kept), incoming.filter(survives.slice(old.num_rows)), removed)
 
 
 def _fill(array: pa.ChunkedArray[Any], default: Scalar, data_type: DataType, column: str, origin: str) -> pa.ChunkedArray[Any]:
@@ -111,10 +126,17 @@ def _fill(array: pa.ChunkedArray[Any], default: Scalar, data_type: DataType, col
 class TableStore:
     """Every table of a session, by name."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Observer | None = None) -> None:
         self._tables: dict[str, StoredTable] = {}
         # One writer at a time; readers take the current pa.Table without locking.
         self.write_lock = threading.RLock()
+        self._observer = observer
+
+    def swap(self, table: StoredTable, old: pa.Table, change: Change) -> None:
+        """Replace ``table``'s data (``old``) by ``change.data``; the caller holds the write lock."""
+        if self._observer is not None:
+            self._observer.changed(table.name, old, change.data, change.added, change.removed)
+        table.data = change.data
 
     def values(self) -> list[StoredTable]:
         return list(self._tables.values())
@@ -147,6 +169,7 @@ class TableStore:
         with self.write_lock:
             if request.name in self._tables:
                 raise ConflictError(f"a table named {request.name!r} already exists")
+            self._forget(request.name)
             self._tables[request.name] = table
         return table
 
@@ -170,11 +193,12 @@ class TableStore:
         _check_subset("key", request.keys, table.columns)
         _check_subset("type override", request.data_types, table.columns)
         table.data = table.schema.empty_table()
-        table.data = table.merged(table.conform(incoming, sources.describe(request.source)))
+        table.data = table.merged(table.conform(incoming, sources.describe(request.source))).data
         with self.write_lock:
             checkpoint(f"reading {request.table!r}")
             if request.table in self._tables:
                 raise ConflictError(f"a table named {request.table!r} already exists")
+            self._forget(request.table)
             self._tables[request.table] = table
         return table, incoming.num_rows
 
@@ -204,27 +228,35 @@ class TableStore:
         conformed = table.conform(incoming, origin)
         checkpoint(f"loading into {table.name!r}")
         with self.write_lock:
-            merged = table.merged(conformed)
+            old = table.data
+            change = table.merged(conformed)
             checkpoint(f"loading into {table.name!r}")
-            table.data = merged
+            self.swap(table, old, change)
         return incoming.num_rows
 
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
         table = self.get(name)
         with self.write_lock:
-            before = table.data.num_rows
+            old = table.data
             if condition is None:
-                table.data = table.schema.empty_table()
+                change = Change(table.schema.empty_table(), None, old)
             else:
                 matches = to_expression(condition, table.columns, table=name)
                 # A row whose condition is null does not match, so it stays.
-                table.data = table.data.filter(~matches | matches.is_null())
-            return table, before - table.data.num_rows
+                keep = ~matches | matches.is_null()
+                change = Change(old.filter(keep), None, old.filter(~keep))
+            self.swap(table, old, change)
+            return table, old.num_rows - table.data.num_rows
 
     def delete(self, name: str) -> None:
         with self.write_lock:
             self.get(name)
             del self._tables[name]
+            self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        if self._observer is not None:
+            self._observer.forget(name)
 
 
 def _check_subset(what: str, names: Iterable[str], columns: Mapping[str, DataType]) -> None:

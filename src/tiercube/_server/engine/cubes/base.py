@@ -22,14 +22,14 @@ import pyarrow.compute as pc
 from tiercube._server.engine.arrays import Array, Chunked, last_per_key, plain
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.cubes.joins import Edge
+from tiercube._server.engine.cubes.partials import ROWS, FactGrouping, PartFunction, Partials, group_facts, roll_up
 from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema, alias
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.tables import Change, TableStore
 from tiercube.errors import QueryTimeoutError
 
 LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", "distinct_count"]
 Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
 
-ROWS = "\x1frows"
 
 # Which rows of a snapshot of the fact table a query may aggregate (None: all).
 Visible: TypeAlias = "Callable[[pa.Table], Array | None]"
@@ -90,7 +90,7 @@ def current_data(tables: TableStore, name: str) -> pa.Table:
     unified = data.unify_dictionaries()
     with tables.write_lock:
         if stored.data is data:
-            stored.data = unified
+            tables.swap(stored, data, Change(unified, None, None))
     return unified
 
 
@@ -111,8 +111,12 @@ def build_base(
     leaves: set[Leaf],
     deadline: Deadline,
     visible: Visible | None = None,
+    partials: Partials | None = None,
 ) -> Base:
-    """Group the fact rows (those ``visible`` keeps) by ``levels`` and compute the partials of ``leaves``."""
+    """Group the fact rows (those ``visible`` keeps) by ``levels`` and compute the partials of ``leaves``.
+
+    The grouping of the fact rows comes from ``partials`` when they keep one that serves.
+    """
     fact = schema.fact
     wanted: dict[str, set[ColumnRef]] = {}
     for ref in [*levels, *(leaf.column for leaf in leaves if leaf.column is not None)]:
@@ -127,29 +131,18 @@ def build_base(
     needed = _with_ancestors(set(wanted), via, fact)
     first_hops = [via[t] for t in needed if t != fact and via[t].source == fact]
 
-    keys = {ref.alias: ref.column for ref in wanted.get(fact, set())}
+    keys = {ref.column for ref in wanted.get(fact, set())}
     for edge in first_hops:
-        keys.update({alias(fact, s): s for s, _ in edge.pairs})
-    aggregations: list[Aggregation] = [([], "count_all")]
-    sources: dict[str, Chunked] = {}
-    data = current_data(tables, fact)
-    mask = visible(data) if visible is not None else None
-    if mask is not None:
-        data = data.filter(mask)
-    parts: dict[Leaf, dict[str, Input]] = {}
-    for leaf in leaves:
-        parts[leaf] = _fact_parts(leaf, fact, data, sources, aggregations)
-    # Start from select([]) so that the row count survives when no column is needed.
-    inputs = data.select([])
-    for name, values in [*((name, data[column]) for name, column in keys.items()), *sources.items()]:
-        inputs = inputs.append_column(name, values)
-    grouped = (
-        inputs.group_by(list(keys))
-        .aggregate(aggregations)
-        .rename_columns({"count_all": ROWS})
-    )
-    if not keys:  # a keyless group_by answers one row even without fact rows
-        grouped = grouped.filter(pc.greater(grouped[ROWS], pa.scalar(0, pa.int64())))  # ty: ignore[invalid-argument-type]
+        keys.update(s for s, _ in edge.pairs)
+    parts: dict[Leaf, dict[str, Input]] = {leaf: _fact_parts(leaf, fact) for leaf in leaves}
+    fact_parts: set[tuple[str, PartFunction]] = {
+        (leaf.column.column, function)
+        for leaf in leaves
+        if leaf.column is not None and leaf.column.table == fact
+        for function in _FUNCTIONS.get(leaf.function, ())
+    }
+    grouping = FactGrouping(fact, frozenset(keys), frozenset(fact_parts))
+    grouped = _grouped(tables, grouping, visible, partials)
     deadline.check("grouping the fact table")
     for edge in first_hops:
         view = _view(tables, edge, wanted, needed, via)
@@ -184,13 +177,14 @@ def _with_ancestors(tables: set[str], via: dict[str, Edge], fact: str) -> set[st
     return found
 
 
-def _fact_parts(
-    leaf: Leaf,
-    fact: str,
-    data: pa.Table,
-    sources: dict[str, Chunked],
-    aggregations: list[Aggregation],
-) -> dict[str, Input]:
+# The partial aggregates each fact measure needs, and how a cell combines them.
+_FUNCTIONS: dict[LeafFunction, tuple[PartFunction, ...]] = {
+    "sum": ("sum",), "mean": ("sum", "count"), "min": ("min",), "max": ("max",), "count": ("count",),
+}
+_COMBINES: dict[PartFunction, Combine] = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
+
+
+def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
     column = leaf.column
     if column is None:
         return {"rows": Input(ROWS, "sum")}
@@ -198,16 +192,27 @@ def _fact_parts(
         return {}
     if leaf.function == "distinct_count":
         return {"distinct": Input(column.alias, "count_distinct")}
-    functions = ["sum", "count"] if leaf.function == "mean" else [leaf.function]
-    result: dict[str, Input] = {}
-    for function in functions:
-        name = f"{column.alias}\x1f{function}"
-        sources[name] = plain(data[column.column]) if function in ("min", "max") else data[column.column]
-        if (name, function) not in aggregations:
-            aggregations.append((name, function))
-        combine: Combine = "sum" if function in ("sum", "count") else "min" if function == "min" else "max"
-        result[function] = Input(f"{name}_{function}", combine)
-    return result
+    return {
+        function: Input(f"{column.alias}\x1f{function}_{function}", _COMBINES[function])
+        for function in _FUNCTIONS[leaf.function]
+    }
+
+
+def _grouped(tables: TableStore, grouping: FactGrouping, visible: Visible | None, partials: Partials | None) -> pa.Table:
+    """The fact rows grouped by ``grouping``: rolled up from a maintained aggregate when one serves."""
+    data = current_data(tables, grouping.fact)
+    mask = visible(data) if visible is not None else None
+    if mask is not None:  # a restricted caller's rows: never kept, never served from what others see
+        return group_facts(data.filter(mask), grouping)
+    if partials is None:
+        return group_facts(data, grouping)
+    served = partials.serve(data, grouping)
+    if served is not None:
+        return served
+    kept = grouping.kept()
+    groups = group_facts(data, kept)
+    partials.offer(data, kept, groups)
+    return roll_up(groups, kept, grouping)
 
 
 def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str, Input]]:

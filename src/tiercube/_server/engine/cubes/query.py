@@ -12,6 +12,7 @@ from tiercube._server.engine.arrays import Array, Chunked, positions
 from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, Visible, build_base
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
+from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.model import (
     ColumnRef,
     Cube,
@@ -100,6 +101,7 @@ def run_query(
     timeout: float,
     max_rows: int,
     visible: Visible | None = None,
+    partials: Partials | None = None,
 ) -> pa.Table:
     """Answer ``request`` on ``cube``; see ``CubeQuery`` for the shape of the result."""
     deadline = Deadline(timeout)
@@ -115,7 +117,7 @@ def run_query(
     refs = {name: schema.resolve(cube.level(name).column, cube.level(name).table) for name in needed}
     try:
         leaves = {leaf for leaf, _ in collector.pairs}
-        base = build_base(tables, schema, list(dict.fromkeys(refs.values())), leaves, deadline, visible)
+        base = build_base(tables, schema, list(dict.fromkeys(refs.values())), leaves, deadline, visible, partials)
         cells, parts_by_leaf = _cells(cube, base, refs, collector, request.filter, deadline)
         evaluator = Evaluator(cube, collector, cells, parts_by_leaf)
         sets = [tuple(request.levels[:k]) for k in range(len(request.levels), -1, -1)]

@@ -18,6 +18,7 @@ from tiercube._server.engine.cubes.model import (
     validate_measure,
 )
 from tiercube._server.engine.cubes.base import Visible
+from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.query import run_query
 from tiercube._server.engine.tables import TableStore, check_name
 from tiercube._wire.cubes import (
@@ -47,8 +48,10 @@ class CubeStore:
     so a query running meanwhile sees either the old or the new definition.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, partials: Partials | None = None) -> None:
         self.joins = JoinGraph()
+        # The maintained aggregates of the fact tables (the same object watches the TableStore).
+        self.partials = partials
         self._cubes: dict[str, Cube] = {}
         self._lock = threading.RLock()
 
@@ -205,7 +208,9 @@ class CubeStore:
         Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
         """
         cube = self._get(cube_name)
-        return run_query(tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, visible=visible)
+        return run_query(
+            tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, visible=visible, partials=self.partials
+        )
 
     def query_mdx(self, tables: TableStore, request: MdxQuery, *, timeout: float, max_rows: int) -> pa.Table:
         """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``."""

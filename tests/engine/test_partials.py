@@ -1,0 +1,164 @@
+"""Maintained aggregates never change an answer: random sequences of changes and queries.
+
+Two engines take the same random sequence of appends (new keys and
+replaced ones), drops, measure definitions and queries: one keeps and
+maintains its aggregates, the other always reads the fact rows. After every
+step each query must give the same answer in both, and the answer duckdb
+gives over the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.engine.cube_fixtures import assert_same, create, oracle, rows, same
+from tiercube._server.engine.cubes import CubeStore
+from tiercube._server.engine.cubes.partials import Partials
+from tiercube._server.engine.tables import TableStore
+from tiercube._wire.cubes import Aggregate, AggregateFunction, CreateCube, CubeQuery, Join, SetMeasure
+from tiercube._wire.filters import Compare, Filter, IsIn
+
+REGIONS = ["EU", "US", "ASIA", None]
+PRODUCTS = ["p1", "p2", "p3", "p4", None]
+MEASURES = {
+    "qty.SUM": "sum(qty)",
+    "qty.MEAN": "avg(qty)",
+    "price.SUM": "sum(price)",
+    "qty.MIN": "min(qty)",
+    "price.MAX": "max(price)",
+    "qty.COUNT": "count(qty)",
+    "products": "count(DISTINCT product)",
+    "categories": "count(DISTINCT category)",
+    "contributors.COUNT": "count(*)",
+}
+
+row = st.tuples(
+    st.integers(0, 30),  # few ids: appends often replace a row
+    st.sampled_from(REGIONS),
+    st.sampled_from(PRODUCTS),
+    st.one_of(st.none(), st.integers(-50, 50)),
+    st.one_of(st.none(), st.integers(-40, 40).map(lambda n: n / 2)),  # halves: sums are exact in any order
+)
+
+
+@dataclass(frozen=True)
+class Append:
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Drop:
+    condition: Filter
+
+
+@dataclass(frozen=True)
+class Query:
+    measures: list[str]
+    levels: list[str]
+    regions: list[str] | None
+    totals: bool
+
+
+def _drop_region(region: str) -> Drop:
+    return Drop(Compare("region", "==", region))
+
+
+def _drop_small(qty: int) -> Drop:
+    return Drop(Compare("qty", "<", qty))
+
+
+def _drop_ids(ids: list[int]) -> Drop:
+    return Drop(IsIn("id", list[Any](ids)))
+
+
+drops = st.one_of(
+    st.sampled_from(["EU", "US", "ASIA"]).map(_drop_region),
+    st.integers(-40, 40).map(_drop_small),
+    st.lists(st.integers(0, 30), max_size=5).map(_drop_ids),
+)
+queries = st.builds(
+    Query,
+    st.lists(st.sampled_from(sorted(MEASURES)), min_size=1, max_size=4, unique=True),
+    st.lists(st.sampled_from(["region", "product", "category"]), max_size=2, unique=True),
+    st.one_of(st.none(), st.lists(st.sampled_from(["EU", "US", "ASIA"]), min_size=1, max_size=2, unique=True)),
+    st.booleans(),
+)
+steps = st.lists(st.one_of(st.builds(Append, st.lists(row, max_size=12)), drops, queries), min_size=1, max_size=25)
+
+
+def engine(partials: Partials | None) -> tuple[TableStore, CubeStore]:
+    tables, cubes = TableStore(observer=partials), CubeStore(partials)
+    create(tables, "sales", [("id", "int64"), ("region", "string"), ("product", "string"), ("qty", "int64"), ("price", "float64")], [], keys=["id"])
+    create(tables, "products", [("product", "string"), ("category", "string")], [["p1", "c1"], ["p2", "c1"], ["p3", "c2"]], keys=["product"])
+    cubes.join(tables, "sales", Join("products"))
+    cubes.create_cube(tables, CreateCube("sales"))
+    extra: dict[str, tuple[AggregateFunction, str]] = {
+        "qty.MIN": ("min", "qty"), "price.MAX": ("max", "price"), "qty.COUNT": ("count", "qty"),
+        "products": ("distinct_count", "product"), "categories": ("distinct_count", "category"),
+    }
+    for name, (function, column) in extra.items():
+        cubes.set_measure(tables, "sales", name, SetMeasure(Aggregate(function, column)))
+    return tables, cubes
+
+
+def answer(tables: TableStore, cubes: CubeStore, step: Query) -> Any:
+    condition = IsIn("region", list[Any](step.regions)) if step.regions is not None else None
+    request = CubeQuery(step.measures, step.levels, condition, include_totals=step.totals)
+    return cubes.query(tables, "sales", request, timeout=30, max_rows=100_000)
+
+
+def expected(tables: TableStore, step: Query) -> list[tuple[Any, ...]]:
+    where = "WHERE region IN ({})".format(", ".join(f"'{r}'" for r in step.regions)) if step.regions else ""
+    select = ", ".join([*step.levels, *(MEASURES[m] for m in step.measures)])
+    group = f"GROUP BY {'ROLLUP' if step.totals else ''}({', '.join(step.levels)})" if step.levels else ""
+    order = ", ".join(f"{level} NULLS LAST, GROUPING({level})" for level in step.levels)
+    return oracle(
+        tables,
+        f"SELECT {select} FROM sales LEFT JOIN products USING (product) {where} {group} HAVING count(*) > 0"
+        + (f" ORDER BY {order}" if order else ""),
+    )
+
+
+# Asked after every change, as a dashboard would: it is answered from what was kept and maintained.
+DASHBOARD = Query(sorted(MEASURES), ["region", "product"], None, True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(steps=steps)
+def test_maintained_aggregates_never_change_an_answer(steps: list[Append | Drop | Query]) -> None:
+    partials = Partials(budget=64 * 1024 * 1024)
+    kept, plain = engine(partials), engine(None)
+    for step in steps:
+        for tables, _ in (kept, plain):
+            if isinstance(step, Append) and step.rows:
+                tables.append("sales", [list(r) for r in step.rows])
+            elif isinstance(step, Drop):
+                tables.drop("sales", step.condition)
+        for query in [step] if isinstance(step, Query) else [DASHBOARD]:
+            with_partials = answer(*kept, query)
+            assert_same(with_partials, expected(kept[0], query))
+            assert same(rows(with_partials), rows(answer(*plain, query)))
+    # The dashboard, asked again after each change, was served from what was kept.
+    changes = sum(not isinstance(s, Query) for s in steps)
+    assert partials.stats().hits >= changes - 1
+
+
+def test_an_append_is_merged_into_what_was_kept_and_a_query_then_uses_it() -> None:
+    partials = Partials(budget=64 * 1024 * 1024)
+    tables, cubes = engine(partials)
+    tables.append("sales", [[1, "EU", "p1", 3, 1.5], [2, "US", "p2", 4, 2.0]])
+    first = Query(["qty.SUM", "qty.MIN", "contributors.COUNT"], ["region"], None, False)
+    answer(tables, cubes, first)
+    assert partials.stats().entries == 1
+    tables.append("sales", [[3, "EU", "p3", 10, 0.5], [1, "EU", "p1", -7, 1.0]])  # one new row, one replaced
+    hits = partials.stats().hits
+    assert_same(answer(tables, cubes, first), expected(tables, first))
+    after = partials.stats()
+    assert after.hits == hits + 1 and after.maintained >= 1
+    tables.drop("sales", Compare("region", "==", "EU"))
+    assert_same(answer(tables, cubes, first), expected(tables, first))
+    assert partials.stats().hits == hits + 2
