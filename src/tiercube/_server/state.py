@@ -16,6 +16,7 @@ from tiercube._server.access import Judge
 from tiercube._server.authentication import Authenticator
 from tiercube._server.engine.arrays import Array
 from tiercube._server.engine.cubes.partials import Partials
+from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.tables import TableStore
 from tiercube._server.engine.visibility import RowRestriction, TableConditions, visible
@@ -74,9 +75,10 @@ class ServerState:
     files: FileAccess = field(init=False)
 
     def __post_init__(self) -> None:
+        # Kept groupings get the budget; answers to repeated queries an eighth more of it.
         partials = Partials(self.config.aggregate_memory_bytes)
         self.tables = TableStore(observer=partials)
-        self.cubes = CubeStore(partials)
+        self.cubes = CubeStore(partials, Results(self.config.aggregate_memory_bytes // 8))
         self.authenticator = Authenticator(self.config, self.owner_token)
         self.judge = Judge(self.config, self.started_by, self.share.nonce)
         self.files = FileAccess(self.config, [*self.protected_files, self.share.path])

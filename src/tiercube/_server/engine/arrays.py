@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,3 +61,65 @@ def evaluate(table: pa.Table, expression: pc.Expression) -> Array:
         ]
     )
     return plan.to_table(use_threads=False)["value"].combine_chunks()
+
+
+# Past this many chunks, an append also merges the small chunks at the end into one.
+_MAX_CHUNKS = 16
+_SMALL_CHUNK = 1 << 16
+# A dictionary this large is not extended on append (finding new values would rehash it): the
+# next query unifies the column instead.
+_EXTENDABLE = 1 << 20
+
+
+def appended(old: pa.Table, incoming: pa.Table) -> pa.Table:
+    """``old`` then ``incoming`` (same schema), keeping one dictionary per string column.
+
+    A query needs one dictionary per column; unifying after every append
+    rescanned the whole table. Instead the old dictionary is extended with
+    the values it lacks, only the new rows' indices are mapped onto it, and
+    the old chunks are re-wrapped around it without copying their indices.
+    """
+    if old.num_rows == 0:
+        return incoming
+    columns = [_appended_column(old[name], incoming[name]) for name in old.column_names]
+    table = pa.Table.from_arrays(columns, schema=old.schema)
+    return _compacted(table) if table.column(0).num_chunks > _MAX_CHUNKS else table
+
+
+def _appended_column(old: Chunked, new: Chunked) -> Chunked:
+    together = _chunked([*old.chunks, *new.chunks], old.type)
+    if not pa.types.is_dictionary(old.type):
+        return together
+    chunks = [cast("pa.DictionaryArray[Any, Any]", c) for c in old.chunks]
+    dictionary = chunks[0].dictionary
+    if len(dictionary) > _EXTENDABLE or any(c.dictionary is not dictionary and not c.dictionary.equals(dictionary) for c in chunks[1:]):
+        return together
+    mapped: list[Array] = []
+    for chunk in (cast("pa.DictionaryArray[Any, Any]", c) for c in new.chunks):
+        found = pc.index_in(chunk.dictionary, value_set=dictionary)
+        lacking = chunk.dictionary.filter(pc.is_null(found))
+        if len(lacking):
+            dictionary = pa.concat_arrays([dictionary, lacking])
+            found = pc.index_in(chunk.dictionary, value_set=dictionary)
+        mapped.append(found.take(chunk.indices).cast(chunk.indices.type))
+    wrapped: list[Array] = [pa.DictionaryArray.from_arrays(c.indices, dictionary) for c in chunks]
+    wrapped += [pa.DictionaryArray.from_arrays(indices, dictionary) for indices in mapped]
+    return _chunked(wrapped, old.type)
+
+
+def _chunked(chunks: list[Array], data_type: pa.DataType) -> Chunked:
+    # The stubs type chunked_array per element type; here it is known at run time only.
+    result: Chunked = pa.chunked_array(chunks, type=cast(Any, data_type))
+    return result
+
+
+def _compacted(table: pa.Table) -> pa.Table:
+    """The small chunks at the end merged into one: appends of a few rows each leave many."""
+    lengths = [len(chunk) for chunk in table.column(0).chunks]
+    start = len(lengths)
+    while start > 0 and lengths[start - 1] < _SMALL_CHUNK:
+        start -= 1
+    if len(lengths) - start < 2:
+        return table
+    split = sum(lengths[:start])
+    return pa.concat_tables([table.slice(0, split), table.slice(split).combine_chunks()])

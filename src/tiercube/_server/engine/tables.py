@@ -8,6 +8,7 @@ see half a change.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
-from tiercube._server.engine.arrays import last_positions, positions
+from tiercube._server.engine.arrays import appended, last_positions, positions
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.types import cast_column, infer, null_column, storage_type
@@ -26,6 +27,7 @@ from tiercube._wire.filters import Filter, Scalar
 from tiercube._wire.messages import Column, CreateTable, DataType, Read, Source, TableInfo
 from tiercube.errors import ConflictError, InvalidRequestError, LoadError, NotFoundError
 
+_VERSIONS = itertools.count()
 _NAME = re.compile(r"^[^\x00-\x1f/]{1,200}$")
 
 
@@ -59,6 +61,8 @@ class StoredTable:
     keys: tuple[str, ...]
     defaults: dict[str, Scalar]
     data: pa.Table = field(repr=False)
+    # Changes with every change of ``data``, and is never reused: what a cached answer was made from.
+    version: int = field(default_factory=lambda: next(_VERSIONS))
 
     @property
     def info(self) -> TableInfo:
@@ -100,7 +104,7 @@ class StoredTable:
     def merged(self, incoming: pa.Table) -> Change:
         """The data after adding ``incoming``: rows whose key exists replace the old ones."""
         old = self.data
-        combined = pa.concat_tables([old, incoming]) if old.num_rows else incoming
+        combined = appended(old, incoming)
         if not self.keys or combined.num_rows == 0:
             return Change(combined, incoming, None)
         latest = last_positions(combined.select(list(self.keys)).unify_dictionaries(), list(self.keys))
@@ -137,6 +141,7 @@ class TableStore:
         if self._observer is not None:
             self._observer.changed(table.name, old, change.data, change.added, change.removed)
         table.data = change.data
+        table.version = next(_VERSIONS)
 
     def values(self) -> list[StoredTable]:
         return list(self._tables.values())

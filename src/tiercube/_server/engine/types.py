@@ -93,7 +93,8 @@ def _dictionary_encode(array: pa.ChunkedArray[Any]) -> pa.ChunkedArray[Any]:
     pieces: list[pa.Array[Any]] = [
         chunk.slice(start, _ENCODE_SLICE) for chunk in array.chunks for start in range(0, len(chunk), _ENCODE_SLICE)
     ]
-    encoded = list(_workers().map(_encode, pieces))
+    # A small append is one slice: handing it to a worker would cost more than encoding it.
+    encoded = [_encode(piece) for piece in pieces] if len(pieces) == 1 else list(_workers().map(_encode, pieces))
     result: pa.ChunkedArray[Any] = pa.chunked_array(encoded, cast(Any, STRING_STORAGE))
     return result
 

@@ -200,15 +200,17 @@ def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
 
 def _grouped(tables: TableStore, grouping: FactGrouping, visible: Visible | None, partials: Partials | None) -> pa.Table:
     """The fact rows grouped by ``grouping``: rolled up from a maintained aggregate when one serves."""
+    if visible is None and partials is not None:
+        # Before current_data: a served query never needs the rows' dictionaries unified.
+        served = partials.serve(tables.get(grouping.fact).data, grouping)
+        if served is not None:
+            return served
     data = current_data(tables, grouping.fact)
     mask = visible(data) if visible is not None else None
     if mask is not None:  # a restricted caller's rows: never kept, never served from what others see
         return group_facts(data.filter(mask), grouping)
     if partials is None:
         return group_facts(data, grouping)
-    served = partials.serve(data, grouping)
-    if served is not None:
-        return served
     kept = grouping.kept()
     groups = group_facts(data, kept)
     partials.offer(data, kept, groups)

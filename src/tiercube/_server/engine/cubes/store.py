@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+import msgspec
+
 import pyarrow as pa
 
+from tiercube._server.engine.cubes.base import Visible
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.mdx import to_cube_query
 from tiercube._server.engine.cubes.model import (
@@ -17,8 +20,8 @@ from tiercube._server.engine.cubes.model import (
     references,
     validate_measure,
 )
-from tiercube._server.engine.cubes.base import Visible
 from tiercube._server.engine.cubes.partials import Partials
+from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.cubes.query import run_query
 from tiercube._server.engine.tables import TableStore, check_name
 from tiercube._wire.cubes import (
@@ -48,10 +51,11 @@ class CubeStore:
     so a query running meanwhile sees either the old or the new definition.
     """
 
-    def __init__(self, partials: Partials | None = None) -> None:
+    def __init__(self, partials: Partials | None = None, results: Results | None = None) -> None:
         self.joins = JoinGraph()
         # The maintained aggregates of the fact tables (the same object watches the TableStore).
         self.partials = partials
+        self.results = results
         self._cubes: dict[str, Cube] = {}
         self._lock = threading.RLock()
 
@@ -208,9 +212,18 @@ class CubeStore:
         Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
         """
         cube = self._get(cube_name)
-        return run_query(
-            tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, visible=visible, partials=self.partials
-        )
+        if visible is not None or self.results is None:  # a restricted caller's answers are never kept
+            return run_query(
+                tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, visible=visible, partials=self.partials
+            )
+        # The versions as they are before the query runs: see ``results``.
+        versions = tuple((r.table, tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table))
+        key = (id(cube), msgspec.json.encode(request), max_rows, versions)
+        answer = self.results.get(key)
+        if answer is None:
+            answer = run_query(tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, partials=self.partials)
+            self.results.put(key, cube, answer)
+        return answer
 
     def query_mdx(self, tables: TableStore, request: MdxQuery, *, timeout: float, max_rows: int) -> pa.Table:
         """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``."""
