@@ -112,10 +112,12 @@ def build_base(
     deadline: Deadline,
     visible: Visible | None = None,
     partials: Partials | None = None,
+    narrow: Visible | None = None,
 ) -> Base:
     """Group the fact rows (those ``visible`` keeps) by ``levels`` and compute the partials of ``leaves``.
 
     The grouping of the fact rows comes from ``partials`` when they keep one that serves.
+    Otherwise, ``narrow`` (the query's filter, per fact row) may drop rows before grouping.
     """
     fact = schema.fact
     wanted: dict[str, set[ColumnRef]] = {}
@@ -142,7 +144,7 @@ def build_base(
         for function in _FUNCTIONS.get(leaf.function, ())
     }
     grouping = FactGrouping(fact, frozenset(keys), frozenset(fact_parts))
-    grouped = _grouped(tables, grouping, visible, partials)
+    grouped = _grouped(tables, grouping, visible, partials, narrow)
     deadline.check("grouping the fact table")
     for edge in first_hops:
         view = _view(tables, edge, wanted, needed, via)
@@ -198,8 +200,15 @@ def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
     }
 
 
-def _grouped(tables: TableStore, grouping: FactGrouping, visible: Visible | None, partials: Partials | None) -> pa.Table:
-    """The fact rows grouped by ``grouping``: rolled up from a maintained aggregate when one serves."""
+def _grouped(
+    tables: TableStore, grouping: FactGrouping, visible: Visible | None, partials: Partials | None, narrow: Visible | None
+) -> pa.Table:
+    """The fact rows grouped by ``grouping``: rolled up from a maintained aggregate when one serves.
+
+    Otherwise the rows the query's filter drops are dropped first (``narrow``),
+    unless the same grouping was asked for before: then the whole of it is
+    grouped and kept, and this and later queries roll it up.
+    """
     if visible is None and partials is not None:
         # Before current_data: a served query never needs the rows' dictionaries unified.
         served = partials.serve(tables.get(grouping.fact).data, grouping)
@@ -207,8 +216,12 @@ def _grouped(tables: TableStore, grouping: FactGrouping, visible: Visible | None
             return served
     data = current_data(tables, grouping.fact)
     mask = visible(data) if visible is not None else None
-    if mask is not None:  # a restricted caller's rows: never kept, never served from what others see
-        return group_facts(data.filter(mask), grouping)
+    if narrow is not None and (partials is None or visible is not None or not partials.asked_before(grouping)):
+        narrowed = narrow(data)
+        if narrowed is not None:
+            mask = narrowed if mask is None else pc.and_(mask, narrowed)
+    if mask is not None:  # a restricted caller's or a narrowed grouping: never kept
+        return group_facts(data, grouping, mask)
     if partials is None:
         return group_facts(data, grouping)
     kept = grouping.kept()

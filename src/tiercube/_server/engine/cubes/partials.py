@@ -24,6 +24,7 @@ maintenance here, and one fact table's groupings serve every cube over it.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from typing import Any, Literal, TypeAlias, cast
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import POSITION, Chunked, plain, positions
+from tiercube._server.engine.arrays import POSITION, Array, Chunked, plain, positions
 from tiercube._server.engine.cubes.model import alias
 
 log = logging.getLogger("tiercube.server")
@@ -73,8 +74,11 @@ class FactGrouping:
         return FactGrouping(self.fact, self.keys, self.parts | counts)
 
 
-def group_facts(data: pa.Table, grouping: FactGrouping) -> pa.Table:
-    """``data`` (with one dictionary per column) grouped by ``grouping``: keys, parts, then ``ROWS``."""
+def group_facts(data: pa.Table, grouping: FactGrouping, rows: Array | None = None) -> pa.Table:
+    """``data`` (with one dictionary per column) grouped by ``grouping``: keys, parts, then ``ROWS``.
+
+    With ``rows``, only the rows it marks: the needed columns are selected first, then filtered.
+    """
     inputs = data.select([])  # keeps the row count when no column is needed
     for column in sorted(grouping.keys):
         inputs = inputs.append_column(alias(grouping.fact, column), data[column])
@@ -85,6 +89,8 @@ def group_facts(data: pa.Table, grouping: FactGrouping) -> pa.Table:
             values: Chunked = plain(data[column]) if function in ("min", "max") else data[column]
             inputs = inputs.append_column(source, values)
         aggregations.append((source, function))
+    if rows is not None:
+        inputs = inputs.filter(rows)
     grouped = inputs.group_by(grouping.key_names).aggregate(aggregations).rename_columns({"count_all": ROWS})
     # Keys as plain values: groupings are small, and pyarrow 26 crashes unifying the dictionaries
     # group_by gives dictionary keys that hold a null.
@@ -209,6 +215,7 @@ def _matching(left: pa.Table, left_names: list[str], right: pa.Table, right_name
 
 # Below this many fact rows any grouping is kept (it is small anyway), whatever its size.
 _SMALL = 10_000
+_REMEMBERED = 1_000
 
 
 @dataclass
@@ -245,6 +252,8 @@ class Partials:
         self._entries: dict[str, list[Entry]] = {}
         self._lock = threading.Lock()
         self._counts = {"hits": 0, "misses": 0, "maintained": 0, "evicted": 0}
+        # Groupings that missed, and how often: the queries seen, which choose what to keep.
+        self._missed: collections.OrderedDict[FactGrouping, int] = collections.OrderedDict()
 
     def serve(self, data: pa.Table, wanted: FactGrouping) -> pa.Table | None:
         """``wanted`` rolled up from a kept grouping of exactly ``data``, or None."""
@@ -252,12 +261,20 @@ class Partials:
             usable = [e for e in self._entries.get(wanted.fact, []) if e.data is data and e.grouping.covers(wanted)]
             if not usable:
                 self._counts["misses"] += 1
+                self._missed[wanted] = self._missed.pop(wanted, 0) + 1
+                while len(self._missed) > _REMEMBERED:
+                    self._missed.popitem(last=False)
                 return None
             entry = min(usable, key=lambda e: e.groups.num_rows)
             entry.used, entry.hits = time.monotonic(), entry.hits + 1
             self._counts["hits"] += 1
             groups, kept = entry.groups, entry.grouping
         return roll_up(groups, kept, wanted)
+
+    def asked_before(self, grouping: FactGrouping) -> bool:
+        """Whether ``grouping`` missed more than once: worth grouping whole and keeping."""
+        with self._lock:
+            return self._missed.get(grouping, 0) > 1
 
     def offer(self, data: pa.Table, grouping: FactGrouping, groups: pa.Table) -> None:
         """Keep ``groups`` (``grouping`` of ``data``) if it is worth it and fits the budget."""

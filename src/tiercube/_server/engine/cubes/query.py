@@ -13,6 +13,7 @@ from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, Visi
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.partials import Partials
+from tiercube._server.engine.cubes.pushdown import Levels, fact_mask
 from tiercube._server.engine.cubes.model import (
     ColumnRef,
     Cube,
@@ -117,7 +118,8 @@ def run_query(
     refs = {name: schema.resolve(cube.level(name).column, cube.level(name).table) for name in needed}
     try:
         leaves = {leaf for leaf, _ in collector.pairs}
-        base = build_base(tables, schema, list(dict.fromkeys(refs.values())), leaves, deadline, visible, partials)
+        narrow = _narrowing(tables, schema, cube, refs, request.filter)
+        base = build_base(tables, schema, list(dict.fromkeys(refs.values())), leaves, deadline, visible, partials, narrow)
         cells, parts_by_leaf = _cells(cube, base, refs, collector, request.filter, deadline)
         evaluator = Evaluator(cube, collector, cells, parts_by_leaf)
         sets = [tuple(request.levels[:k]) for k in range(len(request.levels), -1, -1)]
@@ -132,6 +134,17 @@ def run_query(
         return _finish(pa.concat_tables(parts, promote_options="default"), cells, request)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
         raise QueryError(f"cube {cube.name!r} could not answer the query: {error}") from None
+
+
+def _narrowing(
+    tables: TableStore, schema: CubeSchema, cube: Cube, refs: dict[str, ColumnRef], condition: Filter | None
+) -> Visible | None:
+    """The query's filter as a mask of fact rows, to apply before grouping (see ``pushdown``)."""
+    if condition is None:
+        return None
+    hops = {r.table: r.via for r in schema.reached if r.via is not None and r.via.source == schema.fact}
+    levels = Levels(schema.fact, refs, cube.level_types(), hops)
+    return lambda data: fact_mask(tables, data, condition, levels)
 
 
 def _check(cube: Cube, request: CubeQuery, max_rows: int) -> int:

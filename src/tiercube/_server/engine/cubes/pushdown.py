@@ -1,0 +1,134 @@
+"""A query's filter on levels, evaluated per fact row before grouping, on dictionaries.
+
+Without it, a query for one region grouped all ten million rows and threw
+nine tenths of the groups away. A leaf of the filter is computed once per
+dictionary value (a level on the fact table) or once per dimension row (a
+level of a joined table), then spread to the fact rows by their dictionary
+indices or their join key: a million-row scan becomes a lookup of a few
+thousand values and a ``take``. The result keeps SQL's three-valued logic: a
+fact row whose join finds no dimension row sees null in that level, as the
+query's join would give it.
+
+When the filter names a level of a table reached over a join of several
+columns, or of a table below another dimension that is not the fact's direct
+one, ``fact_mask`` says it cannot help (None) and the filter applies after
+grouping, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiercube._server.engine.arrays import Array, Chunked, evaluate, last_per_key, plain
+from tiercube._server.engine.cubes.joins import Edge
+from tiercube._server.engine.cubes.model import ColumnRef
+from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.tables import TableStore
+from tiercube._wire.filters import And, Filter, Leaf, Not, Or, flattened
+from tiercube._wire.messages import DataType
+
+class _Unsupported(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Where a query's levels live: the fact table, its direct joins, each level's column and type."""
+
+    fact: str
+    refs: Mapping[str, ColumnRef]
+    types: Mapping[str, DataType]
+    hops: Mapping[str, Edge]  # the fact's direct joins, by target table
+
+
+def fact_mask(tables: TableStore, data: pa.Table, condition: Filter, levels: Levels) -> Array | None:
+    """Whether each row of ``data`` (the fact rows) meets ``condition`` on levels; None if not computable here."""
+    try:
+        values = _values(tables, data, flattened(condition), levels)
+    except _Unsupported:
+        return None
+    result: Array = values.fill_null(False)
+    return result
+
+
+def _values(tables: TableStore, data: pa.Table, node: Filter, levels: Levels) -> Array:
+    match node:
+        case And(operands) | Or(operands):
+            combine: Any = pc.and_kleene if isinstance(node, And) else pc.or_kleene
+            combined: Array = pa.repeat(pa.scalar(isinstance(node, And)), data.num_rows)
+            for operand in operands:
+                combined = combine(combined, _values(tables, data, operand, levels))
+            return combined
+        case Not(operand):
+            negated: Array = pc.invert(_values(tables, data, operand, levels))
+            return negated
+        case _:
+            return _leaf(tables, data, node, levels)
+
+
+def _leaf(tables: TableStore, data: pa.Table, leaf: Leaf, levels: Levels) -> Array:
+    ref = levels.refs[leaf.column]
+    test = _tester(leaf, levels.types[leaf.column])
+    if ref.table == levels.fact:
+        return _spread(data[ref.column], test)
+    edge = levels.hops.get(ref.table)
+    if edge is None or len(edge.pairs) != 1:
+        raise _Unsupported
+    ((source, target),) = edge.pairs
+    dimension = last_per_key(tables.get(ref.table).data.select(list(dict.fromkeys([target, ref.column]))), [target])
+    keys = plain(dimension[target]).combine_chunks()
+    valid = pc.is_valid(keys)
+    keys, outcome = keys.filter(valid), test(plain(dimension[ref.column]).combine_chunks().filter(valid))
+    unmatched = test(pa.nulls(1, keys.type))[0]  # what a row whose join finds nothing sees
+
+    def through_join(values: Array) -> Array:
+        found = pc.index_in(values, value_set=keys)
+        result: Array = pc.if_else(pc.is_null(found), unmatched, outcome.take(found))
+        return result
+
+    return _spread(data[source], through_join)
+
+
+def _tester(leaf: Leaf, data_type: DataType) -> Any:
+    """A function from an array of a level's values to the leaf's verdict on each (true, false or null)."""
+    expression = to_expression(cast(Filter, leaf), {leaf.column: data_type})
+
+    def test(values: Array) -> Array:
+        return evaluate(pa.table({leaf.column: values}), expression)
+
+    return test
+
+
+def _spread(column: Chunked, verdict: Any) -> Array:
+    """``verdict`` of every row: computed per dictionary value (and once for null), then spread by the indices.
+
+    Chunks share their dictionary once a table is unified, so each distinct
+    dictionary is judged once; where exactly one value passes (``== x``),
+    rows are matched by comparing their index with it, several times faster
+    than a ``take`` from a boolean array (3 ms against 18 on 10 M rows).
+    """
+    judged: dict[int, tuple[Array, Any]] = {}
+    pieces: list[Array] = []
+    on_null: Any = None
+    for chunk in column.chunks:
+        if not isinstance(chunk, pa.DictionaryArray):
+            pieces.append(verdict(chunk))
+            continue
+        if id(chunk.dictionary) not in judged:
+            per_value: Array = verdict(chunk.dictionary)
+            passing = pc.indices_nonzero(per_value.fill_null(False))
+            only = pa.scalar(passing[0].as_py(), chunk.indices.type) if len(passing) == 1 and not per_value.null_count else None
+            judged[id(chunk.dictionary)] = (per_value, only)
+        per_value, only = judged[id(chunk.dictionary)]
+        spread: Array = pc.equal(chunk.indices, only) if only is not None else per_value.take(chunk.indices)
+        if chunk.null_count:
+            if on_null is None:
+                on_null = verdict(pa.nulls(1, chunk.dictionary.type))[0]
+            spread = pc.if_else(pc.is_null(chunk.indices), on_null, spread)
+        pieces.append(spread)
+    return pa.concat_arrays(pieces) if pieces else pa.array([], pa.bool_())
