@@ -225,6 +225,7 @@ def samples(files: Files) -> list[Sample]:
         sample("GET /api/v1/tables/{table}", SALES),
         sample("POST /api/v1/tables/{table}/query", SALES, {"columns": ["id", "region"]}),
         sample("GET /api/v1/cubes/{cube}", CUBE),
+        sample("GET /api/v1/stats"),
         sample("POST /api/v1/tables", body={"name": "matrix_new", "columns": [{"name": "id", "data_type": "int64"}], "keys": ["id"]}),
         sample("POST /api/v1/read", body={"table": "matrix_read", "source": {"type": "csv", "path": cloud("sales.csv")}}, needs=C, label="cloud CSV"),
         sample("POST /api/v1/read", body={"table": "matrix_read", "source": {"type": "csv", "path": files.csv}}, needs=S, label="local CSV"),

@@ -123,6 +123,7 @@ ACTIONS: list[tuple[str, int, Callable[[Shop], Callable[[], object]]]] = [
     ("session.tables.schema", 1, lambda s: lambda: s.session.tables.schema),
     ("'sales' in session.tables", 1, lambda s: lambda: "sales" in s.session.tables),
     ("session.cubes['sales'].query('qty.SUM', levels=['region'])", 1, lambda s: lambda: s.session.cubes["sales"].query("qty.SUM", levels=["region"])),
+    ("session.stats()", 1, lambda s: lambda: s.session.stats()),
     ("session.query_mdx(...)", 1, lambda s: lambda: s.session.query_mdx("SELECT [Measures].[qty.SUM] ON COLUMNS FROM [sales]")),
     ("session.cubes['sales'].levels['region'] (a fresh cube object)", 1, lambda s: lambda: s.session.cubes["sales"].levels["region"]),
     ("cube.levels['region'] (a cube that read its structure)", 0, levels_of_a_known_cube),

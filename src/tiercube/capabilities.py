@@ -33,7 +33,7 @@ from tiercube._client.read_model import ReadOnlyTable, Tables
 from tiercube._client.security import Security
 from tiercube._conditions import Value
 from tiercube._sources import CsvReadOptions, ReadOptions, S3Location, StrPath
-from tiercube._wire.messages import DataType
+from tiercube._wire.messages import DataType, ServerStats
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,6 +74,7 @@ class SupportsReadModel(SupportsQuery, Protocol):
     def tables(self) -> Tables[ReadOnlyTable]: ...
     @property
     def cubes(self) -> Cubes[ReadOnlyCube]: ...
+    def stats(self) -> ServerStats: ...
 
 
 @runtime_checkable

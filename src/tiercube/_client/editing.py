@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from tiercube._client.core import SessionCore, path
+from tiercube._client.core import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
 from tiercube._client.progress import progress
 from tiercube._client.query import name_of
-from tiercube._client.read_model import ReadOnlyTable, Tables, TableT_co
+from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
 from tiercube._conditions import Condition, Value, to_wire_value
 from tiercube._sources import ReadOptions, S3Location, StrPath
 from tiercube._wire import paths
@@ -66,7 +66,7 @@ class EditableTables(Tables[TableT_co]):
         self._connection.request("DELETE", path(paths.TABLE, table=name))
 
 
-class Editing(SessionCore, Generic[TableT]):
+class Editing(ModelReading, Generic[TableT]):
     """Session members that create and delete tables (cubes: see ``cubes``)."""
 
     if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
-from tiercube._wire.messages import DataType, TableInfo, TableQuery
+from tiercube._wire.messages import DataType, ServerStats, TableInfo, TableQuery
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -98,7 +98,16 @@ class Tables(ObjectMapping[TableT_co]):
         return {info.name: TableSchema(info) for info in self._infos()}
 
 
-class ReadOnlyModel(SessionCore):
+class ModelReading(SessionCore):
+    """What every tier that reads the model has, however it hands out tables and cubes."""
+
+    def stats(self) -> ServerStats:
+        """What the server keeps to answer repeated queries fast: maintained aggregates against their
+        memory budget (``aggregate_memory_bytes``), how often they served, and the answers it keeps."""
+        return self._connection.json("GET", paths.STATS, ServerStats)
+
+
+class ReadOnlyModel(ModelReading):
     """Read access to tables and to the structure of cubes."""
 
     @property

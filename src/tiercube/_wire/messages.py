@@ -224,3 +224,23 @@ class ForwardedRequest(msgspec.Struct, frozen=True):
     # Sent back by the owner's requests made on the caller's behalf (see DELEGATION_HEADER).
     delegation: str | None = None
     restricted: bool = False
+
+
+class AggregateStats(msgspec.Struct, frozen=True):
+    """The maintained aggregates: how many, their size against the budget, and how they served."""
+
+    entries: int
+    bytes: int
+    budget: int
+    hits: int
+    misses: int
+    maintained: int
+    evicted: int
+
+
+class ServerStats(msgspec.Struct, frozen=True):
+    """``GET /api/v1/stats``: what the engine keeps to answer repeated queries fast."""
+
+    aggregates: AggregateStats
+    kept_answers: int
+    kept_answer_bytes: int

@@ -15,6 +15,7 @@ TABLE_DROP = "/api/v1/tables/{table}/drop"
 TABLE_QUERY = "/api/v1/tables/{table}/query"
 TABLE_JOIN = "/api/v1/tables/{table}/joins"
 READ = "/api/v1/read"
+STATS = "/api/v1/stats"
 
 CUBES = "/api/v1/cubes"
 CUBE = "/api/v1/cubes/{cube}"

@@ -6,17 +6,19 @@ row counts alike.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiercube._server.engine.cubes.partials import PartialStats
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.tables import StoredTable
 from tiercube._server.engine.types import decoded
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
-from tiercube._wire.messages import TableInfo, TableQuery
+from tiercube._wire.messages import AggregateStats, ServerStats, TableInfo, TableQuery
 from tiercube.errors import InvalidRequestError, NotFoundError, ResultTooLargeError
 
 
@@ -26,6 +28,13 @@ def list_tables(call: Call[None]) -> list[TableInfo]:
 
 def table_info(call: Call[None]) -> TableInfo:
     return _info(call, call.state.tables.get(call.params["table"]))
+
+
+def stats(call: Call[None]) -> ServerStats:
+    cubes = call.state.cubes
+    kept = cubes.partials.stats() if cubes.partials is not None else PartialStats(0, 0, 0, 0, 0, 0, 0)
+    answers, answer_bytes = cubes.results.size() if cubes.results is not None else (0, 0)
+    return ServerStats(AggregateStats(**dataclasses.asdict(kept)), answers, answer_bytes)
 
 
 def _info(call: Call[Any], table: StoredTable) -> TableInfo:
@@ -84,4 +93,5 @@ served = [
     endpoint(routes.LIST_TABLES, list_tables),
     endpoint(routes.TABLE_INFO, table_info),
     endpoint(routes.QUERY_TABLE, query_table),
+    endpoint(routes.STATS, stats),
 ]

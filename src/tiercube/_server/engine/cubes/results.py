@@ -28,6 +28,11 @@ class Results:
         self._bytes = 0
         self._lock = threading.Lock()
 
+    def size(self) -> tuple[int, int]:
+        """How many answers are kept, and their bytes."""
+        with self._lock:
+            return len(self._kept), self._bytes
+
     def get(self, key: Key) -> pa.Table | None:
         with self._lock:
             found = self._kept.get(key)
