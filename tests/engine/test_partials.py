@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.engine.cube_fixtures import assert_same, create, oracle, rows, same
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.cubes.partials import Partials
+from tiercube._server.engine.cubes.partials import FactGrouping, Partials
 from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.tables import TableStore
 from tiercube._wire.cubes import Aggregate, AggregateFunction, CreateCube, CubeQuery, Join, SetMeasure
@@ -165,3 +165,18 @@ def test_an_append_is_merged_into_what_was_kept_and_a_query_then_uses_it() -> No
     tables.drop("sales", Compare("region", "==", "EU"))
     assert_same(answer(tables, cubes, first), expected(tables, first))
     assert partials.stats().hits == hits + 2
+
+
+def test_a_grouping_that_cannot_be_kept_is_not_grouped_whole_again() -> None:
+    """Without room to keep it, a filtered query groups only its rows, however often it is asked."""
+    nothing, tiny = Partials(budget=0), Partials(budget=1)
+    everything = FactGrouping("sales", frozenset({"region"}), frozenset({("qty", "sum")}))
+    one_region = FactGrouping("sales", frozenset({"product", "region"}), frozenset({("qty", "sum")}))
+    for partials in (nothing, tiny):
+        tables, cubes = engine(partials)
+        tables.append("sales", [[1, "EU", "p1", 3, 1.5], [2, "US", "p2", 4, 2.0], [3, "EU", "p2", 5, 2.5]])
+        for query in [Query(["qty.SUM"], ["region"], None, False)] + [Query(["qty.SUM"], ["product"], ["EU"], False)] * 3:
+            assert_same(answer(tables, cubes, query), expected(tables, query))
+        assert partials.stats().entries == 0
+        assert not partials.worth_keeping(one_region, filtered=True)
+        assert not partials.worth_keeping(everything, filtered=False)  # refused once, not grouped whole again

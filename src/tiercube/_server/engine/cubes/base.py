@@ -216,17 +216,18 @@ def _grouped(
             return served
     data = current_data(tables, grouping.fact)
     mask = visible(data) if visible is not None else None
-    if narrow is not None and (partials is None or visible is not None or not partials.asked_before(grouping)):
+    keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
+    if narrow is not None and not keeping:
         narrowed = narrow(data)
         if narrowed is not None:
             mask = narrowed if mask is None else pc.and_(mask, narrowed)
     if mask is not None:  # a restricted caller's or a narrowed grouping: never kept
         return group_facts(data, grouping, mask)
-    if partials is None:
+    if partials is None or not keeping:
         return group_facts(data, grouping)
     kept = grouping.kept()
     groups = group_facts(data, kept)
-    partials.offer(data, kept, groups)
+    partials.offer(data, grouping, groups)
     return roll_up(groups, kept, grouping)
 
 

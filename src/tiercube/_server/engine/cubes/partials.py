@@ -34,7 +34,7 @@ from typing import Any, Literal, TypeAlias, cast
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import POSITION, Array, Chunked, plain, positions
+from tiercube._server.engine.arrays import POSITION, Array, Chunked, filtered, plain, positions
 from tiercube._server.engine.cubes.model import alias
 
 log = logging.getLogger("tiercube.server")
@@ -90,7 +90,7 @@ def group_facts(data: pa.Table, grouping: FactGrouping, rows: Array | None = Non
             inputs = inputs.append_column(source, values)
         aggregations.append((source, function))
     if rows is not None:
-        inputs = inputs.filter(rows)
+        inputs = filtered(inputs, rows)
     grouped = inputs.group_by(grouping.key_names).aggregate(aggregations).rename_columns({"count_all": ROWS})
     # Keys as plain values: groupings are small, and pyarrow 26 crashes unifying the dictionaries
     # group_by gives dictionary keys that hold a null.
@@ -254,6 +254,8 @@ class Partials:
         self._counts = {"hits": 0, "misses": 0, "maintained": 0, "evicted": 0}
         # Groupings that missed, and how often: the queries seen, which choose what to keep.
         self._missed: collections.OrderedDict[FactGrouping, int] = collections.OrderedDict()
+        # Groupings too large to keep: grouping them whole again would only cost time.
+        self._refused: collections.OrderedDict[FactGrouping, None] = collections.OrderedDict()
 
     def serve(self, data: pa.Table, wanted: FactGrouping) -> pa.Table | None:
         """``wanted`` rolled up from a kept grouping of exactly ``data``, or None."""
@@ -271,15 +273,28 @@ class Partials:
             groups, kept = entry.groups, entry.grouping
         return roll_up(groups, kept, wanted)
 
-    def asked_before(self, grouping: FactGrouping) -> bool:
-        """Whether ``grouping`` missed more than once: worth grouping whole and keeping."""
-        with self._lock:
-            return self._missed.get(grouping, 0) > 1
+    def worth_keeping(self, grouping: FactGrouping, *, filtered: bool) -> bool:
+        """Whether to group all the fact rows for ``grouping`` and offer the result.
 
-    def offer(self, data: pa.Table, grouping: FactGrouping, groups: pa.Table) -> None:
-        """Keep ``groups`` (``grouping`` of ``data``) if it is worth it and fits the budget."""
+        Not when nothing can be kept, nor for a grouping refused before; for a
+        filtered query (which could group only the rows it keeps) only once
+        the same grouping missed more than once.
+        """
+        with self._lock:
+            if self.budget <= 0 or grouping in self._refused:
+                return False
+            return not filtered or self._missed.get(grouping, 0) > 1
+
+    def offer(self, data: pa.Table, wanted: FactGrouping, groups: pa.Table) -> None:
+        """Keep ``groups`` (``wanted.kept()`` of ``data``) if it is worth it and fits the budget."""
+        grouping = wanted.kept()
         if groups.nbytes > self.budget // 2 or (data.num_rows > _SMALL and groups.num_rows > data.num_rows // 2):
-            return  # about as large as the rows themselves: rolling it up would gain nothing
+            # About as large as the rows themselves (rolling it up would gain nothing), or beyond the budget.
+            with self._lock:
+                self._refused[wanted] = None
+                while len(self._refused) > _REMEMBERED:
+                    self._refused.popitem(last=False)
+            return
         entry = Entry(grouping, data, groups)
         with self._lock:
             entries = self._entries.setdefault(grouping.fact, [])
