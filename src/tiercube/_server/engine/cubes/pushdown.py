@@ -24,7 +24,7 @@ from typing import Any, cast
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import Array, Chunked, evaluate, last_per_key, plain
+from tiercube._server.engine.arrays import Array, Chunked, evaluate, last_per_key, location, plain
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef
 from tiercube._server.engine.filters import to_expression
@@ -112,19 +112,20 @@ def _spread(column: Chunked, verdict: Any) -> Array:
     rows are matched by comparing their index with it, several times faster
     than a ``take`` from a boolean array (3 ms against 18 on 10 M rows).
     """
-    judged: dict[int, tuple[Array, Any]] = {}
+    judged: dict[tuple[int, ...], tuple[Array, Any]] = {}
     pieces: list[Array] = []
     on_null: Any = None
     for chunk in column.chunks:
         if not isinstance(chunk, pa.DictionaryArray):
             pieces.append(verdict(chunk))
             continue
-        if id(chunk.dictionary) not in judged:
+        identity = location(chunk.dictionary)
+        if identity not in judged:
             per_value: Array = verdict(chunk.dictionary)
             passing = pc.indices_nonzero(per_value.fill_null(False))
             only = pa.scalar(passing[0].as_py(), chunk.indices.type) if len(passing) == 1 and not per_value.null_count else None
-            judged[id(chunk.dictionary)] = (per_value, only)
-        per_value, only = judged[id(chunk.dictionary)]
+            judged[identity] = (per_value, only)
+        per_value, only = judged[identity]
         spread: Array = pc.equal(chunk.indices, only) if only is not None else per_value.take(chunk.indices)
         if chunk.null_count:
             if on_null is None:
@@ -132,3 +133,4 @@ def _spread(column: Chunked, verdict: Any) -> Array:
             spread = pc.if_else(pc.is_null(chunk.indices), on_null, spread)
         pieces.append(spread)
     return pa.concat_arrays(pieces) if pieces else pa.array([], pa.bool_())
+
