@@ -236,8 +236,9 @@ def test_append_returns_the_rows_added(owner: tiercube.Session) -> None:
         ([(3, "c", None), (4, "d", None, 5)], tiercube.InvalidRequestError, "row 2 has 4 values"),
         ([(3, "c", None), ("four", "d", None)], tiercube.InvalidRequestError, "column 'id'"),
         ([(3, "c", "not a date")], tiercube.LoadError, "column 'day'"),
+        ([(3, "c", None), (4, b"bytes", None)], TypeError, "b'bytes' of type bytes is not a value tiercube sends"),
     ],
-    ids=["too_few_values", "too_many_values", "wrong_type", "bad_date"],
+    ids=["too_few_values", "too_many_values", "wrong_type", "bad_date", "unsendable_value"],
 )
 def test_a_failing_append_changes_nothing(
     owner: tiercube.Session, bad_rows: list[tuple[object, ...]], error: type[Exception], message: str

@@ -11,7 +11,7 @@ from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, c
 from tiercube._client.progress import progress
 from tiercube._client.query import name_of
 from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
-from tiercube._conditions import Condition, Value, to_wire_value
+from tiercube._conditions import Condition, Value, to_wire_row, to_wire_value
 from tiercube._sources import ReadOptions, S3Location, StrPath
 from tiercube._wire import paths
 from tiercube._wire.cubes import Join
@@ -37,7 +37,7 @@ class EditableTable(ReadOnlyTable):
 
     def append(self, *rows: Sequence[Value]) -> int:
         """Add rows given as sequences in column order; a row whose key exists replaces it."""
-        body = Append([[to_wire_value(v) for v in row] for row in rows])
+        body = Append([to_wire_row(row) for row in rows])
         return self._connection.json("POST", path(paths.TABLE_APPEND, table=self._name), LoadResult, body).rows_loaded
 
     def drop(self, filter: Condition | None = None) -> int:
