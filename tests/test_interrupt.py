@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pytest
@@ -32,8 +33,17 @@ def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _busy(server: psutil.Process, since: float, timeout: float = 30) -> None:
+    """Wait until ``server`` has used 0.1 s of CPU more than ``since``: it is parsing the file."""
+    deadline = time.monotonic() + timeout
+    while sum(server.cpu_times()[:2]) < since + 0.1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_ctrl_c_during_a_load_cancels_it_on_the_server(big_csv: Path) -> None:
+    others = {child.pid for child in psutil.Process().children()}
     with tiercube.Session.start(SECURED) as owner:
+        (server,) = [child for child in psutil.Process().children() if child.pid not in others]
         client = f"""
 import tiercube
 from tests.conftest import ADMIN
@@ -49,7 +59,7 @@ print("loaded", flush=True)
         try:
             assert process.stdout is not None
             assert process.stdout.readline() == "loading\n"
-            time.sleep(0.3)  # the request is on its way; the server is parsing
+            _busy(server, sum(server.cpu_times()[:2]))  # not a fixed delay: on a fast machine the load could be over
             os.killpg(process.pid, signal.SIGINT)
             out, errors = process.communicate(timeout=60)
         finally:
