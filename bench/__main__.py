@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import concurrency, connect, loads, queries, report, startup, typecheck
+from bench import concurrency, connect, loads, peers, queries, report, startup, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "typecheck")
+AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "peers", "typecheck")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "connect" in areas:
             begin("connect")
             figures += connect.measure(context)
-        if {"loads", "queries", "concurrency"} & set(areas):
+        if {"loads", "queries", "concurrency", "peers"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet
         if "loads" in areas:
@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "concurrency" in areas:
                     begin("concurrency")
                     figures += concurrency.measure(context, served, data.small_filter_products())
+        if "peers" in areas:
+            begin("peers")
+            figures += peers.measure(context, data)
         if "typecheck" in areas:
             begin("typecheck")
             figures += typecheck.measure(context)

@@ -45,6 +45,10 @@ FIGURES = [
     "memory.cube",
     *(f"concurrency.{clients}.{what}" for clients in (1, 2) for what in ("throughput", "p99", "server_cpu")),
     "typecheck.mypy_cold",
+    *(f"peers.{shape}.{kind}" for shape in ("q1", "q2", "q3", "q4", "share", "joined_filter", "distinct") for kind in ("cold", "served")),
+    "peers.dashboard.1",
+    "peers.dashboard.4",
+    "peers.append_then_q1",
 ]
 
 
