@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import duckdb
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -87,8 +88,12 @@ class Served:
 
 @contextmanager
 def serve(data: Dataset) -> Generator[Served]:
-    """Load the data through ``connect()`` (the shared file system) into a fresh probe server."""
-    with ProbeServer(SECURED) as probe:
+    """Load the data through ``connect()`` (the shared file system) into a fresh probe server.
+
+    Its maintained aggregates and kept answers are off: these figures compare the
+    cold path, end to end, with the engine in process (``peers`` measures what is kept).
+    """
+    with ProbeServer(msgspec.structs.replace(SECURED, aggregate_memory_bytes=0)) as probe:
         memory = MemoryProbe(probe.info)
         with tiercube.connect(probe.url, authentication=ADMIN, require=tiercube.LocalSession) as session:
             sales = session.read_parquet(data.parquet, table_name="sales")
