@@ -66,7 +66,7 @@ class Condition:
         raise TypeError("a Condition has no truth value: combine conditions with &, | and ~, not and/or/not")
 
     def __repr__(self) -> str:
-        return f"Condition({_describe(self._filter)})"
+        return f"Condition({describe_filter(self._filter)})"
 
 
 def _joined(kind: type[wire.And] | type[wire.Or], left: wire.Filter, right: wire.Filter) -> list[wire.Filter]:
@@ -80,7 +80,8 @@ def _checked(other: object) -> Condition:
     return other
 
 
-def _describe(f: wire.Filter) -> str:
+def describe_filter(f: wire.Filter) -> str:
+    """A filter as the Python that builds it reads, near enough: ``(region == 'EU' & qty > 2)``."""
     match f:
         case wire.Compare(column, op, value, table):
             return f"{_qualified(column, table)} {op} {value!r}"
@@ -89,11 +90,11 @@ def _describe(f: wire.Filter) -> str:
         case wire.IsNull(column, table):
             return f"{_qualified(column, table)} is null"
         case wire.And(operands):
-            return "(" + " & ".join(map(_describe, operands)) + ")"
+            return "(" + " & ".join(map(describe_filter, operands)) + ")"
         case wire.Or(operands):
-            return "(" + " | ".join(map(_describe, operands)) + ")"
+            return "(" + " | ".join(map(describe_filter, operands)) + ")"
         case wire.Not(operand):
-            return f"~{_describe(operand)}"
+            return f"~{describe_filter(operand)}"
 
 
 def _qualified(column: str, table: str | None) -> str:
