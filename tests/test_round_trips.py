@@ -9,16 +9,20 @@ any server.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol, cast
 
 import httpx
 import pytest
+from IPython.core.formatters import DisplayFormatter
 
 import tiercube
-from tests.conftest import ADMIN, SECURED
+from tests.conftest import ADMIN, SECURED, USER
+from tests.tiers import other_protocol
 
 
 class CountingProxy:
@@ -115,6 +119,21 @@ def filtered_query(shop: Shop) -> Callable[[], object]:
     return lambda: cube.query("qty.SUM", filter=cube.levels["region"] == "EU")
 
 
+class Formatter(Protocol):
+    """IPython's ``DisplayFormatter`` as used here (IPython leaves it unannotated)."""
+
+    def format(self, obj: object) -> tuple[dict[str, str], dict[str, object]]: ...
+
+
+def notebook_formats(obj: object) -> dict[str, str]:
+    """What a notebook does with a cell's last expression: every format at once (repr and _repr_html_ both)."""
+    return cast(Formatter, DisplayFormatter()).format(obj)[0]
+
+
+def displayed(obj: object) -> Callable[[], object]:
+    return lambda: notebook_formats(obj)
+
+
 # What the user does, what it costs, and how: given the shop (set up uncounted), the counted action.
 ACTIONS: list[tuple[str, int, Callable[[Shop], Callable[[], object]]]] = [
     ("connect(url, authentication=...)", 1, lambda s: lambda: tiercube.connect(s.proxy.url, authentication=ADMIN).close()),
@@ -137,6 +156,13 @@ ACTIONS: list[tuple[str, int, Callable[[Shop], Callable[[], object]]]] = [
     ("table.load(CsvLoad(path))", 1, lambda s: lambda: s.session.tables["trip_csv"].load(tiercube.CsvLoad(s.csv))),
     ("session.security.create_user(...)", 1, lambda s: lambda: s.session.security.create_user("trip_user", password="pw")),
     ("session.security.restrict(...)", 1, lambda s: lambda: s.session.security.restrict("TRIP", s.session.tables["sales"]["region"] == "EU")),
+    ("displaying session in a notebook", 1, lambda s: displayed(s.session)),
+    ("displaying session.tables['sales'] in a notebook", 1, lambda s: displayed(s.session.tables["sales"])),
+    ("displaying session.cubes['sales'] in a notebook (a fresh cube object)", 1, lambda s: displayed(s.session.cubes["sales"])),
+    ("displaying a cube that read its structure", 0, lambda s: displayed(known_cube(s))),
+    ("displaying cube.measures (a cube that read its structure)", 0, lambda s: displayed(known_cube(s).measures)),
+    ("displaying cube.measures['qty.SUM'] (a cube that read its structure)", 0, lambda s: displayed(known_cube(s).measures["qty.SUM"])),
+    ("displaying session.tables in a notebook", 1, lambda s: displayed(s.session.tables)),
 ]
 
 
@@ -158,3 +184,20 @@ def test_a_created_cube_knows_its_structure(shop: Shop) -> None:
     europe = cube.levels["region"] == "EU"
     cube.query("double", levels=["region"], filter=europe)
     assert shop.proxy.count - before == 3  # create, define, query
+
+
+@pytest.mark.parametrize("tier", ["ReadOnlySession", "MinimalSession"])
+def test_displaying_a_lower_tier_and_its_cube_costs_one_request_each(shop: Shop, tier: str) -> None:
+    """What a session may read differs by tier (tables, or only cube names): the cost does not."""
+    with other_protocol() if tier == "MinimalSession" else nullcontext():
+        session = tiercube.connect(shop.proxy.url, authentication=USER)
+    with session:
+        assert type(session).__name__ == tier
+        reads_structure = tier == "ReadOnlySession"
+        cube_class = "ReadOnlyCube" if reads_structure else "QueryCube"
+        # (object, its class as shown, requests): a query-only cube shows only what it is, asking nothing.
+        for obj, shown_as, cost in [(session, tier, 1), (session.cubes["sales"], cube_class, 1 if reads_structure else 0)]:
+            before = shop.proxy.count
+            formats = notebook_formats(obj)
+            assert shop.proxy.count - before == cost, shown_as
+            assert formats["text/html"].startswith(f'<div class="tiercube"><p><strong>{shown_as}</strong>')

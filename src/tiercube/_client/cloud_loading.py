@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from typing_extensions import Unpack
 
 from tiercube._client.editing import EditableTable, EditableTables, Editing
@@ -20,6 +22,8 @@ from tiercube._wire.messages import ParquetSource
 
 class CloudTable(EditableTable):
     """An editable table that loads from cloud storage (the server reads the object itself)."""
+
+    _can: ClassVar[tuple[str, ...]] = (*EditableTable._can, "load (cloud storage)")
 
     def load(self, source: CsvLoad[S3Location] | ParquetLoad[S3Location], /) -> int:
         """Load a cloud CSV or Parquet object into this table; returns the rows read."""

@@ -46,6 +46,12 @@ class SessionCore:
         state = " (closed)" if self._connection.closed else ""
         return f"<{type(self).__name__} {self._connection.url}{state}>"
 
+    def _repr_html_(self) -> str:
+        """For notebooks: the tier, server, user, capability groups and why, and what it may read."""
+        from tiercube._client import display  # display is built on this module
+
+        return display.session(type(self).__name__, self._connection, self._report)
+
     if not TYPE_CHECKING:  # absent from the types on purpose: a checker must keep flagging the member
 
         def __getattr__(self, name: str) -> NoReturn:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import msgspec
 
+from tiercube._client import display
 from tiercube._client.core import path
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._client.views import SnapshotMapping
@@ -116,6 +117,10 @@ class Measures(_CubeView, SnapshotMapping[Measure]):
     def _all(self) -> dict[str, Measure]:
         return {m.name: Measure(m.name, m.expression) for m in self._structure.get().measures}
 
+    def _repr_html_(self) -> str:
+        """For notebooks: each measure and its expression (no request once the cube knows its structure)."""
+        return display.measures(self._structure.name, self._connection, self._structure.get)
+
 
 class EditableMeasures(Measures):
     """Measures that can be set (``measures["m"] = expression``) and deleted."""
@@ -192,9 +197,15 @@ class ReadOnlyCube(QueryCube):
     what other clients changed since.
     """
 
+    _can = (*QueryCube._can, "read hierarchies, levels and measures")
+
     def __init__(self, connection: Connection, name: str, structure: CubeInfo | None = None) -> None:
         super().__init__(connection, name)
         self._structure = Structure(connection, name, structure)
+
+    def _repr_html_(self) -> str:
+        """For notebooks: what the cube can do, its hierarchies, levels and measures (no request once known)."""
+        return display.cube(type(self).__name__, self._can, self._connection, self._name, self._structure.get)
 
     @property
     def fact_table(self) -> str:
@@ -216,6 +227,8 @@ class ReadOnlyCube(QueryCube):
 
 class EditableCube(ReadOnlyCube):
     """A cube whose measures and hierarchies can be changed; changes reach all clients at once."""
+
+    _can = (*ReadOnlyCube._can, "change hierarchies and measures")
 
     @property
     def hierarchies(self) -> EditableHierarchies:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from tiercube._client.core import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
@@ -34,6 +34,8 @@ TableT = TypeVar("TableT", bound=ReadOnlyTable)
 
 class EditableTable(ReadOnlyTable):
     """A table whose rows can be appended and dropped; see ``load`` for what it can load."""
+
+    _can: ClassVar[tuple[str, ...]] = (*ReadOnlyTable._can, "append", "drop", "join")
 
     def append(self, *rows: Sequence[Value]) -> int:
         """Add rows given as sequences in column order; a row whose key exists replaces it."""

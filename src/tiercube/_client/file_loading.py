@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast, runtime_checkable
 
 from typing_extensions import Unpack
 
@@ -81,6 +81,8 @@ def as_arrow(data: pa.Table | DataFrameLike) -> pa.Table:
 
 class LocalTable(CloudTable):
     """An editable table of a session that shares the server's file system: it loads anything."""
+
+    _can: ClassVar[tuple[str, ...]] = (*CloudTable._can[:-1], "load (files, Arrow tables, frames, cloud storage)")
 
     def load(
         self, source: CsvLoad[Any] | ParquetLoad[Any] | pa.Table | DataFrameLike, /

@@ -41,6 +41,8 @@ class CapabilityReport:
     url: str
     tier: TierName
     conditions: tuple[ConditionResult, ...]
+    user: str | None = None
+    """Who the server authenticated the caller as (``"owner"`` for the owner); None when anonymous."""
 
     def held(self, letter: str) -> bool:
         return next(c.held for c in self.conditions if c.letter == letter)
@@ -82,7 +84,8 @@ def evaluate(url: str, document: VersionsDocument | None, *, credentials_given: 
         _versions("e", str(document.protocol_version), str(PROTOCOL_VERSION), "wire protocol version"),
         ConditionResult("f", MEANINGS["f"], document.sdk_exposed, "the admin API is " + ("exposed" if document.sdk_exposed else "not exposed")),
     )
-    return CapabilityReport(url, choose_tier({c.letter: c.held for c in conditions}), conditions), nonce
+    user = document.caller.username if document.caller is not None else None
+    return CapabilityReport(url, choose_tier({c.letter: c.held for c in conditions}), conditions, user), nonce
 
 
 def _a(document: VersionsDocument) -> ConditionResult:

@@ -7,8 +7,9 @@ working against servers whose wire protocol differs from this client's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from tiercube._client import display
 from tiercube._client.core import SessionCore, path
 from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.views import ObjectMapping, ServerObject
@@ -25,6 +26,13 @@ CubeT_co = TypeVar("CubeT_co", covariant=True)
 
 class QueryCube(ServerObject):
     """A cube that can be queried by measure and level names."""
+
+    _can: ClassVar[tuple[str, ...]] = ("query",)
+    """What this class of cube can do, as its notebook display says it."""
+
+    def _repr_html_(self) -> str:
+        """For notebooks: what the cube can do (its structure is not this session's to read)."""
+        return display.cube(type(self).__name__, self._can, self._connection, self._name, None)
 
     def query(
         self,

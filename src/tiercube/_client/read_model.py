@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from tiercube._client import display
 from tiercube._client.core import SessionCore, path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
@@ -45,6 +46,13 @@ class TableSchema:
 
 class ReadOnlyTable(ServerObject):
     """A table that can be inspected and queried. Every property asks the server."""
+
+    _can: ClassVar[tuple[str, ...]] = ("query",)
+    """What this class of table can do, as its notebook display says it."""
+
+    def _repr_html_(self) -> str:
+        """For notebooks: what the table can do, its row count and columns (one request)."""
+        return display.table(type(self).__name__, self._can, self._connection, self._name)
 
     def _info(self) -> TableInfo:
         return self._connection.json("GET", path(paths.TABLE, table=self._name), TableInfo)

@@ -72,7 +72,7 @@ class SnapshotMapping(Mapping[str, V]):
         return self._all().items()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {', '.join(self._all()) or '(none)'}>"
+        return f"<{type(self).__name__}: {_listing(lambda: list(self._all()))}>"
 
 
 class ObjectMapping(Mapping[str, V_co]):
@@ -109,7 +109,16 @@ class ObjectMapping(Mapping[str, V_co]):
         return self[_name(name)] if name in self else default
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {', '.join(self._names()) or '(none)'}>"
+        closed = self._connection.closed
+        return f"<{type(self).__name__}: {'(closed)' if closed else _listing(self._names)}>"
+
+
+def _listing(names: Callable[[], list[str]]) -> str:
+    """The names, or why there are none to show: a repr must not raise (debuggers and tracebacks call it)."""
+    try:
+        return ", ".join(names()) or "(none)"
+    except Exception as error:
+        return f"(unavailable: {type(error).__name__}: {error})"
 
 
 def _name(name: object) -> str:
@@ -130,4 +139,5 @@ class ServerObject:
         return self._name
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._name!r}>"
+        state = " (closed)" if self._connection.closed else ""
+        return f"<{type(self).__name__} {self._name!r}{state}>"
