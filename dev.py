@@ -7,6 +7,8 @@ command inside it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -34,6 +36,23 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_chromium() -> None:
+    """The explorer's browser tests drive Debian's chromium: Playwright's own download does not work everywhere."""
+    if shutil.which("chromium") or os.environ.get("TIERCUBE_CHROMIUM"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        print("note: no chromium and no apt-get: the explorer's browser tests will fail until chromium is installed", flush=True)
+        return
+    print("installing chromium (Debian's package) for the explorer's browser tests ...", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [*sudo, apt, "install", "-y", "-q", "chromium"]
+    if subprocess.run(install, env=environment).returncode != 0:
+        subprocess.run([*sudo, apt, "update", "-q"], env=environment, check=True)  # a fresh machine's lists are empty
+        subprocess.run(install, env=environment, check=True)
+
+
 def run(*command: str) -> int:
     return subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT).returncode
 
@@ -48,6 +67,7 @@ def main() -> int:
         return run("tiercube", "demo")
     if what == "bench":
         return run("python", "-m", "bench", *rest)
+    ensure_chromium()
     return run("python", str(ROOT / ".ci" / "check.py"), *rest)
 
 

@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import concurrency, connect, loads, peers, queries, report, startup, typecheck
+from bench import concurrency, connect, explorer, loads, peers, queries, report, startup, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "peers", "typecheck")
+AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "peers", "explorer", "typecheck")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "connect" in areas:
             begin("connect")
             figures += connect.measure(context)
-        if {"loads", "queries", "concurrency", "peers"} & set(areas):
+        if {"loads", "queries", "concurrency", "peers", "explorer"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet
         if "loads" in areas:
@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "peers" in areas:
             begin("peers")
             figures += peers.measure(context, data)
+        if "explorer" in areas:
+            begin("explorer")
+            figures += explorer.measure(context, data)
         if "typecheck" in areas:
             begin("typecheck")
             figures += typecheck.measure(context)

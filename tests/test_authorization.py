@@ -21,7 +21,7 @@ Every refused request leaves the server's state (tables with their rows,
 cubes with their measures and hierarchies, users, restrictions, the owner's
 custom endpoints) as it was. Allowed mutations are undone after each one, so
 every row of the matrix starts from the same state. The matrix size is
-printed by ``test_matrix_size`` (run with ``-s``): 34 routes (37 samples) x
+printed by ``test_matrix_size`` (run with ``-s``): 42 routes (45 samples) x
 17 callers x 3 servers.
 """
 
@@ -165,10 +165,11 @@ class Sample:
     body: Any = None
     needs: Group | None = None
     label: str = ""
+    query: str = ""
 
     @property
     def path(self) -> str:
-        return expand(self.route.path, self.params)
+        return expand(self.route.path, self.params) + (f"?{self.query}" if self.query else "")
 
     @property
     def mutates(self) -> bool:
@@ -211,12 +212,22 @@ def samples(files: Files) -> list[Sample]:
     """A request of every route, on the objects ``reset`` makes."""
     by_route = {str(route): route for route in ROUTES}
 
-    def sample(route: str, params: Mapping[str, str] | None = None, body: Any = None, needs: Group | None = None, label: str = "") -> Sample:
-        return Sample(by_route[route], params or {}, body, needs, label)
+    def sample(
+        route: str, params: Mapping[str, str] | None = None, body: Any = None, needs: Group | None = None, label: str = "", query: str = ""
+    ) -> Sample:
+        return Sample(by_route[route], params or {}, body, needs, label, query)
 
     return [
         sample("GET /versions/rest"),
         sample("GET /"),
+        sample("GET /explorer/embed"),
+        sample("GET /explorer/assets/{path:path}", {"path": "explorer.js"}),
+        sample("GET /explorer/sign-in"),
+        sample("POST /explorer/sign-in", body={"username": ADMIN.username, "password": ADMIN.password}),
+        sample("POST /explorer/sign-out"),
+        sample("GET /explorer/grant"),
+        sample("GET /explorer/events", query="once=1"),  # one event, then the stream ends
+        sample("POST /api/v1/explorer/sessions"),
         sample("GET /api/query/cubes"),
         sample("POST /api/query/cubes/{cube}/query", CUBE, {"measures": ["qty.SUM"], "levels": ["region"]}),
         sample("POST /api/query/mdx", body={"mdx": "SELECT [Measures].[qty.SUM] ON COLUMNS FROM [sales]"}),
@@ -534,6 +545,9 @@ def send(client: httpx.Client, target: Target, caller: CallerKind, sample: Sampl
         response = client.request(sample.route.method, sample.path, headers=headers(target, caller), json=sample.body)
     except httpx.HTTPError as error:
         return 0, f"no answer: {error!r}"
+    finally:
+        # Each caller states only its own credentials: not the cookie a sign-in sample was given.
+        client.cookies.clear()
     if response.status_code >= 500:
         # After a 500 the server closes the connection without saying so (no "connection: close"):
         # let the pool find out now rather than on the next request.
@@ -596,4 +610,4 @@ def test_matrix_size(files: Files) -> None:
         f" = {routes * callers * servers} cells; {SENT['requests']} requests sent in this run"
     )
     print(f"\n{line}")
-    assert routes * callers * servers >= 34 * 17 * 3, line
+    assert routes * callers * servers >= 42 * 17 * 3, line

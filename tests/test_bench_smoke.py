@@ -49,6 +49,8 @@ FIGURES = [
     "peers.dashboard.1",
     "peers.dashboard.4",
     "peers.append_then_q1",
+    "explorer.first_paint.cold",
+    "explorer.first_paint.served",
 ]
 
 

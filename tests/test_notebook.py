@@ -39,6 +39,7 @@ class Cell:
     html: tuple[str, ...] = ()
     plain: str | None = None
     remember: str | None = None
+    widget: bool = False
 
 
 CELLS = [
@@ -64,6 +65,9 @@ CELLS = [
         "cube.query('qty.SUM', 'margin', levels=['region']).to_pandas()",
         html=("| region | qty.SUM | margin", "0 | ASIA | 1 | -0.5", "1 | EU | 8 | -5.5", "2 | US | 4 | -2.0"),
     ),
+    # The explorer as a widget: its view in the output, its frame on the server's embeddable page.
+    Cell("explorer = cube.explore(height=500)\nexplorer", widget=True),
+    Cell("explorer.src", remember="src"),
     Cell("session.close()\nsession", html=("Session", "state: <closed>: this session's connection is closed")),
 ]
 
@@ -107,6 +111,12 @@ def test_a_notebook_shows_sessions_tables_cubes_measures_and_frames(tmp_path: Pa
 
     remembered: dict[str, str] = {}
     for cell, ran in zip(CELLS, notebook.cells, strict=True):
+        if cell.widget:
+            result = result_of(ran.outputs, cell.source)
+            view = cast("Mapping[str, str]", result["application/vnd.jupyter.widget-view+json"])
+            states = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+            assert states[view["model_id"]]["model_name"] == "AnyModel"
+            continue
         if cell.plain is None and not cell.html and cell.remember is None:
             assert not [o for o in ran.outputs if o["output_type"] in ("error", "execute_result")], ran.outputs
             continue
@@ -121,3 +131,4 @@ def test_a_notebook_shows_sessions_tables_cubes_measures_and_frames(tmp_path: Pa
             for expected in cell.html:
                 assert expected.format(**remembered) in lines, (cell.source, expected, lines)
     assert remembered["url"].startswith("http://127.0.0.1:")
+    assert remembered["src"].startswith(remembered["url"] + "/explorer/embed#cube=sales&token=")

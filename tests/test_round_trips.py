@@ -163,6 +163,7 @@ ACTIONS: list[tuple[str, int, Callable[[Shop], Callable[[], object]]]] = [
     ("displaying cube.measures (a cube that read its structure)", 0, lambda s: displayed(known_cube(s).measures)),
     ("displaying cube.measures['qty.SUM'] (a cube that read its structure)", 0, lambda s: displayed(known_cube(s).measures["qty.SUM"])),
     ("displaying session.tables in a notebook", 1, lambda s: displayed(s.session.tables)),
+    ("session.cubes['sales'].explore() (the notebook widget)", 1, lambda s: lambda: s.session.cubes["sales"].explore()),
 ]
 
 

@@ -76,7 +76,7 @@ TABLES: dict[type[object], tuple[str, ...]] = {
 
 # ... cubes ...
 CUBE_GROUPS: dict[str, frozenset[str]] = {
-    "query": frozenset({"name", "query"}),
+    "query": frozenset({"name", "query", "explore"}),
     "read model": frozenset({"fact_table", "hierarchies", "levels", "measures"}),
 }
 CUBES: dict[type[object], tuple[str, ...]] = {

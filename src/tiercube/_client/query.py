@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, TypeVar
+from urllib.parse import urlencode
 
 from tiercube._client import display
 from tiercube._client.core import SessionCore, path
@@ -16,9 +17,12 @@ from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
+from tiercube._wire.explorer import EmbedSession
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from tiercube._client.explorer_widget import ExplorerWidget
 
 
 CubeT_co = TypeVar("CubeT_co", covariant=True)
@@ -59,6 +63,22 @@ class QueryCube(ServerObject):
         )
         return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
 
+    def explore(self, *, height: int = 600) -> ExplorerWidget:
+        """This cube in the server's explorer, as a notebook widget (JupyterLab, Jupyter, VS Code).
+
+        Needs ``pip install "tiercube[notebook]"`` (anywidget). The explorer
+        is signed in as this session's caller, with what its tier allows,
+        through a browser session of its own: it ends after 12 idle hours,
+        when the caller's password changes, or when the server stops.
+        """
+        try:
+            from tiercube._client.explorer_widget import ExplorerWidget
+        except ImportError as error:
+            raise ImportError(f'cube.explore() needs anywidget: pip install "tiercube[notebook]" ({error})') from None
+        opened = self._connection.json("POST", paths.EXPLORER_SESSIONS, EmbedSession)
+        fragment = urlencode({"cube": self._name, **({"token": opened.token} if opened.token else {})})
+        return ExplorerWidget(src=f"{self._connection.url}{opened.path}#{fragment}", height=height)
+
 
 def name_of(item: object, what: str) -> str:
     """Tables, measures and levels may be given by name or as the objects a session hands out."""
@@ -89,7 +109,7 @@ class Querying(SessionCore):
 
     @property
     def link(self) -> str:
-        """A page of the server that lists its cubes, for a browser."""
+        """The server's explorer, for a browser: sign in with a user of the server, then pivot, chart and export."""
         return self._connection.url + "/"
 
     @property

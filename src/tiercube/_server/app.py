@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tiercube._server import explorer
 from tiercube._server.routes import cubes, editing, owner, query, security, tables, versions
 from tiercube._server.state import ServerState
 from tiercube._wire import paths
@@ -32,11 +33,22 @@ async def _tiercube_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, TiercubeError)
     log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error)
     response = error_response(error.status, error.code, str(error))
-    if error.status == 401:
+    # Not to the explorer's requests: the browser would answer a challenge with its own password dialog.
+    if error.status == 401 and not _from_explorer(request):
         response.headers["WWW-Authenticate"] = 'Basic realm="tiercube"'
     if isinstance(error, TooManyAttemptsError):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def _from_explorer(request: Request) -> bool:
+    headers = request.headers
+    return (
+        request.url.path.startswith("/explorer/")
+        or paths.CSRF_HEADER in headers
+        or paths.EXPLORER_TOKEN_HEADER in headers
+        or paths.EXPLORER_COOKIE in request.cookies
+    )
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -52,7 +64,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 def create_app(state: ServerState) -> Starlette:
-    served = [*versions.served, *query.served, *tables.served, *cubes.served, *editing.served, *security.served, *owner.served]
+    served = [*versions.served, *explorer.served, *query.served, *tables.served, *cubes.served, *editing.served, *security.served, *owner.served]
     # Every route of the table is served, and nothing else: the authorization tests iterate over the table.
     assert {(r.path, m) for r in served for m in (r.methods or ()) if m != "HEAD"} == {(r.path, r.method) for r in ROUTES}
     app = Starlette(

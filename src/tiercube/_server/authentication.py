@@ -1,4 +1,4 @@
-"""Who is calling: the owner's token, HTTP Basic, or a verified client certificate.
+"""Who is calling: the owner's token, HTTP Basic, an explorer session, or a verified client certificate.
 
 Password checks are the one expensive thing an anonymous caller can make the
 server do, so they are fenced in:
@@ -30,10 +30,12 @@ import anyio
 from starlette.requests import HTTPConnection
 
 from tiercube._config import SessionConfig
+from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
 from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
+from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, Caller
-from tiercube.errors import AuthenticationError, TooManyAttemptsError
+from tiercube.errors import AuthenticationError, PermissionDeniedError, TooManyAttemptsError
 
 _CACHE_LIMIT = 10_000
 _ADDRESSES_TRACKED = 10_000
@@ -90,11 +92,13 @@ class Authenticator:
         self._verified: dict[bytes, tuple[str, str]] = {}
         self._failures = FailedLogins(config.max_failed_logins_per_minute)
         self._scrypt = anyio.CapacityLimiter(2)
+        self.browsers = BrowserSessions()
 
     async def caller(self, request: HTTPConnection) -> Caller | None:
         header = request.headers.get("authorization")
         if header is None:
-            return self._certificate_caller(request)
+            session = self.browser_session(request)
+            return self._caller_of(session) if session is not None else self._certificate_caller(request)
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == "bearer" and self._owner_digest is not None:
             if hmac.compare_digest(hashlib.sha256(credentials.encode()).digest(), self._owner_digest):
@@ -106,6 +110,40 @@ class Authenticator:
             if account is not None:
                 return Caller(username=account.name, roles=list(account.roles))
         raise AuthenticationError("the credentials were not accepted: wrong user name or password")
+
+    async def sign_in(self, name: str, password: str, request: HTTPConnection) -> BrowserSession | None:
+        """A new browser session for ``name``, if ``password`` is theirs (rate-limited like HTTP Basic)."""
+        account = await self._verified_account(name, password, request)
+        return self.browsers.open(Caller(username=account.name, roles=list(account.roles)), account.password_hash) if account else None
+
+    def browser_session(self, request: HTTPConnection) -> BrowserSession | None:
+        """The explorer session the request names (by header, or by cookie with the CSRF header), if any.
+
+        A session that ended is a 401 on a secured server, so that the page signs in again.
+        """
+        token = request.headers.get(paths.EXPLORER_TOKEN_HEADER)
+        by_cookie = token is None
+        if token is None:
+            token = request.cookies.get(paths.EXPLORER_COOKIE)
+        if token is None:
+            return None
+        session = self.browsers.find(token)
+        if session is None or self._caller_of(session) is None:
+            if not self.security and by_cookie:
+                return None  # a stale cookie: the server is open to anonymous callers anyway
+            raise AuthenticationError("this explorer session has ended (signed out, expired or its password changed): sign in again")
+        if by_cookie and request.scope.get("method") not in ("GET", "HEAD") and not session.csrf_matches(request.headers.get(paths.CSRF_HEADER)):
+            raise PermissionDeniedError("the request carries the explorer's cookie but not its CSRF token: reload the explorer's page")
+        return session
+
+    def _caller_of(self, session: BrowserSession) -> Caller | None:
+        """The session's caller as the accounts are now (roles may have changed); None once it may not go on."""
+        if session.caller.owner:
+            return session.caller
+        account = self.accounts.get(session.caller.username)
+        if account is None or account.password_hash != session.password_hash:
+            return None
+        return Caller(username=account.name, roles=list(account.roles))
 
     def _certificate_caller(self, request: HTTPConnection) -> Caller | None:
         name = request.scope.get(SCOPE_KEY)
@@ -123,22 +161,28 @@ class Authenticator:
             account = self.accounts.get(cached[0])
             if account is not None and account.password_hash == cached[1]:
                 return account
+        name, password = _decode_basic(credentials)
+        account = await self._verified_account(name, password, request)
+        if account is not None:
+            if len(self._verified) >= _CACHE_LIMIT:
+                self._verified.clear()
+            self._verified[digest] = (account.name, account.password_hash)
+        return account
+
+    async def _verified_account(self, name: str | None, password: str, request: HTTPConnection) -> Account | None:
+        """The account, if ``password`` is its password; scrypt runs either way, within the failure limit."""
         address = request.client.host if request.client else "unknown"
         wait = self._failures.retry_after(address)
         if wait > 0:
             raise TooManyAttemptsError(
                 f"too many failed sign-ins from {address}; try again in {math.ceil(wait)} s", retry_after=math.ceil(wait)
             )
-        name, password = _decode_basic(credentials)
         account = self.accounts.get(name) if name is not None else None
         stored = account.password_hash if account is not None else self._decoy
         matched = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=self._scrypt)
-        if account is None or not matched:
+        if account is None or not matched or account.password_hash != stored:
             self._failures.record(address)
             return None
-        if len(self._verified) >= _CACHE_LIMIT:
-            self._verified.clear()
-        self._verified[digest] = (account.name, stored)
         return account
 
 

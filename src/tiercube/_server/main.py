@@ -102,6 +102,9 @@ def serve(
     def request_stop() -> None:
         server.should_exit = True
 
+    # uvicorn waits for responses in progress before it stops: the explorer's event streams end on this.
+    state.stopping = lambda: server.should_exit
+
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if family == socket.AF_INET else f'[{host}]'}:{bound_port}"
 

@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -70,6 +71,8 @@ class ServerState:
     delegations: dict[str, Caller | None] = field(default_factory=dict[str, "Caller | None"])
     # Files no load may read besides the TLS files and the share nonce: the config file, the log.
     protected_files: list[str] = field(default_factory=list[str])
+    # Whether the server is stopping: long-lived responses (the explorer's events) end then.
+    stopping: Callable[[], bool] = lambda: False
     authenticator: Authenticator = field(init=False)
     judge: Judge = field(init=False)
     files: FileAccess = field(init=False)

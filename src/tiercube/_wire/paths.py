@@ -27,6 +27,22 @@ USER = "/api/v1/security/users/{user}"
 RESTRICTIONS = "/api/v1/security/restrictions"
 RESTRICTION = "/api/v1/security/restrictions/{role}"
 
+# The explorer, at session.link: its page, assets, signing in, and what changed.
+EXPLORER = "/"
+EXPLORER_EMBED = "/explorer/embed"
+EXPLORER_ASSET = "/explorer/assets/{path:path}"
+SIGN_IN = "/explorer/sign-in"
+SIGN_OUT = "/explorer/sign-out"
+EXPLORER_GRANT = "/explorer/grant"
+EXPLORER_EVENTS = "/explorer/events"
+EXPLORER_SESSIONS = "/api/v1/explorer/sessions"
+# A signed-in browser holds its session in this cookie (HttpOnly, SameSite=Strict, Secure over
+# TLS) and sends the session's CSRF token in this header; an embedded explorer, which a browser
+# gives no cookie, sends its session token in the other.
+EXPLORER_COOKIE = "tiercube_explorer"
+CSRF_HEADER = "tiercube-csrf"
+EXPLORER_TOKEN_HEADER = "tiercube-explorer-token"
+
 OWNER_ENDPOINTS = "/api/v1/owner/endpoints"
 # Custom endpoints an owner declared with session.endpoint(); the server forwards them to it.
 CUSTOM = "/api/custom/{route:path}"

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from tiercube._wire import cubes, messages, paths
+from tiercube._wire import cubes, explorer, messages, paths
 from tiercube._wire.tiers import Group
 
 HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -24,7 +24,8 @@ HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 class Route:
     method: HttpMethod
     path: str
-    # None: open to anyone, without authentication (only the versions document).
+    # None: open to anyone, without authentication (the versions document, and the explorer's
+    # pages and assets that hold no data); credentials that are given must still be right.
     group: Group | None
     body: type[msgspec.Struct] | None = None
     # A second group the request needs, which depends on its body (what a load reads from).
@@ -45,7 +46,17 @@ def load_group(body: messages.Read | messages.Load) -> Group:
 
 VERSIONS = Route("GET", paths.VERSIONS, None)
 
-HOME = Route("GET", "/", Group.QUERY)
+# The explorer: its page answers whoever may query (a browser without a session is sent to
+# sign in); its assets, the embeddable page and signing in hold no data and are open.
+EXPLORER = Route("GET", paths.EXPLORER, Group.QUERY)
+EXPLORER_EMBED = Route("GET", paths.EXPLORER_EMBED, None)
+EXPLORER_ASSET = Route("GET", paths.EXPLORER_ASSET, None)
+SIGN_IN_PAGE = Route("GET", paths.SIGN_IN, None)
+SIGN_IN = Route("POST", paths.SIGN_IN, None, explorer.SignIn)
+SIGN_OUT = Route("POST", paths.SIGN_OUT, Group.QUERY)
+EXPLORER_GRANT = Route("GET", paths.EXPLORER_GRANT, Group.QUERY)
+EXPLORER_EVENTS = Route("GET", paths.EXPLORER_EVENTS, Group.QUERY)
+EXPLORER_SESSIONS = Route("POST", paths.EXPLORER_SESSIONS, Group.QUERY)
 QUERY_CUBES = Route("GET", paths.QUERY_CUBES, Group.QUERY)
 QUERY_CUBE = Route("POST", paths.QUERY_CUBE, Group.QUERY, cubes.CubeQuery)
 QUERY_MDX = Route("POST", paths.QUERY_MDX, Group.QUERY, cubes.MdxQuery)
@@ -83,7 +94,8 @@ DELETE_RESTRICTION = Route("DELETE", paths.RESTRICTION, Group.SECURITY)
 REGISTER_ENDPOINT = Route("PUT", paths.OWNER_ENDPOINTS, Group.OWNER, messages.EndpointRegistration)
 
 ROUTES: tuple[Route, ...] = (
-    VERSIONS, HOME, QUERY_CUBES, QUERY_CUBE, QUERY_MDX, *CUSTOM,
+    VERSIONS, QUERY_CUBES, QUERY_CUBE, QUERY_MDX, *CUSTOM,
+    EXPLORER, EXPLORER_EMBED, EXPLORER_ASSET, SIGN_IN_PAGE, SIGN_IN, SIGN_OUT, EXPLORER_GRANT, EXPLORER_EVENTS, EXPLORER_SESSIONS,
     LIST_TABLES, TABLE_INFO, QUERY_TABLE, CUBE_INFO, STATS,
     CREATE_TABLE, READ, LOAD, APPEND, DROP, DELETE_TABLE, JOIN,
     CREATE_CUBE, DELETE_CUBE, SET_MEASURE, DELETE_MEASURE, SET_HIERARCHY, DELETE_HIERARCHY,

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import pyarrow as pa
-from starlette.responses import HTMLResponse
 
 from tiercube._server.engine.cubes.mdx import to_cube_query
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
 from tiercube._wire.cubes import CubeQuery, MdxQuery
-
-
-def home(call: Call[None]) -> HTMLResponse:
-    """What ``session.link`` opens in a browser: the cubes one can query."""
-    state = call.state
-    items = [f"<li>cube <b>{html.escape(name)}</b></li>" for name in state.cubes.names()]
-    body = f"<!doctype html><title>tiercube</title><h1>tiercube {html.escape(state.started_by)}</h1><ul>{''.join(items)}</ul>"
-    return HTMLResponse(body)
 
 
 def cube_names(call: Call[None]) -> list[str]:
@@ -52,7 +42,6 @@ def _answer(call: Call[Any], cube: str, request: CubeQuery) -> pa.Table:
 
 
 served = [
-    endpoint(routes.HOME, home),
     endpoint(routes.QUERY_CUBES, cube_names),
     endpoint(routes.QUERY_CUBE, query_cube),
     endpoint(routes.QUERY_MDX, query_mdx),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
 
@@ -71,6 +72,12 @@ class CubeStore:
 
     def cube(self, name: str) -> CubeInfo:
         return self._get(name).info
+
+    def data_version(self, tables: TableStore, name: str) -> str:
+        """A digest of the cube's definition and of the version of every table it reads: it changes with any of them."""
+        cube = self._get(name)
+        versions = [(r.table, tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table)]
+        return hashlib.sha256(msgspec.json.encode([cube.info, versions])).hexdigest()[:20]
 
     def _get(self, name: str) -> Cube:
         try:

@@ -1,0 +1,37 @@
+"""``cube.explore()``: the server's explorer inside a notebook, as an anywidget.
+
+The widget is a frame on the explorer's embeddable page, signed in with a
+browser session opened for the notebook's own caller. Imported only when a
+cube is explored: anywidget (``pip install "tiercube[notebook]"``) is optional.
+"""
+
+from __future__ import annotations
+
+import anywidget
+import traitlets
+
+_ESM = """
+function render({ model, el }) {
+  const frame = document.createElement("iframe");
+  frame.title = "tiercube explorer";
+  frame.style.width = "100%";
+  frame.style.border = "1px solid #d0d7de";
+  const update = () => {
+    frame.src = model.get("src");
+    frame.style.height = `${model.get("height")}px`;
+  };
+  update();
+  model.on("change:src", update);
+  model.on("change:height", update);
+  el.appendChild(frame);
+}
+export default { render };
+"""
+
+
+class ExplorerWidget(anywidget.AnyWidget):
+    """The explorer on one cube; ``src`` is its address, with the session token in the fragment."""
+
+    _esm = _ESM
+    src = traitlets.Unicode().tag(sync=True)
+    height = traitlets.Int(600).tag(sync=True)

@@ -1,0 +1,75 @@
+"""Browser sessions: who signed in to the explorer, held by the server, named by an unguessable token.
+
+A browser keeps the token in an HttpOnly cookie; an embedded explorer (a
+notebook widget), which browsers give no cookie inside another site's page,
+keeps it in memory and sends it in a header. Because a cookie rides along on
+requests that other sites' pages make, a cookie is accepted only with the
+session's CSRF token in a header, which only the explorer's own page can read
+(it comes from ``GET /explorer/grant``, which no other origin may read).
+
+A session ends after ``IDLE`` seconds without use, when it signs out, and
+when its user's password changes or the user is deleted: it remembers the
+password hash it was opened with, as the authenticator's cache does.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from tiercube._wire.messages import Caller
+
+IDLE = 12 * 3600.0
+# Beyond this many open sessions the least recently used ends: signing in cannot exhaust memory.
+LIMIT = 10_000
+
+
+@dataclass
+class BrowserSession:
+    token: str
+    csrf: str
+    caller: Caller
+    # The password hash the user signed in with; None for the owner, who has no password.
+    password_hash: str | None
+    last_used: float
+
+    def csrf_matches(self, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.csrf.encode())
+
+
+class BrowserSessions:
+    def __init__(self, idle: float = IDLE, limit: int = LIMIT) -> None:
+        self.idle = idle
+        self.limit = limit
+        self._sessions: collections.OrderedDict[str, BrowserSession] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def open(self, caller: Caller, password_hash: str | None) -> BrowserSession:
+        session = BrowserSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), caller, password_hash, time.monotonic())
+        with self._lock:
+            self._sessions[session.token] = session
+            while len(self._sessions) > self.limit:
+                self._sessions.popitem(last=False)
+        return session
+
+    def find(self, token: str) -> BrowserSession | None:
+        """The live session ``token`` names, its idle time restarted; None if there is none (any more)."""
+        now = time.monotonic()
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None:
+                return None
+            if now - session.last_used > self.idle:
+                del self._sessions[token]
+                return None
+            session.last_used = now
+            self._sessions.move_to_end(token)
+            return session
+
+    def close(self, token: str) -> None:
+        with self._lock:
+            self._sessions.pop(token, None)

@@ -1,0 +1,65 @@
+"""``GET /explorer/events``: server-sent events that tell an open explorer what changed.
+
+Each event is a ``CubeVersions``: every cube and a digest of its definition
+and of the versions of the tables it reads. The page re-runs its query when
+the digest of the cube it shows changes. The server looks every quarter of a
+second, so a load, append or drop shows within a second; a comment line
+every 15 s keeps proxies from closing a quiet stream. A stream ends after
+ten minutes (the browser's EventSource reconnects by itself) and when the
+server stops. ``?once=1`` sends the current versions and ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from tiercube._server.routing import authorize
+from tiercube._server.state import ServerState
+from tiercube._wire.explorer import CubeVersions
+from tiercube._wire.tiers import Group
+from tiercube.errors import NotFoundError
+
+TICK = 0.25
+HEARTBEAT = 15.0
+LIFETIME = 600.0
+
+
+def versions(state: ServerState) -> CubeVersions:
+    found: dict[str, str] = {}
+    for name in state.cubes.names():
+        try:
+            found[name] = state.cubes.data_version(state.tables, name)
+        except NotFoundError:  # deleted meanwhile
+            continue
+    return CubeVersions(found)
+
+
+async def events(request: Request) -> Response:
+    state, _ = await authorize(request, Group.QUERY)
+    once = request.query_params.get("once") == "1"
+
+    async def stream() -> AsyncIterator[bytes]:
+        sent: CubeVersions | None = None
+        started = last_write = time.monotonic()
+        while not state.stopping():
+            current = versions(state)
+            now = time.monotonic()
+            if current != sent:
+                yield b"data: " + msgspec.json.encode(current) + b"\n\n"
+                sent, last_write = current, now
+                if once:
+                    return
+            elif now - last_write > HEARTBEAT:
+                yield b": still here\n\n"
+                last_write = now
+            if now - started > LIFETIME:
+                return
+            await asyncio.sleep(TICK)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

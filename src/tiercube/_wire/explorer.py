@@ -1,0 +1,45 @@
+"""The explorer's messages: signing in, whom a page serves, the sessions a notebook embeds."""
+
+from __future__ import annotations
+
+import msgspec
+
+from tiercube._wire.tiers import TierName
+
+
+class SignIn(msgspec.Struct, frozen=True):
+    """``POST /explorer/sign-in``: the sign-in page's form, sent by its script as JSON."""
+
+    username: str
+    password: str
+
+
+class PageGrant(msgspec.Struct, frozen=True):
+    """``GET /explorer/grant``: who the page serves and what it may show (the server decides the same per request)."""
+
+    user: str | None
+    tier: TierName
+    # The capability groups of the tier, by name (``Group.READ_MODEL.name``, ...).
+    groups: list[str]
+    # What the page sends back in the CSRF header with every request; None when no cookie authenticates it.
+    csrf: str | None
+    security: bool
+
+
+class EmbedSession(msgspec.Struct, frozen=True):
+    """``POST /api/v1/explorer/sessions``: a browser session for the caller, to embed the explorer elsewhere.
+
+    ``path`` (on the server's URL) opens the explorer on it, with the token in
+    the URL's fragment, which browsers never send to a server. Anonymous callers
+    (a server without security) get no token: the explorer is open to them anyway.
+    """
+
+    path: str
+    token: str | None
+    expires_in: float | None
+
+
+class CubeVersions(msgspec.Struct, frozen=True):
+    """One event of ``GET /explorer/events``: each cube and the version of the data it reads."""
+
+    cubes: dict[str, str]
