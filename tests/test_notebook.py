@@ -44,7 +44,11 @@ class Cell:
 
 CELLS = [
     # The kernel runs this interpreter, with this tiercube: not some other python3 on the machine.
-    Cell("import sys\nimport tiercube\nsys.executable, tiercube.__file__", plain=repr((sys.executable, tiercube.__file__))),
+    # One string, not a tuple: IPython's pretty printer wraps a long tuple over lines (deep checkout paths).
+    Cell(
+        "import sys\nimport tiercube\nsys.executable + ' ' + tiercube.__file__",
+        plain=repr(sys.executable + " " + tiercube.__file__),
+    ),
     Cell(
         "session = tiercube.Session.start()\n"
         "sales = session.read_csv('sales.csv', keys=['id'])\n"
