@@ -9,14 +9,13 @@ prints its latencies in milliseconds and the seconds it ran as one JSON line.
 from __future__ import annotations
 
 import functools
-import json
 import sys
-import time
 from collections.abc import Callable
 
 import pyarrow as pa
 
 import tiercube
+from bench.client_worker import take_turns
 from bench.data import CATEGORIES, REGIONS
 
 
@@ -32,20 +31,7 @@ def dashboard(session: tiercube.ReadOnlySession | tiercube.MinimalSession) -> li
 
 def main() -> None:
     with tiercube.connect(sys.argv[1]) as session:
-        queries = dashboard(session)
-        for query in queries:
-            query()
-        print("ready", flush=True)
-        start_at, end_at = (float(x) for x in sys.stdin.readline().split())
-        time.sleep(max(0.0, start_at - time.time()))
-        latencies: list[float] = []
-        index = 0
-        while time.time() < end_at:
-            started = time.perf_counter()
-            queries[index % len(queries)]()
-            latencies.append((time.perf_counter() - started) * 1000)
-            index += 1
-        print(json.dumps({"latencies": latencies, "elapsed": time.time() - start_at}), flush=True)
+        take_turns(dashboard(session))
 
 
 if __name__ == "__main__":
