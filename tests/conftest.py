@@ -9,6 +9,7 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
 import pytest
 
 import tiercube
@@ -28,10 +29,40 @@ SECURED = tiercube.SessionConfig(
 )
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``distributable`` runs twice: its tables held by the session server, then all
+    of them on a Dask cluster of 2 worker processes. Same tests, same expected results: the typed
+    API must not tell the two apart."""
+    if metafunc.definition.get_closest_marker("distributable") and "placement" in metafunc.fixturenames:
+        metafunc.parametrize("placement", ["server", "cluster"], indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def owner() -> Generator[tiercube.Session]:
+def placement(request: pytest.FixtureRequest) -> str:
+    """Where a module's tables live: "server", or "cluster" (see ``pytest_generate_tests``)."""
+    return str(getattr(request, "param", "server"))
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Generator[str]:
+    """A real Dask LocalCluster (2 worker processes, 1 thread each) for this test process; its address."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def placed(config: tiercube.SessionConfig, placement: str, request: pytest.FixtureRequest) -> tiercube.SessionConfig:
+    """``config``, with every table on the cluster when ``placement`` is "cluster"."""
+    if placement != "cluster":
+        return config
+    return msgspec.structs.replace(config, cluster=request.getfixturevalue("dask_scheduler"), distribute_over_rows=0)
+
+
+@pytest.fixture(scope="module")
+def owner(placement: str, request: pytest.FixtureRequest) -> Generator[tiercube.Session]:
     """A secured session shared by a test module; tests use table names of their own."""
-    with tiercube.Session.start(SECURED) as session:
+    with tiercube.Session.start(placed(SECURED, placement, request)) as session:
         yield session
 
 

@@ -10,6 +10,9 @@ import pytest
 import tiercube
 from tests.conftest import ADMIN, USER
 
+# Run both ways: tables held by the session server, and on a Dask cluster (see conftest).
+pytestmark = pytest.mark.distributable
+
 FACTS = pa.table(
     {
         "id": [1, 2, 3, 4, 5, 6],

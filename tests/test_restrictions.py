@@ -19,8 +19,11 @@ import pyarrow as pa
 import pytest
 
 import tiercube
-from tests.conftest import ADMIN, SECURED
+from tests.conftest import ADMIN, SECURED, placed
 from tiercube._wire import paths
+
+# Run both ways: tables held by the session server, and on a Dask cluster (see conftest).
+pytestmark = pytest.mark.distributable
 
 REGIONS = pa.table({"region_id": [1, 2, 3], "region": ["Europe", "Americas", "Asia"]})
 STORES = pa.table({"store": ["paris", "berlin", "nyc", "tokyo", "nowhere"], "region_id": [1, 1, 2, 3, None]})
@@ -44,8 +47,8 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop() -> Generator[Shop]:
-    with tiercube.Session.start(SECURED) as owner:
+def shop(placement: str, request: pytest.FixtureRequest) -> Generator[Shop]:
+    with tiercube.Session.start(placed(SECURED, placement, request)) as owner:
         regions = owner.read_arrow(REGIONS, table_name="regions", keys=["region_id"])
         stores = owner.read_arrow(STORES, table_name="stores", keys=["store"])
         products = owner.read_arrow(PRODUCTS, table_name="products", keys=["product"])

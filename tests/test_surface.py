@@ -62,7 +62,7 @@ SESSIONS: dict[type[object], tuple[str, ...]] = {
 
 # What a session hands out, by the same groups: tables ...
 TABLE_GROUPS: dict[str, frozenset[str]] = {
-    "read model": frozenset({"name", "schema", "columns", "data_types", "keys", "row_count", "query"}),
+    "read model": frozenset({"name", "schema", "columns", "data_types", "keys", "row_count", "partitions", "query"}),
     "edit model and data": frozenset({"append", "drop", "join"}),
     # CloudTable.load takes cloud locations only, LocalTable.load anything: typecheck/ checks the arguments.
     "loading": frozenset({"load"}),

@@ -23,6 +23,9 @@ from hypothesis import strategies as st
 import tiercube
 from tiercube import Condition, DataType, LocalTable
 
+# Run both ways: tables held by the session server, and on a Dask cluster (see conftest).
+pytestmark = pytest.mark.distributable
+
 _counter = itertools.count()
 
 

@@ -53,6 +53,7 @@ def read_only_table(session: tiercube.ReadOnlySession) -> None:
     assert_type(table.data_types, dict[str, DataType])
     assert_type(table.keys, tuple[str, ...])
     assert_type(table.row_count, int)
+    assert_type(table.partitions, list[tiercube.Partition] | None)
     assert_type(table["region"], Column)
     assert_type(table.query("id", filter=table["region"] == "EU", max_rows=10), pa.Table)
     assert_type(tables.schema, dict[str, TableSchema])

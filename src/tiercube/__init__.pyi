@@ -40,10 +40,11 @@ from tiercube._sessions import (
 from tiercube._owner import Session
 from tiercube._sources import CsvLoad, LocalFile, ParquetLoad, S3Location
 from tiercube._version import __version__
-from tiercube._wire.messages import DataType, User
+from tiercube._wire.messages import DataType, Partition, User
 from tiercube.errors import (
     AuthenticationError,
     CapabilityError,
+    ClusterError,
     ConflictError,
     InvalidRequestError,
     LoadError,
@@ -68,6 +69,7 @@ __all__ = [
     "CapabilityError",
     "CapabilityReport",
     "ClientCertificate",
+    "ClusterError",
     "CloudStore",
     "CloudTable",
     "Column",
@@ -103,6 +105,7 @@ __all__ = [
     "NoSecuritySession",
     "NotFoundError",
     "ParquetLoad",
+    "Partition",
     "PermissionDeniedError",
     "ProtocolError",
     "QueryCube",

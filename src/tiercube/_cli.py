@@ -15,7 +15,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from tiercube._config import SessionConfig
     from tiercube._server.main import configure_logging, serve
-    from tiercube.errors import InvalidRequestError
+    from tiercube.errors import ClusterError, InvalidRequestError
 
     try:
         config = SessionConfig.from_toml(args.config) if args.config else SessionConfig()
@@ -26,6 +26,8 @@ def _serve(args: argparse.Namespace) -> int:
         config = msgspec.structs.replace(config, sdk_exposed=False)
     if args.advertise_version:
         config = msgspec.structs.replace(config, advertised_version=args.advertise_version)
+    if args.cluster:
+        config = msgspec.structs.replace(config, cluster=args.cluster)
     log_file = args.log_file or str(Path(tempfile.mkdtemp(prefix="tiercube-serve-"), "server.log"))
     configure_logging(log_file)
 
@@ -35,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         protected = [path for path in (args.config, log_file) if path]
         serve(config, host=args.host, port=args.port, on_ready=ready, protected_files=protected)
-    except InvalidRequestError as error:
+    except (InvalidRequestError, ClusterError) as error:
         print(f"tiercube serve: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -77,6 +79,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port, printed)")
     serve.add_argument("--config", metavar="FILE", help="TOML file: users and roles, TLS, query limits")
     serve.add_argument("--log-file", metavar="PATH", help="where to write the log besides stderr (default: a temporary file)")
+    serve.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786) whose workers hold distributed tables; needs tiercube[cluster]. "
+        "A table whose worker is lost reports the missing partition: delete it and load it again",
+    )
     serve.add_argument(
         "--hide-admin-api",
         action="store_true",

@@ -69,6 +69,11 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     server raises its open-file limit to allow them); past
     ``max_failed_logins_per_minute`` failed password checks from one address,
     sign-ins from it are answered 429 for the rest of the minute.
+
+    With ``cluster`` (a Dask scheduler's address, and the ``tiercube[cluster]``
+    extra installed), tables created or read with ``distributed=True`` live on
+    the cluster's workers, partitioned by a hash of their keys; so does every
+    table read with at least ``distribute_over_rows`` rows.
     """
 
     users: list[UserConfig] = []
@@ -87,12 +92,18 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     max_failed_logins_per_minute: int = 10
     # Memory for maintained aggregates (groupings of fact rows that repeated queries roll up).
     aggregate_memory_bytes: int = 256 * 1024 * 1024
+    # A Dask scheduler ("tcp://host:8786") whose workers hold distributed tables; None: no cluster.
+    cluster: str | None = None
+    # With a cluster, every table read with at least this many rows (0: every new table) is distributed.
+    distribute_over_rows: int | None = None
 
     def __post_init__(self) -> None:
         # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.
         for field in ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections"):
             if not getattr(self, field) > 0:
                 raise InvalidRequestError(f"{field} must be positive, not {getattr(self, field)!r}")
+        if self.distribute_over_rows is not None and self.cluster is None:
+            raise InvalidRequestError("distribute_over_rows needs a cluster: give cluster='tcp://scheduler:8786' too")
 
     @property
     def security(self) -> bool:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, final
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, cast, final
+
+import msgspec
 
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
@@ -17,6 +20,33 @@ from tiercube._connect import Connecting
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection
+
+
+class DaskCluster(Protocol):
+    """A ``dask.distributed.LocalCluster`` (or any cluster object): what ``Session.start(cluster=...)`` takes."""
+
+    @property
+    def scheduler_address(self) -> str: ...
+
+
+class DaskClient(Protocol):
+    """A ``dask.distributed.Client``: what ``Session.start(cluster=...)`` takes."""
+
+    def scheduler_info(self, n_workers: int = ...) -> Mapping[str, Any]: ...
+
+
+def scheduler_address(cluster: str | DaskCluster | DaskClient) -> str:
+    """The scheduler's address of what ``Session.start(cluster=...)`` was given."""
+    if isinstance(cluster, str):
+        return cluster
+    address: object = getattr(cluster, "scheduler_address", None)
+    if isinstance(address, str):
+        return address
+    info: object = getattr(cluster, "scheduler_info", None)
+    if callable(info):
+        details = cast("Mapping[str, object]", info(n_workers=0))
+        return str(details["address"])
+    raise TypeError(f"cluster must be a scheduler address, a Dask cluster or a Dask Client, not {type(cluster).__name__}")
 
 
 @final
@@ -35,16 +65,23 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         self._server = server
 
     @classmethod
-    def start(cls, config: SessionConfig | str | Path | None = None) -> Session:
+    def start(
+        cls, config: SessionConfig | str | Path | None = None, *, cluster: str | DaskCluster | DaskClient | None = None
+    ) -> Session:
         """Start a session server and return its owner session.
 
         ``config`` is a ``SessionConfig``, or the path of a TOML file holding one
-        (users and roles, TLS, limits). Raises ``ServerStartError`` with the
-        end of the server's log if it does not come up.
+        (users and roles, TLS, limits). ``cluster`` (a Dask scheduler's address
+        such as ``"tcp://scheduler:8786"``, a ``LocalCluster`` or a ``Client``)
+        lets tables live on its workers: see ``create_table(distributed=...)``;
+        it needs the ``tiercube[cluster]`` extra. Raises ``ServerStartError``
+        with the end of the server's log if it does not come up.
         """
         config_path = None if config is None or isinstance(config, SessionConfig) else str(Path(config).resolve())
         if not isinstance(config, SessionConfig):
             config = SessionConfig() if config is None else SessionConfig.from_toml(config)
+        if cluster is not None:
+            config = msgspec.structs.replace(config, cluster=scheduler_address(cluster))
         # The client's httpx and pyarrow (about 0.25 s) load while the child boots, not after.
         server = ServerProcess.spawn(
             config, config_path, while_starting=lambda: importlib.import_module("tiercube._client.connection")

@@ -61,12 +61,14 @@ class ReadOptions(TypedDict, total=False):
     """Options of every ``read_*`` method; every key is optional.
 
     ``keys`` (one name, or several) give the new table upsert semantics, ``data_types`` override the
-    inferred type of some columns, ``default_values`` replace nulls.
+    inferred type of some columns, ``default_values`` replace nulls. ``distributed`` puts the table
+    on the session's Dask cluster (default: as the server's ``distribute_over_rows`` rule says).
     """
 
     keys: str | tuple[str, ...] | list[str]
     data_types: dict[str, DataType]
     default_values: dict[str, Scalar]
+    distributed: bool
 
 
 class CsvReadOptions(ReadOptions, total=False):

@@ -8,6 +8,7 @@ surfaces as the same exception type the server itself raised::
     ├── ServerStartError        Session.start() could not bring the server up
     ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable or busy
     ├── ProtocolError           the answer is not what a tiercube server says
+    ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
     ├── AuthenticationError     401: missing or wrong credentials
     │   └── TooManyAttemptsError 429: too many failed sign-ins from this address
@@ -58,6 +59,19 @@ class ProtocolError(TiercubeError):
     """The peer answered, but not as a compatible tiercube server would."""
 
     code = "protocol"
+
+
+class ClusterError(TiercubeError):
+    """The Dask cluster behind the session lost a worker, or a distributed table lost a partition.
+
+    A query never answers from part of a table: it fails with this error,
+    naming the table and the partition. Empty the table (``table.drop()``
+    makes new, empty partitions on the workers the cluster has now) and load
+    it again.
+    """
+
+    code = "cluster"
+    status = 503
 
 
 class CapabilityError(TiercubeError):

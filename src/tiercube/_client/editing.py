@@ -83,13 +83,20 @@ class Editing(ModelReading, Generic[TableT]):
         data_types: Mapping[str, DataType],
         keys: Sequence[str] = (),
         default_values: Mapping[str, Value] | None = None,
+        distributed: bool | None = None,
     ) -> TableT:
-        """Create an empty table. With ``keys``, loading a row whose key exists replaces it."""
+        """Create an empty table. With ``keys``, loading a row whose key exists replaces it.
+
+        ``distributed=True`` puts it on the session's Dask cluster, partitioned by a hash
+        of its keys across the workers (``None``: as the server's ``distribute_over_rows``
+        rule says). Everything else about the table stays the same.
+        """
         body = CreateTable(
             name,
             [Column(n, t) for n, t in data_types.items()],
             list(keys),
             {k: to_wire_value(v) for k, v in (default_values or {}).items()},
+            distributed,
         )
         self._connection.json("POST", paths.TABLES, TableInfo, body)
         return self._table(name)
@@ -117,6 +124,7 @@ class Editing(ModelReading, Generic[TableT]):
             keys=list(options.get("keys", ())),
             data_types=dict(options.get("data_types", {})),
             default_values={k: to_wire_value(v) for k, v in options.get("default_values", {}).items()},
+            distributed=options.get("distributed"),
         )
         with progress(f"reading {table_name!r}", size):
             self._connection.json("POST", paths.READ, LoadResult, body)

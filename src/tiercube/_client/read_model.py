@@ -11,7 +11,7 @@ from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
-from tiercube._wire.messages import DataType, ServerStats, TableInfo, TableQuery
+from tiercube._wire.messages import DataType, Partition, ServerStats, TableInfo, TableQuery
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,6 +76,12 @@ class ReadOnlyTable(ServerObject):
     @property
     def row_count(self) -> int:
         return self._info().row_count
+
+    @property
+    def partitions(self) -> list[Partition] | None:
+        """How a distributed table is split: one ``Partition`` per cluster worker, None for a
+        table the session server holds. A lost partition has ``rows`` None (see ``ClusterError``)."""
+        return self._info().partitions
 
     def __getitem__(self, column: str) -> Column:
         """The column as the left-hand side of a filter (``table["region"] == "EU"``) or of a restriction."""

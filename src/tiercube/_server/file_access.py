@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tiercube._config import CloudStore, SessionConfig
+from tiercube._server.engine.sources import SharedFile
 from tiercube._wire.messages import CloudLocation
 from tiercube.errors import LoadError
 
@@ -72,6 +73,12 @@ class FileAccess:
             yield f"/proc/self/fd/{descriptor}" if sys.platform == "linux" else real
         finally:
             os.close(descriptor)
+
+    def shared(self, path: str) -> SharedFile:
+        """``path``, checked as ``local`` checks it, as a cluster worker may open it again."""
+        with self.local(path) as opened:
+            status = os.stat(opened)
+            return SharedFile(os.path.realpath(path), status.st_ino, status.st_size)
 
     def cloud(self, location: CloudLocation) -> tuple[pa_fs.FileSystem, str]:
         """The file system of the store ``location`` names, and the object's path in it."""

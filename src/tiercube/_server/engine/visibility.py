@@ -27,6 +27,7 @@ from tiercube._server.engine.arrays import POSITION, Array, Chunked, evaluate, l
 from tiercube._server.engine.cubes.joins import Edge, JoinGraph
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.tables import TableStore
+from tiercube._wire.messages import DataType
 from tiercube._wire.filters import And, Filter, flattened, leaves
 from tiercube.errors import InvalidRequestError, NotFoundError
 
@@ -77,48 +78,77 @@ def split_by_table(condition: Filter, tables: TableStore) -> dict[str, Filter]:
     return result
 
 
-def visible(
-    tables: TableStore, joins: JoinGraph, table: str, restriction: RowRestriction | None, data: pa.Table | None = None
-) -> Array | None:
-    """Which rows of ``table`` (of ``data``, a snapshot of it, if given) the caller may see; None: all."""
+@dataclass(frozen=True)
+class RolePlan:
+    """What one role lets a caller see of one table: its own condition, and the join keys it may reach."""
+
+    table: str
+    columns: Mapping[str, DataType]
+    condition: Filter | None
+    # (source columns of a join, the visible keys of its target): a row must join one of them.
+    members: tuple[tuple[tuple[str, ...], pa.Table], ...]
+
+    def mask(self, data: pa.Table) -> Array:
+        masks = [_members(data, sources, keys) for sources, keys in self.members]
+        if self.condition is not None:
+            masks.insert(0, self._condition(data, self.condition))
+        return _combine(pc.and_, masks)
+
+    def _condition(self, data: pa.Table, condition: Filter) -> Array:
+        try:
+            expression = to_expression(condition, self.columns, table=self.table)
+            return evaluate(data, expression).fill_null(False)
+        except (InvalidRequestError, NotFoundError, pa.ArrowException) as error:
+            log.warning("a restriction on table %r cannot be applied (%s): its rows are hidden", self.table, error)
+            return pa.repeat(pa.scalar(False), data.num_rows)
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """Which rows of one table a restricted caller sees, as data that can travel.
+
+    Dimension tables are looked at once, on the server, when the plan is made;
+    the plan then masks any snapshot or partition of the table on its own,
+    which is how a cluster's workers apply restrictions to the rows they hold.
+    """
+
+    roles: tuple[RolePlan, ...]
+
+    def mask(self, data: pa.Table) -> Array:
+        return _combine(pc.or_, [role.mask(data) for role in self.roles])
+
+
+def plan_rows(tables: TableStore, joins: JoinGraph, table: str, restriction: RowRestriction | None) -> RowPlan | None:
+    """What ``restriction`` lets its caller see of ``table``; None: every row."""
     if restriction is None:
         return None
     view = _View(tables, joins)
-    masks: list[Array] = []
+    roles: list[RolePlan] = []
     for role in restriction.roles:
-        mask = view.mask(table, role, data)
-        if mask is None:
+        plan = view.plan(table, role)
+        if plan is None:
             return None  # one role that does not restrict this table is enough
-        masks.append(mask)
-    return _combine(pc.or_, masks)
+        roles.append(plan)
+    return RowPlan(tuple(roles))
 
 
 class _View:
-    """Masks of one request, computed once per (table, role) even where joins meet again."""
+    """Plans of one request, with the visible keys of each (join, role) computed once where joins meet again."""
 
     def __init__(self, tables: TableStore, joins: JoinGraph) -> None:
         self.tables = tables
         self.joins = joins
         self._keys: dict[tuple[Edge, int], pa.Table] = {}
 
-    def mask(self, table: str, role: TableConditions, data: pa.Table | None = None) -> Array | None:
-        if data is None:
-            data = self.tables.get(table).data
-        masks: list[Array] = []
-        if table in role:
-            masks.append(self._condition(table, role[table], data))
-        for edge in self.joins.edges_from(table):
-            if any(reached.table in role for reached in self.joins.reachable(edge.target)):
-                masks.append(_members(data, edge, self._visible_keys(edge, role)))
-        return _combine(pc.and_, masks) if masks else None
-
-    def _condition(self, table: str, condition: Filter, data: pa.Table) -> Array:
-        try:
-            expression = to_expression(condition, self.tables.get(table).columns, table=table)
-            return evaluate(data, expression).fill_null(False)
-        except (InvalidRequestError, NotFoundError, pa.ArrowException) as error:
-            log.warning("a restriction on table %r cannot be applied (%s): its rows are hidden", table, error)
-            return pa.repeat(pa.scalar(False), data.num_rows)
+    def plan(self, table: str, role: TableConditions) -> RolePlan | None:
+        members = tuple(
+            (tuple(source for source, _ in edge.pairs), self._visible_keys(edge, role))
+            for edge in self.joins.edges_from(table)
+            if any(reached.table in role for reached in self.joins.reachable(edge.target))
+        )
+        if table not in role and not members:
+            return None
+        return RolePlan(table, dict(self.tables.get(table).columns), role.get(table), members)
 
     def _visible_keys(self, edge: Edge, role: TableConditions) -> pa.Table:
         """The join keys of the target rows a join finds (the last per key) that are visible."""
@@ -127,7 +157,8 @@ class _View:
             data = self.tables.get(edge.target).data
             columns = [target for _, target in edge.pairs]
             keys = data.select(columns)
-            mask = self.mask(edge.target, role, data)
+            plan = self.plan(edge.target, role)
+            mask = plan.mask(data) if plan is not None else None
             latest = last_positions(keys, columns)
             if latest is not None:
                 keys = keys.take(latest)
@@ -145,15 +176,14 @@ def _combine(operation: Callable[..., Any], masks: list[Array]) -> Array:
     return combined
 
 
-def _members(data: pa.Table, edge: Edge, keys: pa.Table) -> Array:
-    """Whether each row of ``data`` (the source of ``edge``) joins one of ``keys``; a null never does."""
-    sources = [source for source, _ in edge.pairs]
+def _members(data: pa.Table, sources: tuple[str, ...], keys: pa.Table) -> Array:
+    """Whether each row of ``data`` joins one of ``keys`` on ``sources``; a null never does."""
     if len(sources) == 1:
         value_set = plain(keys.column(0)).combine_chunks().drop_null().unique()
         return _is_in(data[sources[0]], value_set)
     left = pa.Table.from_arrays([*(plain(data[s]) for s in sources), positions(data.num_rows)], names=[*sources, POSITION])
-    right = pa.Table.from_arrays([plain(keys.column(i)) for i in range(len(sources))], names=sources)
-    matched = left.join(right, keys=sources, join_type="left semi")[POSITION]
+    right = pa.Table.from_arrays([plain(keys.column(i)) for i in range(len(sources))], names=list(sources))
+    matched = left.join(right, keys=list(sources), join_type="left semi")[POSITION]
     return pc.is_in(positions(data.num_rows), value_set=matched.combine_chunks())
 
 

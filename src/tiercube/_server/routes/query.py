@@ -37,7 +37,7 @@ def _answer(call: Call[Any], cube: str, request: CubeQuery) -> pa.Table:
         timeout=config.query_timeout,
         max_rows=config.max_result_rows,
         # Restricted callers aggregate only the fact rows they may see, totals included.
-        visible=None if restriction is None else lambda data: state.visible(fact, restriction, data),
+        visible=state.visible_rows(fact, restriction),
     )
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import Array, Chunked, last_per_key, plain
+from tiercube._server.engine.arrays import Array, Chunked, dictionaries_differ, last_per_key, plain
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.partials import ROWS, FactGrouping, PartFunction, Partials, group_facts, roll_up
@@ -27,12 +27,15 @@ from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema, alias
 from tiercube._server.engine.tables import Change, TableStore
 from tiercube.errors import QueryTimeoutError
 
+if TYPE_CHECKING:
+    from tiercube._server.engine.visibility import RowPlan
+
 LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", "distinct_count"]
 Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
 
 
-# Which rows of a snapshot of the fact table a query may aggregate (None: all).
-Visible: TypeAlias = "Callable[[pa.Table], Array | None]"
+# Which rows of a snapshot of the fact table a query's filter keeps (None: all).
+Narrowing: TypeAlias = "Callable[[pa.Table], Array | None]"
 Aggregation: TypeAlias = "tuple[str | list[str], Any] | tuple[str | list[str], Any, Any]"
 
 
@@ -85,7 +88,7 @@ def current_data(tables: TableStore, name: str) -> pa.Table:
     """
     stored = tables.get(name)
     data = stored.data
-    if not _dictionaries_differ(data):
+    if not dictionaries_differ(data):
         return data
     unified = data.unify_dictionaries()
     with tables.write_lock:
@@ -94,25 +97,15 @@ def current_data(tables: TableStore, name: str) -> pa.Table:
     return unified
 
 
-def _dictionaries_differ(data: pa.Table) -> bool:
-    for column in data.columns:
-        if pa.types.is_dictionary(column.type) and column.num_chunks > 1:
-            chunks = [cast("pa.DictionaryArray[Any, Any]", chunk) for chunk in column.chunks]
-            first = chunks[0].dictionary
-            if any(c.dictionary is not first and not c.dictionary.equals(first) for c in chunks[1:]):
-                return True
-    return False
-
-
 def build_base(
     tables: TableStore,
     schema: CubeSchema,
     levels: list[ColumnRef],
     leaves: set[Leaf],
     deadline: Deadline,
-    visible: Visible | None = None,
+    visible: RowPlan | None = None,
     partials: Partials | None = None,
-    narrow: Visible | None = None,
+    narrow: Narrowing | None = None,
 ) -> Base:
     """Group the fact rows (those ``visible`` keeps) by ``levels`` and compute the partials of ``leaves``.
 
@@ -201,7 +194,7 @@ def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
 
 
 def _grouped(
-    tables: TableStore, grouping: FactGrouping, visible: Visible | None, partials: Partials | None, narrow: Visible | None
+    tables: TableStore, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None, narrow: Narrowing | None
 ) -> pa.Table:
     """The fact rows grouped by ``grouping``: rolled up from a maintained aggregate when one serves.
 
@@ -209,13 +202,18 @@ def _grouped(
     unless the same grouping was asked for before: then the whole of it is
     grouped and kept, and this and later queries roll it up.
     """
+    partitions = tables.get(grouping.fact).partitions
+    if partitions is not None:
+        # Each worker groups the rows it holds, under the caller's restriction (the plan travels).
+        # Maintained aggregates and narrowing are for tables the server holds; the query filters after.
+        return partitions.grouped(grouping, visible)
     if visible is None and partials is not None:
         # Before current_data: a served query never needs the rows' dictionaries unified.
         served = partials.serve(tables.get(grouping.fact).data, grouping)
         if served is not None:
             return served
     data = current_data(tables, grouping.fact)
-    mask = visible(data) if visible is not None else None
+    mask = visible.mask(data) if visible is not None else None
     keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
     if narrow is not None and not keeping:
         narrowed = narrow(data)

@@ -130,7 +130,7 @@ def maintained(groups: pa.Table, grouping: FactGrouping, data: pa.Table, added: 
     gone = group_facts(removed.unify_dictionaries(), grouping) if removed is not None and removed.num_rows else None
     if gone is not None and exact:
         pieces.append(_negated(gone, grouping))
-    merged = _merged(pieces, grouping)
+    merged = merge_groups(pieces, grouping)
     if gone is None:
         return merged
     if exact:
@@ -142,7 +142,8 @@ def maintained(groups: pa.Table, grouping: FactGrouping, data: pa.Table, added: 
     return pa.concat_tables([untouched, fresh.select(untouched.column_names)])
 
 
-def _merged(pieces: list[pa.Table], grouping: FactGrouping) -> pa.Table:
+def merge_groups(pieces: list[pa.Table], grouping: FactGrouping) -> pa.Table:
+    """Groupings of parts of the fact rows (each by ``group_facts``) as one grouping of them all."""
     if len(pieces) == 1:
         return pieces[0]
     together = pa.concat_tables(pieces, promote_options="permissive")

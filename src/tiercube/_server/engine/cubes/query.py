@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, positions
-from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, Visible, build_base
+from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, Narrowing, build_base
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.partials import Partials
@@ -45,6 +46,9 @@ from tiercube._wire.cubes import (
 )
 from tiercube._wire.filters import And, Filter, filter_names
 from tiercube.errors import QueryError, ResultTooLargeError
+
+if TYPE_CHECKING:
+    from tiercube._server.engine.visibility import RowPlan
 
 # The filters a measure is computed under (``Filtered`` nests), as encoded filters.
 Context = frozenset[bytes]
@@ -101,7 +105,7 @@ def run_query(
     *,
     timeout: float,
     max_rows: int,
-    visible: Visible | None = None,
+    visible: RowPlan | None = None,
     partials: Partials | None = None,
 ) -> pa.Table:
     """Answer ``request`` on ``cube``; see ``CubeQuery`` for the shape of the result."""
@@ -138,7 +142,7 @@ def run_query(
 
 def _narrowing(
     tables: TableStore, schema: CubeSchema, cube: Cube, refs: dict[str, ColumnRef], condition: Filter | None
-) -> Visible | None:
+) -> Narrowing | None:
     """The query's filter as a mask of fact rows, to apply before grouping (see ``pushdown``)."""
     if condition is None:
         return None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import msgspec
 
 import pyarrow as pa
 
-from tiercube._server.engine.cubes.base import Visible
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.mdx import to_cube_query
 from tiercube._server.engine.cubes.model import (
@@ -41,6 +41,9 @@ from tiercube._wire.cubes import (
     SetMeasure,
 )
 from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
+
+if TYPE_CHECKING:
+    from tiercube._server.engine.visibility import RowPlan
 
 CONTRIBUTORS = "contributors.COUNT"
 
@@ -211,11 +214,11 @@ class CubeStore:
         *,
         timeout: float,
         max_rows: int,
-        visible: Visible | None = None,
+        visible: RowPlan | None = None,
     ) -> pa.Table:
         """Answer ``request``; see ``CubeQuery`` for the result's shape.
 
-        ``visible`` tells which fact rows (of a snapshot of the fact table) count.
+        ``visible`` tells which fact rows count (None: all).
         Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
         """
         cube = self._get(cube_name)

@@ -1,0 +1,174 @@
+"""A distributed table's data: one partition per worker, rows placed by a hash of their key.
+
+A key lives on exactly one worker, so an upsert is the engine's ordinary
+merge, run where the key lives. Every row carries its arrival number
+(``SEQUENCE``), so answers come back in the order a table held by the server
+would give them. A ``Partitions`` never changes: a change builds every new
+partition on its worker, waits for all of them, and only then returns the
+new ``Partitions`` for the table store to swap in. A load that fails on one
+worker therefore leaves every worker's partition as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from tiercube._server.cluster import tasks
+from tiercube._server.cluster.connection import Cluster
+from tiercube._server.cluster.tasks import SEQUENCE
+from tiercube._server.engine.arrays import aligned
+from tiercube._server.engine.cubes.partials import FactGrouping, merge_groups
+from tiercube._server.engine.visibility import RowPlan
+from tiercube._wire.filters import Filter
+from tiercube._wire.messages import DataType, Partition
+from tiercube.errors import ClusterError
+
+if TYPE_CHECKING:
+    from distributed import Future
+
+    from tiercube._server.engine.tables import StoredTable
+
+
+log = logging.getLogger("tiercube.server")
+
+
+@dataclass(frozen=True)
+class Part:
+    worker: str
+    future: Future[Any]
+    rows: int
+    bytes: int
+
+
+class Partitions:
+    """The partitions of table ``table`` on ``cluster``'s workers."""
+
+    def __init__(self, cluster: Cluster, table: str, parts: tuple[Part, ...], next_sequence: int) -> None:
+        self.cluster = cluster
+        self.table = table
+        self.parts = parts
+        self.next_sequence = next_sequence
+        self._gathered: pa.Table | None = None
+        self._gathering = threading.Lock()
+
+    @classmethod
+    def create(cls, cluster: Cluster, table: str, schema: pa.Schema, workers: Sequence[str] | None = None) -> Partitions:
+        """Empty partitions of ``schema``, one on each of ``workers`` (default: those the cluster has now)."""
+        workers = sorted(cluster.workers()) if workers is None else workers
+        if not workers:
+            raise ClusterError(f"the cluster at {cluster.scheduler} has no workers to hold table {table!r}")
+        empty = schema.append(pa.field(SEQUENCE, pa.int64())).empty_table()
+        return cls(cluster, table, tuple(Part(w, cluster.put(w, empty), 0, 0) for w in workers), 0)
+
+    @property
+    def num_rows(self) -> int:
+        return sum(part.rows for part in self.parts)
+
+    def describe(self) -> list[Partition]:
+        """Each partition as the table's info reports it; a lost one has no rows or bytes."""
+        live = self.cluster.workers()
+        return [Partition(p.worker, p.rows if p.worker in live else None, p.bytes if p.worker in live else None) for p in self.parts]
+
+    def _check(self) -> None:
+        live = self.cluster.workers()
+        for number, part in enumerate(self.parts):
+            if part.worker not in live:
+                log.warning("table %r lost partition %d: worker %s left the cluster", self.table, number, part.worker)
+                raise ClusterError(
+                    f"table {self.table!r} lost partition {number} of {len(self.parts)} ({part.rows} rows): "
+                    "its worker left the cluster; empty the table (table.drop()) and load it again"
+                )
+
+    # Changes: a new Partitions, or an exception with nothing changed -------------
+
+    def merged(self, incoming: pa.Table, keys: Sequence[str]) -> Partitions:
+        """``incoming`` (conformed to the table, on the server) added; rows whose key exists replace the old ones."""
+        self._check()
+        pieces = tasks.placed(tasks.numbered(incoming, self.next_sequence), keys, len(self.parts), None)
+        # The scattered pieces are held here until every merge is done: Dask drops data nobody holds.
+        sent = {i: self.cluster.put(part.worker, pieces[i]) for i, part in enumerate(self.parts) if pieces[i].num_rows}
+        changed = {i: self.cluster.submit(self.parts[i].worker, tasks.merged, self.parts[i].future, list(keys), piece) for i, piece in sent.items()}
+        return self._replaced(changed, self.next_sequence + incoming.num_rows)
+
+    def loaded(self, read: Sequence[tuple[str, Future[pa.Table], int]], layout: StoredTable, origin: str) -> Partitions:
+        """Rows the workers read (where, the future of what, how many rows) added, as ``merged`` adds them.
+
+        Each reader conforms and cuts its rows; each partition's worker then takes its piece of
+        every reader's rows, so rows move once, straight to the worker of their key.
+        """
+        self._check()
+        count = len(self.parts)
+        workers = [part.worker for part in self.parts]
+        starts = list(itertools.accumulate([self.next_sequence, *(rows for _, _, rows in read)]))
+        cut = [
+            self.cluster.submit(worker, tasks.conformed, future, layout, origin, start, count, workers.index(worker) if len(read) > 1 and worker in workers else None)
+            for (worker, future, _), start in zip(read, starts, strict=False)
+        ]
+        pieces = [[self.cluster.submit(worker, tasks.piece, c, j) for j in range(count)] for (worker, _, _), c in zip(read, cut, strict=True)]
+        changed = {
+            j: self.cluster.submit(part.worker, tasks.merged, part.future, list(layout.keys), *(p[j] for p in pieces))
+            for j, part in enumerate(self.parts)
+        }
+        return self._replaced(changed, starts[-1])
+
+    def dropped(self, condition: Filter, columns: dict[str, DataType]) -> Partitions:
+        """Without the rows that match ``condition``."""
+        self._check()
+        changed = {
+            i: self.cluster.submit(part.worker, tasks.dropped, part.future, condition, columns, self.table)
+            for i, part in enumerate(self.parts)
+        }
+        return self._replaced(changed, self.next_sequence)
+
+    def _replaced(self, changed: dict[int, Future[Any]], next_sequence: int) -> Partitions:
+        sizes = self.cluster.results([self.cluster.submit(self.parts[i].worker, tasks.size, f) for i, f in changed.items()])
+        parts = list(self.parts)
+        for (i, future), (rows, size) in zip(changed.items(), sizes, strict=True):
+            parts[i] = Part(parts[i].worker, future, rows, size)
+        return Partitions(self.cluster, self.table, tuple(parts), next_sequence)
+
+    # Reads ---------------------------------------------------------------
+
+    def grouped(self, grouping: FactGrouping, plan: RowPlan | None) -> pa.Table:
+        """The fact rows grouped as ``group_facts`` would group them, each worker grouping its own."""
+        return merge_groups([aligned(part) for part in self._run(tasks.grouped, grouping, plan).values()], grouping)
+
+    def selected(
+        self, condition: Filter | None, columns: dict[str, DataType], plan: RowPlan | None, limit: int | None
+    ) -> pa.Table:
+        """The rows (that ``plan`` shows) matching ``condition``, the first ``limit`` in arrival order."""
+        found = self._run(tasks.selected, condition, columns, self.table, plan, limit)
+        return _in_order(list(found.values()), limit)
+
+    def counted(self, plan: RowPlan | None) -> int:
+        if plan is None:
+            return self.num_rows
+        return sum(self._run(tasks.counted, plan).values())
+
+    def gathered(self) -> pa.Table:
+        """Every row, on the session server: for what is only done on small tables (a join's dimension)."""
+        with self._gathering:
+            if self._gathered is None:
+                self._check()
+                self._gathered = _in_order(self.cluster.results([p.future for p in self.parts]), None).unify_dictionaries()
+            return self._gathered
+
+    def _run(self, function: Any, *args: Any) -> dict[str, Any]:
+        self._check()
+        return self.cluster.run({part.worker: (part.future.key, function, args) for part in self.parts})
+
+
+def _in_order(parts: list[pa.Table], limit: int | None) -> pa.Table:
+    combined = aligned(pa.concat_tables(parts, promote_options="default"))
+    if len(parts) > 1:
+        combined = combined.sort_by(SEQUENCE)
+    if limit is not None:
+        combined = combined.slice(0, limit)
+    return combined.drop_columns([SEQUENCE])

@@ -1,0 +1,101 @@
+"""What a worker does with the partition it holds: the session server's engine code, on fewer rows.
+
+Each function takes a partition (a ``pa.Table`` of the table's columns and
+``SEQUENCE``, every row's arrival number) and plain, picklable arguments,
+so that Dask can ship the call to the worker that holds the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiercube._server.engine.arrays import aligned, dictionaries_differ, filtered
+from tiercube._server.engine.cubes.partials import FactGrouping, group_facts
+from tiercube._server.engine.filters import first_matches, to_expression
+from tiercube._server.cluster.hashing import partition_numbers, ranges, split
+from tiercube._server.engine.tables import StoredTable, merge_rows
+from tiercube._server.engine.visibility import RowPlan
+from tiercube._wire.filters import Filter
+from tiercube._wire.messages import DataType
+
+SEQUENCE = "\x1fsequence"
+
+
+def merged(old: pa.Table, keys: Sequence[str], *incoming: pa.Table) -> pa.Table:
+    """``incoming`` (pieces in arrival order) added to ``old``; a row whose key exists replaces the old one.
+
+    Rows are placed by key, so every row with a key lives on the worker that runs this.
+    """
+    pieces = [piece for piece in incoming if piece.num_rows]
+    if not pieces:
+        return old
+    return merge_rows(old, aligned(pa.concat_tables(pieces)), keys).data
+
+
+def numbered(data: pa.Table, start: int) -> pa.Table:
+    """``data`` with its rows' arrival numbers, from ``start``."""
+    return data.append_column(SEQUENCE, pa.array(np.arange(start, start + data.num_rows, dtype=np.int64)))
+
+
+def placed(data: pa.Table, keys: Sequence[str], partitions: int, home: int | None) -> list[pa.Table]:
+    """``data`` cut into one piece per partition: by a hash of ``keys``; without keys, all of it
+    stays ``home`` (where it was read), or, with no home, it is cut in equal slices."""
+    if keys:
+        return split(data, partition_numbers(data, keys, partitions), partitions)
+    if home is None:
+        return ranges(data, partitions)
+    return [data if i == home else data.slice(0, 0) for i in range(partitions)]
+
+
+def described(data: pa.Table) -> tuple[int, pa.Schema]:
+    return data.num_rows, data.schema
+
+
+def conformed(
+    data: pa.Table, layout: StoredTable, origin: str, start: int, partitions: int, home: int | None
+) -> list[pa.Table]:
+    """Rows a worker read, in the table's columns and types, numbered and cut by partition."""
+    return placed(numbered(layout.conform(data, origin), start), layout.keys, partitions, home)
+
+
+def piece(pieces: list[pa.Table], number: int) -> pa.Table:
+    return pieces[number]
+
+
+def size(data: pa.Table) -> tuple[int, int]:
+    return data.num_rows, data.nbytes
+
+
+def dropped(data: pa.Table, condition: Filter, columns: dict[str, DataType], table: str) -> pa.Table:
+    """``data`` without the rows that match ``condition`` (a row whose condition is null stays)."""
+    matches = to_expression(condition, columns, table=table)
+    return data.filter(~matches | matches.is_null())
+
+
+def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None) -> pa.Table:
+    """The partition's rows (those ``plan`` lets the caller see) grouped as the query needs."""
+    if dictionaries_differ(data):
+        data = data.unify_dictionaries()
+    return group_facts(data, grouping, plan.mask(data) if plan is not None else None)
+
+
+def selected(
+    data: pa.Table, condition: Filter | None, columns: dict[str, DataType], table: str, plan: RowPlan | None, limit: int | None
+) -> pa.Table:
+    """The first ``limit`` rows (in arrival order) that match ``condition`` and that ``plan`` shows."""
+    if plan is not None:
+        data = filtered(data, plan.mask(data))
+    if condition is None:
+        return data if limit is None else data.slice(0, limit)
+    return first_matches(data, to_expression(condition, columns, table=table), limit)
+
+
+def counted(data: pa.Table, plan: RowPlan | None) -> int:
+    """How many of the partition's rows ``plan`` shows."""
+    if plan is None:
+        return data.num_rows
+    return int(pc.sum(plan.mask(data)).as_py() or 0)
