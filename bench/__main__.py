@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import concurrency, connect, explorer, loads, peers, queries, report, startup, typecheck
+from bench import cluster, concurrency, connect, explorer, loads, peers, queries, report, startup, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "peers", "explorer", "typecheck")
+AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "peers", "explorer", "cluster", "typecheck")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "connect" in areas:
             begin("connect")
             figures += connect.measure(context)
-        if {"loads", "queries", "concurrency", "peers", "explorer"} & set(areas):
+        if {"loads", "queries", "concurrency", "peers", "explorer", "cluster"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet
         if "loads" in areas:
@@ -100,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "explorer" in areas:
             begin("explorer")
             figures += explorer.measure(context, data)
+        if "cluster" in areas:
+            begin("cluster")
+            figures += cluster.measure(context, data)
         if "typecheck" in areas:
             begin("typecheck")
             figures += typecheck.measure(context)

@@ -80,8 +80,8 @@ def main() -> None:
     ]
     tables.create(CreateTable("sales", [Column(n, t) for n, t in columns]))
     tables.create(CreateTable("products", [Column("product", "string"), Column("category", "string")], keys=["product"]))
-    tables.get("sales").data = fact  # already in storage types: skip the load path
-    tables.get("products").data = products
+    tables.get("sales").stored = fact  # already in storage types: skip the load path
+    tables.get("products").stored = products
     cubes.join(tables, "sales", Join("products"))
     cubes.create_cube(tables, CreateCube("sales", mode="manual"))
     cubes.set_measure(tables, "sales", "qty", SetMeasure(Aggregate("sum", "qty")))
