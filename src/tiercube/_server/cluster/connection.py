@@ -30,6 +30,8 @@ log = logging.getLogger("tiercube.server")
 
 # How long to wait for a worker that does not answer; the default (30 s) would hang a query.
 _CONNECT_TIMEOUT = "5s"
+# Seconds between looks at the workers while a change runs on them.
+_POLL = 1.0
 
 
 class Cluster:
@@ -75,15 +77,29 @@ class Cluster:
         """``function(*args)`` as a task on ``worker`` only (never moved: it holds the partition)."""
         return self.client.submit(function, *args, workers=[worker], allow_other_workers=False, pure=False)
 
-    def results(self, futures: Sequence[Future[Any]]) -> list[Any]:
-        """The futures' results; an exception a task raised is raised here as it was."""
+    def results(self, futures: Sequence[Future[Any]], workers: Sequence[str]) -> list[Any]:
+        """The futures' results; an exception a task raised is raised here as it was.
+
+        The tasks are pinned to ``workers``: should one leave, Dask would wait for it forever,
+        so each wait is cut in slices and the workers looked for between them.
+        """
+        results: list[Any] = []
         try:
-            return list(self.client.gather(list(futures), asynchronous=False, direct=False, errors="raise")) if futures else []
-        except (OSError, TimeoutError, CancelledError) as error:
+            for future in futures:
+                while True:
+                    try:
+                        results.append(future.result(timeout=_POLL))
+                        break
+                    except TimeoutError:
+                        live = self.workers()
+                        if any(worker not in live for worker in workers):
+                            raise ClusterError("a cluster worker left while it was working; nothing was changed") from None
+        except (OSError, CancelledError) as error:
             # Cancelled: the scheduler lost the data a task needed (its worker left). The
             # details (addresses) go to the log: callers see the cluster's topology only as admins.
             log.warning("the cluster did not finish a task: %r", error)
             raise ClusterError(f"the cluster did not finish the work ({type(error).__name__}): a worker may have left") from None
+        return results
 
     def run(self, work: Mapping[str, tuple[str, Callable[..., Any], tuple[Any, ...]]]) -> dict[str, Any]:
         """On each worker (the keys of ``work``), ``function(partition, *args)`` for its (key, function, args)."""
@@ -118,7 +134,20 @@ class _Lost:
         self.key = key
 
 
+def use_worker_threads(threads: int) -> None:
+    """Let Arrow use the threads the worker was given.
+
+    Dask's nanny starts workers with OMP_NUM_THREADS=1, which Arrow reads to
+    size its thread pool: a worker with 2 threads would group on one core.
+    """
+    import pyarrow as pa
+
+    if threads > 0 and pa.cpu_count() != threads:
+        pa.set_cpu_count(threads)
+
+
 async def _on_worker(work: Mapping[str, tuple[str, Callable[..., Any], tuple[Any, ...]]], dask_worker: Any = None) -> Any:
+    use_worker_threads(int(dask_worker.state.nthreads))
     key, function, args = work[dask_worker.address]
     try:
         data = dask_worker.data[key]

@@ -76,7 +76,8 @@ class Partitions:
         live = self.cluster.workers()
         return [Partition(p.worker, p.rows if p.worker in live else None, p.bytes if p.worker in live else None) for p in self.parts]
 
-    def _check(self) -> None:
+    def check(self) -> None:
+        """``ClusterError`` if a partition's worker left the cluster."""
         live = self.cluster.workers()
         for number, part in enumerate(self.parts):
             if part.worker not in live:
@@ -90,7 +91,7 @@ class Partitions:
 
     def merged(self, incoming: pa.Table, keys: Sequence[str]) -> Partitions:
         """``incoming`` (conformed to the table, on the server) added; rows whose key exists replace the old ones."""
-        self._check()
+        self.check()
         pieces = tasks.placed(tasks.numbered(incoming, self.next_sequence), keys, len(self.parts), None)
         # The scattered pieces are held here until every merge is done: Dask drops data nobody holds.
         sent = {i: self.cluster.put(part.worker, pieces[i]) for i, part in enumerate(self.parts) if pieces[i].num_rows}
@@ -103,7 +104,7 @@ class Partitions:
         Each reader conforms and cuts its rows; each partition's worker then takes its piece of
         every reader's rows, so rows move once, straight to the worker of their key.
         """
-        self._check()
+        self.check()
         count = len(self.parts)
         workers = [part.worker for part in self.parts]
         starts = list(itertools.accumulate([self.next_sequence, *(rows for _, _, rows in read)]))
@@ -120,7 +121,7 @@ class Partitions:
 
     def dropped(self, condition: Filter, columns: dict[str, DataType]) -> Partitions:
         """Without the rows that match ``condition``."""
-        self._check()
+        self.check()
         changed = {
             i: self.cluster.submit(part.worker, tasks.dropped, part.future, condition, columns, self.table)
             for i, part in enumerate(self.parts)
@@ -128,7 +129,9 @@ class Partitions:
         return self._replaced(changed, self.next_sequence)
 
     def _replaced(self, changed: dict[int, Future[Any]], next_sequence: int) -> Partitions:
-        sizes = self.cluster.results([self.cluster.submit(self.parts[i].worker, tasks.size, f) for i, f in changed.items()])
+        sizes = self.cluster.results(
+            [self.cluster.submit(self.parts[i].worker, tasks.size, f) for i, f in changed.items()], [p.worker for p in self.parts]
+        )
         parts = list(self.parts)
         for (i, future), (rows, size) in zip(changed.items(), sizes, strict=True):
             parts[i] = Part(parts[i].worker, future, rows, size)
@@ -156,12 +159,13 @@ class Partitions:
         """Every row, on the session server: for what is only done on small tables (a join's dimension)."""
         with self._gathering:
             if self._gathered is None:
-                self._check()
-                self._gathered = _in_order(self.cluster.results([p.future for p in self.parts]), None).unify_dictionaries()
+                self.check()
+                held = self.cluster.results([p.future for p in self.parts], [p.worker for p in self.parts])
+                self._gathered = _in_order(held, None).unify_dictionaries()
             return self._gathered
 
     def _run(self, function: Any, *args: Any) -> dict[str, Any]:
-        self._check()
+        self.check()
         return self.cluster.run({part.worker: (part.future.key, function, args) for part in self.parts})
 
 

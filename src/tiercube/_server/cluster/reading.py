@@ -24,9 +24,9 @@ import pyarrow as pa
 from tiercube._server.engine import sources
 from tiercube._server.engine.sources import SharedFile
 from tiercube._server.cluster import tasks
-from tiercube._server.cluster.connection import Cluster
+from tiercube._server.cluster.connection import Cluster, use_worker_threads
 from tiercube._wire.messages import CloudLocation, DataType, ParquetSource, Source
-from tiercube.errors import LoadError
+from tiercube.errors import ClusterError, LoadError
 
 if TYPE_CHECKING:
     import pyarrow.fs as pa_fs
@@ -81,12 +81,14 @@ def read_on_workers(
     """Read ``source`` on ``workers``: a Parquet file's row groups split between them, a CSV file
     or cloud object by one. Each part stays on the worker that read it; returns where, the future
     of what and how many rows, and the schema. ``LoadError`` names the file if any part fails."""
+    if not workers:
+        raise ClusterError(f"the cluster at {cluster.scheduler} has no workers to read {sources.describe(source)}")
     checked = WorkerAccess.checked(source, access)
     runs: list[list[int] | None] = [None]
     if isinstance(source, ParquetSource):
         runs = [*split_row_groups(sources.row_group_sizes(source, access), len(workers))] or [None]
     parts = [(worker, cluster.submit(worker, read_part, source, data_types, checked, run)) for worker, run in zip(workers, runs, strict=False)]
-    described = cluster.results([cluster.submit(worker, tasks.described, part) for worker, part in parts])
+    described = cluster.results([cluster.submit(worker, tasks.described, part) for worker, part in parts], workers)
     return [(worker, part, rows) for (worker, part), (rows, _) in zip(parts, described, strict=True)], described[0][1]
 
 
@@ -94,6 +96,9 @@ def read_part(
     source: Source, data_types: Mapping[str, DataType], access: WorkerAccess, row_groups: Sequence[int] | None
 ) -> pa.Table:
     """On a worker: the source (of a Parquet file, ``row_groups`` only) as Arrow."""
+    from distributed import get_worker
+
+    use_worker_threads(get_worker().state.nthreads)
     return sources.read(source, data_types, access, row_groups)
 
 

@@ -33,7 +33,9 @@ def merged(old: pa.Table, keys: Sequence[str], *incoming: pa.Table) -> pa.Table:
     pieces = [piece for piece in incoming if piece.num_rows]
     if not pieces:
         return old
-    return merge_rows(old, aligned(pa.concat_tables(pieces)), keys).data
+    data = merge_rows(old, aligned(pa.concat_tables(pieces)), keys).data
+    # Pieces from several readers have dictionaries of their own: unified once here, not by every query.
+    return data.unify_dictionaries() if dictionaries_differ(data) else data
 
 
 def numbered(data: pa.Table, start: int) -> pa.Table:

@@ -135,6 +135,7 @@ def merge_rows(old: pa.Table, incoming: pa.Table, keys: Sequence[str]) -> Change
     latest = last_positions(combined.select(list(keys)).unify_dictionaries(), list(keys))
     if latest is None:
         return Change(combined, incoming, None)
+    # Keep the surviving rows in arrival order.
     kept = latest.take(pc.sort_indices(latest))
     survives = pc.is_in(positions(combined.num_rows), value_set=kept)
     old_survives = survives.slice(0, old.num_rows)
@@ -283,6 +284,7 @@ class TableStore:
             from tiercube._server.cluster.reading import read_on_workers
 
             partitions = table.partitions
+            partitions.check()  # a read pinned to a worker that left would wait for it forever
             read, _ = read_on_workers(partitions.cluster, [p.worker for p in partitions.parts], source, table.columns, access)
             checkpoint(f"loading into {table.name!r}")
             with self.write_lock:
