@@ -79,9 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "connect" in areas:
             begin("connect")
             figures += connect.measure(context)
-        if {"loads", "queries", "concurrency", "peers", "explorer", "cluster"} & set(areas):
+        if {"loads", "queries", "concurrency", "peers", "explorer"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet
+        elif "cluster" in areas:
+            log("generating data")
+            _ = data.parquet
         if "loads" in areas:
             begin("loads")
             figures += loads.measure(context, data)

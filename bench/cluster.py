@@ -1,73 +1,116 @@
 """Distributed tables on a Dask LocalCluster: query time by worker count, merge overhead, memory.
 
-For 1, 2 and 4 worker processes (1 thread each), the fact table is read with
-``distributed=True`` and two cube queries run end to end through the
-session: q1 (qty by region: a 10-row result, where the merge is pure
-overhead) and q2 (qty and price by region x product). The baseline is the
-same query on the same data held by a single session server, taking turns
-in the same run. Maintained aggregates and kept answers are off on both
-sides: every query reads every fact row (a served query does not touch the
-workers at all). Memory: each worker's resident memory against the Arrow
-size of the partition it holds.
+The fact table is read with ``distributed=True`` by a session on a cluster of
+1, 2 and 4 worker processes (the machine's cores shared between them) and two
+cube queries run end to end: q1 (qty by region: a 10-row result, where the
+merge is pure overhead) and q2 (qty and price by region x product). The
+baseline is the same query on the same data held by one session server,
+taking turns in the same run. Maintained aggregates and kept answers are off
+on both sides: every query reads every fact row (a served query does not
+touch the workers at all). Memory: each worker's resident memory against the
+Arrow size of the partition it holds.
+
+In full mode the same runs on ``BIG_ROWS`` rows too, generated on the
+workers as Parquet shards (each worker writes its share) that both sessions
+read, with as many workers as cores.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 import tiercube
 from bench.common import Context, Figure, Samples, Target, compare, timed
-from bench.data import Dataset
+from bench.data import Dataset, fact_table
 
 COLD = tiercube.SessionConfig(aggregate_memory_bytes=0)
-
-
-def measure(context: Context, data: Dataset) -> list[Figure]:
-    from distributed import LocalCluster
-
-    figures: list[Figure] = []
-    runs = max(3, context.mode.repeats)
-    counts = (1, 2) if context.mode.name == "smoke" else (1, 2, 4)
-    with tiercube.Session.start(COLD) as single:
-        held = single.read_parquet(data.parquet, table_name="sales")
-        held_cube = single.create_cube(held)
-        baseline = {name: functools.partial(_query, held_cube, name) for name in QUERIES}
-        for workers in counts:
-            context.log(f"cluster: {workers} worker(s)")
-            with (
-                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
-                tiercube.Session.start(COLD, cluster=cluster) as owner,
-            ):
-                spread = owner.read_parquet(data.parquet, table_name="sales", distributed=True)
-                cube = owner.create_cube(spread)
-                for name, description in QUERIES.items():
-                    ours, theirs = _turns(functools.partial(_query, cube, name), baseline[name], runs)
-                    _check_same(name, _query(cube, name), _query(held_cube, name))
-                    overhead = workers == 1 and name == "q1"
-                    figures.append(
-                        compare(
-                            f"cluster.{name}.{workers}_workers",
-                            f"cluster: {description}, {workers} worker(s)",
-                            "ms",
-                            ours,
-                            theirs,
-                            "the same query, table held by one session server",
-                            # One worker does what the single server does, plus the trip and the merge.
-                            Target(1.2, on="ratio", text="overhead < 20%") if overhead else None,
-                            note=f"{data.rows:,} fact rows; speed-up {theirs.median / ours.median:.2f}x; {os.cpu_count()} cores",
-                        )
-                    )
-                figures.append(_memory(owner, spread, workers))
-    return figures
-
-
+BIG_ROWS = 100_000_000
+SHARD_ROWS = 10_000_000
 QUERIES = {
     "q1": "qty.SUM by region (10 rows)",
     "q2": "qty.SUM, price.SUM by region x product",
 }
+
+
+def measure(context: Context, data: Dataset) -> list[Figure]:
+    cores = os.cpu_count() or 1
+    counts = (1, 2) if context.mode.name == "smoke" else (1, 2, 4)
+    figures = _scaling(context, [data.parquet], data.rows, counts)
+    if context.mode.name == "full":
+        context.log(f"cluster: generating {BIG_ROWS:,} rows on the workers")
+        shards = _generate_on_workers(context.directory, BIG_ROWS, cores)
+        figures += _scaling(context, shards, BIG_ROWS, (cores,))
+    return figures
+
+
+def _scaling(context: Context, files: Sequence[Path], rows: int, counts: Sequence[int]) -> list[Figure]:
+    from distributed import LocalCluster
+
+    cores = os.cpu_count() or 1
+    runs = max(3, context.mode.repeats)
+    figures: list[Figure] = []
+    with tiercube.Session.start(COLD) as single:
+        held_cube = single.create_cube(_read(single, files, distributed=False))
+        for workers in counts:
+            context.log(f"cluster: {rows:,} rows, {workers} worker(s)")
+            threads = max(1, cores // workers)
+            with (
+                LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, dashboard_address=":0") as cluster,
+                tiercube.Session.start(COLD, cluster=cluster) as owner,
+            ):
+                spread = _read(owner, files, distributed=True)
+                cube = owner.create_cube(spread)
+                for name, description in QUERIES.items():
+                    _check_same(name, _query(cube, name), _query(held_cube, name))
+                    ours, theirs = _turns(functools.partial(_query, cube, name), functools.partial(_query, held_cube, name), runs)
+                    # With the server's cores between the workers, all that differs is the trip and the merge.
+                    overhead = workers == cores and name == "q1" and rows == context.mode.rows
+                    figures.append(
+                        compare(
+                            f"cluster.{name}.{rows}_rows.{workers}_workers",
+                            f"cluster: {description}, {rows:,} rows, {workers} worker(s) x {threads} thread(s)",
+                            "ms",
+                            ours,
+                            theirs,
+                            "the same query, table held by one session server",
+                            Target(1.2, on="ratio", text="overhead < 20%") if overhead else None,
+                            note=f"speed-up {theirs.median / ours.median:.2f}x; {cores} cores",
+                        )
+                    )
+                figures.append(_memory(owner, spread, rows, workers))
+    return figures
+
+
+def _read(session: tiercube.Session, files: Sequence[Path], distributed: bool) -> tiercube.LocalTable:
+    table = session.read_parquet(files[0], table_name="sales", distributed=distributed)
+    for path in files[1:]:
+        table.load(tiercube.ParquetLoad(path))
+    return table
+
+
+def _generate_on_workers(directory: Path, rows: int, cores: int) -> list[Path]:
+    """``rows`` fact rows written as Parquet shards by the workers of a cluster (generating 100 M rows
+    in the benchmark's process would hold them all in its memory first)."""
+    from distributed import Client, LocalCluster
+
+    shards = [(directory / f"big-{i}.parquet", i * SHARD_ROWS, min(SHARD_ROWS, rows - i * SHARD_ROWS)) for i in range(-(-rows // SHARD_ROWS))]
+    with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
+        futures = [client.submit(_write_shard, path, start, count, pure=False) for path, start, count in shards]
+        client.gather(futures)
+    return [path for path, _, _ in shards]
+
+
+def _write_shard(path: Path, start: int, rows: int) -> None:
+    shard = fact_table(rows, seed=start)
+    shard = shard.set_column(0, "id", pa.array(range(start, start + rows), pa.int64()))
+    cast(Any, pq).write_table(shard, path, row_group_size=1_000_000)
 
 
 def _query(cube: tiercube.EditableCube, name: str) -> pa.Table:
@@ -96,7 +139,7 @@ def _close(left: float | None, right: float | None) -> bool:
     return abs(left - right) <= abs(right) * 1e-9
 
 
-def _turns(ours: functools.partial[pa.Table], theirs: functools.partial[pa.Table], runs: int) -> tuple[Samples, Samples]:
+def _turns(ours: Callable[[], object], theirs: Callable[[], object], runs: int) -> tuple[Samples, Samples]:
     ours()  # warm both
     theirs()
     mine: list[float] = []
@@ -107,7 +150,7 @@ def _turns(ours: functools.partial[pa.Table], theirs: functools.partial[pa.Table
     return Samples(tuple(mine)), Samples(tuple(other))
 
 
-def _memory(owner: tiercube.Session, table: tiercube.LocalTable, workers: int) -> Figure:
+def _memory(owner: tiercube.Session, table: tiercube.LocalTable, rows: int, workers: int) -> Figure:
     stats = owner.stats().cluster
     parts = table.partitions or []
     if stats is None:
@@ -116,8 +159,8 @@ def _memory(owner: tiercube.Session, table: tiercube.LocalTable, workers: int) -
     resident = {w.address: w.memory for w in stats.workers}
     ratios = tuple(resident[w] / held[w] for w in held if held[w])
     return compare(
-        f"cluster.memory.{workers}_workers",
-        f"cluster: worker memory / its partition's Arrow size, {workers} worker(s)",
+        f"cluster.memory.{rows}_rows.{workers}_workers",
+        f"cluster: worker memory / its partition's Arrow size, {rows:,} rows, {workers} worker(s)",
         "x",
         Samples(ratios),
         note="resident memory of each worker process (Python, pyarrow, Dask included) over its partition's bytes",
