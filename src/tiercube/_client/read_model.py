@@ -117,7 +117,8 @@ class ModelReading(SessionCore):
 
     def stats(self) -> ServerStats:
         """What the server keeps to answer repeated queries fast: maintained aggregates against their
-        memory budget (``aggregate_memory_bytes``), how often they served, and the answers it keeps."""
+        memory budget (``aggregate_memory_bytes``), how often they served, and the answers it keeps;
+        with a Dask cluster, its workers and their memory (``cluster``, for admins)."""
         return self._connection.json("GET", paths.STATS, ServerStats)
 
 

@@ -108,9 +108,11 @@ class Partitions:
         count = len(self.parts)
         workers = [part.worker for part in self.parts]
         starts = list(itertools.accumulate([self.next_sequence, *(rows for _, _, rows in read)]))
+        # Without keys, rows stay where they were read, unless one worker read them all.
+        homes = [workers.index(worker) if len(read) > 1 and worker in workers else None for worker, _, _ in read]
         cut = [
-            self.cluster.submit(worker, tasks.conformed, future, layout, origin, start, count, workers.index(worker) if len(read) > 1 and worker in workers else None)
-            for (worker, future, _), start in zip(read, starts, strict=False)
+            self.cluster.submit(worker, tasks.conformed, future, layout, origin, start, count, home)
+            for (worker, future, _), start, home in zip(read, starts, homes, strict=False)
         ]
         pieces = [[self.cluster.submit(worker, tasks.piece, c, j) for j in range(count)] for (worker, _, _), c in zip(read, cut, strict=True)]
         changed = {
