@@ -139,6 +139,7 @@ ACTIONS: list[tuple[str, int, Callable[[Shop], Callable[[], object]]]] = [
     ("connect(url, authentication=...)", 1, lambda s: lambda: tiercube.connect(s.proxy.url, authentication=ADMIN).close()),
     ("session.tables['sales'].query()", 1, lambda s: lambda: s.session.tables["sales"].query()),
     ("session.tables['sales'].row_count", 1, lambda s: lambda: s.session.tables["sales"].row_count),
+    ("session.tables['sales'].partitions", 1, lambda s: lambda: s.session.tables["sales"].partitions),
     ("session.tables.schema", 1, lambda s: lambda: s.session.tables.schema),
     ("'sales' in session.tables", 1, lambda s: lambda: "sales" in s.session.tables),
     ("session.cubes['sales'].query('qty.SUM', levels=['region'])", 1, lambda s: lambda: s.session.cubes["sales"].query("qty.SUM", levels=["region"])),
