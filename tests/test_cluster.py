@@ -148,6 +148,23 @@ def test_a_bad_file_read_by_the_workers_names_its_line_and_changes_nothing(owner
     assert "bad_file_new" not in owner.tables
 
 
+def test_a_distributed_grouping_is_kept_until_the_table_changes(owner: tiercube.Session) -> None:
+    local, spread = both(owner, "kept", sales(20_000))
+    cube = owner.create_cube(spread, name="kept_spread")
+    held = owner.create_cube(local, name="kept_local")
+    by_region = cube.query("qty.SUM", "contributors.COUNT", levels=["region"])  # grouped on the workers, kept
+    hits = owner.stats().aggregates.hits
+    total = cube.query("qty.SUM", "contributors.COUNT")  # rolled up on the server: no worker asked
+    assert owner.stats().aggregates.hits == hits + 1
+    assert by_region.equals(held.query("qty.SUM", "contributors.COUNT", levels=["region"]))
+    assert total.equals(held.query("qty.SUM", "contributors.COUNT"))
+    # Read your writes: the change makes new partitions, and the kept grouping no longer serves.
+    for table in (local, spread):
+        table.append((10**6, "EU", 1000), (5, "US", 2000))
+    assert cube.query("qty.SUM", "contributors.COUNT").equals(held.query("qty.SUM", "contributors.COUNT"))
+    assert cube.query("qty.SUM", levels=["region"]).equals(held.query("qty.SUM", levels=["region"]))
+
+
 def test_cluster_stats_name_the_workers_to_admins_only(owner: tiercube.Session, dask_scheduler: str) -> None:
     owner.read_arrow(sales(100), table_name="stats_spread", keys=["id"], distributed=True)
     stats = owner.stats().cluster

@@ -28,6 +28,7 @@ from tiercube._server.engine.tables import Change, TableStore
 from tiercube.errors import QueryTimeoutError
 
 if TYPE_CHECKING:
+    from tiercube._server.cluster.partitions import Partitions
     from tiercube._server.engine.visibility import RowPlan
 
 LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", "distinct_count"]
@@ -204,9 +205,7 @@ def _grouped(
     """
     partitions = tables.get(grouping.fact).partitions
     if partitions is not None:
-        # Each worker groups the rows it holds, under the caller's restriction (the plan travels).
-        # Maintained aggregates and narrowing are for tables the server holds; the query filters after.
-        return partitions.grouped(grouping, visible)
+        return _grouped_on_cluster(partitions, grouping, visible, partials)
     if visible is None and partials is not None:
         # Before current_data: a served query never needs the rows' dictionaries unified.
         served = partials.serve(tables.get(grouping.fact).data, grouping)
@@ -226,6 +225,28 @@ def _grouped(
     kept = grouping.kept()
     groups = group_facts(data, kept)
     partials.offer(data, grouping, groups)
+    return roll_up(groups, kept, grouping)
+
+
+def _grouped_on_cluster(
+    partitions: Partitions, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None
+) -> pa.Table:
+    """A distributed fact table grouped by its workers, each its own rows, under the caller's restriction.
+
+    A grouping of all the rows is kept until the table changes (its partitions are then a new
+    object): repeated queries roll it up without asking the workers. Kept groupings are not
+    maintained through changes, and the query's filter is applied after grouping.
+    """
+    if visible is not None or partials is None:
+        return partitions.grouped(grouping, visible)
+    served = partials.serve(partitions, grouping)
+    if served is not None:
+        return served
+    if not partials.worth_keeping(grouping, filtered=False):
+        return partitions.grouped(grouping, None)
+    kept = grouping.kept()
+    groups = partitions.grouped(kept, None)
+    partials.offer(partitions, grouping, groups)
     return roll_up(groups, kept, grouping)
 
 

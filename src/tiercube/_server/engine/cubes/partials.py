@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal, Protocol, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -219,10 +219,18 @@ _SMALL = 10_000
 _REMEMBERED = 1_000
 
 
+class Snapshot(Protocol):
+    """What a kept grouping was made from, compared by identity: a table's data (a ``pa.Table``),
+    or a distributed table's partitions, both replaced by a new object on every change."""
+
+    @property
+    def num_rows(self) -> int: ...
+
+
 @dataclass
 class Entry:
     grouping: FactGrouping
-    data: pa.Table  # the table's data it was made from: identity is its version
+    data: Snapshot  # what it was made from: identity is its version
     groups: pa.Table
     used: float = field(default_factory=time.monotonic)
     hits: int = 0
@@ -258,7 +266,7 @@ class Partials:
         # Groupings too large to keep: grouping them whole again would only cost time.
         self._refused: collections.OrderedDict[FactGrouping, None] = collections.OrderedDict()
 
-    def serve(self, data: pa.Table, wanted: FactGrouping) -> pa.Table | None:
+    def serve(self, data: Snapshot, wanted: FactGrouping) -> pa.Table | None:
         """``wanted`` rolled up from a kept grouping of exactly ``data``, or None."""
         with self._lock:
             usable = [e for e in self._entries.get(wanted.fact, []) if e.data is data and e.grouping.covers(wanted)]
@@ -286,7 +294,7 @@ class Partials:
                 return False
             return not filtered or self._missed.get(grouping, 0) > 1
 
-    def offer(self, data: pa.Table, wanted: FactGrouping, groups: pa.Table) -> None:
+    def offer(self, data: Snapshot, wanted: FactGrouping, groups: pa.Table) -> None:
         """Keep ``groups`` (``wanted.kept()`` of ``data``) if it is worth it and fits the budget."""
         grouping = wanted.kept()
         if groups.nbytes > self.budget // 2 or (data.num_rows > _SMALL and groups.num_rows > data.num_rows // 2):
