@@ -33,6 +33,7 @@ from tiercube.errors import ClusterError
 if TYPE_CHECKING:
     from distributed import Future
 
+    from tiercube._server.engine.cubes.pushdown import FactFilter
     from tiercube._server.engine.tables import StoredTable
 
 
@@ -141,9 +142,11 @@ class Partitions:
 
     # Reads ---------------------------------------------------------------
 
-    def grouped(self, grouping: FactGrouping, plan: RowPlan | None) -> pa.Table:
-        """The fact rows grouped as ``group_facts`` would group them, each worker grouping its own."""
-        return merge_groups([aligned(part) for part in self._run(tasks.grouped, grouping, plan).values()], grouping)
+    def grouped(self, grouping: FactGrouping, plan: RowPlan | None, narrow: FactFilter | None = None) -> pa.Table:
+        """The fact rows (those ``plan`` shows and ``narrow`` keeps) grouped as ``group_facts`` would
+        group them, each worker grouping its own."""
+        parts = self._run(tasks.grouped, grouping, plan, narrow).values()
+        return merge_groups([aligned(part) for part in parts], grouping)
 
     def selected(
         self, condition: Filter | None, columns: dict[str, DataType], plan: RowPlan | None, limit: int | None

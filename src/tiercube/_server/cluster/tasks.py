@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import aligned, dictionaries_differ, filtered
 from tiercube._server.engine.cubes.partials import FactGrouping, group_facts
+from tiercube._server.engine.cubes.pushdown import FactFilter
 from tiercube._server.engine.filters import first_matches, to_expression
 from tiercube._server.cluster.hashing import partition_numbers, ranges, split
 from tiercube._server.engine.tables import StoredTable, merge_rows
@@ -78,11 +79,15 @@ def dropped(data: pa.Table, condition: Filter, columns: dict[str, DataType], tab
     return data.filter(~matches | matches.is_null())
 
 
-def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None) -> pa.Table:
-    """The partition's rows (those ``plan`` lets the caller see) grouped as the query needs."""
+def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
+    """The partition's rows (those ``plan`` lets the caller see and ``narrow`` keeps) grouped as the query needs."""
     if dictionaries_differ(data):
         data = data.unify_dictionaries()
-    return group_facts(data, grouping, plan.mask(data) if plan is not None else None)
+    mask = plan.mask(data) if plan is not None else None
+    narrowed = narrow.mask(data) if narrow is not None else None
+    if narrowed is not None:
+        mask = narrowed if mask is None else pc.and_(mask, narrowed)
+    return group_facts(data, grouping, mask)
 
 
 def selected(

@@ -12,14 +12,13 @@ this "base" by the query's levels.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import Array, Chunked, dictionaries_differ, last_per_key, plain
+from tiercube._server.engine.arrays import Chunked, dictionaries_differ, last_per_key, plain
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.partials import ROWS, FactGrouping, PartFunction, Partials, group_facts, roll_up
@@ -29,14 +28,13 @@ from tiercube.errors import QueryTimeoutError
 
 if TYPE_CHECKING:
     from tiercube._server.cluster.partitions import Partitions
+    from tiercube._server.engine.cubes.pushdown import FactFilter
     from tiercube._server.engine.visibility import RowPlan
 
 LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", "distinct_count"]
 Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
 
 
-# Which rows of a snapshot of the fact table a query's filter keeps (None: all).
-Narrowing: TypeAlias = "Callable[[pa.Table], Array | None]"
 Aggregation: TypeAlias = "tuple[str | list[str], Any] | tuple[str | list[str], Any, Any]"
 
 
@@ -106,7 +104,7 @@ def build_base(
     deadline: Deadline,
     visible: RowPlan | None = None,
     partials: Partials | None = None,
-    narrow: Narrowing | None = None,
+    narrow: FactFilter | None = None,
 ) -> Base:
     """Group the fact rows (those ``visible`` keeps) by ``levels`` and compute the partials of ``leaves``.
 
@@ -195,7 +193,7 @@ def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
 
 
 def _grouped(
-    tables: TableStore, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None, narrow: Narrowing | None
+    tables: TableStore, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None, narrow: FactFilter | None
 ) -> pa.Table:
     """The fact rows grouped by ``grouping``: rolled up from a maintained aggregate when one serves.
 
@@ -205,7 +203,7 @@ def _grouped(
     """
     partitions = tables.get(grouping.fact).partitions
     if partitions is not None:
-        return _grouped_on_cluster(partitions, grouping, visible, partials)
+        return _grouped_on_cluster(partitions, grouping, visible, partials, narrow)
     if visible is None and partials is not None:
         # Before current_data: a served query never needs the rows' dictionaries unified.
         served = partials.serve(tables.get(grouping.fact).data, grouping)
@@ -215,7 +213,7 @@ def _grouped(
     mask = visible.mask(data) if visible is not None else None
     keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
     if narrow is not None and not keeping:
-        narrowed = narrow(data)
+        narrowed = narrow.mask(data)
         if narrowed is not None:
             mask = narrowed if mask is None else pc.and_(mask, narrowed)
     if mask is not None:  # a restricted caller's or a narrowed grouping: never kept
@@ -229,23 +227,24 @@ def _grouped(
 
 
 def _grouped_on_cluster(
-    partitions: Partitions, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None
+    partitions: Partitions, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None, narrow: FactFilter | None
 ) -> pa.Table:
-    """A distributed fact table grouped by its workers, each its own rows, under the caller's restriction.
+    """A distributed fact table grouped by its workers, each its own rows, as ``_grouped`` groups them.
 
-    A grouping of all the rows is kept until the table changes (its partitions are then a new
-    object): repeated queries roll it up without asking the workers. Kept groupings are not
-    maintained through changes, and the query's filter is applied after grouping.
+    The restriction and the query's filter travel to the workers, which drop rows before
+    grouping. A grouping of all the rows is kept until the table changes (its partitions are
+    then a new object): repeated queries roll it up without asking the workers. Kept
+    groupings are dropped on a change rather than maintained.
     """
-    if visible is not None or partials is None:
-        return partitions.grouped(grouping, visible)
-    served = partials.serve(partitions, grouping)
-    if served is not None:
-        return served
-    if not partials.worth_keeping(grouping, filtered=False):
-        return partitions.grouped(grouping, None)
+    if visible is None and partials is not None:
+        served = partials.serve(partitions, grouping)
+        if served is not None:
+            return served
+    keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
+    if partials is None or not keeping:
+        return partitions.grouped(grouping, visible, narrow)
     kept = grouping.kept()
-    groups = partitions.grouped(kept, None)
+    groups = partitions.grouped(kept, None, None)
     partials.offer(partitions, grouping, groups)
     return roll_up(groups, kept, grouping)
 

@@ -29,7 +29,7 @@ from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef
 from tiercube._server.engine.filters import to_expression
 from tiercube._server.engine.tables import TableStore
-from tiercube._wire.filters import And, Filter, Leaf, Not, Or, flattened
+from tiercube._wire.filters import And, Filter, Leaf, Not, Or, filter_names, flattened
 from tiercube._wire.messages import DataType
 
 class _Unsupported(Exception):
@@ -46,17 +46,39 @@ class Levels:
     hops: Mapping[str, Edge]  # the fact's direct joins, by target table
 
 
-def fact_mask(tables: TableStore, data: pa.Table, condition: Filter, levels: Levels) -> Array | None:
-    """Whether each row of ``data`` (the fact rows) meets ``condition`` on levels; None if not computable here."""
+@dataclass(frozen=True)
+class FactFilter:
+    """A query's filter on levels, with the dimension rows it reads: data that can travel to the
+    cluster workers holding a distributed fact table, which then narrow their own rows."""
+
+    condition: Filter
+    levels: Levels
+    dimensions: Mapping[str, pa.Table]
+
+    @classmethod
+    def of(cls, tables: TableStore, condition: Filter, levels: Levels) -> FactFilter:
+        joined = {levels.refs[name].table for name in filter_names(condition)} - {levels.fact}
+        return cls(condition, levels, {table: tables.get(table).data for table in joined if table in levels.hops})
+
+    def mask(self, data: pa.Table) -> Array | None:
+        """Whether each row of ``data`` (fact rows) meets the condition; None if not computable here."""
+        return fact_mask(self.dimensions, data, self.condition, self.levels)
+
+
+def fact_mask(dimensions: Mapping[str, pa.Table], data: pa.Table, condition: Filter, levels: Levels) -> Array | None:
+    """Whether each row of ``data`` (the fact rows) meets ``condition`` on levels; None if not computable here.
+
+    ``dimensions``: the data of the joined tables whose levels the condition names.
+    """
     try:
-        values = _values(tables, data, flattened(condition), levels)
+        values = _values(dimensions, data, flattened(condition), levels)
     except _Unsupported:
         return None
     result: Array = values.fill_null(False)
     return result
 
 
-def _values(tables: TableStore, data: pa.Table, node: Filter, levels: Levels) -> Array:
+def _values(tables: Mapping[str, pa.Table], data: pa.Table, node: Filter, levels: Levels) -> Array:
     match node:
         case And(operands) | Or(operands):
             combine: Any = pc.and_kleene if isinstance(node, And) else pc.or_kleene
@@ -71,16 +93,16 @@ def _values(tables: TableStore, data: pa.Table, node: Filter, levels: Levels) ->
             return _leaf(tables, data, node, levels)
 
 
-def _leaf(tables: TableStore, data: pa.Table, leaf: Leaf, levels: Levels) -> Array:
+def _leaf(tables: Mapping[str, pa.Table], data: pa.Table, leaf: Leaf, levels: Levels) -> Array:
     ref = levels.refs[leaf.column]
     test = _tester(leaf, levels.types[leaf.column])
     if ref.table == levels.fact:
         return _spread(data[ref.column], test)
     edge = levels.hops.get(ref.table)
-    if edge is None or len(edge.pairs) != 1:
+    if edge is None or len(edge.pairs) != 1 or ref.table not in tables:
         raise _Unsupported
     ((source, target),) = edge.pairs
-    dimension = last_per_key(tables.get(ref.table).data.select(list(dict.fromkeys([target, ref.column]))), [target])
+    dimension = last_per_key(tables[ref.table].select(list(dict.fromkeys([target, ref.column]))), [target])
     keys = plain(dimension[target]).combine_chunks()
     valid = pc.is_valid(keys)
     keys, outcome = keys.filter(valid), test(plain(dimension[ref.column]).combine_chunks().filter(valid))

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, positions
-from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, Narrowing, build_base
+from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, build_base
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.partials import Partials
-from tiercube._server.engine.cubes.pushdown import Levels, fact_mask
+from tiercube._server.engine.cubes.pushdown import FactFilter, Levels
 from tiercube._server.engine.cubes.model import (
     ColumnRef,
     Cube,
@@ -142,13 +142,12 @@ def run_query(
 
 def _narrowing(
     tables: TableStore, schema: CubeSchema, cube: Cube, refs: dict[str, ColumnRef], condition: Filter | None
-) -> Narrowing | None:
+) -> FactFilter | None:
     """The query's filter as a mask of fact rows, to apply before grouping (see ``pushdown``)."""
     if condition is None:
         return None
     hops = {r.table: r.via for r in schema.reached if r.via is not None and r.via.source == schema.fact}
-    levels = Levels(schema.fact, refs, cube.level_types(), hops)
-    return lambda data: fact_mask(tables, data, condition, levels)
+    return FactFilter.of(tables, condition, Levels(schema.fact, refs, cube.level_types(), hops))
 
 
 def _check(cube: Cube, request: CubeQuery, max_rows: int) -> int:
