@@ -83,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
         "--cluster",
         metavar="ADDRESS",
         help="a Dask scheduler (tcp://host:8786) whose workers hold distributed tables; needs tiercube[cluster]. "
-        "A table whose worker is lost reports the missing partition: delete it and load it again",
+        "A table whose worker is lost reports the missing partition: empty it (table.drop()) and load it again",
     )
     serve.add_argument(
         "--hide-admin-api",
