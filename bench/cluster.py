@@ -12,7 +12,7 @@ Arrow size of the partition it holds.
 
 In full mode the same runs on ``BIG_ROWS`` rows too, generated on the
 workers as Parquet shards (each worker writes its share) that both sessions
-read, with as many workers as cores.
+read.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def measure(context: Context, data: Dataset) -> list[Figure]:
     if context.mode.name == "full":
         context.log(f"cluster: generating {BIG_ROWS:,} rows on the workers")
         shards = _generate_on_workers(context.directory, BIG_ROWS, cores)
-        figures += _scaling(context, shards, BIG_ROWS, (cores,))
+        figures += _scaling(context, shards, BIG_ROWS, counts)
     return figures
 
 
