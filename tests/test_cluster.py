@@ -220,6 +220,15 @@ def test_tiercube_serve_takes_a_cluster(dask_scheduler: str, tmp_path: Path) -> 
     assert result.returncode == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
 
 
+def test_a_server_started_after_a_local_cluster_keeps_every_core(owner: tiercube.Session) -> None:
+    # The dask_scheduler fixture started a LocalCluster in this process: Dask's nanny left
+    # OMP_NUM_THREADS=1 in os.environ, which would make Arrow in the server use one core.
+    assert os.environ.get("OMP_NUM_THREADS") == "1"
+    pid = owner._server.process.pid  # pyright: ignore[reportPrivateUsage]
+    environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert not [v for v in environment if v.startswith((b"OMP_NUM_THREADS=", b"MKL_NUM_THREADS=", b"OPENBLAS_NUM_THREADS="))]
+
+
 def test_without_a_cluster_the_server_never_imports_dask() -> None:
     code = (
         "import sys\n"
