@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from tiercube._server.engine import sources
-from tiercube._server.engine.sources import SharedFile
 from tiercube._server.cluster import tasks
 from tiercube._server.cluster.connection import Cluster, use_worker_threads
+from tiercube._server.engine import sources
+from tiercube._server.engine.sources import SharedFile
 from tiercube._wire.messages import CloudLocation, DataType, ParquetSource, Source
 from tiercube.errors import ClusterError, LoadError
 

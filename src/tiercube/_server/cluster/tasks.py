@@ -13,11 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiercube._server.cluster.hashing import partition_numbers, ranges, split
 from tiercube._server.engine.arrays import aligned, dictionaries_differ, filtered
 from tiercube._server.engine.cubes.partials import FactGrouping, group_facts
 from tiercube._server.engine.cubes.pushdown import FactFilter
 from tiercube._server.engine.filters import first_matches, to_expression
-from tiercube._server.cluster.hashing import partition_numbers, ranges, split
 from tiercube._server.engine.tables import StoredTable, merge_rows
 from tiercube._server.engine.visibility import RowPlan
 from tiercube._wire.filters import Filter
