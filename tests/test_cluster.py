@@ -379,3 +379,26 @@ def test_the_readme_cube_example_gives_the_same_result_on_distributed_tables(
     # Float sums: the workers add in another order, so the last bits may differ.
     for column in ("margin", "share of region"):
         assert result[column].to_pylist() == pytest.approx(held[column].to_pylist(), rel=1e-12)
+
+
+def test_work_on_a_worker_that_dies_fails_instead_of_waiting_for_it() -> None:
+    from distributed import Client, LocalCluster
+
+    from tiercube._server.cluster.connection import Cluster
+
+    # Dask waits forever for a task pinned to a worker that left; a load must fail instead.
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local,
+        Client(local) as client,
+    ):
+        cluster = Cluster(local.scheduler_address)
+        try:
+            victim = sorted(cluster.workers())[0]
+            slow = cluster.submit(victim, time.sleep, 60)
+            os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+            started = time.monotonic()
+            with pytest.raises(tiercube.ClusterError, match="left while it was working"):
+                cluster.results([slow], [victim])
+            assert time.monotonic() - started < 30
+        finally:
+            cluster.close()
