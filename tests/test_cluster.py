@@ -158,9 +158,17 @@ def test_a_distributed_grouping_is_kept_until_the_table_changes(owner: tiercube.
     assert owner.stats().aggregates.hits == hits + 1
     assert by_region.equals(held.query("qty.SUM", "contributors.COUNT", levels=["region"]))
     assert total.equals(held.query("qty.SUM", "contributors.COUNT"))
-    # Read your writes: the change makes new partitions, and the kept grouping no longer serves.
+    # An append of new keys only: the kept grouping folds the rows in (no worker regroups).
+    maintained = owner.stats().aggregates.maintained
     for table in (local, spread):
-        table.append((10**6, "EU", 1000), (5, "US", 2000))
+        table.append((10**6, "EU", 1000), (10**6 + 1, None, 7))
+    assert owner.stats().aggregates.maintained > maintained
+    hits = owner.stats().aggregates.hits
+    assert cube.query("qty.SUM", "contributors.COUNT").equals(held.query("qty.SUM", "contributors.COUNT"))
+    assert owner.stats().aggregates.hits >= hits + 1
+    # An upsert that replaces a row: the kept grouping is dropped, and the next answer is fresh.
+    for table in (local, spread):
+        table.append((5, "US", 2000))
     assert cube.query("qty.SUM", "contributors.COUNT").equals(held.query("qty.SUM", "contributors.COUNT"))
     assert cube.query("qty.SUM", levels=["region"]).equals(held.query("qty.SUM", levels=["region"]))
 

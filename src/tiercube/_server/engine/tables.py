@@ -51,10 +51,18 @@ class Change:
     removed: pa.Table | None
 
 
+class Snapshot(Protocol):
+    """A table's data as of one version, compared by identity: a ``pa.Table``, or a distributed
+    table's partitions; either is a new object on every change."""
+
+    @property
+    def num_rows(self) -> int: ...
+
+
 class Observer(Protocol):
     """Told of every change of a table's data, under its write lock, before readers can see it."""
 
-    def changed(self, table: str, old: pa.Table, new: pa.Table, added: pa.Table | None, removed: pa.Table | None) -> None: ...
+    def changed(self, table: str, old: Snapshot, new: Snapshot, added: pa.Table | None, removed: pa.Table | None) -> None: ...
     def forget(self, table: str) -> None: ...
 
 
@@ -170,10 +178,16 @@ class TableStore:
         table.stored = change.data
         table.version = next(_VERSIONS)
 
-    def swap_partitions(self, table: StoredTable, partitions: Partitions) -> None:
-        """Replace a distributed table's partitions; the caller holds the write lock."""
-        # Maintained aggregates are kept for tables the server holds: a distributed table's are dropped.
-        self._forget(table.name)
+    def swap_partitions(self, table: StoredTable, partitions: Partitions, added: pa.Table | None = None) -> None:
+        """Replace a distributed table's partitions; the caller holds the write lock.
+
+        ``added``: the rows the change only added (none replaced), which kept groupings fold in;
+        any other change drops them (the rows it removed are on the workers).
+        """
+        if added is not None and self._observer is not None and table.partitions is not None:
+            self._observer.changed(table.name, table.partitions, partitions, added, None)
+        else:
+            self._forget(table.name)
         table.partitions = partitions
         table.version = next(_VERSIONS)
 
@@ -316,9 +330,12 @@ class TableStore:
         checkpoint(f"loading into {table.name!r}")
         with self.write_lock:
             if table.partitions is not None:
-                partitions = table.partitions.merged(conformed, table.keys)
+                before = table.partitions
+                partitions = before.merged(conformed, table.keys)
                 checkpoint(f"loading into {table.name!r}")
-                self.swap_partitions(table, partitions)
+                # As many more rows as came in: no row was replaced, so the change only added these.
+                only_added = partitions.num_rows == before.num_rows + conformed.num_rows
+                self.swap_partitions(table, partitions, conformed if only_added else None)
                 return incoming.num_rows
             old = table.data
             change = table.merged(conformed)

@@ -29,13 +29,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias, cast
+from typing import Any, Literal, TypeAlias, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import POSITION, Array, Chunked, filtered, plain, positions
 from tiercube._server.engine.cubes.model import alias
+from tiercube._server.engine.tables import Snapshot
 
 log = logging.getLogger("tiercube.server")
 
@@ -121,8 +122,11 @@ def _with_rows(grouped: pa.Table) -> pa.Table:
     return kept
 
 
-def maintained(groups: pa.Table, grouping: FactGrouping, data: pa.Table, added: pa.Table | None, removed: pa.Table | None) -> pa.Table:
-    """``groups`` of the old data, brought to ``data``: the old data plus ``added`` minus ``removed``."""
+def maintained(groups: pa.Table, grouping: FactGrouping, data: pa.Table | None, added: pa.Table | None, removed: pa.Table | None) -> pa.Table:
+    """``groups`` of the old data, brought to ``data``: the old data plus ``added`` minus ``removed``.
+
+    ``data`` (the new rows) is read only when rows were removed; None where they are not at hand.
+    """
     pieces = [groups]
     if added is not None and added.num_rows:
         pieces.append(group_facts(added.unify_dictionaries(), grouping))
@@ -136,6 +140,8 @@ def maintained(groups: pa.Table, grouping: FactGrouping, data: pa.Table, added: 
     if exact:
         return _emptied_sums_are_null(_with_rows(merged), grouping)
     # Minima and maxima cannot be subtracted: the groups removed rows touched are computed again.
+    if data is None:
+        raise ValueError("rows were removed but the new data is not at hand")
     affected = gone.select(grouping.key_names)
     fresh = group_facts(_rows_with_keys(data, grouping, affected), grouping)
     untouched = _without_keys(merged, grouping, affected)
@@ -217,14 +223,6 @@ def _matching(left: pa.Table, left_names: list[str], right: pa.Table, right_name
 # Below this many fact rows any grouping is kept (it is small anyway), whatever its size.
 _SMALL = 10_000
 _REMEMBERED = 1_000
-
-
-class Snapshot(Protocol):
-    """What a kept grouping was made from, compared by identity: a table's data (a ``pa.Table``),
-    or a distributed table's partitions, both replaced by a new object on every change."""
-
-    @property
-    def num_rows(self) -> int: ...
 
 
 @dataclass
@@ -313,16 +311,22 @@ class Partials:
             entries.append(entry)
             self._evict()
 
-    def changed(self, table: str, old: pa.Table, new: pa.Table, added: pa.Table | None, removed: pa.Table | None) -> None:
-        """``table``'s data went from ``old`` to ``new`` (called under its write lock, before readers see it)."""
+    def changed(self, table: str, old: Snapshot, new: Snapshot, added: pa.Table | None, removed: pa.Table | None) -> None:
+        """``table``'s data went from ``old`` to ``new`` (called under its write lock, before readers see it).
+
+        A distributed table's change hands only rows it added: removed rows are on the workers.
+        """
         with self._lock:
             entries = self._entries.get(table, [])
         kept: list[Entry] = []
         for entry in entries:
             if entry.data is not old:
                 continue
+            rows = new if isinstance(new, pa.Table) else None
+            if removed is not None and rows is None:
+                continue  # never handed so; a query would rebuild it
             try:
-                groups = entry.groups if added is None and removed is None else maintained(entry.groups, entry.grouping, new, added, removed)
+                groups = entry.groups if added is None and removed is None else maintained(entry.groups, entry.grouping, rows, added, removed)
             except (pa.ArrowException, ValueError) as error:  # never a wrong answer: drop it, a query will rebuild it
                 log.warning("a maintained aggregate of %r was dropped: %s", table, error)
                 continue
