@@ -18,7 +18,6 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -359,10 +358,12 @@ def test_distributed_tables_answer_like_the_servers_own(owner: tiercube.Session,
 
 
 
-def test_the_config_refuses_a_rule_without_a_cluster() -> None:
+def test_a_distribution_rule_needs_a_cluster(dask_scheduler: str) -> None:
     with pytest.raises(tiercube.InvalidRequestError, match="distribute_over_rows needs a cluster"):
-        tiercube.SessionConfig(distribute_over_rows=10)
-    assert msgspec.structs.replace(tiercube.SessionConfig(), cluster="tcp://x:1", distribute_over_rows=10).distribute_over_rows == 10
+        tiercube.Session.start(tiercube.SessionConfig(distribute_over_rows=10))
+    # The rule in the config, the cluster given to start(): every table read goes to the cluster.
+    with tiercube.Session.start(tiercube.SessionConfig(distribute_over_rows=0), cluster=dask_scheduler) as session:
+        assert session.read_arrow(sales(10), table_name="t").partitions is not None
 
 
 def test_the_readme_cube_example_gives_the_same_result_on_distributed_tables(

@@ -28,6 +28,11 @@ def _serve(args: argparse.Namespace) -> int:
         config = msgspec.structs.replace(config, advertised_version=args.advertise_version)
     if args.cluster:
         config = msgspec.structs.replace(config, cluster=args.cluster)
+    try:
+        config.check_cluster()
+    except InvalidRequestError as error:
+        print(f"tiercube serve: {error}", file=sys.stderr)
+        return 2
     log_file = args.log_file or str(Path(tempfile.mkdtemp(prefix="tiercube-serve-"), "server.log"))
     configure_logging(log_file)
 

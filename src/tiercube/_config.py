@@ -102,6 +102,10 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
         for field in ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections"):
             if not getattr(self, field) > 0:
                 raise InvalidRequestError(f"{field} must be positive, not {getattr(self, field)!r}")
+
+    def check_cluster(self) -> None:
+        """``InvalidRequestError`` if ``distribute_over_rows`` is set without a cluster (checked at
+        start, once ``Session.start(cluster=...)`` or ``serve --cluster`` had their say)."""
         if self.distribute_over_rows is not None and self.cluster is None:
             raise InvalidRequestError("distribute_over_rows needs a cluster: give cluster='tcp://scheduler:8786' too")
 

@@ -82,6 +82,7 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
             config = SessionConfig() if config is None else SessionConfig.from_toml(config)
         if cluster is not None:
             config = msgspec.structs.replace(config, cluster=scheduler_address(cluster))
+        config.check_cluster()
         # The client's httpx and pyarrow (about 0.25 s) load while the child boots, not after.
         server = ServerProcess.spawn(
             config, config_path, while_starting=lambda: importlib.import_module("tiercube._client.connection")
