@@ -7,7 +7,7 @@ Two ways of running work, chosen on measurements on loopback (2 workers):
   loss. A task round trip costs 15 to 20 ms (the client and scheduler batch
   messages every 10 and 5 ms), which a load can afford.
 - Queries read the partitions in place with ``Client.run``: one message to
-  every worker at once and back, 3 to 4 ms, so that a small query stays
+  every worker at once and back, 2 to 4 ms, so that a small query stays
   small. The work runs in the worker's thread pool, not on its event loop.
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from concurrent.futures import CancelledError
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
 from tiercube._wire.messages import ClusterStats, WorkerStats
@@ -91,6 +91,8 @@ class Cluster:
                         results.append(future.result(timeout=_POLL))
                         break
                     except TimeoutError:
+                        if future.done():
+                            raise  # the task's own error, not the wait's
                         live = self.workers()
                         if any(worker not in live for worker in workers):
                             raise ClusterError("a cluster worker left while it was working; nothing was changed") from None
