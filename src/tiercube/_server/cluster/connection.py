@@ -91,8 +91,10 @@ class Cluster:
                         results.append(future.result(timeout=_POLL))
                         break
                     except TimeoutError:
-                        if future.done():
-                            raise  # the task's own error, not the wait's
+                        if future.status == "error":
+                            raise future.exception() from None  # the task's own error, not the wait's
+                        if future.status == "finished":
+                            continue  # it finished just after the wait gave up
                         live = self.workers()
                         if any(worker not in live for worker in workers):
                             raise ClusterError("a cluster worker left while it was working; nothing was changed") from None

@@ -149,10 +149,11 @@ class Partitions:
         return merge_groups([aligned(part) for part in parts], grouping)
 
     def selected(
-        self, condition: Filter | None, columns: dict[str, DataType], plan: RowPlan | None, limit: int | None
+        self, condition: Filter | None, columns: dict[str, DataType], plan: RowPlan | None, limit: int | None, wanted: Sequence[str] = ()
     ) -> pa.Table:
-        """The rows (that ``plan`` shows) matching ``condition``, the first ``limit`` in arrival order."""
-        found = self._run(tasks.selected, condition, columns, self.table, plan, limit)
+        """The rows (that ``plan`` shows) matching ``condition``, the first ``limit`` in arrival order;
+        only the ``wanted`` columns travel back (all when none are named)."""
+        found = self._run(tasks.selected, condition, columns, self.table, plan, limit, list(wanted))
         return _in_order(list(found.values()), limit)
 
     def counted(self, plan: RowPlan | None) -> int:

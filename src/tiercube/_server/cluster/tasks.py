@@ -91,14 +91,23 @@ def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None, narrow
 
 
 def selected(
-    data: pa.Table, condition: Filter | None, columns: dict[str, DataType], table: str, plan: RowPlan | None, limit: int | None
+    data: pa.Table,
+    condition: Filter | None,
+    columns: dict[str, DataType],
+    table: str,
+    plan: RowPlan | None,
+    limit: int | None,
+    wanted: list[str],
 ) -> pa.Table:
-    """The first ``limit`` rows (in arrival order) that match ``condition`` and that ``plan`` shows."""
+    """The first ``limit`` rows (in arrival order) that match ``condition`` and that ``plan`` shows:
+    the ``wanted`` columns (all if none) and their arrival numbers."""
     if plan is not None:
         data = filtered(data, plan.mask(data))
-    if condition is None:
-        return data if limit is None else data.slice(0, limit)
-    return first_matches(data, to_expression(condition, columns, table=table), limit)
+    if condition is not None:
+        data = first_matches(data, to_expression(condition, columns, table=table), limit)
+    elif limit is not None:
+        data = data.slice(0, limit)
+    return data.select([*wanted, SEQUENCE]) if wanted else data
 
 
 def counted(data: pa.Table, plan: RowPlan | None) -> int:

@@ -71,7 +71,7 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
     if partitions is not None:
         # Each worker stops at the rows asked for (or one past the limit, to tell that it was passed).
         wanted = request.max_rows if request.max_rows is not None else limit + 1
-        data = partitions.selected(request.filter, table.columns, plan, wanted)
+        data = partitions.selected(request.filter, table.columns, plan, wanted, request.columns)
     else:
         if plan is not None:
             data = data.filter(plan.mask(data))
@@ -84,7 +84,6 @@ def query_table(call: Call[TableQuery]) -> pa.Table:
     if request.columns:
         data = data.select(request.columns)
     return decoded(data)
-
 
 
 served = [
