@@ -72,6 +72,11 @@ class Partitions:
     def num_rows(self) -> int:
         return sum(part.rows for part in self.parts)
 
+    @property
+    def snapshot(self) -> Partitions:
+        """What a grouping of these rows is kept by: this object, replaced on every change."""
+        return self
+
     def describe(self) -> list[Partition]:
         """Each partition as the table's info reports it; a lost one has no rows or bytes."""
         live = self.cluster.workers()
@@ -142,10 +147,10 @@ class Partitions:
 
     # Reads ---------------------------------------------------------------
 
-    def grouped(self, grouping: FactGrouping, plan: RowPlan | None, narrow: FactFilter | None = None) -> pa.Table:
-        """The fact rows (those ``plan`` shows and ``narrow`` keeps) grouped as ``group_facts`` would
-        group them, each worker grouping its own."""
-        parts = self._run(tasks.grouped, grouping, plan, narrow).values()
+    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
+        """The fact rows (those ``visible`` shows and ``narrow`` keeps) grouped as ``group_facts``
+        would group them, each worker grouping its own."""
+        parts = self._run(tasks.grouped, grouping, visible, narrow).values()
         return merge_groups([aligned(part) for part in parts], grouping)
 
     def selected(

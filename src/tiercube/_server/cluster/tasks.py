@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 
 from tiercube._server.cluster.hashing import partition_numbers, ranges, split
 from tiercube._server.engine.arrays import aligned, dictionaries_differ, filtered
-from tiercube._server.engine.cubes.partials import FactGrouping, group_facts
+from tiercube._server.engine.cubes.base import group_visible
+from tiercube._server.engine.cubes.partials import FactGrouping
 from tiercube._server.engine.cubes.pushdown import FactFilter
 from tiercube._server.engine.filters import first_matches, to_expression
 from tiercube._server.engine.tables import StoredTable, merge_rows
@@ -83,11 +84,7 @@ def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None, narrow
     """The partition's rows (those ``plan`` lets the caller see and ``narrow`` keeps) grouped as the query needs."""
     if dictionaries_differ(data):
         data = data.unify_dictionaries()
-    mask = plan.mask(data) if plan is not None else None
-    narrowed = narrow.mask(data) if narrow is not None else None
-    if narrowed is not None:
-        mask = narrowed if mask is None else pc.and_(mask, narrowed)
-    return group_facts(data, grouping, mask)
+    return group_visible(data, grouping, plan, narrow)
 
 
 def selected(

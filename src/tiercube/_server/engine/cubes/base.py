@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,11 +23,10 @@ from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.partials import ROWS, FactGrouping, PartFunction, Partials, group_facts, roll_up
 from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema, alias
-from tiercube._server.engine.tables import Change, TableStore
+from tiercube._server.engine.tables import Change, Snapshot, TableStore
 from tiercube.errors import QueryTimeoutError
 
 if TYPE_CHECKING:
-    from tiercube._server.cluster.partitions import Partitions
     from tiercube._server.engine.cubes.pushdown import FactFilter
     from tiercube._server.engine.visibility import RowPlan
 
@@ -199,54 +198,60 @@ def _grouped(
 
     Otherwise the rows the query's filter drops are dropped first (``narrow``),
     unless the same grouping was asked for before: then the whole of it is
-    grouped and kept, and this and later queries roll it up.
+    grouped and kept, and this and later queries roll it up. A distributed
+    table's workers group their own rows (the restriction and the filter
+    travel to them); its kept groupings are compared by its partitions, a new
+    object on every change as a held table's data is.
     """
-    partitions = tables.get(grouping.fact).partitions
-    if partitions is not None:
-        return _grouped_on_cluster(partitions, grouping, visible, partials, narrow)
+    stored = tables.get(grouping.fact)
+    partitions = stored.partitions
     if visible is None and partials is not None:
         # Before current_data: a served query never needs the rows' dictionaries unified.
-        served = partials.serve(tables.get(grouping.fact).data, grouping)
+        served = partials.serve(stored.data if partitions is None else partitions, grouping)
         if served is not None:
             return served
-    data = current_data(tables, grouping.fact)
+    source: Rows = _Held(current_data(tables, grouping.fact)) if partitions is None else partitions
+    keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
+    if partials is None or not keeping:
+        return source.grouped(grouping, visible, narrow)  # a restricted caller's or a narrowed grouping: never kept
+    kept = grouping.kept()
+    groups = source.grouped(kept, None, None)
+    partials.offer(source.snapshot, grouping, groups)
+    return roll_up(groups, kept, grouping)
+
+
+class Rows(Protocol):
+    """The fact rows of one version of a table, held by the server or by a cluster's workers."""
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """What a grouping of these rows is kept by (compared by identity)."""
+        ...
+
+    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table: ...
+
+
+@dataclass(frozen=True)
+class _Held:
+    """Rows the session server holds."""
+
+    data: pa.Table
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.data
+
+    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
+        return group_visible(self.data, grouping, visible, narrow)
+
+
+def group_visible(data: pa.Table, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
+    """``data``'s rows that ``visible`` shows and ``narrow`` keeps, grouped by ``grouping``."""
     mask = visible.mask(data) if visible is not None else None
-    keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
-    if narrow is not None and not keeping:
-        narrowed = narrow.mask(data)
-        if narrowed is not None:
-            mask = narrowed if mask is None else pc.and_(mask, narrowed)
-    if mask is not None:  # a restricted caller's or a narrowed grouping: never kept
-        return group_facts(data, grouping, mask)
-    if partials is None or not keeping:
-        return group_facts(data, grouping)
-    kept = grouping.kept()
-    groups = group_facts(data, kept)
-    partials.offer(data, grouping, groups)
-    return roll_up(groups, kept, grouping)
-
-
-def _grouped_on_cluster(
-    partitions: Partitions, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None, narrow: FactFilter | None
-) -> pa.Table:
-    """A distributed fact table grouped by its workers, each its own rows, as ``_grouped`` groups them.
-
-    The restriction and the query's filter travel to the workers, which drop rows before
-    grouping. A grouping of all the rows is kept until the table changes (its partitions are
-    then a new object): repeated queries roll it up without asking the workers. Kept
-    groupings are dropped on a change rather than maintained.
-    """
-    if visible is None and partials is not None:
-        served = partials.serve(partitions, grouping)
-        if served is not None:
-            return served
-    keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
-    if partials is None or not keeping:
-        return partitions.grouped(grouping, visible, narrow)
-    kept = grouping.kept()
-    groups = partitions.grouped(kept, None, None)
-    partials.offer(partitions, grouping, groups)
-    return roll_up(groups, kept, grouping)
+    narrowed = narrow.mask(data) if narrow is not None else None
+    if narrowed is not None:
+        mask = narrowed if mask is None else pc.and_(mask, narrowed)
+    return group_facts(data, grouping, mask)
 
 
 def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str, Input]]:
