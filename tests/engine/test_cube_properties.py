@@ -29,6 +29,16 @@ fact_rows = st.lists(
 dimension = st.dictionaries(st.sampled_from(["p1", "p2", "p3"]), st.sampled_from(["c1", "c2", None]))
 
 
+def star(rows: list[tuple[Any, ...]], categories: dict[str, str | None]) -> tuple[TableStore, CubeStore]:
+    """A sales fact table joined to its products, and a cube "sales" over them."""
+    tables, cubes = TableStore(), CubeStore()
+    create(tables, "sales", [("region", "string"), ("product", "string"), ("qty", "int64"), ("price", "float64")], [list(r) for r in rows])
+    create(tables, "products", [("product", "string"), ("category", "string")], [[p, c] for p, c in categories.items()], keys=["product"])
+    cubes.join(tables, "sales", Join("products"))
+    cubes.create_cube(tables, CreateCube("sales"))
+    return tables, cubes
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     rows=fact_rows,
@@ -40,11 +50,7 @@ dimension = st.dictionaries(st.sampled_from(["p1", "p2", "p3"]), st.sampled_from
 def test_random_queries_match_duckdb(
     rows: list[tuple[Any, ...]], categories: dict[str, str | None], levels: list[str], regions: list[str] | None, totals: bool
 ) -> None:
-    tables, cubes = TableStore(), CubeStore()
-    create(tables, "sales", [("region", "string"), ("product", "string"), ("qty", "int64"), ("price", "float64")], [list(r) for r in rows])
-    create(tables, "products", [("product", "string"), ("category", "string")], [[p, c] for p, c in categories.items()], keys=["product"])
-    cubes.join(tables, "sales", Join("products"))
-    cubes.create_cube(tables, CreateCube("sales"))
+    tables, cubes = star(rows, categories)
     cubes.set_measure(tables, "sales", "qty.MIN", SetMeasure(Aggregate("min", "qty")))
     cubes.set_measure(tables, "sales", "price.MAX", SetMeasure(Aggregate("max", "price")))
     cubes.set_measure(tables, "sales", "categories", SetMeasure(Aggregate("distinct_count", "category")))
@@ -104,11 +110,7 @@ def level_filters(draw: st.DrawFn, depth: int = 0) -> tuple[Filter, str]:
 def test_level_filters_follow_sql_null_semantics(
     rows: list[tuple[Any, ...]], categories: dict[str, str | None], condition: tuple[Filter, str], totals: bool
 ) -> None:
-    tables, cubes = TableStore(), CubeStore()
-    create(tables, "sales", [("region", "string"), ("product", "string"), ("qty", "int64"), ("price", "float64")], [list(r) for r in rows])
-    create(tables, "products", [("product", "string"), ("category", "string")], [[p, c] for p, c in categories.items()], keys=["product"])
-    cubes.join(tables, "sales", Join("products"))
-    cubes.create_cube(tables, CreateCube("sales"))
+    tables, cubes = star(rows, categories)
     wire, sql = condition
     result = cubes.query(
         tables, "sales", CubeQuery(["qty.SUM", "contributors.COUNT"], ["region"], wire, include_totals=totals), timeout=30, max_rows=10_000

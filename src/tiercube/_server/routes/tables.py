@@ -6,14 +6,12 @@ row counts alike.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.cubes.partials import PartialStats
 from tiercube._server.engine.filters import first_matches, to_expression
 from tiercube._server.engine.tables import StoredTable
 from tiercube._server.engine.types import decoded
@@ -34,11 +32,11 @@ def table_info(call: Call[None]) -> TableInfo:
 
 def stats(call: Call[None]) -> ServerStats:
     cubes = call.state.cubes
-    kept = cubes.partials.stats() if cubes.partials is not None else PartialStats(0, 0, 0, 0, 0, 0, 0)
+    kept = cubes.partials.stats() if cubes.partials is not None else AggregateStats(0, 0, 0, 0, 0, 0, 0)
     answers, answer_bytes = cubes.results.size() if cubes.results is not None else (0, 0)
     cluster = call.state.tables.cluster
     shown = cluster.stats() if cluster is not None and Group.SECURITY in call.grant.groups else None
-    return ServerStats(AggregateStats(**dataclasses.asdict(kept)), answers, answer_bytes, shown)
+    return ServerStats(kept, answers, answer_bytes, shown)
 
 
 def _info(call: Call[Any], table: StoredTable) -> TableInfo:

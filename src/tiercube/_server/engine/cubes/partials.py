@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from tiercube._server.engine.arrays import POSITION, Array, Chunked, filtered, plain, positions
 from tiercube._server.engine.cubes.model import alias
 from tiercube._server.engine.tables import Snapshot
+from tiercube._wire.messages import AggregateStats
 
 log = logging.getLogger("tiercube.server")
 
@@ -238,19 +239,6 @@ class Entry:
         return int(self.groups.nbytes)
 
 
-@dataclass
-class PartialStats:
-    """What the maintained aggregates do, for the stats route and the benchmarks."""
-
-    entries: int
-    bytes: int
-    budget: int
-    hits: int
-    misses: int
-    maintained: int
-    evicted: int
-
-
 class Partials:
     """The kept groupings of every fact table, within ``budget`` bytes."""
 
@@ -340,10 +328,10 @@ class Partials:
         with self._lock:
             self._entries.pop(table, None)
 
-    def stats(self) -> PartialStats:
+    def stats(self) -> AggregateStats:
         with self._lock:
             entries = [e for found in self._entries.values() for e in found]
-            return PartialStats(len(entries), sum(e.nbytes for e in entries), self.budget, **self._counts)
+            return AggregateStats(len(entries), sum(e.nbytes for e in entries), self.budget, **self._counts)
 
     def _evict(self) -> None:
         entries = sorted((e for found in self._entries.values() for e in found), key=lambda e: e.used)
