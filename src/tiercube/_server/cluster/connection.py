@@ -57,7 +57,9 @@ class Cluster:
         try:
             info = self.client.scheduler_info(n_workers=-1)
         except (OSError, TimeoutError) as error:
-            raise ClusterError(f"the Dask scheduler at {self.scheduler} does not answer: {error}") from None
+            # Its address is for the log and admins (stats): whoever reaches a scheduler runs code on it.
+            log.warning("the Dask scheduler at %s does not answer: %r", self.scheduler, error)
+            raise ClusterError("the session's Dask scheduler does not answer") from None
         return dict(info["workers"])
 
     def stats(self) -> ClusterStats:

@@ -64,7 +64,7 @@ class Partitions:
         """Empty partitions of ``schema``, one on each of ``workers`` (default: those the cluster has now)."""
         workers = sorted(cluster.workers()) if workers is None else workers
         if not workers:
-            raise ClusterError(f"the cluster at {cluster.scheduler} has no workers to hold table {table!r}")
+            raise ClusterError(f"the session's Dask cluster has no workers to hold table {table!r}")
         empty = schema.append(pa.field(SEQUENCE, pa.int64())).empty_table()
         return cls(cluster, table, tuple(Part(w, cluster.put(w, empty), 0, 0) for w in workers), 0)
 

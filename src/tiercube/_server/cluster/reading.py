@@ -82,7 +82,7 @@ def read_on_workers(
     or cloud object by one. Each part stays on the worker that read it; returns where, the future
     of what and how many rows, and the schema. ``LoadError`` names the file if any part fails."""
     if not workers:
-        raise ClusterError(f"the cluster at {cluster.scheduler} has no workers to read {sources.describe(source)}")
+        raise ClusterError(f"the session's Dask cluster has no workers to read {sources.describe(source)}")
     checked = WorkerAccess.checked(source, access)
     runs: list[list[int] | None] = [None]
     if isinstance(source, ParquetSource):
