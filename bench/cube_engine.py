@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.rows import HeldRows
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.engine.types import decoded
 from tiercube._wire.cubes import Aggregate, CreateCube, CubeQuery, Join, LevelDefinition, SetHierarchy, SetMeasure
 from tiercube._wire.messages import Column, CreateTable, DataType
@@ -74,24 +75,26 @@ def medians_ms(runs: dict[str, Callable[[], Any]]) -> dict[str, float]:
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
     fact, products = make_fact(rows), make_products()
-    tables, cubes = TableStore(), CubeStore()
+    tables = TableStore()
+    cubes = CubeStore(tables)
     columns: list[tuple[str, DataType]] = [
         ("id", "int64"), ("region", "string"), ("product", "string"), ("day", "date"), ("qty", "int64"), ("price", "float64")
     ]
     tables.create(CreateTable("sales", [Column(n, t) for n, t in columns]))
     tables.create(CreateTable("products", [Column("product", "string"), Column("category", "string")], keys=["product"]))
-    tables.get("sales").stored = fact  # already in storage types: skip the load path
-    tables.get("products").stored = products
-    cubes.join(tables, "sales", Join("products"))
-    cubes.create_cube(tables, CreateCube("sales", mode="manual"))
-    cubes.set_measure(tables, "sales", "qty", SetMeasure(Aggregate("sum", "qty")))
-    cubes.set_measure(tables, "sales", "price", SetMeasure(Aggregate("sum", "price")))
+    # Already in storage types: skip the load path.
+    tables.get("sales").rows = HeldRows(fact)
+    tables.get("products").rows = HeldRows(products)
+    cubes.join("sales", Join("products"))
+    cubes.create_cube(CreateCube("sales", mode="manual"))
+    cubes.set_measure("sales", "qty", SetMeasure(Aggregate("sum", "qty")))
+    cubes.set_measure("sales", "price", SetMeasure(Aggregate("sum", "price")))
     for level in ("region", "product", "category"):
-        cubes.set_hierarchy(tables, "sales", level, SetHierarchy([LevelDefinition(level, level)]))
+        cubes.set_hierarchy("sales", level, SetHierarchy([LevelDefinition(level, level)]))
 
     def engine(levels: list[str]) -> Callable[[], pa.Table]:
         query = CubeQuery(measures=["qty", "price", "contributors.COUNT"], levels=levels)
-        return lambda: cubes.query(tables, "sales", query, timeout=600, max_rows=10**9)
+        return lambda: cubes.query("sales", query, limits=QueryLimits(600, 10**9))
 
     def arrow() -> pa.Table:
         return fact.group_by(["region", "product"]).aggregate([("qty", "sum"), ("price", "sum"), ([], "count_all")])

@@ -28,7 +28,7 @@ from bench.servers import ProbeServer
 from bench.workload import REGION, SMALL_MDX, fact_condition
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._config import SessionConfig
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.file_access import FileAccess
 from tiercube._wire.cubes import CreateCube, CubeQuery, Join, MdxQuery
 from tiercube._wire.messages import ParquetSource, Read
@@ -45,19 +45,20 @@ class Engine:
 
     def query(self, levels: list[str]) -> pa.Table:
         request = CubeQuery(measures=MEASURES, levels=levels)
-        return self.cubes.query(self.tables, "sales", request, timeout=600, max_rows=10**9)
+        return self.cubes.query("sales", request, limits=QueryLimits(600, 10**9))
 
     def mdx(self, text: str) -> pa.Table:
-        return self.cubes.query_mdx(self.tables, MdxQuery(text), timeout=600, max_rows=10**9)
+        return self.cubes.query_mdx(MdxQuery(text), limits=QueryLimits(600, 10**9))
 
 
 def in_process_engine(data: Dataset) -> Engine:
-    tables, cubes = TableStore(), CubeStore()
+    tables = TableStore()
+    cubes = CubeStore(tables)
     files = FileAccess(SessionConfig(), protected=[])
     tables.read(Read(table="sales", source=ParquetSource(str(data.parquet))), files)
     tables.read(Read(table="products", source=ParquetSource(str(data.products_parquet)), keys=["product"]), files)
-    cubes.join(tables, "sales", Join("products"))
-    cubes.create_cube(tables, CreateCube("sales"))
+    cubes.join("sales", Join("products"))
+    cubes.create_cube(CreateCube("sales"))
     return Engine(tables, cubes)
 
 
@@ -131,8 +132,8 @@ def measure(context: Context, data: Dataset, served: Served) -> list[Figure]:
     duck.close()
     products = data.small_filter_products()
     expression = (pc.field("region") == REGION) & cast(Any, pc.field("product")).isin(products)
-    stored = engine.tables.get("sales").data
-    stored_products = engine.tables.get("products").data
+    stored = engine.tables.get("sales").rows.gathered()
+    stored_products = engine.tables.get("products").rows.gathered()
     products_expression = pc.field("category") != "none"
     loaded_nbytes = stored.nbytes + stored_products.nbytes
 

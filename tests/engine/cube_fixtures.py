@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.engine.types import decoded
 from tiercube._wire.cubes import CreateCube, CubeQuery, Join
 from tiercube._wire.messages import Column, CreateTable, DataType
@@ -54,25 +54,26 @@ def create(tables: TableStore, name: str, columns: list[tuple[str, DataType]], r
 
 def snowflake(*, mode: Literal["auto", "manual", "no_measures"] = "auto") -> tuple[TableStore, CubeStore]:
     """sales -> products -> brands, and a cube "sales" over it."""
-    tables, cubes = TableStore(), CubeStore()
+    tables = TableStore()
+    cubes = CubeStore(tables)
     create(tables, "sales", SALES, SALES_ROWS)
     create(tables, "products", PRODUCTS, PRODUCT_ROWS, keys=["product"])
     create(tables, "brands", BRANDS, BRAND_ROWS, keys=["brand"])
-    cubes.join(tables, "sales", Join("products"))
-    cubes.join(tables, "products", Join("brands", {"brand": "brand"}))
-    cubes.create_cube(tables, CreateCube("sales", mode=mode))
+    cubes.join("sales", Join("products"))
+    cubes.join("products", Join("brands", {"brand": "brand"}))
+    cubes.create_cube(CreateCube("sales", mode=mode))
     return tables, cubes
 
 
 def query(tables: TableStore, cubes: CubeStore, **fields: Any) -> pa.Table:
-    return cubes.query(tables, "sales", CubeQuery(**fields), timeout=30, max_rows=100_000)
+    return cubes.query("sales", CubeQuery(**fields), limits=QueryLimits(30, 100_000))
 
 
 def oracle(tables: TableStore, sql: str) -> list[Row]:
     """Run ``sql`` with duckdb over the stored tables (dictionaries decoded, so duckdb sees plain values)."""
     connection = duckdb.connect()
     for name in tables.names():
-        connection.register(name, decoded(tables.get(name).data))
+        connection.register(name, decoded(tables.get(name).rows.gathered()))
     return [tuple(row) for row in connection.sql(sql).fetchall()]
 
 

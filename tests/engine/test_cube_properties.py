@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.engine.cube_fixtures import assert_same, create, oracle
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._wire.cubes import Aggregate, CreateCube, CubeQuery, Join, SetMeasure
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Operator, Or
 
@@ -31,11 +31,12 @@ dimension = st.dictionaries(st.sampled_from(["p1", "p2", "p3"]), st.sampled_from
 
 def star(rows: list[tuple[Any, ...]], categories: dict[str, str | None]) -> tuple[TableStore, CubeStore]:
     """A sales fact table joined to its products, and a cube "sales" over them."""
-    tables, cubes = TableStore(), CubeStore()
+    tables = TableStore()
+    cubes = CubeStore(tables)
     create(tables, "sales", [("region", "string"), ("product", "string"), ("qty", "int64"), ("price", "float64")], [list(r) for r in rows])
     create(tables, "products", [("product", "string"), ("category", "string")], [[p, c] for p, c in categories.items()], keys=["product"])
-    cubes.join(tables, "sales", Join("products"))
-    cubes.create_cube(tables, CreateCube("sales"))
+    cubes.join("sales", Join("products"))
+    cubes.create_cube(CreateCube("sales"))
     return tables, cubes
 
 
@@ -51,15 +52,13 @@ def test_random_queries_match_duckdb(
     rows: list[tuple[Any, ...]], categories: dict[str, str | None], levels: list[str], regions: list[str] | None, totals: bool
 ) -> None:
     tables, cubes = star(rows, categories)
-    cubes.set_measure(tables, "sales", "qty.MIN", SetMeasure(Aggregate("min", "qty")))
-    cubes.set_measure(tables, "sales", "price.MAX", SetMeasure(Aggregate("max", "price")))
-    cubes.set_measure(tables, "sales", "categories", SetMeasure(Aggregate("distinct_count", "category")))
+    cubes.set_measure("sales", "qty.MIN", SetMeasure(Aggregate("min", "qty")))
+    cubes.set_measure("sales", "price.MAX", SetMeasure(Aggregate("max", "price")))
+    cubes.set_measure("sales", "categories", SetMeasure(Aggregate("distinct_count", "category")))
     measures = ["qty.SUM", "qty.MEAN", "price.SUM", "qty.MIN", "price.MAX", "categories", "contributors.COUNT"]
     condition = IsIn("region", list[str | int | float | bool | None](regions)) if regions is not None else None
 
-    result = cubes.query(
-        tables, "sales", CubeQuery(measures, levels, condition, include_totals=totals), timeout=30, max_rows=10_000
-    )
+    result = cubes.query("sales", CubeQuery(measures, levels, condition, include_totals=totals), limits=QueryLimits(30, 10_000))
 
     where = "WHERE region IN ({})".format(", ".join(f"'{r}'" for r in regions)) if regions else ""
     select = ", ".join([*levels, "sum(qty)", "avg(qty)", "sum(price)", "min(qty)", "max(price)", "count(DISTINCT category)", "count(*)"])
@@ -113,7 +112,7 @@ def test_level_filters_follow_sql_null_semantics(
     tables, cubes = star(rows, categories)
     wire, sql = condition
     result = cubes.query(
-        tables, "sales", CubeQuery(["qty.SUM", "contributors.COUNT"], ["region"], wire, include_totals=totals), timeout=30, max_rows=10_000
+        "sales", CubeQuery(["qty.SUM", "contributors.COUNT"], ["region"], wire, include_totals=totals), limits=QueryLimits(30, 10_000)
     )
     group = f"GROUP BY {'ROLLUP' if totals else ''}(region)"
     expected = oracle(

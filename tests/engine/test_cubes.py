@@ -7,7 +7,7 @@ import pytest
 
 from tests.engine.cube_fixtures import assert_same, create, oracle, query, rows, snowflake
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._wire.cubes import (
     Aggregate,
     AggregateFunction,
@@ -48,8 +48,8 @@ def star() -> Tables:
 
 
 def measure(schema: Tables, name: str, expression: MeasureExpr) -> None:
-    tables, cubes = schema
-    cubes.set_measure(tables, "sales", name, SetMeasure(expression))
+    _, cubes = schema
+    cubes.set_measure("sales", name, SetMeasure(expression))
 
 
 # Structure ---------------------------------------------------------------
@@ -80,16 +80,16 @@ def test_manual_and_no_measures_modes() -> None:
 
 
 def test_cube_names_are_unique_and_default_to_the_fact_table(star: Tables) -> None:
-    tables, cubes = star
+    _, cubes = star
     with pytest.raises(ConflictError, match="already exists"):
-        cubes.create_cube(tables, CreateCube("sales"))
-    assert cubes.create_cube(tables, CreateCube("sales", name="other")).name == "other"
+        cubes.create_cube(CreateCube("sales"))
+    assert cubes.create_cube(CreateCube("sales", name="other")).name == "other"
     assert cubes.names() == ["sales", "other"]
     cubes.delete_cube("other")
     with pytest.raises(NotFoundError, match="no cube named 'other'"):
         cubes.cube("other")
     with pytest.raises(NotFoundError, match="no table named 'nope'"):
-        cubes.create_cube(tables, CreateCube("nope"))
+        cubes.create_cube(CreateCube("nope"))
 
 
 # Aggregates over fact levels -----------------------------------------------
@@ -165,47 +165,50 @@ def test_aggregates_of_dimension_columns_count_once_per_fact_row(star: Tables) -
 
 
 def test_last_target_row_wins_when_the_mapped_columns_repeat() -> None:
-    tables, cubes = TableStore(), CubeStore()
+    tables = TableStore()
+    cubes = CubeStore(tables)
     create(tables, "facts", [("k", "string"), ("v", "int64")], [["a", 1], ["b", 2], ["a", 3]])
     create(tables, "dims", [("k", "string"), ("label", "string")], [["a", "old"], ["b", "bee"], ["a", "new"]])
-    cubes.join(tables, "facts", Join("dims", {"k": "k"}))
-    cubes.create_cube(tables, CreateCube("facts"))
-    result = cubes.query(tables, "facts", CubeQuery(["v.SUM"], ["label"]), timeout=10, max_rows=10)
+    cubes.join("facts", Join("dims", {"k": "k"}))
+    cubes.create_cube(CreateCube("facts"))
+    result = cubes.query("facts", CubeQuery(["v.SUM"], ["label"]), limits=QueryLimits(10, 10))
     assert rows(result) == [("bee", 2), ("new", 4)]
 
 
 def test_join_errors_are_specific() -> None:
-    tables, cubes = TableStore(), CubeStore()
+    tables = TableStore()
+    cubes = CubeStore(tables)
     create(tables, "a", [("k", "string"), ("n", "int64")], [])
     create(tables, "b", [("k", "string"), ("n", "float64")], [], keys=["k"])
     create(tables, "c", [("k", "string")], [])
     with pytest.raises(InvalidRequestError, match=r"a\.n \(int64\) to b\.n \(float64\): the types differ"):
-        cubes.join(tables, "a", Join("b", {"n": "n"}))
+        cubes.join("a", Join("b", {"n": "n"}))
     with pytest.raises(InvalidRequestError, match="'x', which is not a column of 'a'"):
-        cubes.join(tables, "a", Join("b", {"x": "k"}))
+        cubes.join("a", Join("b", {"x": "k"}))
     with pytest.raises(InvalidRequestError, match="has no key columns"):
-        cubes.join(tables, "a", Join("c"))
-    assert cubes.join(tables, "a", Join("b")).mapping == {"k": "k"}  # the target's keys by default
+        cubes.join("a", Join("c"))
+    assert cubes.join("a", Join("b")).mapping == {"k": "k"}  # the target's keys by default
     with pytest.raises(InvalidRequestError, match="cycle"):
-        cubes.join(tables, "b", Join("a", {"k": "k"}))
-    cubes.join(tables, "a", Join("c", {"k": "k"}))
+        cubes.join("b", Join("a", {"k": "k"}))
+    cubes.join("a", Join("c", {"k": "k"}))
     with pytest.raises(ConflictError, match="two paths"):
-        cubes.join(tables, "b", Join("c", {"k": "k"}))
+        cubes.join("b", Join("c", {"k": "k"}))
     with pytest.raises(NotFoundError):
-        cubes.join(tables, "a", Join("missing", {"k": "k"}))
+        cubes.join("a", Join("missing", {"k": "k"}))
 
 
 def test_ambiguous_columns_are_reported_and_table_picks_one() -> None:
-    tables, cubes = TableStore(), CubeStore()
+    tables = TableStore()
+    cubes = CubeStore(tables)
     create(tables, "f", [("k", "string"), ("name", "string"), ("v", "int64")], [["a", "fact-name", 1]])
     create(tables, "d", [("k", "string"), ("name", "string")], [["a", "dim-name"]], keys=["k"])
-    cubes.join(tables, "f", Join("d"))
-    info = cubes.create_cube(tables, CreateCube("f"))
+    cubes.join("f", Join("d"))
+    info = cubes.create_cube(CreateCube("f"))
     assert [h.name for h in info.hierarchies] == ["k", "name", "d.name"]
     with pytest.raises(InvalidRequestError, match="exists in tables 'f', 'd'; say which with table="):
-        cubes.set_measure(tables, "f", "m", SetMeasure(Aggregate("count", "name")))
-    cubes.set_measure(tables, "f", "m", SetMeasure(Aggregate("min", "name", table="d")))
-    result = cubes.query(tables, "f", CubeQuery(["m"], ["name", "d.name"]), timeout=10, max_rows=10)
+        cubes.set_measure("f", "m", SetMeasure(Aggregate("count", "name")))
+    cubes.set_measure("f", "m", SetMeasure(Aggregate("min", "name", table="d")))
+    result = cubes.query("f", CubeQuery(["m"], ["name", "d.name"]), limits=QueryLimits(10, 10))
     assert rows(result) == [("fact-name", "dim-name", "dim-name")]
 
 
@@ -304,11 +307,11 @@ def test_filtered_measures_match_duckdb_filter_clauses(star: Tables) -> None:
 
 def test_share_of_parent_in_a_multi_level_hierarchy() -> None:
     tables, cubes = snowflake()
-    cubes.set_hierarchy(tables, "sales", "geo", SetHierarchy([LevelDefinition("Category", "category"), LevelDefinition("Product", "product")]))
-    cubes.set_measure(tables, "sales", "share", SetMeasure(Arithmetic("/", MeasureRef("qty.SUM"), ParentValue(MeasureRef("qty.SUM"), "Product"))))
-    cubes.set_measure(tables, "sales", "top share", SetMeasure(Arithmetic("/", MeasureRef("qty.SUM"), ParentValue(MeasureRef("qty.SUM"), "Category"))))
-    result = cubes.query(tables, "sales", CubeQuery(["qty.SUM", "share", "top share"], ["Category", "Product"], include_totals=True),
-                         timeout=10, max_rows=100)
+    cubes.set_hierarchy("sales", "geo", SetHierarchy([LevelDefinition("Category", "category"), LevelDefinition("Product", "product")]))
+    cubes.set_measure("sales", "share", SetMeasure(Arithmetic("/", MeasureRef("qty.SUM"), ParentValue(MeasureRef("qty.SUM"), "Product"))))
+    cubes.set_measure("sales", "top share", SetMeasure(Arithmetic("/", MeasureRef("qty.SUM"), ParentValue(MeasureRef("qty.SUM"), "Category"))))
+    result = cubes.query("sales", CubeQuery(["qty.SUM", "share", "top share"], ["Category", "Product"], include_totals=True),
+                         limits=QueryLimits(10, 100))
     assert_same(result, oracle(tables, """
         WITH cells AS (SELECT category, product, sum(qty) AS q FROM sales LEFT JOIN products USING (product) GROUP BY ALL)
         SELECT c, p, q, s, t FROM (
@@ -352,11 +355,11 @@ def test_overflow_is_a_query_error(star: Tables) -> None:
 
 
 def test_hierarchy_edits(star: Tables) -> None:
-    tables, cubes = star
-    info = cubes.set_hierarchy(tables, "sales", "time", SetHierarchy([LevelDefinition("Day", "day"), LevelDefinition("Id", "id")]))
+    _, cubes = star
+    info = cubes.set_hierarchy("sales", "time", SetHierarchy([LevelDefinition("Day", "day"), LevelDefinition("Id", "id")]))
     assert [lv.name for lv in info.levels] == ["Day", "Id"]
     with pytest.raises(ConflictError, match="already has a level named 'region'"):
-        cubes.set_hierarchy(tables, "sales", "other", SetHierarchy([LevelDefinition("region", "region")]))
+        cubes.set_hierarchy("sales", "other", SetHierarchy([LevelDefinition("region", "region")]))
     measure(star, "EU qty", Filtered(MeasureRef("qty.SUM"), Compare("region", "==", "EU")))
     with pytest.raises(ConflictError, match="used by measure"):
         cubes.delete_hierarchy("sales", "region")
@@ -395,13 +398,13 @@ def test_empty_results_keep_the_schema(star: Tables) -> None:
 
 
 def test_result_size_and_timeout_limits(star: Tables) -> None:
-    tables, cubes = star
+    _, cubes = star
     with pytest.raises(ResultTooLargeError, match="would return 8 rows, more than the limit of 3"):
-        cubes.query(tables, "sales", CubeQuery(["qty.SUM"], ["day"]), timeout=10, max_rows=3)
+        cubes.query("sales", CubeQuery(["qty.SUM"], ["day"]), limits=QueryLimits(10, 3))
     with pytest.raises(ResultTooLargeError, match="limit of 2"):
-        cubes.query(tables, "sales", CubeQuery(["qty.SUM"], ["day"], max_rows=2), timeout=10, max_rows=100)
+        cubes.query("sales", CubeQuery(["qty.SUM"], ["day"], max_rows=2), limits=QueryLimits(10, 100))
     with pytest.raises(QueryTimeoutError, match="timeout"):
-        cubes.query(tables, "sales", CubeQuery(["qty.SUM"], ["day"]), timeout=0, max_rows=100)
+        cubes.query("sales", CubeQuery(["qty.SUM"], ["day"]), limits=QueryLimits(0, 100))
 
 
 def test_unknown_names_in_queries(star: Tables) -> None:
@@ -418,8 +421,8 @@ def test_tables_in_use_cannot_be_deleted(star: Tables) -> None:
     tables, cubes = star
     assert cubes.tables_in_use("brands") == ["sales"] and cubes.tables_in_use("sales") == ["sales"]
     with pytest.raises(ConflictError, match="used by cube\\(s\\) 'sales'"):
-        cubes.delete_table(tables, "brands")
+        cubes.delete_table("brands")
     assert "brands" in tables.names()
     cubes.delete_cube("sales")
-    cubes.delete_table(tables, "brands")
+    cubes.delete_table("brands")
     assert "brands" not in tables.names() and cubes.joins.edges_from("products") == []

@@ -9,7 +9,7 @@ import pytest
 
 from tests.engine.cube_fixtures import assert_same, oracle, query, snowflake
 from tiercube._server.engine.cubes import CubeStore, to_cube_query
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._wire.cubes import CubeQuery, LevelDefinition, MdxQuery, SetHierarchy
 from tiercube._wire.filters import And, Compare, IsIn
 from tiercube.errors import NotFoundError, QueryError
@@ -20,13 +20,13 @@ Tables = tuple[TableStore, CubeStore]
 @pytest.fixture
 def star() -> Tables:
     tables, cubes = snowflake()
-    cubes.set_hierarchy(tables, "sales", "Geography", SetHierarchy([LevelDefinition("Country", "country"), LevelDefinition("Brand", "brand")]))
+    cubes.set_hierarchy("sales", "Geography", SetHierarchy([LevelDefinition("Country", "country"), LevelDefinition("Brand", "brand")]))
     return tables, cubes
 
 
 def mdx(schema: Tables, text: str) -> pa.Table:
-    tables, cubes = schema
-    return cubes.query_mdx(tables, MdxQuery(text), timeout=30, max_rows=1000)
+    _, cubes = schema
+    return cubes.query_mdx(MdxQuery(text), limits=QueryLimits(30, 1000))
 
 
 def parsed(schema: Tables, text: str) -> CubeQuery:

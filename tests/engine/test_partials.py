@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from tests.engine.cube_fixtures import assert_same, create, oracle, rows, same
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.cubes.partials import FactGrouping, Partials
+from tiercube._server.engine.cubes.partials import Partials
+from tiercube._server.engine.grouping import FactGrouping
 from tiercube._server.engine.cubes.results import Results
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._wire.cubes import Aggregate, AggregateFunction, CreateCube, CubeQuery, Join, SetMeasure
 from tiercube._wire.filters import Compare, Filter, IsIn
 
@@ -94,24 +95,24 @@ steps = st.lists(st.one_of(st.builds(Append, st.lists(row, max_size=12)), drops,
 def engine(partials: Partials | None) -> tuple[TableStore, CubeStore]:
     """The server's engine, keeping groupings and answers (given ``partials``) or reading the rows every time."""
     tables = TableStore(observer=partials)
-    cubes = CubeStore(partials, Results(1 << 20) if partials is not None else None)
+    cubes = CubeStore(tables, partials, Results(1 << 20) if partials is not None else None)
     create(tables, "sales", [("id", "int64"), ("region", "string"), ("product", "string"), ("qty", "int64"), ("price", "float64")], [], keys=["id"])
     create(tables, "products", [("product", "string"), ("category", "string")], [["p1", "c1"], ["p2", "c1"], ["p3", "c2"]], keys=["product"])
-    cubes.join(tables, "sales", Join("products"))
-    cubes.create_cube(tables, CreateCube("sales"))
+    cubes.join("sales", Join("products"))
+    cubes.create_cube(CreateCube("sales"))
     extra: dict[str, tuple[AggregateFunction, str]] = {
         "qty.MIN": ("min", "qty"), "price.MAX": ("max", "price"), "qty.COUNT": ("count", "qty"),
         "products": ("distinct_count", "product"), "categories": ("distinct_count", "category"),
     }
     for name, (function, column) in extra.items():
-        cubes.set_measure(tables, "sales", name, SetMeasure(Aggregate(function, column)))
+        cubes.set_measure("sales", name, SetMeasure(Aggregate(function, column)))
     return tables, cubes
 
 
 def answer(tables: TableStore, cubes: CubeStore, step: Query) -> Any:
     condition = IsIn("region", list[Any](step.regions)) if step.regions is not None else None
     request = CubeQuery(step.measures, step.levels, condition, include_totals=step.totals)
-    return cubes.query(tables, "sales", request, timeout=30, max_rows=100_000)
+    return cubes.query("sales", request, limits=QueryLimits(30, 100_000))
 
 
 def expected(tables: TableStore, step: Query) -> list[tuple[Any, ...]]:

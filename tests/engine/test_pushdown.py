@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
+from tests.engine.cube_fixtures import query, snowflake
+from tiercube._server.engine import filters
 from tiercube._server.engine.arrays import Array, Chunked
 from tiercube._server.engine.cubes.pushdown import _spread  # pyright: ignore[reportPrivateUsage]
+from tiercube._wire.filters import And, Compare, IsNull, Leaf, Not
+from tiercube._wire.messages import DataType
 
 
 def chunk(indices: list[int | None], dictionary: list[str]) -> Array:
@@ -28,3 +35,21 @@ def test_each_chunk_is_judged_by_its_own_dictionary() -> None:
     verdicts = _spread(column, is_europe)
     assert verdicts.to_pylist() == [True, False, True, None, False, True, True, True, False]
     assert verdicts.to_pylist() == is_europe(column.cast(pa.string())).to_pylist()
+
+
+def test_a_query_compiles_its_filter_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One bound filter serves every step (narrowing the fact rows, judging dimension rows, selecting
+    cells): each comparison is compiled exactly once per query, with totals asked for too."""
+    tables, cubes = snowflake()
+    compiled: list[str] = []
+    compile_leaf = filters._leaf  # pyright: ignore[reportPrivateUsage]
+
+    def counting(leaf: Leaf, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:
+        compiled.append(leaf.column)
+        return compile_leaf(leaf, columns, table)
+
+    monkeypatch.setattr(filters, "_leaf", counting)
+    condition = And([Compare("region", "==", "EU"), Compare("category", "==", "fruit"), Not(IsNull("country"))])
+    result = query(tables, cubes, measures=["qty.SUM"], levels=["region", "category"], filter=condition, include_totals=True)
+    assert sorted(compiled) == ["category", "country", "region"]
+    assert result.num_rows > 0

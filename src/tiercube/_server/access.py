@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from starlette.requests import HTTPConnection
 
 from tiercube._config import SessionConfig
-from tiercube._server.engine.visibility import RowRestriction
+from tiercube._server.engine.visibility import EVERYTHING, Visibility
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, Caller
@@ -31,7 +31,8 @@ class Grant:
     tier: TierName
     # Letter -> why the condition does not hold, for every condition that does not.
     failed: dict[str, str]
-    restriction: RowRestriction | None = None
+    # Which rows the caller may see (the engine asks it per table).
+    visibility: Visibility = EVERYTHING
     held: frozenset[str] = field(default=frozenset())
 
     @property
@@ -57,10 +58,10 @@ class Judge:
         self.started_by = started_by
         self._nonce = nonce.encode()
 
-    def grant(self, request: HTTPConnection, caller: Caller | None, restriction: RowRestriction | None) -> Grant:
+    def grant(self, request: HTTPConnection, caller: Caller | None, visibility: Visibility) -> Grant:
         if caller is not None and caller.owner:
-            # The owner's restriction is that of the custom endpoint caller it answers for, if any.
-            return Grant(caller, "Session", {}, restriction, frozenset("abcdef"))
+            # The owner's visibility is that of the custom endpoint caller it answers for, if any.
+            return Grant(caller, "Session", {}, visibility, frozenset("abcdef"))
         headers = request.headers
         version = headers.get(paths.CLIENT_VERSION_HEADER)
         protocol = headers.get(paths.CLIENT_PROTOCOL_HEADER)
@@ -76,4 +77,4 @@ class Judge:
         held = {letter: ok for letter, (ok, _) in checks.items()}
         failed = {letter: why for letter, (ok, why) in checks.items() if not ok}
         tier = choose_tier(held)
-        return Grant(caller, tier, failed, restriction, frozenset(letter for letter, ok in held.items() if ok))
+        return Grant(caller, tier, failed, visibility, frozenset(letter for letter, ok in held.items() if ok))

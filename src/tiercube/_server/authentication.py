@@ -7,9 +7,9 @@ server do, so they are fenced in:
   and never in the pool that runs queries;
 - an unknown user costs the same scrypt as a wrong password, so timing does
   not tell which user names exist;
-- a verified header is remembered together with the hash it was verified
-  against: once a password changes, the old one can never be accepted again,
-  not even from a check that was in flight during the change;
+- a verified header is remembered by ``Accounts`` together with the hash it
+  was verified against: once a password changes, the old one can never be
+  accepted again, not even from a check that was in flight during the change;
 - failed checks are counted per client address; past the limit, further
   attempts are answered 429 without running scrypt.
 """
@@ -24,12 +24,12 @@ import hmac
 import math
 import secrets
 import time
-from dataclasses import dataclass
 
 import anyio
 from starlette.requests import HTTPConnection
 
 from tiercube._config import SessionConfig
+from tiercube._server.accounts import Account, Accounts
 from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
 from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
@@ -37,16 +37,8 @@ from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, Caller
 from tiercube.errors import AuthenticationError, PermissionDeniedError, TooManyAttemptsError
 
-_CACHE_LIMIT = 10_000
 _ADDRESSES_TRACKED = 10_000
 _WINDOW = 60.0
-
-
-@dataclass
-class Account:
-    name: str
-    roles: list[str]
-    password_hash: str
 
 
 class FailedLogins:
@@ -82,14 +74,9 @@ class Authenticator:
     def __init__(self, config: SessionConfig, owner_token: str | None) -> None:
         self.security = config.security
         self._owner_digest = hashlib.sha256(owner_token.encode()).digest() if owner_token else None
-        self.accounts = {
-            u.name: Account(u.name, list(u.roles), u.password_hash or hash_password(u.password or secrets.token_hex()))
-            for u in config.users
-        }
+        self.accounts = Accounts(config.users)
         # An unknown user is checked against this, so that it costs what a wrong password costs.
         self._decoy = hash_password(secrets.token_hex())
-        # sha256(header) -> (user name, the hash the password was verified against).
-        self._verified: dict[bytes, tuple[str, str]] = {}
         self._failures = FailedLogins(config.max_failed_logins_per_minute)
         self._scrypt = anyio.CapacityLimiter(2)
         self.browsers = BrowserSessions()
@@ -140,10 +127,8 @@ class Authenticator:
         """The session's caller as the accounts are now (roles may have changed); None once it may not go on."""
         if session.caller.owner:
             return session.caller
-        account = self.accounts.get(session.caller.username)
-        if account is None or account.password_hash != session.password_hash:
-            return None
-        return Caller(username=account.name, roles=list(account.roles))
+        account = self.accounts.current(session.caller.username, session.password_hash)
+        return Caller(username=account.name, roles=list(account.roles)) if account is not None else None
 
     def _certificate_caller(self, request: HTTPConnection) -> Caller | None:
         name = request.scope.get(SCOPE_KEY)
@@ -156,17 +141,13 @@ class Authenticator:
 
     async def _basic(self, credentials: str, request: HTTPConnection) -> Account | None:
         digest = hashlib.sha256(credentials.encode("utf-8", "surrogateescape")).digest()
-        cached = self._verified.get(digest)
-        if cached is not None:
-            account = self.accounts.get(cached[0])
-            if account is not None and account.password_hash == cached[1]:
-                return account
+        account = self.accounts.recall(digest)
+        if account is not None:
+            return account
         name, password = _decode_basic(credentials)
         account = await self._verified_account(name, password, request)
         if account is not None:
-            if len(self._verified) >= _CACHE_LIMIT:
-                self._verified.clear()
-            self._verified[digest] = (account.name, account.password_hash)
+            self.accounts.remember(digest, account)
         return account
 
     async def _verified_account(self, name: str | None, password: str, request: HTTPConnection) -> Account | None:
@@ -177,13 +158,14 @@ class Authenticator:
             raise TooManyAttemptsError(
                 f"too many failed sign-ins from {address}; try again in {math.ceil(wait)} s", retry_after=math.ceil(wait)
             )
-        account = self.accounts.get(name) if name is not None else None
+        account = self.accounts.get(name)
         stored = account.password_hash if account is not None else self._decoy
         matched = await anyio.to_thread.run_sync(verify_password, password, stored, limiter=self._scrypt)
-        if account is None or not matched or account.password_hash != stored:
+        # The account as it is now: its password may have changed while scrypt ran.
+        current = self.accounts.current(account.name, stored) if account is not None and matched else None
+        if current is None:
             self._failures.record(address)
-            return None
-        return account
+        return current
 
 
 def _decode_basic(credentials: str) -> tuple[str | None, str]:

@@ -98,7 +98,7 @@ async def authorize(request: Request, group: Group) -> tuple[ServerState, Grant]
     caller = await state.authenticator.caller(request)
     if caller is None and state.config.security:
         raise AuthenticationError("this session requires authentication: give a user name and password")
-    grant = state.judge.grant(request, caller, state.restriction_of(request, caller))
+    grant = state.judge.grant(request, caller, state.restrictions.visibility(state.endpoints.seen_as(request, caller)))
     if group not in grant.groups:
         raise PermissionDeniedError(grant.refusal(group))
     return state, grant

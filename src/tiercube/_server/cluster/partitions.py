@@ -1,5 +1,6 @@
-"""A distributed table's data: one partition per worker, rows placed by a hash of their key.
+"""A distributed table's rows: one partition per worker, rows placed by a hash of their key.
 
+``Partitions`` is the engine's ``Rows`` protocol for rows on a Dask cluster.
 A key lives on exactly one worker, so an upsert is the engine's ordinary
 merge, run where the key lives. Every row carries its arrival number
 (``SEQUENCE``), so answers come back in the order a table held by the server
@@ -22,19 +23,20 @@ import pyarrow as pa
 
 from tiercube._server.cluster import tasks
 from tiercube._server.cluster.connection import Cluster
+from tiercube._server.cluster.reading import read_on_workers
 from tiercube._server.cluster.tasks import SEQUENCE
+from tiercube._server.engine import sources
 from tiercube._server.engine.arrays import aligned
-from tiercube._server.engine.cubes.partials import FactGrouping, merge_groups
+from tiercube._server.engine.filters import BoundFilter
+from tiercube._server.engine.grouping import FactGrouping, RowMask, merge_groups
+from tiercube._server.engine.layout import Layout
+from tiercube._server.engine.rows import Added, Change, Pending, Rows
 from tiercube._server.engine.visibility import RowPlan
-from tiercube._wire.filters import Filter
-from tiercube._wire.messages import DataType, Partition
+from tiercube._wire.messages import ArrowFileSource, Partition, Source
 from tiercube.errors import ClusterError
 
 if TYPE_CHECKING:
     from distributed import Future
-
-    from tiercube._server.engine.cubes.pushdown import FactFilter
-    from tiercube._server.engine.tables import StoredTable
 
 
 log = logging.getLogger("tiercube.server")
@@ -51,9 +53,10 @@ class Part:
 class Partitions:
     """The partitions of table ``table`` on ``cluster``'s workers."""
 
-    def __init__(self, cluster: Cluster, table: str, parts: tuple[Part, ...], next_sequence: int) -> None:
+    def __init__(self, cluster: Cluster, table: str, schema: pa.Schema, parts: tuple[Part, ...], next_sequence: int) -> None:
         self.cluster = cluster
         self.table = table
+        self.schema = schema
         self.parts = parts
         self.next_sequence = next_sequence
         self._gathered: pa.Table | None = None
@@ -66,21 +69,22 @@ class Partitions:
         if not workers:
             raise ClusterError(f"the session's Dask cluster has no workers to hold table {table!r}")
         empty = schema.append(pa.field(SEQUENCE, pa.int64())).empty_table()
-        return cls(cluster, table, tuple(Part(w, cluster.put(w, empty), 0, 0) for w in workers), 0)
+        return cls(cluster, table, schema, tuple(Part(w, cluster.put(w, empty), 0, 0) for w in workers), 0)
 
     @property
     def num_rows(self) -> int:
         return sum(part.rows for part in self.parts)
 
-    @property
-    def snapshot(self) -> Partitions:
-        """What a grouping of these rows is kept by: this object, replaced on every change."""
-        return self
+    def partitions(self, *, workers_shown: bool) -> list[Partition]:
+        """Each partition as the table's info reports it; a lost one has no rows or bytes.
 
-    def describe(self) -> list[Partition]:
-        """Each partition as the table's info reports it; a lost one has no rows or bytes."""
+        Worker addresses are shown to admins only: whoever reaches a Dask scheduler runs code on it.
+        """
         live = self.cluster.workers()
-        return [Partition(p.worker, p.rows if p.worker in live else None, p.bytes if p.worker in live else None) for p in self.parts]
+        return [
+            Partition(p.worker if workers_shown else f"worker {number}", p.rows if p.worker in live else None, p.bytes if p.worker in live else None)
+            for number, p in enumerate(self.parts)
+        ]
 
     def check(self) -> None:
         """``ClusterError`` if a partition's worker left the cluster."""
@@ -95,8 +99,17 @@ class Partitions:
 
     # Changes: a new Partitions, or an exception with nothing changed -------------
 
+    def added(self, data: pa.Table, keys: Sequence[str]) -> Change:
+        """``data`` (conformed to the table, on the server) added; rows whose key exists replace the old ones.
+
+        When as many more rows result as came in, no row was replaced: the change only added
+        ``data``, which kept groupings fold in. Otherwise the replaced rows are on the workers.
+        """
+        merged = self.merged(data, keys)
+        only_added = merged.num_rows == self.num_rows + data.num_rows
+        return Change(merged, data if only_added else None, None, exact=only_added)
+
     def merged(self, incoming: pa.Table, keys: Sequence[str]) -> Partitions:
-        """``incoming`` (conformed to the table, on the server) added; rows whose key exists replace the old ones."""
         self.check()
         pieces = tasks.placed(tasks.numbered(incoming, self.next_sequence), keys, len(self.parts), None)
         # The scattered pieces are held here until every merge is done: Dask drops data nobody holds.
@@ -104,7 +117,16 @@ class Partitions:
         changed = {i: self.cluster.submit(self.parts[i].worker, tasks.merged, self.parts[i].future, list(keys), piece) for i, piece in sent.items()}
         return self._replaced(changed, self.next_sequence + incoming.num_rows)
 
-    def loaded(self, read: Sequence[tuple[str, Future[pa.Table], int]], layout: StoredTable, origin: str) -> Partitions:
+    def pending_load(self, source: Source, layout: Layout, access: sources.Access) -> Pending:
+        """Arrow files (the client's data, written on the server's disk) are read by the server;
+        every other source by the workers, which keep what they read."""
+        if isinstance(source, ArrowFileSource):
+            return Added(layout.conform(sources.read(source, layout.columns, access), sources.describe(source)), layout.keys)
+        self.check()  # a read pinned to a worker that left would wait for it forever
+        read, _ = read_on_workers(self.cluster, [p.worker for p in self.parts], source, layout.columns, access)
+        return WorkerReads(read, layout, sources.describe(source))
+
+    def loaded(self, read: Sequence[tuple[str, Future[pa.Table], int]], layout: Layout, origin: str) -> Change:
         """Rows the workers read (where, the future of what, how many rows) added, as ``merged`` adds them.
 
         Each reader conforms and cuts its rows; each partition's worker then takes its piece of
@@ -125,16 +147,16 @@ class Partitions:
             j: self.cluster.submit(part.worker, tasks.merged, part.future, list(layout.keys), *(p[j] for p in pieces))
             for j, part in enumerate(self.parts)
         }
-        return self._replaced(changed, starts[-1])
+        return Change(self._replaced(changed, starts[-1]), None, None, exact=False)
 
-    def dropped(self, condition: Filter, columns: dict[str, DataType]) -> Partitions:
-        """Without the rows that match ``condition``."""
+    def dropped(self, condition: BoundFilter | None) -> Change:
+        """Without the rows that match ``condition``; None: new, empty partitions on the workers the
+        cluster has now (how a table that lost a partition is recovered)."""
+        if condition is None:
+            return Change(Partitions.create(self.cluster, self.table, self.schema), None, None, exact=False)
         self.check()
-        changed = {
-            i: self.cluster.submit(part.worker, tasks.dropped, part.future, condition, columns, self.table)
-            for i, part in enumerate(self.parts)
-        }
-        return self._replaced(changed, self.next_sequence)
+        changed = {i: self.cluster.submit(part.worker, tasks.dropped, part.future, condition) for i, part in enumerate(self.parts)}
+        return Change(self._replaced(changed, self.next_sequence), None, None, exact=False)
 
     def _replaced(self, changed: dict[int, Future[Any]], next_sequence: int) -> Partitions:
         sizes = self.cluster.results(
@@ -143,28 +165,23 @@ class Partitions:
         parts = list(self.parts)
         for (i, future), (rows, size) in zip(changed.items(), sizes, strict=True):
             parts[i] = Part(parts[i].worker, future, rows, size)
-        return Partitions(self.cluster, self.table, tuple(parts), next_sequence)
+        return Partitions(self.cluster, self.table, self.schema, tuple(parts), next_sequence)
 
     # Reads ---------------------------------------------------------------
 
-    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
+    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: RowMask | None) -> pa.Table:
         """The fact rows (those ``visible`` shows and ``narrow`` keeps) grouped as ``group_facts``
         would group them, each worker grouping its own."""
         parts = self._run(tasks.grouped, grouping, visible, narrow).values()
         return merge_groups([aligned(part) for part in parts], grouping)
 
-    def selected(
-        self, condition: Filter | None, columns: dict[str, DataType], plan: RowPlan | None, limit: int | None, wanted: Sequence[str] = ()
-    ) -> pa.Table:
-        """The rows (that ``plan`` shows) matching ``condition``, the first ``limit`` in arrival order;
-        only the ``wanted`` columns travel back (all when none are named)."""
-        found = self._run(tasks.selected, condition, columns, self.table, plan, limit, list(wanted))
+    def selected(self, condition: BoundFilter | None, visible: RowPlan | None, limit: int | None, columns: Sequence[str]) -> pa.Table:
+        """Each worker stops at ``limit`` rows; only the ``columns`` travel back (all when none are named)."""
+        found = self._run(tasks.selected, condition, visible, limit, list(columns))
         return _in_order(list(found.values()), limit)
 
-    def counted(self, plan: RowPlan | None) -> int:
-        if plan is None:
-            return self.num_rows
-        return sum(self._run(tasks.counted, plan).values())
+    def counted(self, visible: RowPlan) -> int:
+        return sum(self._run(tasks.counted, visible).values())
 
     def gathered(self) -> pa.Table:
         """Every row, on the session server: for what is only done on small tables (a join's dimension)."""
@@ -187,3 +204,21 @@ def _in_order(parts: list[pa.Table], limit: int | None) -> pa.Table:
     if limit is not None:
         combined = combined.slice(0, limit)
     return combined.drop_columns([SEQUENCE])
+
+
+@dataclass(frozen=True)
+class WorkerReads:
+    """A load's rows, read by workers and held where they were read until the load is applied."""
+
+    read: Sequence[tuple[str, Future[pa.Table], int]]
+    layout: Layout
+    origin: str
+
+    @property
+    def num_rows(self) -> int:
+        return sum(rows for _, _, rows in self.read)
+
+    def apply(self, current: Rows) -> Change:
+        if not isinstance(current, Partitions):  # a table does not leave the cluster
+            raise ClusterError(f"table {self.layout.name!r} is no longer on the cluster")
+        return current.loaded(self.read, self.layout, self.origin)

@@ -14,15 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.cluster.hashing import partition_numbers, ranges, split
-from tiercube._server.engine.arrays import aligned, dictionaries_differ, filtered
-from tiercube._server.engine.cubes.base import group_visible
-from tiercube._server.engine.cubes.partials import FactGrouping
-from tiercube._server.engine.cubes.pushdown import FactFilter
-from tiercube._server.engine.filters import first_matches, to_expression
-from tiercube._server.engine.tables import StoredTable, merge_rows
+from tiercube._server.engine.arrays import aligned, dictionaries_differ
+from tiercube._server.engine.filters import BoundFilter
+from tiercube._server.engine.grouping import FactGrouping, RowMask, group_visible
+from tiercube._server.engine.layout import Layout
+from tiercube._server.engine.rows import first_rows, merge_rows
 from tiercube._server.engine.visibility import RowPlan
-from tiercube._wire.filters import Filter
-from tiercube._wire.messages import DataType
 
 SEQUENCE = "\x1fsequence"
 
@@ -35,7 +32,7 @@ def merged(old: pa.Table, keys: Sequence[str], *incoming: pa.Table) -> pa.Table:
     pieces = [piece for piece in incoming if piece.num_rows]
     if not pieces:
         return old
-    data = merge_rows(old, aligned(pa.concat_tables(pieces)), keys).data
+    data, _, _ = merge_rows(old, aligned(pa.concat_tables(pieces)), keys)
     # Pieces from several readers have dictionaries of their own: unified once here, not by every query.
     return data.unify_dictionaries() if dictionaries_differ(data) else data
 
@@ -60,7 +57,7 @@ def described(data: pa.Table) -> tuple[int, pa.Schema]:
 
 
 def conformed(
-    data: pa.Table, layout: StoredTable, origin: str, start: int, partitions: int, home: int | None
+    data: pa.Table, layout: Layout, origin: str, start: int, partitions: int, home: int | None
 ) -> list[pa.Table]:
     """Rows a worker read, in the table's columns and types, numbered and cut by partition."""
     return placed(numbered(layout.conform(data, origin), start), layout.keys, partitions, home)
@@ -74,36 +71,23 @@ def size(data: pa.Table) -> tuple[int, int]:
     return data.num_rows, data.nbytes
 
 
-def dropped(data: pa.Table, condition: Filter, columns: dict[str, DataType], table: str) -> pa.Table:
+def dropped(data: pa.Table, condition: BoundFilter) -> pa.Table:
     """``data`` without the rows that match ``condition`` (a row whose condition is null stays)."""
-    matches = to_expression(condition, columns, table=table)
+    matches = condition.expression
     return data.filter(~matches | matches.is_null())
 
 
-def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
+def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None, narrow: RowMask | None) -> pa.Table:
     """The partition's rows (those ``plan`` lets the caller see and ``narrow`` keeps) grouped as the query needs."""
     if dictionaries_differ(data):
         data = data.unify_dictionaries()
     return group_visible(data, grouping, plan, narrow)
 
 
-def selected(
-    data: pa.Table,
-    condition: Filter | None,
-    columns: dict[str, DataType],
-    table: str,
-    plan: RowPlan | None,
-    limit: int | None,
-    wanted: list[str],
-) -> pa.Table:
+def selected(data: pa.Table, condition: BoundFilter | None, plan: RowPlan | None, limit: int | None, wanted: list[str]) -> pa.Table:
     """The first ``limit`` rows (in arrival order) that match ``condition`` and that ``plan`` shows:
     the ``wanted`` columns (all if none) and their arrival numbers."""
-    if plan is not None:
-        data = filtered(data, plan.mask(data))
-    if condition is not None:
-        data = first_matches(data, to_expression(condition, columns, table=table), limit)
-    elif limit is not None:
-        data = data.slice(0, limit)
+    data = first_rows(data, condition, plan, limit)
     return data.select([*wanted, SEQUENCE]) if wanted else data
 
 

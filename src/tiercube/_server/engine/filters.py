@@ -1,4 +1,9 @@
-"""Turn wire filters into pyarrow compute expressions, checked against a schema.
+"""Turn wire filters into pyarrow compute expressions, checked against a schema: bound once.
+
+``bind`` checks a filter against the columns (or levels) it compares and
+compiles it, once per request; every later step (masking rows before
+grouping, selecting cells after it, a cluster worker's share) uses the
+``BoundFilter`` it returns instead of compiling the filter again.
 
 The null semantics are SQL's, as ``tiercube._wire.filters`` documents. Long
 runs of ``&`` or ``|`` become balanced trees, and ``|`` of equalities on one
@@ -9,13 +14,14 @@ stack when evaluated, which kills the whole process.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.types import value_type
-from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Leaf, Not, Operator, Or, Scalar, check_size
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Leaf, Not, Operator, Or, Scalar, check_size, leaves
 from tiercube._wire.messages import DataType
 from tiercube.errors import InvalidRequestError, NotFoundError
 
@@ -32,8 +38,36 @@ COMPARISONS: dict[Operator, Callable[..., Any]] = {
 _INTEGER_RANGES: dict[DataType, tuple[int, int]] = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
-def to_expression(condition: Filter, columns: Mapping[str, DataType], *, table: str | None = None) -> pc.Expression:
-    """Compile ``condition`` over ``columns`` (of ``table``, or levels when None); mistakes raise.
+@dataclass(frozen=True)
+class BoundFilter:
+    """A filter checked against the columns it compares and compiled: what a request's steps share.
+
+    ``condition`` is the filter as compiled (nested ``&`` and ``|`` flattened,
+    ``==`` runs merged into ``isin``); ``expression`` computes it over rows
+    whose columns are named as in ``columns``; ``leaf_expressions`` hold the
+    expression of each comparison of ``condition`` in the order of
+    ``leaves(condition)``, for steps that judge comparisons one at a time (per
+    dictionary value, per dimension row). It pickles, so a cluster worker gets
+    it whole.
+    """
+
+    condition: Filter
+    expression: pc.Expression
+    columns: Mapping[str, DataType]
+    leaf_expressions: tuple[pc.Expression, ...] = field(repr=False)
+
+    def by_leaf(self) -> dict[int, pc.Expression]:
+        """Each comparison of ``condition`` (by ``id``, of the objects this one holds) -> its expression."""
+        return {id(leaf): expression for leaf, expression in zip(leaves(self.condition), self.leaf_expressions, strict=True)}
+
+    @property
+    def names(self) -> list[str]:
+        """The columns (or levels) the filter compares, once each, in order."""
+        return list(dict.fromkeys(leaf.column for leaf in leaves(self.condition)))
+
+
+def bind(condition: Filter, columns: Mapping[str, DataType], *, table: str | None = None) -> BoundFilter:
+    """Check and compile ``condition`` over ``columns`` (of ``table``, or levels when None); mistakes raise.
 
     An unknown column, a value of the wrong kind, a leaf bound to another
     table, or a filter over the size limits raises ``InvalidRequestError``.
@@ -42,7 +76,15 @@ def to_expression(condition: Filter, columns: Mapping[str, DataType], *, table: 
         flat = check_size(condition)
     except ValueError as error:
         raise InvalidRequestError(str(error)) from None
-    return _compile(flat, columns, table)
+    compiled: list[pc.Expression] = []
+    normal = _normalized(flat)
+    expression = _compile(normal, columns, table, compiled)
+    return BoundFilter(normal, expression, dict(columns), tuple(compiled))
+
+
+def to_expression(condition: Filter, columns: Mapping[str, DataType], *, table: str | None = None) -> pc.Expression:
+    """``bind(...).expression``: for callers that only evaluate the filter whole."""
+    return bind(condition, columns, table=table).expression
 
 
 def first_matches(data: pa.Table, condition: pc.Expression, max_rows: int | None) -> pa.Table:
@@ -67,16 +109,32 @@ def first_matches(data: pa.Table, condition: pc.Expression, max_rows: int | None
 _FIRST_SLICE = 65_536
 
 
-def _compile(condition: Filter, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:
+def _normalized(condition: Filter) -> Filter:
+    """``condition`` (flattened) with runs of ``==`` on one column under ``|`` merged into ``isin``."""
+    match condition:
+        case And(operands):
+            return And([_normalized(o) for o in operands])
+        case Or(operands):
+            return Or([_normalized(o) for o in _merge_equalities(operands)])
+        case Not(operand):
+            return Not(_normalized(operand))
+        case _:
+            return condition
+
+
+def _compile(condition: Filter, columns: Mapping[str, DataType], table: str | None, compiled: list[pc.Expression]) -> pc.Expression:
+    """``condition``'s expression; appends each leaf's to ``compiled``, in the order of ``leaves()``."""
     match condition:
         case Compare() | IsIn() | IsNull():
-            return _leaf(condition, columns, table)
+            expression = _leaf(condition, columns, table)
+            compiled.append(expression)
+            return expression
         case And(operands):
-            return _balanced(pc.and_kleene, [_compile(o, columns, table) for o in operands], True)
+            return _balanced(pc.and_kleene, [_compile(o, columns, table, compiled) for o in operands], True)
         case Or(operands):
-            return _balanced(pc.or_kleene, [_compile(o, columns, table) for o in _merge_equalities(operands)], False)
+            return _balanced(pc.or_kleene, [_compile(o, columns, table, compiled) for o in operands], False)
         case Not(operand):
-            return pc.invert(_compile(operand, columns, table))
+            return pc.invert(_compile(operand, columns, table, compiled))
 
 
 def _leaf(leaf: Leaf, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:

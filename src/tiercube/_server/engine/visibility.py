@@ -1,4 +1,9 @@
-"""Row-level restrictions: which rows of each table a restricted caller may see.
+"""Row-level restrictions as data: which rows of a table a restricted caller may see.
+
+A ``RowPlan`` is made once per request and table (by ``_server.restrictions``)
+and masks any version of the table's rows on its own, on the server or on the
+cluster worker that holds them. ``Visibility`` is what the engine asks for
+plans: it never learns who the caller is.
 
 A role's restriction is a condition per table, on that table's own columns
 (``regions.region == "Europe"``). It is carried along joins: a row of a table
@@ -18,17 +23,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import POSITION, Array, Chunked, evaluate, last_positions, plain, positions
-from tiercube._server.engine.cubes.joins import Edge, JoinGraph
+from tiercube._server.engine.arrays import POSITION, Array, Chunked, evaluate, plain, positions
 from tiercube._server.engine.filters import to_expression
-from tiercube._server.engine.tables import TableStore
+from tiercube._wire.filters import Filter
 from tiercube._wire.messages import DataType
-from tiercube._wire.filters import And, Filter, flattened, leaves
 from tiercube.errors import InvalidRequestError, NotFoundError
 
 log = logging.getLogger("tiercube.server")
@@ -44,38 +47,32 @@ class RowRestriction:
     roles: tuple[TableConditions, ...]
 
 
-def split_by_table(condition: Filter, tables: TableStore) -> dict[str, Filter]:
-    """A restriction's condition as one condition per table, each checked against its table.
+class Visibility(Protocol):
+    """Which rows of each table the caller of a request may see."""
 
-    Every column must name its table, and parts joined by ``|`` or ``~`` must
-    stay within one table (``&`` may combine tables).
-    """
-    flat = flattened(condition)
-    conjuncts = flat.operands if isinstance(flat, And) else [flat]
-    by_table: dict[str, list[Filter]] = {}
-    for conjunct in conjuncts:
-        names = {leaf.table for leaf in leaves(conjunct)}
-        if not names:
-            raise InvalidRequestError("every part of a restriction must compare a column of a table; an empty & or | does not")
-        if None in names:
-            column = next(leaf.column for leaf in leaves(conjunct) if leaf.table is None)
-            raise InvalidRequestError(
-                f"a restriction is bound to table columns, but {column!r} names no table: "
-                f"write session.tables['<table>'][{column!r}] == ..."
-            )
-        if len(names) > 1:
-            raise InvalidRequestError(
-                f"a restriction may combine tables only with &; this part mixes {', '.join(sorted(map(str, names)))}"
-            )
-        (table,) = names
-        assert table is not None
-        by_table.setdefault(table, []).append(conjunct)
-    if not by_table:
-        raise InvalidRequestError("a restriction must compare at least one column of a table; to lift one, delete it")
-    result = {table: parts[0] if len(parts) == 1 else And(parts) for table, parts in by_table.items()}
-    for table, part in result.items():
-        to_expression(part, tables.get(table).columns, table=table)  # NotFoundError / InvalidRequestError
-    return result
+    @property
+    def restricted(self) -> bool:
+        """Whether some rows are hidden from the caller (its answers are then never kept for others)."""
+        ...
+
+    def rows(self, table: str) -> RowPlan | None:
+        """The rows of ``table`` the caller may see; None: every row."""
+        ...
+
+
+class _Everything:
+    """The visibility of callers that see every row: admins, the owner, unrestricted roles."""
+
+    restricted = False
+
+    def rows(self, table: str) -> RowPlan | None:
+        return None
+
+    def __repr__(self) -> str:
+        return "EVERYTHING"
+
+
+EVERYTHING: Visibility = _Everything()
 
 
 @dataclass(frozen=True)
@@ -83,10 +80,21 @@ class RolePlan:
     """What one role lets a caller see of one table: its own condition, and the join keys it may reach."""
 
     table: str
-    columns: Mapping[str, DataType]
-    condition: Filter | None
+    # The table's own condition, compiled; None: only its joins restrict it.
+    condition: pc.Expression | None
     # (source columns of a join, the visible keys of its target): a row must join one of them.
     members: tuple[tuple[tuple[str, ...], pa.Table], ...]
+
+    @classmethod
+    def of(cls, table: str, columns: Mapping[str, DataType], condition: Filter | None, members: tuple[tuple[tuple[str, ...], pa.Table], ...]) -> RolePlan:
+        """The plan, with ``condition`` compiled once; one that no longer compiles hides every row."""
+        if condition is None:
+            return cls(table, None, members)
+        try:
+            return cls(table, to_expression(condition, columns, table=table), members)
+        except (InvalidRequestError, NotFoundError, pa.ArrowException) as error:
+            log.warning("a restriction on table %r cannot be applied (%s): its rows are hidden", table, error)
+            return cls(table, pc.scalar(False), members)
 
     def mask(self, data: pa.Table) -> Array:
         masks = [_members(data, sources, keys) for sources, keys in self.members]
@@ -94,11 +102,10 @@ class RolePlan:
             masks.insert(0, self._condition(data, self.condition))
         return _combine(pc.and_, masks)
 
-    def _condition(self, data: pa.Table, condition: Filter) -> Array:
+    def _condition(self, data: pa.Table, condition: pc.Expression) -> Array:
         try:
-            expression = to_expression(condition, self.columns, table=self.table)
-            return evaluate(data, expression).fill_null(False)
-        except (InvalidRequestError, NotFoundError, pa.ArrowException) as error:
+            return evaluate(data, condition).fill_null(False)
+        except pa.ArrowException as error:
             log.warning("a restriction on table %r cannot be applied (%s): its rows are hidden", self.table, error)
             return pa.repeat(pa.scalar(False), data.num_rows)
 
@@ -116,57 +123,6 @@ class RowPlan:
 
     def mask(self, data: pa.Table) -> Array:
         return _combine(pc.or_, [role.mask(data) for role in self.roles])
-
-
-def plan_rows(tables: TableStore, joins: JoinGraph, table: str, restriction: RowRestriction | None) -> RowPlan | None:
-    """What ``restriction`` lets its caller see of ``table``; None: every row."""
-    if restriction is None:
-        return None
-    view = _View(tables, joins)
-    roles: list[RolePlan] = []
-    for role in restriction.roles:
-        plan = view.plan(table, role)
-        if plan is None:
-            return None  # one role that does not restrict this table is enough
-        roles.append(plan)
-    return RowPlan(tuple(roles))
-
-
-class _View:
-    """Plans of one request, with the visible keys of each (join, role) computed once where joins meet again."""
-
-    def __init__(self, tables: TableStore, joins: JoinGraph) -> None:
-        self.tables = tables
-        self.joins = joins
-        self._keys: dict[tuple[Edge, int], pa.Table] = {}
-
-    def plan(self, table: str, role: TableConditions) -> RolePlan | None:
-        members = tuple(
-            (tuple(source for source, _ in edge.pairs), self._visible_keys(edge, role))
-            for edge in self.joins.edges_from(table)
-            if any(reached.table in role for reached in self.joins.reachable(edge.target))
-        )
-        if table not in role and not members:
-            return None
-        return RolePlan(table, dict(self.tables.get(table).columns), role.get(table), members)
-
-    def _visible_keys(self, edge: Edge, role: TableConditions) -> pa.Table:
-        """The join keys of the target rows a join finds (the last per key) that are visible."""
-        cache_key = (edge, id(role))
-        if cache_key not in self._keys:
-            data = self.tables.get(edge.target).data
-            columns = [target for _, target in edge.pairs]
-            keys = data.select(columns)
-            plan = self.plan(edge.target, role)
-            mask = plan.mask(data) if plan is not None else None
-            latest = last_positions(keys, columns)
-            if latest is not None:
-                keys = keys.take(latest)
-                mask = mask.take(latest) if mask is not None else None
-            if mask is not None:
-                keys = keys.filter(mask)
-            self._keys[cache_key] = keys
-        return self._keys[cache_key]
 
 
 def _combine(operation: Callable[..., Any], masks: list[Array]) -> Array:

@@ -34,7 +34,7 @@ def versions(state: ServerState) -> CubeVersions:
     found: dict[str, str] = {}
     for name in state.cubes.names():
         try:
-            found[name] = state.cubes.data_version(state.tables, name)
+            found[name] = state.cubes.data_version(name)
         except NotFoundError:  # deleted meanwhile
             continue
     return CubeVersions(found)

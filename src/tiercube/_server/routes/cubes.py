@@ -21,7 +21,7 @@ def cube_info(call: Call[None]) -> CubeInfo:
 
 
 def create_cube(call: Call[CreateCube]) -> CubeInfo:
-    return call.state.cubes.create_cube(call.state.tables, call.body)
+    return call.state.cubes.create_cube(call.body)
 
 
 def delete_cube(call: Call[None]) -> None:
@@ -29,7 +29,7 @@ def delete_cube(call: Call[None]) -> None:
 
 
 def set_measure(call: Call[SetMeasure]) -> MeasureInfo:
-    return call.state.cubes.set_measure(call.state.tables, call.params["cube"], call.params["measure"], call.body)
+    return call.state.cubes.set_measure(call.params["cube"], call.params["measure"], call.body)
 
 
 def delete_measure(call: Call[None]) -> None:
@@ -37,7 +37,7 @@ def delete_measure(call: Call[None]) -> None:
 
 
 def set_hierarchy(call: Call[SetHierarchy]) -> HierarchyInfo:
-    return call.state.cubes.set_hierarchy(call.state.tables, call.params["cube"], call.params["hierarchy"], call.body)
+    return call.state.cubes.set_hierarchy(call.params["cube"], call.params["hierarchy"], call.body)
 
 
 def delete_hierarchy(call: Call[None]) -> None:
@@ -45,7 +45,7 @@ def delete_hierarchy(call: Call[None]) -> None:
 
 
 def join(call: Call[Join]) -> JoinInfo:
-    return call.state.cubes.join(call.state.tables, call.params["table"], call.body)
+    return call.state.cubes.join(call.params["table"], call.body)
 
 
 served = [

@@ -1,26 +1,39 @@
-"""Changing the data model and data: create, load, append, drop, delete."""
+"""Changing the data model and data: create, load, append, drop, delete.
+
+Answers describe the changed table; a distributed table's worker addresses
+only to callers who manage security (whoever reaches a Dask scheduler runs
+code on it).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
+from tiercube._server.engine.tables import StoredTable
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
 from tiercube._wire.messages import Append, CreateTable, Drop, DropResult, Load, LoadResult, Read, TableInfo
+from tiercube._wire.tiers import Group
 
 
 def create_table(call: Call[CreateTable]) -> TableInfo:
-    return call.state.tables.create(call.body).info
+    return _info(call, call.state.tables.create(call.body))
 
 
 def read(call: Call[Read]) -> LoadResult:
     table, rows = call.state.tables.read(call.body, call.state.files)
-    return _after_load(LoadResult(table.info, rows))
+    return _after_load(LoadResult(_info(call, table), rows))
 
 
 def load(call: Call[Load]) -> LoadResult:
     table, rows = call.state.tables.load(call.params["table"], call.body.source, call.state.files)
-    return _after_load(LoadResult(table.info, rows))
+    return _after_load(LoadResult(_info(call, table), rows))
+
+
+def _info(call: Call[Any], table: StoredTable) -> TableInfo:
+    return table.described(workers_shown=Group.SECURITY in call.grant.groups)
 
 
 def _after_load(result: LoadResult) -> LoadResult:
@@ -32,16 +45,16 @@ def _after_load(result: LoadResult) -> LoadResult:
 
 def append(call: Call[Append]) -> LoadResult:
     table, rows = call.state.tables.append(call.params["table"], call.body.rows)
-    return LoadResult(table.info, rows)
+    return LoadResult(_info(call, table), rows)
 
 
 def drop(call: Call[Drop]) -> DropResult:
     table, rows = call.state.tables.drop(call.params["table"], call.body.filter)
-    return DropResult(table.info, rows)
+    return DropResult(_info(call, table), rows)
 
 
 def delete_table(call: Call[None]) -> None:
-    call.state.cubes.delete_table(call.state.tables, call.params["table"])
+    call.state.cubes.delete_table(call.params["table"])
 
 
 served = [

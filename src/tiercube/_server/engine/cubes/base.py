@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import Chunked, dictionaries_differ, last_per_key, plain
+from tiercube._server.engine.arrays import Chunked, last_per_key, plain
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.cubes.joins import Edge
-from tiercube._server.engine.cubes.partials import ROWS, FactGrouping, PartFunction, Partials, group_facts, roll_up
-from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema, alias
-from tiercube._server.engine.tables import Change, Snapshot, TableStore
+from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema
+from tiercube._server.engine.cubes.partials import Partials
+from tiercube._server.engine.grouping import ROWS, FactGrouping, PartFunction, RowMask, alias, roll_up
+from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.visibility import RowPlan
 from tiercube.errors import QueryTimeoutError
-
-if TYPE_CHECKING:
-    from tiercube._server.engine.cubes.pushdown import FactFilter
-    from tiercube._server.engine.visibility import RowPlan
 
 LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", "distinct_count"]
 Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
@@ -76,25 +74,6 @@ class Deadline:
             )
 
 
-def current_data(tables: TableStore, name: str) -> pa.Table:
-    """The table's data with one dictionary per column, as ``group_by`` needs.
-
-    Appends leave each chunk with its own dictionary. Unifying costs a pass
-    over the data, so the unified table, which holds the same values, is
-    swapped in for the stored one: later queries get it for free and no
-    second copy is kept alive.
-    """
-    stored = tables.get(name)
-    data = stored.data
-    if not dictionaries_differ(data):
-        return data
-    unified = data.unify_dictionaries()
-    with tables.write_lock:
-        if stored.data is data:
-            tables.swap(stored, data, Change(unified, None, None))
-    return unified
-
-
 def build_base(
     tables: TableStore,
     schema: CubeSchema,
@@ -103,7 +82,7 @@ def build_base(
     deadline: Deadline,
     visible: RowPlan | None = None,
     partials: Partials | None = None,
-    narrow: FactFilter | None = None,
+    narrow: RowMask | None = None,
 ) -> Base:
     """Group the fact rows (those ``visible`` keeps) by ``levels`` and compute the partials of ``leaves``.
 
@@ -192,66 +171,28 @@ def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
 
 
 def _grouped(
-    tables: TableStore, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None, narrow: FactFilter | None
+    tables: TableStore, grouping: FactGrouping, visible: RowPlan | None, partials: Partials | None, narrow: RowMask | None
 ) -> pa.Table:
     """The fact rows grouped by ``grouping``: rolled up from a maintained aggregate when one serves.
 
     Otherwise the rows the query's filter drops are dropped first (``narrow``),
     unless the same grouping was asked for before: then the whole of it is
-    grouped and kept, and this and later queries roll it up. A distributed
-    table's workers group their own rows (the restriction and the filter
-    travel to them); its kept groupings are compared by its partitions, a new
-    object on every change as a held table's data is.
+    grouped and kept, and this and later queries roll it up. Wherever the rows
+    live, they group themselves (a cluster's workers each their own, with the
+    restriction and the filter); kept groupings follow the version of the rows.
     """
-    stored = tables.get(grouping.fact)
-    partitions = stored.partitions
+    rows = tables.get(grouping.fact).rows
     if visible is None and partials is not None:
-        # Before current_data: a served query never needs the rows' dictionaries unified.
-        served = partials.serve(stored.data if partitions is None else partitions, grouping)
+        served = partials.serve(rows, grouping)
         if served is not None:
             return served
-    source: Rows = _Held(current_data(tables, grouping.fact)) if partitions is None else partitions
     keeping = partials is not None and visible is None and partials.worth_keeping(grouping, filtered=narrow is not None)
     if partials is None or not keeping:
-        return source.grouped(grouping, visible, narrow)  # a restricted caller's or a narrowed grouping: never kept
+        return rows.grouped(grouping, visible, narrow)  # a restricted caller's or a narrowed grouping: never kept
     kept = grouping.kept()
-    groups = source.grouped(kept, None, None)
-    partials.offer(source.snapshot, grouping, groups)
+    groups = rows.grouped(kept, None, None)
+    partials.offer(rows, grouping, groups)
     return roll_up(groups, kept, grouping)
-
-
-class Rows(Protocol):
-    """The fact rows of one version of a table, held by the server or by a cluster's workers."""
-
-    @property
-    def snapshot(self) -> Snapshot:
-        """What a grouping of these rows is kept by (compared by identity)."""
-        ...
-
-    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table: ...
-
-
-@dataclass(frozen=True)
-class _Held:
-    """Rows the session server holds."""
-
-    data: pa.Table
-
-    @property
-    def snapshot(self) -> Snapshot:
-        return self.data
-
-    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
-        return group_visible(self.data, grouping, visible, narrow)
-
-
-def group_visible(data: pa.Table, grouping: FactGrouping, visible: RowPlan | None, narrow: FactFilter | None) -> pa.Table:
-    """``data``'s rows that ``visible`` shows and ``narrow`` keeps, grouped by ``grouping``."""
-    mask = visible.mask(data) if visible is not None else None
-    narrowed = narrow.mask(data) if narrow is not None else None
-    if narrowed is not None:
-        mask = narrowed if mask is None else pc.and_(mask, narrowed)
-    return group_facts(data, grouping, mask)
 
 
 def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str, Input]]:
@@ -287,7 +228,7 @@ def _view(
     columns = {ref.column for ref in wanted.get(table, set())}
     keys = [target for _, target in edge.pairs]
     join_columns = [source for e in below for source, _ in e.pairs]
-    data = current_data(tables, table)
+    data = tables.get(table).rows.gathered()
     selected = data.select(list(dict.fromkeys([*keys, *join_columns, *columns])))
     for name in [*keys, *join_columns]:
         selected = selected.set_column(selected.column_names.index(name), name, plain(selected[name]))

@@ -16,9 +16,8 @@ import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, evaluate, plain
 from tiercube._server.engine.cubes.base import Aggregation, Deadline, Input
-from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.types import value_type
-from tiercube._wire.filters import Filter
 from tiercube._wire.messages import DataType
 
 LevelSet = tuple[str, ...]
@@ -92,12 +91,12 @@ class Cells:
             return nulls(table.num_rows, value_type(self.types[level]))
         return self.values[level].take(table[code_column(level)].combine_chunks())
 
-    def matches(self, table: pa.Table, levels: LevelSet, condition: Filter, names: Sequence[str]) -> Array:
+    def matches(self, table: pa.Table, levels: LevelSet, condition: BoundFilter) -> Array:
         """Whether each row of ``table`` matches ``condition`` on levels (null counts as no)."""
+        names = condition.names
         decoded = pa.table(
-            {name: self.level_values(table, levels, name) for name in dict.fromkeys(names)}
+            {name: self.level_values(table, levels, name) for name in names}
             if names
             else {"\x1frow": pa.nulls(table.num_rows, pa.bool_())}
         )
-        expression = to_expression(condition, {name: self.types[name] for name in names})
-        return evaluate(decoded, expression).fill_null(False)
+        return evaluate(decoded, condition.expression).fill_null(False)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import msgspec
 
 from tiercube._server.engine.cubes.joins import JoinGraph, Reached
-from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.filters import BoundFilter, bind
+from tiercube._server.engine.grouping import alias
 from tiercube._server.engine.tables import TableStore
 from tiercube._wire.cubes import (
     Aggregate,
@@ -49,11 +50,6 @@ class ColumnRef:
     @property
     def alias(self) -> str:
         return alias(self.table, self.column)
-
-
-def alias(table: str, column: str) -> str:
-    """The name of ``table.column`` inside a query (control characters cannot clash with names)."""
-    return f"{table}\x1f{column}"
 
 
 class CubeSchema:
@@ -239,8 +235,12 @@ def references(expression: MeasureExpr) -> References:
     return References(frozenset(measures), frozenset(levels))
 
 
-def check_level_filter(cube: Cube, condition: Filter, where: str) -> None:
-    """Raise unless ``condition`` names levels of ``cube`` and values of their types."""
+def bind_level_filter(cube: Cube, condition: Filter, where: str) -> BoundFilter:
+    """``condition`` on levels of ``cube``, checked and compiled once; ``QueryError`` names a mistake.
+
+    Table columns a level shows (``sales["region"] == "EU"``) are bound to that level first.
+    """
+    condition = bind_levels(cube, condition, where)
     types = cube.level_types()
     for name in filter_names(condition):
         if name not in types:
@@ -249,7 +249,7 @@ def check_level_filter(cube: Cube, condition: Filter, where: str) -> None:
                 f"its levels are {', '.join(types) or 'none'}"
             )
     try:
-        to_expression(condition, types)
+        return bind(condition, types)
     except InvalidRequestError as error:
         raise QueryError(f"{where}: {error}") from None
 
@@ -276,7 +276,7 @@ def validate_measure(cube: Cube, schema: CubeSchema, name: str, expression: Meas
                     f"its levels are {', '.join(cube.levels()) or 'none'}"
                 )
             case Filtered(_, condition) | LevelFilter(condition):
-                check_level_filter(cube, condition, where)
+                bind_level_filter(cube, condition, where)  # refused when the measure is set, not at query time
             case Constant(value) if isinstance(value, bool):
                 raise InvalidRequestError(f"{where}: a constant must be a number, not {value!r}")
             case Constant(value) if isinstance(value, int) and not -(2**63) <= value < 2**63:

@@ -1,10 +1,8 @@
 """Maintained aggregates: the fact rows grouped once, kept up to date, rolled up by later queries.
 
-Every cube query starts by grouping the fact table by the fact columns it
-needs (its levels on the fact, the join keys of its dimensions) with the
-partial aggregates its measures need (sum, count, min, max, row count):
-``group_facts``. That grouped table is small, and it is all the rest of the
-query looks at. So it is kept (``Partials``, within a memory budget, least
+Every cube query starts by grouping the fact rows (``grouping.group_facts``).
+That grouped table is small, and it is all the rest of the query looks at.
+So it is kept (``Partials``, within a memory budget, least
 recently used first out), and a later query whose columns and aggregates are
 a subset of a kept one rolls it up instead of reading the fact rows.
 
@@ -15,8 +13,8 @@ up, minima and maxima combine); removed rows are subtracted where that is
 exact (sums and counts, with a count of values to tell an emptied sum from a
 zero), and the groups they touched are computed again from the new data
 where it is not (minima and maxima). A query uses a grouping only if it was
-made from the very data object the query reads, so it never sees a stale
-cell: read-your-writes holds.
+made from the very version of the rows the query reads (``rows.Rows``, a new
+object on every change), so it never sees a stale cell: read-your-writes holds.
 
 Dimension tables are joined after the grouping, so their changes need no
 maintenance here, and one fact table's groupings serve every cube over it.
@@ -29,104 +27,33 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal, Protocol, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import POSITION, Array, Chunked, filtered, plain, positions
-from tiercube._server.engine.cubes.model import alias
-from tiercube._server.engine.tables import Snapshot
+from tiercube._server.engine.arrays import POSITION, Chunked, plain, positions
+from tiercube._server.engine.grouping import ROWS, FactGrouping, group_facts, merge_groups, roll_up, with_rows
 from tiercube._wire.messages import AggregateStats
 
 log = logging.getLogger("tiercube.server")
 
-PartFunction: TypeAlias = Literal["sum", "count", "min", "max"]
-ROWS = "\x1frows"
-_COMBINE: dict[PartFunction, Any] = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
-# The stubs spell aggregation lists out by function name; ours are built from data.
-Aggregations: TypeAlias = "list[tuple[Any, ...]]"
 
-
-@dataclass(frozen=True)
-class FactGrouping:
-    """Fact columns to group by, and (column, function) partial aggregates to compute per group."""
-
-    fact: str
-    keys: frozenset[str]
-    parts: frozenset[tuple[str, PartFunction]]
-
-    def covers(self, other: FactGrouping) -> bool:
-        return self.fact == other.fact and other.keys <= self.keys and other.parts <= self.parts
+class Snapshot(Protocol):
+    """One version of a table's rows (``rows.Rows``), compared by identity: a new object on every change."""
 
     @property
-    def key_names(self) -> list[str]:
-        return [alias(self.fact, column) for column in sorted(self.keys)]
+    def num_rows(self) -> int: ...
 
-    def part_name(self, column: str, function: PartFunction) -> str:
-        return f"{alias(self.fact, column)}\x1f{function}_{function}"
-
-    @property
-    def part_names(self) -> list[str]:
-        return [self.part_name(column, function) for column, function in sorted(self.parts)]
-
-    def kept(self) -> FactGrouping:
-        """This grouping as it is kept: every sum with the count of its values, to subtract exactly."""
-        counts: set[tuple[str, PartFunction]] = {(column, "count") for column, function in self.parts if function == "sum"}
-        return FactGrouping(self.fact, self.keys, self.parts | counts)
+    def gathered(self) -> pa.Table:
+        """Every row, on the server."""
+        ...
 
 
-def group_facts(data: pa.Table, grouping: FactGrouping, rows: Array | None = None) -> pa.Table:
-    """``data`` (with one dictionary per column) grouped by ``grouping``: keys, parts, then ``ROWS``.
+def maintained(groups: pa.Table, grouping: FactGrouping, new: Snapshot, added: pa.Table | None, removed: pa.Table | None) -> pa.Table:
+    """``groups`` of the old rows, brought to ``new``: the old rows plus ``added`` minus ``removed``.
 
-    With ``rows``, only the rows it marks: the needed columns are selected first, then filtered.
-    """
-    inputs = data.select([])  # keeps the row count when no column is needed
-    for column in sorted(grouping.keys):
-        inputs = inputs.append_column(alias(grouping.fact, column), data[column])
-    aggregations: Aggregations = [([], "count_all")]
-    for column, function in sorted(grouping.parts):
-        source = f"{alias(grouping.fact, column)}\x1f{function}"
-        if source not in inputs.column_names:
-            values: Chunked = plain(data[column]) if function in ("min", "max") else data[column]
-            inputs = inputs.append_column(source, values)
-        aggregations.append((source, function))
-    if rows is not None:
-        inputs = filtered(inputs, rows)
-    grouped = inputs.group_by(grouping.key_names).aggregate(aggregations).rename_columns({"count_all": ROWS})
-    # Keys as plain values: groupings are small, and pyarrow 26 crashes unifying the dictionaries
-    # group_by gives dictionary keys that hold a null.
-    for name in grouping.key_names:
-        grouped = grouped.set_column(grouped.column_names.index(name), name, plain(grouped[name]))
-    return _non_empty(grouped, grouping)
-
-
-def roll_up(groups: pa.Table, kept: FactGrouping, wanted: FactGrouping) -> pa.Table:
-    """``groups`` (made for ``kept``) as ``group_facts`` would give them for ``wanted``."""
-    names = [*wanted.key_names, *wanted.part_names, ROWS]
-    if kept.keys == wanted.keys:
-        return groups.select(names)
-    aggregations: Aggregations = [(wanted.part_name(c, f), _COMBINE[f]) for c, f in sorted(wanted.parts)] + [(ROWS, "sum")]
-    rolled = groups.select(names).group_by(wanted.key_names).aggregate(aggregations)
-    rolled = rolled.rename_columns({f"{name}_{combine}": name for name, combine in aggregations})
-    return _non_empty(rolled.select(names), wanted)
-
-
-def _non_empty(grouped: pa.Table, grouping: FactGrouping) -> pa.Table:
-    # A keyless group_by answers one row even without any fact row: no row, no cell.
-    return grouped if grouping.keys else _with_rows(grouped)
-
-
-def _with_rows(grouped: pa.Table) -> pa.Table:
-    """The groups that still have fact rows."""
-    kept: pa.Table = grouped.filter(pc.greater(grouped[ROWS], pa.scalar(0, pa.int64())))  # ty: ignore[invalid-argument-type]
-    return kept
-
-
-def maintained(groups: pa.Table, grouping: FactGrouping, data: pa.Table | None, added: pa.Table | None, removed: pa.Table | None) -> pa.Table:
-    """``groups`` of the old data, brought to ``data``: the old data plus ``added`` minus ``removed``.
-
-    ``data`` (the new rows) is read only when rows were removed; None where they are not at hand.
+    ``new`` is read only when rows were removed and minima or maxima must be computed again.
     """
     pieces = [groups]
     if added is not None and added.num_rows:
@@ -139,31 +66,12 @@ def maintained(groups: pa.Table, grouping: FactGrouping, data: pa.Table | None, 
     if gone is None:
         return merged
     if exact:
-        return _emptied_sums_are_null(_with_rows(merged), grouping)
+        return _emptied_sums_are_null(with_rows(merged), grouping)
     # Minima and maxima cannot be subtracted: the groups removed rows touched are computed again.
-    if data is None:
-        raise ValueError("rows were removed but the new data is not at hand")
     affected = gone.select(grouping.key_names)
-    fresh = group_facts(_rows_with_keys(data, grouping, affected), grouping)
+    fresh = group_facts(_rows_with_keys(new.gathered(), grouping, affected), grouping)
     untouched = _without_keys(merged, grouping, affected)
     return pa.concat_tables([untouched, fresh.select(untouched.column_names)])
-
-
-def merge_groups(pieces: list[pa.Table], grouping: FactGrouping) -> pa.Table:
-    """Groupings of parts of the fact rows (each by ``group_facts``) as one grouping of them all."""
-    if len(pieces) == 1:
-        return pieces[0]
-    together = pa.concat_tables(pieces, promote_options="permissive")
-    return roll_up_same(together, grouping)
-
-
-def roll_up_same(groups: pa.Table, grouping: FactGrouping) -> pa.Table:
-    """Combine rows of ``groups`` that have the same keys."""
-    names = [*grouping.key_names, *grouping.part_names, ROWS]
-    aggregations: Aggregations = [(grouping.part_name(c, f), _COMBINE[f]) for c, f in sorted(grouping.parts)] + [(ROWS, "sum")]
-    combined = groups.group_by(grouping.key_names).aggregate(aggregations)
-    combined = combined.rename_columns({f"{name}_{combine}": name for name, combine in aggregations})
-    return _non_empty(combined.select(names), grouping)
 
 
 def _negated(groups: pa.Table, grouping: FactGrouping) -> pa.Table:
@@ -300,22 +208,17 @@ class Partials:
             self._evict()
 
     def changed(self, table: str, old: Snapshot, new: Snapshot, added: pa.Table | None, removed: pa.Table | None) -> None:
-        """``table``'s data went from ``old`` to ``new`` (called under its write lock, before readers see it).
-
-        A distributed table's change hands only rows it added: removed rows are on the workers.
-        """
+        """``table``'s rows went from ``old`` to ``new`` by adding ``added`` and removing ``removed``
+        (called under its write lock, before readers see ``new``)."""
         with self._lock:
             entries = self._entries.get(table, [])
         kept: list[Entry] = []
         for entry in entries:
             if entry.data is not old:
                 continue
-            rows = new if isinstance(new, pa.Table) else None
-            if removed is not None and rows is None:
-                continue  # never handed so; a query would rebuild it
             try:
-                groups = entry.groups if added is None and removed is None else maintained(entry.groups, entry.grouping, rows, added, removed)
-            except (pa.ArrowException, ValueError) as error:  # never a wrong answer: drop it, a query will rebuild it
+                groups = entry.groups if added is None and removed is None else maintained(entry.groups, entry.grouping, new, added, removed)
+            except pa.ArrowException as error:  # never a wrong answer: drop it, a query will rebuild it
                 log.warning("a maintained aggregate of %r was dropped: %s", table, error)
                 continue
             kept.append(Entry(entry.grouping, new, groups, entry.used, entry.hits))

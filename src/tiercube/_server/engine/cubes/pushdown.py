@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,10 +27,9 @@ import pyarrow.compute as pc
 from tiercube._server.engine.arrays import Array, Chunked, evaluate, last_per_key, location, plain
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef
-from tiercube._server.engine.filters import to_expression
+from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.tables import TableStore
-from tiercube._wire.filters import And, Filter, Leaf, Not, Or, filter_names, flattened
-from tiercube._wire.messages import DataType
+from tiercube._wire.filters import And, Filter, Leaf, Not, Or
 
 class _Unsupported(Exception):
     pass
@@ -42,7 +41,6 @@ class Levels:
 
     fact: str
     refs: Mapping[str, ColumnRef]
-    types: Mapping[str, DataType]
     hops: Mapping[str, Edge]  # the fact's direct joins, by target table
 
 
@@ -51,77 +49,84 @@ class FactFilter:
     """A query's filter on levels, with the dimension rows it reads: data that can travel to the
     cluster workers holding a distributed fact table, which then narrow their own rows."""
 
-    condition: Filter
+    condition: BoundFilter
     levels: Levels
     dimensions: Mapping[str, pa.Table]
 
     @classmethod
-    def of(cls, tables: TableStore, condition: Filter, levels: Levels) -> FactFilter:
-        joined = {levels.refs[name].table for name in filter_names(condition)} - {levels.fact}
-        return cls(condition, levels, {table: tables.get(table).data for table in joined if table in levels.hops})
+    def of(cls, tables: TableStore, condition: BoundFilter, levels: Levels) -> FactFilter:
+        joined = {levels.refs[name].table for name in condition.names} - {levels.fact}
+        return cls(condition, levels, {table: tables.get(table).rows.gathered() for table in joined if table in levels.hops})
 
     def mask(self, data: pa.Table) -> Array | None:
         """Whether each row of ``data`` (fact rows) meets the condition; None if not computable here."""
         return fact_mask(self.dimensions, data, self.condition, self.levels)
 
 
-def fact_mask(dimensions: Mapping[str, pa.Table], data: pa.Table, condition: Filter, levels: Levels) -> Array | None:
+def fact_mask(dimensions: Mapping[str, pa.Table], data: pa.Table, condition: BoundFilter, levels: Levels) -> Array | None:
     """Whether each row of ``data`` (the fact rows) meets ``condition`` on levels; None if not computable here.
 
     ``dimensions``: the data of the joined tables whose levels the condition names.
     """
     try:
-        values = _values(dimensions, data, flattened(condition), levels)
+        values = _Judge(dimensions, data, condition.by_leaf(), levels).values(condition.condition)
     except _Unsupported:
         return None
     result: Array = values.fill_null(False)
     return result
 
 
-def _values(tables: Mapping[str, pa.Table], data: pa.Table, node: Filter, levels: Levels) -> Array:
-    match node:
-        case And(operands) | Or(operands):
-            combine: Any = pc.and_kleene if isinstance(node, And) else pc.or_kleene
-            combined: Array = pa.repeat(pa.scalar(isinstance(node, And)), data.num_rows)
-            for operand in operands:
-                combined = combine(combined, _values(tables, data, operand, levels))
-            return combined
-        case Not(operand):
-            negated: Array = pc.invert(_values(tables, data, operand, levels))
-            return negated
-        case _:
-            return _leaf(tables, data, node, levels)
+class _Judge:
+    """The verdict of each part of a filter on every fact row of ``data``."""
+
+    def __init__(self, dimensions: Mapping[str, pa.Table], data: pa.Table, expressions: Mapping[int, pc.Expression], levels: Levels) -> None:
+        self.dimensions = dimensions
+        self.data = data
+        self.expressions = expressions
+        self.levels = levels
+
+    def values(self, node: Filter) -> Array:
+        match node:
+            case And(operands) | Or(operands):
+                combine: Any = pc.and_kleene if isinstance(node, And) else pc.or_kleene
+                combined: Array = pa.repeat(pa.scalar(isinstance(node, And)), self.data.num_rows)
+                for operand in operands:
+                    combined = combine(combined, self.values(operand))
+                return combined
+            case Not(operand):
+                negated: Array = pc.invert(self.values(operand))
+                return negated
+            case _:
+                return self.leaf(node)
+
+    def leaf(self, leaf: Leaf) -> Array:
+        ref = self.levels.refs[leaf.column]
+        test = _tester(leaf.column, self.expressions[id(leaf)])
+        if ref.table == self.levels.fact:
+            return _spread(self.data[ref.column], test)
+        edge = self.levels.hops.get(ref.table)
+        if edge is None or len(edge.pairs) != 1 or ref.table not in self.dimensions:
+            raise _Unsupported
+        ((source, target),) = edge.pairs
+        dimension = last_per_key(self.dimensions[ref.table].select(list(dict.fromkeys([target, ref.column]))), [target])
+        keys = plain(dimension[target]).combine_chunks()
+        valid = pc.is_valid(keys)
+        keys, outcome = keys.filter(valid), test(plain(dimension[ref.column]).combine_chunks().filter(valid))
+        unmatched = test(pa.nulls(1, keys.type))[0]  # what a row whose join finds nothing sees
+
+        def through_join(values: Array) -> Array:
+            found = pc.index_in(values, value_set=keys)
+            result: Array = pc.if_else(pc.is_null(found), unmatched, outcome.take(found))
+            return result
+
+        return _spread(self.data[source], through_join)
 
 
-def _leaf(tables: Mapping[str, pa.Table], data: pa.Table, leaf: Leaf, levels: Levels) -> Array:
-    ref = levels.refs[leaf.column]
-    test = _tester(leaf, levels.types[leaf.column])
-    if ref.table == levels.fact:
-        return _spread(data[ref.column], test)
-    edge = levels.hops.get(ref.table)
-    if edge is None or len(edge.pairs) != 1 or ref.table not in tables:
-        raise _Unsupported
-    ((source, target),) = edge.pairs
-    dimension = last_per_key(tables[ref.table].select(list(dict.fromkeys([target, ref.column]))), [target])
-    keys = plain(dimension[target]).combine_chunks()
-    valid = pc.is_valid(keys)
-    keys, outcome = keys.filter(valid), test(plain(dimension[ref.column]).combine_chunks().filter(valid))
-    unmatched = test(pa.nulls(1, keys.type))[0]  # what a row whose join finds nothing sees
-
-    def through_join(values: Array) -> Array:
-        found = pc.index_in(values, value_set=keys)
-        result: Array = pc.if_else(pc.is_null(found), unmatched, outcome.take(found))
-        return result
-
-    return _spread(data[source], through_join)
-
-
-def _tester(leaf: Leaf, data_type: DataType) -> Any:
-    """A function from an array of a level's values to the leaf's verdict on each (true, false or null)."""
-    expression = to_expression(cast(Filter, leaf), {leaf.column: data_type})
+def _tester(level: str, expression: pc.Expression) -> Any:
+    """A function from an array of a level's values to the comparison's verdict on each (true, false or null)."""
 
     def test(values: Array) -> Array:
-        return evaluate(pa.table({leaf.column: values}), expression)
+        return evaluate(pa.table({level: values}), expression)
 
     return test
 

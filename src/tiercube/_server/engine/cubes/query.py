@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,17 +13,11 @@ from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, en
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.pushdown import FactFilter, Levels
-from tiercube._server.engine.cubes.model import (
-    ColumnRef,
-    Cube,
-    CubeSchema,
-    check_level_filter,
-    bind_levels,
-    children,
-)
-from tiercube._server.engine.filters import COMPARISONS
-from tiercube._server.engine.tables import TableStore
+from tiercube._server.engine.cubes.model import ColumnRef, Cube, CubeSchema, bind_level_filter, children
+from tiercube._server.engine.filters import COMPARISONS, BoundFilter, bind
+from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.engine.types import value_type
+from tiercube._server.engine.visibility import RowPlan
 from tiercube._wire.cubes import (
     Aggregate,
     AllOf,
@@ -46,9 +38,6 @@ from tiercube._wire.cubes import (
 )
 from tiercube._wire.filters import And, Filter, filter_names
 from tiercube.errors import QueryError, ResultTooLargeError
-
-if TYPE_CHECKING:
-    from tiercube._server.engine.visibility import RowPlan
 
 # The filters a measure is computed under (``Filtered`` nests), as encoded filters.
 Context = frozenset[bytes]
@@ -93,8 +82,9 @@ class Collector:
             return Leaf("rows", None)
         return Leaf(node.function, self.schema.resolve(node.column, node.table))
 
-    def context_filter(self, context: Context) -> Filter:
-        return And([self.filters[key] for key in sorted(context)])
+    def context_filter(self, context: Context) -> BoundFilter:
+        """The filters a measure is computed under, together, bound once (they were checked when set)."""
+        return bind(And([self.filters[key] for key in sorted(context)]), self.cube.level_types())
 
 
 def run_query(
@@ -103,28 +93,32 @@ def run_query(
     cube: Cube,
     request: CubeQuery,
     *,
-    timeout: float,
-    max_rows: int,
+    limits: QueryLimits,
     visible: RowPlan | None = None,
     partials: Partials | None = None,
 ) -> pa.Table:
-    """Answer ``request`` on ``cube``; see ``CubeQuery`` for the shape of the result."""
-    deadline = Deadline(timeout)
-    if request.filter is not None:
-        request = msgspec.structs.replace(request, filter=bind_levels(cube, request.filter, "the query"))
-    limit = _check(cube, request, max_rows)
+    """Answer ``request`` on ``cube``; see ``CubeQuery`` for the shape of the result.
+
+    The query's filter is bound once (checked against the cube's levels and
+    compiled) and that one ``BoundFilter`` serves every step: narrowing the
+    fact rows before grouping, on the server or on a cluster's workers, and
+    selecting cells after it.
+    """
+    deadline = Deadline(limits.timeout)
+    limit = _check(cube, request, limits.max_rows)
+    condition = bind_level_filter(cube, request.filter, "the query") if request.filter is not None else None
     schema = CubeSchema(tables, joins, cube.fact_table)
     collector = Collector(cube, schema)
     for name in request.measures:
         collector.collect(cube.measure(name), NO_CONTEXT, (name,))
-    filter_levels = filter_names(request.filter) if request.filter is not None else []
+    filter_levels = condition.names if condition is not None else []
     needed = list(dict.fromkeys([*request.levels, *filter_levels, *collector.levels]))
     refs = {name: schema.resolve(cube.level(name).column, cube.level(name).table) for name in needed}
     try:
         leaves = {leaf for leaf, _ in collector.pairs}
-        narrow = _narrowing(tables, schema, cube, refs, request.filter)
+        narrow = _narrowing(tables, schema, refs, condition)
         base = build_base(tables, schema, list(dict.fromkeys(refs.values())), leaves, deadline, visible, partials, narrow)
-        cells, parts_by_leaf = _cells(cube, base, refs, collector, request.filter, deadline)
+        cells, parts_by_leaf = _cells(cube, base, refs, collector, condition, deadline)
         evaluator = Evaluator(cube, collector, cells, parts_by_leaf)
         sets = [tuple(request.levels[:k]) for k in range(len(request.levels), -1, -1)]
         sets = list(dict.fromkeys(sets if request.include_totals else sets[:1]))
@@ -140,14 +134,12 @@ def run_query(
         raise QueryError(f"cube {cube.name!r} could not answer the query: {error}") from None
 
 
-def _narrowing(
-    tables: TableStore, schema: CubeSchema, cube: Cube, refs: dict[str, ColumnRef], condition: Filter | None
-) -> FactFilter | None:
+def _narrowing(tables: TableStore, schema: CubeSchema, refs: dict[str, ColumnRef], condition: BoundFilter | None) -> FactFilter | None:
     """The query's filter as a mask of fact rows, to apply before grouping (see ``pushdown``)."""
     if condition is None:
         return None
     hops = {r.table: r.via for r in schema.reached if r.via is not None and r.via.source == schema.fact}
-    return FactFilter.of(tables, condition, Levels(schema.fact, refs, cube.level_types(), hops))
+    return FactFilter.of(tables, condition, Levels(schema.fact, refs, hops))
 
 
 def _check(cube: Cube, request: CubeQuery, max_rows: int) -> int:
@@ -159,8 +151,6 @@ def _check(cube: Cube, request: CubeQuery, max_rows: int) -> int:
         cube.level(name)
     for name in request.measures:
         cube.measure(name)
-    if request.filter is not None:
-        check_level_filter(cube, request.filter, "the query")
     if request.max_rows is not None and request.max_rows < 0:
         raise QueryError(f"max_rows must not be negative, not {request.max_rows}")
     return max_rows if request.max_rows is None else min(max_rows, request.max_rows)
@@ -174,7 +164,7 @@ def _cells(
     base: Base,
     refs: dict[str, ColumnRef],
     collector: Collector,
-    condition: Filter | None,
+    condition: BoundFilter | None,
     deadline: Deadline,
 ) -> tuple[Cells, PartsByLeaf]:
     """Encode the levels, apply the query filter, and mask the inputs of filtered measures."""
@@ -187,12 +177,11 @@ def _cells(
     decoder = Cells(table, [], values, types, deadline)
     every_level = tuple(refs)
     if condition is not None:
-        table = table.filter(decoder.matches(table, every_level, condition, filter_names(condition)))
+        table = table.filter(decoder.matches(table, every_level, condition))
     contexts = list(dict.fromkeys(context for _, context in collector.pairs if context))
     masks = {}
     for context in contexts:
-        wanted = collector.context_filter(context)
-        masks[context] = decoder.matches(table, every_level, wanted, filter_names(wanted))
+        masks[context] = decoder.matches(table, every_level, collector.context_filter(context))
     parts: PartsByLeaf = {}
     for leaf, context in collector.pairs:
         if not context:
@@ -222,6 +211,14 @@ class Evaluator:
         self.cells = cells
         self.parts = parts
         self._memo: dict[tuple[str, LevelSet, Context], Array] = {}
+        self._conditions: dict[bytes, BoundFilter] = {}
+
+    def _bound(self, condition: Filter) -> BoundFilter:
+        """A measure's level condition, bound once per query however many cells ask."""
+        key = msgspec.json.encode(condition)
+        if key not in self._conditions:
+            self._conditions[key] = bind(condition, self.cube.level_types())
+        return self._conditions[key]
 
     def result_part(self, levels: LevelSet, request: CubeQuery) -> pa.Table:
         """The rows for ``levels``: codes for every query level (null when rolled up), then measures."""
@@ -273,8 +270,7 @@ class Evaluator:
             case MeasureComparison(left, op, right):
                 compared: Array = COMPARISONS[op](self.measure(left, levels, context), self.measure(right, levels, context))
             case LevelFilter(condition):
-                rows = self.cells.at(levels)
-                return self.cells.matches(rows, levels, condition, filter_names(condition))
+                return self.cells.matches(self.cells.at(levels), levels, self._bound(condition))
             case AllOf(conditions) | AnyOf(conditions):
                 combine = pc.and_kleene if isinstance(node, AllOf) else pc.or_kleene
                 compared = repeat(pa.scalar(isinstance(node, AllOf)), self.cells.rows(levels))

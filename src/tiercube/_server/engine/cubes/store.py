@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import msgspec
-
 import pyarrow as pa
 
 from tiercube._server.engine.cubes.joins import JoinGraph
@@ -24,7 +22,9 @@ from tiercube._server.engine.cubes.model import (
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.cubes.query import run_query
-from tiercube._server.engine.tables import TableStore, check_name
+from tiercube._server.engine.layout import check_name
+from tiercube._server.engine.tables import QueryLimits, TableStore
+from tiercube._server.engine.visibility import EVERYTHING, Visibility
 from tiercube._wire.cubes import (
     Aggregate,
     CreateCube,
@@ -42,22 +42,21 @@ from tiercube._wire.cubes import (
 )
 from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
 
-if TYPE_CHECKING:
-    from tiercube._server.engine.visibility import RowPlan
-
 CONTRIBUTORS = "contributors.COUNT"
 
 
 class CubeStore:
-    """Cubes by name, plus the session's ``JoinGraph``; all methods are synchronous.
+    """Cubes by name over the session's ``tables``, plus its ``JoinGraph``; all methods are synchronous.
 
     Definitions change under a lock and are replaced, never edited in place,
     so a query running meanwhile sees either the old or the new definition.
+    ``partials`` are the maintained aggregates of the fact tables (the same
+    object watches ``tables``); ``results`` the answers kept for repeated queries.
     """
 
-    def __init__(self, partials: Partials | None = None, results: Results | None = None) -> None:
+    def __init__(self, tables: TableStore, partials: Partials | None = None, results: Results | None = None) -> None:
+        self.tables = tables
         self.joins = JoinGraph()
-        # The maintained aggregates of the fact tables (the same object watches the TableStore).
         self.partials = partials
         self.results = results
         self._cubes: dict[str, Cube] = {}
@@ -65,8 +64,8 @@ class CubeStore:
 
     # Joins -------------------------------------------------------------
 
-    def join(self, tables: TableStore, source: str, request: Join) -> JoinInfo:
-        return self.joins.join(tables, source, request)
+    def join(self, source: str, request: Join) -> JoinInfo:
+        return self.joins.join(self.tables, source, request)
 
     # Cubes -------------------------------------------------------------
 
@@ -76,10 +75,10 @@ class CubeStore:
     def cube(self, name: str) -> CubeInfo:
         return self._get(name).info
 
-    def data_version(self, tables: TableStore, name: str) -> str:
+    def data_version(self, name: str) -> str:
         """A digest of the cube's definition and of the version of every table it reads: it changes with any of them."""
         cube = self._get(name)
-        versions = [(r.table, tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table)]
+        versions = [(r.table, self.tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table)]
         return hashlib.sha256(msgspec.json.encode([cube.info, versions])).hexdigest()[:20]
 
     def _get(self, name: str) -> Cube:
@@ -88,7 +87,8 @@ class CubeStore:
         except KeyError:
             raise NotFoundError.of("cube", name, self._cubes) from None
 
-    def create_cube(self, tables: TableStore, request: CreateCube) -> CubeInfo:
+    def create_cube(self, request: CreateCube) -> CubeInfo:
+        tables = self.tables
         name = check_name("cube", request.name if request.name is not None else request.fact_table)
         schema = CubeSchema(tables, self.joins, request.fact_table)
         cube = Cube(name, request.fact_table)
@@ -125,13 +125,13 @@ class CubeStore:
 
     # Measures ----------------------------------------------------------
 
-    def set_measure(self, tables: TableStore, cube_name: str, name: str, request: SetMeasure) -> MeasureInfo:
+    def set_measure(self, cube_name: str, name: str, request: SetMeasure) -> MeasureInfo:
         """Create or replace measure ``name``; references are checked and cycles refused."""
         check_name("measure", name)
         with self._lock:
             cube = self._get(cube_name)
             expression = bind_measure(cube, request.expression, f"measure {name!r}")
-            validate_measure(cube, CubeSchema(tables, self.joins, cube.fact_table), name, expression)
+            validate_measure(cube, CubeSchema(self.tables, self.joins, cube.fact_table), name, expression)
             self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, {**cube.measures, name: expression}))
         return MeasureInfo(name, expression)
 
@@ -146,14 +146,14 @@ class CubeStore:
 
     # Hierarchies -------------------------------------------------------
 
-    def set_hierarchy(self, tables: TableStore, cube_name: str, name: str, request: SetHierarchy) -> HierarchyInfo:
+    def set_hierarchy(self, cube_name: str, name: str, request: SetHierarchy) -> HierarchyInfo:
         """Create or replace hierarchy ``name``, its levels from the top down."""
         check_name("hierarchy", name)
         if not request.levels:
             raise InvalidRequestError(f"hierarchy {name!r} needs at least one level")
         with self._lock:
             cube = self._get(cube_name)
-            schema = CubeSchema(tables, self.joins, cube.fact_table)
+            schema = CubeSchema(self.tables, self.joins, cube.fact_table)
             others = {level for h, levels in cube.hierarchies.items() if h != name for level in (lv.name for lv in levels)}
             levels: list[LevelInfo] = []
             for definition in request.levels:
@@ -197,48 +197,41 @@ class CubeStore:
                 f"table {table!r} is used by cube(s) {', '.join(map(repr, users))}; delete them first"
             )
 
-    def delete_table(self, tables: TableStore, table: str) -> None:
+    def delete_table(self, table: str) -> None:
         """Delete ``table`` unless a cube uses it, and forget its joins."""
-        with self._lock, tables.write_lock:
+        with self._lock, self.tables.write_lock:
             self.check_table_deletable(table)
-            tables.delete(table)
+            self.tables.delete(table)
             self.joins.forget(table)
 
     # Queries -----------------------------------------------------------
 
-    def query(
-        self,
-        tables: TableStore,
-        cube_name: str,
-        request: CubeQuery,
-        *,
-        timeout: float,
-        max_rows: int,
-        visible: RowPlan | None = None,
-    ) -> pa.Table:
-        """Answer ``request``; see ``CubeQuery`` for the result's shape.
+    def query(self, cube_name: str, request: CubeQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> pa.Table:
+        """Answer ``request`` as a caller that sees ``visible`` may; see ``CubeQuery`` for the result's shape.
 
-        ``visible`` tells which fact rows count (None: all).
+        Restricted callers aggregate only the fact rows they may see, totals
+        included, and their answers are never kept. ``limits`` default to the
+        table store's (the server's config).
         Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
         """
         cube = self._get(cube_name)
-        if visible is not None or self.results is None:  # a restricted caller's answers are never kept
-            return run_query(
-                tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, visible=visible, partials=self.partials
-            )
+        limits = limits if limits is not None else self.tables.limits
+        if visible.restricted or self.results is None:
+            plan = visible.rows(cube.fact_table)
+            return run_query(self.tables, self.joins, cube, request, limits=limits, visible=plan, partials=self.partials)
         # The versions as they are before the query runs: see ``results``.
-        versions = tuple((r.table, tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table))
-        key = (id(cube), msgspec.json.encode(request), max_rows, versions)
+        versions = tuple((r.table, self.tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table))
+        key = (id(cube), msgspec.json.encode(request), limits, versions)
         answer = self.results.get(key)
         if answer is None:
-            answer = run_query(tables, self.joins, cube, request, timeout=timeout, max_rows=max_rows, partials=self.partials)
+            answer = run_query(self.tables, self.joins, cube, request, limits=limits, partials=self.partials)
             self.results.put(key, cube, answer)
         return answer
 
-    def query_mdx(self, tables: TableStore, request: MdxQuery, *, timeout: float, max_rows: int) -> pa.Table:
-        """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``."""
+    def query_mdx(self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> pa.Table:
+        """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``, as ``query`` would."""
         cube_name, query = to_cube_query(request.mdx, lambda name: self._get(name).info)
-        return self.query(tables, cube_name, query, timeout=timeout, max_rows=max_rows)
+        return self.query(cube_name, query, visible, limits=limits)
 
 
 def _measures_using_level(cube: Cube, level: str) -> list[str]:

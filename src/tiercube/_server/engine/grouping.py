@@ -1,0 +1,139 @@
+"""Grouping fact rows: the first step of every cube query, and what maintained aggregates keep.
+
+``group_facts`` groups a table's rows by the fact columns a query needs (its
+levels on the fact table, the join keys of its dimensions) with the partial
+aggregates its measures need (sum, count, min, max, row count). The result is
+small, decomposable (groupings of parts merge into a grouping of the whole),
+and all the rest of a query looks at. Rows held by the server and rows on a
+cluster's workers are grouped by this same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeAlias
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiercube._server.engine.arrays import Array, Chunked, filtered, plain
+
+PartFunction: TypeAlias = Literal["sum", "count", "min", "max"]
+ROWS = "\x1frows"
+_COMBINE: dict[PartFunction, Any] = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
+# The stubs spell aggregation lists out by function name; ours are built from data.
+Aggregations: TypeAlias = "list[tuple[Any, ...]]"
+
+
+@dataclass(frozen=True)
+class FactGrouping:
+    """Fact columns to group by, and (column, function) partial aggregates to compute per group."""
+
+    fact: str
+    keys: frozenset[str]
+    parts: frozenset[tuple[str, PartFunction]]
+
+    def covers(self, other: FactGrouping) -> bool:
+        return self.fact == other.fact and other.keys <= self.keys and other.parts <= self.parts
+
+    @property
+    def key_names(self) -> list[str]:
+        return [alias(self.fact, column) for column in sorted(self.keys)]
+
+    def part_name(self, column: str, function: PartFunction) -> str:
+        return f"{alias(self.fact, column)}\x1f{function}_{function}"
+
+    @property
+    def part_names(self) -> list[str]:
+        return [self.part_name(column, function) for column, function in sorted(self.parts)]
+
+    def kept(self) -> FactGrouping:
+        """This grouping as it is kept: every sum with the count of its values, to subtract exactly."""
+        counts: set[tuple[str, PartFunction]] = {(column, "count") for column, function in self.parts if function == "sum"}
+        return FactGrouping(self.fact, self.keys, self.parts | counts)
+
+
+def group_facts(data: pa.Table, grouping: FactGrouping, rows: Array | None = None) -> pa.Table:
+    """``data`` (with one dictionary per column) grouped by ``grouping``: keys, parts, then ``ROWS``.
+
+    With ``rows``, only the rows it marks: the needed columns are selected first, then filtered.
+    """
+    inputs = data.select([])  # keeps the row count when no column is needed
+    for column in sorted(grouping.keys):
+        inputs = inputs.append_column(alias(grouping.fact, column), data[column])
+    aggregations: Aggregations = [([], "count_all")]
+    for column, function in sorted(grouping.parts):
+        source = f"{alias(grouping.fact, column)}\x1f{function}"
+        if source not in inputs.column_names:
+            values: Chunked = plain(data[column]) if function in ("min", "max") else data[column]
+            inputs = inputs.append_column(source, values)
+        aggregations.append((source, function))
+    if rows is not None:
+        inputs = filtered(inputs, rows)
+    grouped = inputs.group_by(grouping.key_names).aggregate(aggregations).rename_columns({"count_all": ROWS})
+    # Keys as plain values: groupings are small, and pyarrow 26 crashes unifying the dictionaries
+    # group_by gives dictionary keys that hold a null.
+    for name in grouping.key_names:
+        grouped = grouped.set_column(grouped.column_names.index(name), name, plain(grouped[name]))
+    return _non_empty(grouped, grouping)
+
+
+def roll_up(groups: pa.Table, kept: FactGrouping, wanted: FactGrouping) -> pa.Table:
+    """``groups`` (made for ``kept``) as ``group_facts`` would give them for ``wanted``."""
+    names = [*wanted.key_names, *wanted.part_names, ROWS]
+    if kept.keys == wanted.keys:
+        return groups.select(names)
+    aggregations: Aggregations = [(wanted.part_name(c, f), _COMBINE[f]) for c, f in sorted(wanted.parts)] + [(ROWS, "sum")]
+    rolled = groups.select(names).group_by(wanted.key_names).aggregate(aggregations)
+    rolled = rolled.rename_columns({f"{name}_{combine}": name for name, combine in aggregations})
+    return _non_empty(rolled.select(names), wanted)
+
+
+def _non_empty(grouped: pa.Table, grouping: FactGrouping) -> pa.Table:
+    # A keyless group_by answers one row even without any fact row: no row, no cell.
+    return grouped if grouping.keys else with_rows(grouped)
+
+
+def with_rows(grouped: pa.Table) -> pa.Table:
+    """The groups that still have fact rows."""
+    kept: pa.Table = grouped.filter(pc.greater(grouped[ROWS], pa.scalar(0, pa.int64())))  # ty: ignore[invalid-argument-type]
+    return kept
+
+
+def merge_groups(pieces: list[pa.Table], grouping: FactGrouping) -> pa.Table:
+    """Groupings of parts of the fact rows (each by ``group_facts``) as one grouping of them all."""
+    if len(pieces) == 1:
+        return pieces[0]
+    together = pa.concat_tables(pieces, promote_options="permissive")
+    return roll_up_same(together, grouping)
+
+
+def roll_up_same(groups: pa.Table, grouping: FactGrouping) -> pa.Table:
+    """Combine rows of ``groups`` that have the same keys."""
+    names = [*grouping.key_names, *grouping.part_names, ROWS]
+    aggregations: Aggregations = [(grouping.part_name(c, f), _COMBINE[f]) for c, f in sorted(grouping.parts)] + [(ROWS, "sum")]
+    combined = groups.group_by(grouping.key_names).aggregate(aggregations)
+    combined = combined.rename_columns({f"{name}_{combine}": name for name, combine in aggregations})
+    return _non_empty(combined.select(names), grouping)
+
+
+def alias(table: str, column: str) -> str:
+    """The name of ``table.column`` inside a query (control characters cannot clash with names)."""
+    return f"{table}\x1f{column}"
+
+
+class RowMask(Protocol):
+    """Something that tells which rows of a table to keep: a caller's restriction, a query's filter."""
+
+    def mask(self, data: pa.Table) -> Array | None:
+        """True for each row to keep; None when it cannot tell here (then every row counts)."""
+        ...
+
+
+def group_visible(data: pa.Table, grouping: FactGrouping, visible: RowMask | None, narrow: RowMask | None) -> pa.Table:
+    """``data``'s rows that ``visible`` shows and ``narrow`` keeps, grouped by ``grouping``."""
+    mask = visible.mask(data) if visible is not None else None
+    narrowed = narrow.mask(data) if narrow is not None else None
+    if narrowed is not None:
+        mask = narrowed if mask is None else pc.and_(mask, narrowed)
+    return group_facts(data, grouping, mask)
