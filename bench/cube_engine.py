@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.rows import HeldRows
+from tiercube._server.engine.held import HeldRows
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.engine.types import decoded
 from tiercube._wire.cubes import Aggregate, CreateCube, CubeQuery, Join, LevelDefinition, SetHierarchy, SetMeasure

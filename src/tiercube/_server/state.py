@@ -23,7 +23,8 @@ from tiercube._server.custom_endpoints import CustomEndpoints
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.cubes.store import CubeStore
-from tiercube._server.engine.rows import Placement, ServerPlacement
+from tiercube._server.engine.held import ServerPlacement
+from tiercube._server.engine.rows import Placement
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.file_access import FileAccess
 from tiercube._server.restrictions import Restrictions

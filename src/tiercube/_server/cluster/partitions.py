@@ -75,6 +75,10 @@ class Partitions:
     def num_rows(self) -> int:
         return sum(part.rows for part in self.parts)
 
+    @property
+    def identity(self) -> object:
+        return self
+
     def partitions(self, *, workers_shown: bool) -> list[Partition]:
         """Each partition as the table's info reports it; a lost one has no rows or bytes.
 
@@ -157,6 +161,9 @@ class Partitions:
         self.check()
         changed = {i: self.cluster.submit(part.worker, tasks.dropped, part.future, condition) for i, part in enumerate(self.parts)}
         return Change(self._replaced(changed, self.next_sequence), None, None, exact=False)
+
+    def compacted(self) -> Rows | None:
+        return None  # each change builds whole partitions on the workers
 
     def _replaced(self, changed: dict[int, Future[Any]], next_sequence: int) -> Partitions:
         sizes = self.cluster.results(

@@ -14,7 +14,8 @@ from tiercube._server.cluster.partitions import Partitions
 from tiercube._server.cluster.reading import read_on_workers
 from tiercube._server.engine import sources
 from tiercube._server.engine.layout import Layout
-from tiercube._server.engine.rows import Change, HeldRows, Rows, ServerPlacement
+from tiercube._server.engine.held import HeldRows, ServerPlacement, read_on_server
+from tiercube._server.engine.rows import Change, Rows
 from tiercube._wire.messages import ArrowFileSource, ClusterStats, Read
 
 
@@ -39,7 +40,7 @@ class ClusterPlacement(ServerPlacement):
         # Whether the new table is distributed before its rows are counted: only then can the
         # workers read its source.
         if isinstance(request.source, ArrowFileSource) or not self._distributes(request.distributed, 0):
-            return self.read_on_server(request, access, origin, self.empty)
+            return read_on_server(request, access, origin, self.empty)
         workers = sorted(self.cluster.workers())
         read, schema = read_on_workers(self.cluster, workers, request.source, request.data_types, access)
         layout = Layout.read(request, schema, origin)

@@ -87,7 +87,7 @@ def grouped(data: pa.Table, grouping: FactGrouping, plan: RowPlan | None, narrow
 def selected(data: pa.Table, condition: BoundFilter | None, plan: RowPlan | None, limit: int | None, wanted: list[str]) -> pa.Table:
     """The first ``limit`` rows (in arrival order) that match ``condition`` and that ``plan`` shows:
     the ``wanted`` columns (all if none) and their arrival numbers."""
-    data = first_rows(data, condition, plan, limit)
+    data = first_rows(data, condition, plan.mask(data) if plan is not None else None, limit)
     return data.select([*wanted, SEQUENCE]) if wanted else data
 
 

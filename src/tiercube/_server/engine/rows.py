@@ -6,15 +6,14 @@ it in, so a failing load leaves the table as it was, a query keeps the version
 it started with, and what is kept of a version (maintained aggregates) is told
 apart by identity.
 
-``HeldRows`` is the server's own: one immutable ``pa.Table``. A cluster's
-partitions implement the same protocol in ``_server.cluster``; the engine
-never knows which one it has. ``Placement`` decides where a new table's rows
-go, and reads a new table's source (a cluster reads it on its workers).
+``held.HeldRows`` is the server's own; a cluster's partitions implement the
+same protocol in ``_server.cluster``; the engine never knows which one it
+has. ``Placement`` decides where a new table's rows go, and reads a new
+table's source (a cluster reads it on its workers).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,13 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
-from tiercube._server.engine.arrays import appended, dictionaries_differ, filtered, last_positions, positions
+from tiercube._server.engine.arrays import Array, appended, filtered, last_positions, positions
 from tiercube._server.engine.filters import BoundFilter, first_matches
-from tiercube._server.engine.grouping import FactGrouping, RowMask, group_visible
+from tiercube._server.engine.grouping import FactGrouping, RowMask
 from tiercube._server.engine.layout import Layout
 from tiercube._server.engine.visibility import RowPlan
 from tiercube._wire.messages import ClusterStats, Partition, Read, Source
-from tiercube.errors import InvalidRequestError
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,8 @@ class Change:
     added: pa.Table | None
     removed: pa.Table | None
     exact: bool = True
+    # What the writer keeps beside the rows (a key index) brought up to date once the change is made.
+    commit: Callable[[], None] | None = None
 
 
 class Pending(Protocol):
@@ -63,6 +63,12 @@ class Rows(Protocol):
 
     @property
     def num_rows(self) -> int: ...
+
+    @property
+    def identity(self) -> object:
+        """The same object for versions that hold the same values (a compacted one), a new one for
+        every change: what is kept of the rows (maintained aggregates) is told apart by it."""
+        ...
 
     def gathered(self) -> pa.Table:
         """Every row, on the server, with one dictionary per column (for small tables: a join's dimension)."""
@@ -95,6 +101,12 @@ class Rows(Protocol):
 
     def pending_load(self, source: Source, layout: Layout, access: sources.Access) -> Pending:
         """``source`` read and conformed to ``layout``, ready to be added."""
+        ...
+
+    def compacted(self) -> Rows | None:
+        """The same rows, with the same ``identity``, holding no more memory than they need (after
+        replaced or dropped rows); None when that would gain little. Costs a pass over the rows:
+        called off the writers' path."""
         ...
 
 
@@ -132,73 +144,10 @@ class Added:
         return current.added(self.data, self.keys)
 
 
-class HeldRows:
-    """Rows the session server holds: one ``pa.Table``, never mutated."""
-
-    def __init__(self, data: pa.Table) -> None:
-        self._data = data
-        # Whether the data is known to have one dictionary per column (checked on first need).
-        self._unified = False
-        self._unifying = threading.Lock()
-
-    @classmethod
-    def empty(cls, layout: Layout) -> HeldRows:
-        return cls(layout.schema.empty_table())
-
-    @property
-    def num_rows(self) -> int:
-        return self._data.num_rows
-
-    def gathered(self) -> pa.Table:
-        """The rows, with one dictionary per column as ``group_by`` needs.
-
-        Appends keep one dictionary per column, but a load (Parquet row groups,
-        CSV blocks) may leave several. Unifying costs a pass over the data, so
-        it is done once per version and replaces the data held, which has the
-        same values: later queries get it free, and no second copy stays alive.
-        """
-        if not self._unified:
-            with self._unifying:
-                if not self._unified:
-                    if dictionaries_differ(self._data):
-                        self._data = self._data.unify_dictionaries()
-                    self._unified = True
-        return self._data
-
-    def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: RowMask | None) -> pa.Table:
-        return group_visible(self.gathered(), grouping, visible, narrow)
-
-    def selected(self, condition: BoundFilter | None, visible: RowPlan | None, limit: int | None, columns: Sequence[str]) -> pa.Table:
-        data = first_rows(self._data, condition, visible, limit)
-        return data.select(list(columns)) if columns else data
-
-    def counted(self, visible: RowPlan) -> int:
-        return int(pc.sum(visible.mask(self._data)).as_py() or 0)
-
-    def partitions(self, *, workers_shown: bool) -> list[Partition] | None:
-        return None
-
-    def added(self, data: pa.Table, keys: Sequence[str]) -> Change:
-        merged, added, removed = merge_rows(self._data, data, keys)
-        return Change(HeldRows(merged), added, removed)
-
-    def dropped(self, condition: BoundFilter | None) -> Change:
-        old = self._data
-        if condition is None:
-            return Change(HeldRows(old.schema.empty_table()), None, old)
-        matches = condition.expression
-        # A row whose condition is null does not match, so it stays.
-        keep = ~matches | matches.is_null()
-        return Change(HeldRows(old.filter(keep)), None, old.filter(~keep))
-
-    def pending_load(self, source: Source, layout: Layout, access: sources.Access) -> Pending:
-        return Added(layout.conform(sources.read(source, layout.columns, access), sources.describe(source)), layout.keys)
-
-
-def first_rows(data: pa.Table, condition: BoundFilter | None, visible: RowPlan | None, limit: int | None) -> pa.Table:
-    """The first ``limit`` rows of ``data`` that ``visible`` shows and ``condition`` keeps."""
-    if visible is not None:
-        data = filtered(data, visible.mask(data))
+def first_rows(data: pa.Table, condition: BoundFilter | None, mask: Array | None, limit: int | None) -> pa.Table:
+    """The first ``limit`` rows of ``data`` that ``mask`` (if any) keeps and ``condition`` matches."""
+    if mask is not None:
+        data = filtered(data, mask)
     if condition is not None:
         return first_matches(data, condition.expression, limit)
     return data.slice(0, limit) if limit is not None else data
@@ -219,35 +168,3 @@ def merge_rows(old: pa.Table, incoming: pa.Table, keys: Sequence[str]) -> tuple[
     old_survives = survives.slice(0, old.num_rows)
     removed = old.filter(pc.invert(old_survives)) if not pc.all(old_survives).as_py() else None
     return combined.take(kept), incoming.filter(survives.slice(old.num_rows)), removed
-
-
-class ServerPlacement:
-    """Every table held by the session server: a session without a cluster."""
-
-    def empty(self, layout: Layout, distributed: bool | None, rows: int) -> Rows:
-        if distributed:
-            raise InvalidRequestError(
-                f"table {layout.name!r} cannot be distributed: this session has no cluster "
-                "(start it with Session.start(cluster=...) or tiercube serve --cluster)"
-            )
-        return HeldRows.empty(layout)
-
-    def read(self, request: Read, access: sources.Access, origin: str) -> tuple[Layout, Change, int]:
-        return self.read_on_server(request, access, origin, self.empty)
-
-    @staticmethod
-    def read_on_server(
-        request: Read, access: sources.Access, origin: str, empty: Callable[[Layout, bool | None, int], Rows]
-    ) -> tuple[Layout, Change, int]:
-        """The source read by the server, its rows then put where ``empty`` puts a table of that size."""
-        incoming = sources.read(request.source, request.data_types, access)
-        layout = Layout.read(request, incoming.schema, origin)
-        conformed = layout.conform(incoming, origin)
-        first = empty(layout, request.distributed, incoming.num_rows).added(conformed, layout.keys)
-        return layout, first, incoming.num_rows
-
-    def stats(self) -> ClusterStats | None:
-        return None
-
-    def close(self) -> None:
-        pass

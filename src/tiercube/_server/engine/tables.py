@@ -1,9 +1,10 @@
 """Tables: typed columns, optional keys with upsert semantics, atomic changes, reads for callers.
 
 A table is a ``Layout`` and a version of its rows (``rows.Rows``), wherever
-those live. Every change builds the next version completely and then swaps
-one reference under the store's write lock, so a failing load leaves the
-table exactly as it was and readers never see half a change. Reads (``query``,
+those live. Every change builds the next version and then swaps one
+reference under the table's own write lock, so a failing load leaves the
+table exactly as it was, readers never wait and never see half a change, and
+writers of different tables never wait for each other. Reads (``query``,
 ``info_for``) apply the caller's row restrictions and the server's limits here,
 so every route and every placement of rows shares them.
 """
@@ -11,8 +12,10 @@ so every route and every placement of rows shares them.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,14 +26,19 @@ from tiercube._server.engine import sources
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.filters import bind
 from tiercube._server.engine.layout import Layout, check_name
-from tiercube._server.engine.rows import Change, Placement, Rows, ServerPlacement
+from tiercube._server.engine.held import ServerPlacement
+from tiercube._server.engine.rows import Change, Placement, Rows
 from tiercube._server.engine.types import decoded
 from tiercube._server.engine.visibility import Visibility
 from tiercube._wire.filters import Filter, Scalar
 from tiercube._wire.messages import CreateTable, DataType, Read, Source, TableInfo, TableQuery
 from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError, ResultTooLargeError
 
+log = logging.getLogger("tiercube.server")
+
 _VERSIONS = itertools.count()
+# Compaction (giving back the space of replaced and dropped rows) runs here, off the writers' path.
+_compacting = ThreadPoolExecutor(1, thread_name_prefix="tiercube-compact")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class StoredTable:
     rows: Rows = field(repr=False)
     # Changes with every change of the rows, and is never reused: what a cached answer was made from.
     version: int = field(default_factory=lambda: next(_VERSIONS))
+    # Held by the one writer changing the rows at a time; readers take ``rows`` without it.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -87,8 +97,11 @@ class TableStore:
 
     def __init__(self, placement: Placement | None = None, observer: Observer | None = None, limits: QueryLimits = QueryLimits()) -> None:
         self._tables: dict[str, StoredTable] = {}
-        # One writer at a time; readers take the current version without locking.
-        self.write_lock = threading.RLock()
+        # Held to add or remove tables; changes of a table's rows take the table's own lock.
+        self.catalog_lock = threading.RLock()
+        # Tables with a compaction waiting to run (its own lock: taken inside a table's lock).
+        self._compactions: set[str] = set()
+        self._compactions_lock = threading.Lock()
         self.placement: Placement = placement if placement is not None else ServerPlacement()
         self.limits = limits
         self._observer = observer
@@ -150,13 +163,15 @@ class TableStore:
         self._refuse_taken(request.table)
         layout, first, rows = self.placement.read(request, access, sources.describe(request.source))
         checkpoint(f"reading {request.table!r}")
+        if first.commit is not None:
+            first.commit()
         return self._added(StoredTable(layout, first.rows)), rows
 
     def load(self, name: str, source: Source, access: sources.Access) -> tuple[StoredTable, int]:
         table = self.get(name)
         pending = table.rows.pending_load(source, table.layout, access)
         checkpoint(f"loading into {name!r}")
-        with self.write_lock:
+        with table.lock:
             change = pending.apply(table.rows)
             checkpoint(f"loading into {name!r}")
             self.swap(table, change)
@@ -184,7 +199,7 @@ class TableStore:
         """``incoming`` (rows from the caller) added to ``table``; how many came in."""
         conformed = table.layout.conform(incoming, origin)
         checkpoint(f"loading into {table.name!r}")
-        with self.write_lock:
+        with table.lock:
             change = table.rows.added(conformed, table.keys)
             checkpoint(f"loading into {table.name!r}")
             self.swap(table, change)
@@ -193,26 +208,53 @@ class TableStore:
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
         table = self.get(name)
         bound = bind(condition, table.columns, table=name) if condition is not None else None
-        with self.write_lock:
+        with table.lock:
             before = table.rows.num_rows
             self.swap(table, table.rows.dropped(bound))
             return table, before - table.rows.num_rows
 
     def delete(self, name: str) -> None:
-        with self.write_lock:
-            self.get(name)
-            del self._tables[name]
-            self._forget(name)
+        with self.catalog_lock:
+            table = self.get(name)
+            with table.lock:
+                del self._tables[name]
+                self._forget(name)
 
     def swap(self, table: StoredTable, change: Change) -> None:
-        """Make ``change.rows`` the table's rows; the caller holds the write lock."""
+        """Make ``change.rows`` the table's rows; the caller holds the table's lock."""
         if self._observer is not None:
             if change.exact:
                 self._observer.changed(table.name, table.rows, change.rows, change.added, change.removed)
             else:
                 self._observer.forget(table.name)
+        if change.commit is not None:
+            change.commit()
         table.rows = change.rows
         table.version = next(_VERSIONS)
+        if change.removed is not None or not change.exact:
+            self._compact_later(table)
+
+    def _compact_later(self, table: StoredTable) -> None:
+        with self._compactions_lock:
+            if table.name in self._compactions:
+                return
+            self._compactions.add(table.name)
+        _compacting.submit(self._compact, table)
+
+    def _compact(self, table: StoredTable) -> None:
+        """Give back the space of replaced and dropped rows; the values and their order stay."""
+        with self._compactions_lock:
+            self._compactions.discard(table.name)
+        try:
+            with table.lock:
+                if self._tables.get(table.name) is not table:
+                    return  # deleted meanwhile
+                compacted = table.rows.compacted()
+                if compacted is not None:
+                    # The same values: what is kept of them (aggregates, answers) stays valid.
+                    table.rows = compacted
+        except Exception:  # never lose a table over housekeeping: it stays as it was
+            log.exception("compacting table %r failed; it keeps its rows as they are", table.name)
 
     def close(self) -> None:
         self.placement.close()
@@ -222,7 +264,7 @@ class TableStore:
             raise ConflictError(f"a table named {name!r} already exists")
 
     def _added(self, table: StoredTable) -> StoredTable:
-        with self.write_lock:
+        with self.catalog_lock:
             self._refuse_taken(table.name)
             self._forget(table.name)
             self._tables[table.name] = table

@@ -40,10 +40,15 @@ log = logging.getLogger("tiercube.server")
 
 
 class Snapshot(Protocol):
-    """One version of a table's rows (``rows.Rows``), compared by identity: a new object on every change."""
+    """One version of a table's rows (``rows.Rows``)."""
 
     @property
     def num_rows(self) -> int: ...
+
+    @property
+    def identity(self) -> object:
+        """The same object for versions that hold the same values, a new one for every change."""
+        ...
 
     def gathered(self) -> pa.Table:
         """Every row, on the server."""
@@ -137,7 +142,7 @@ _REMEMBERED = 1_000
 @dataclass
 class Entry:
     grouping: FactGrouping
-    data: Snapshot  # what it was made from: identity is its version
+    data: object  # the identity of the rows it was made from
     groups: pa.Table
     used: float = field(default_factory=time.monotonic)
     hits: int = 0
@@ -163,7 +168,7 @@ class Partials:
     def serve(self, data: Snapshot, wanted: FactGrouping) -> pa.Table | None:
         """``wanted`` rolled up from a kept grouping of exactly ``data``, or None."""
         with self._lock:
-            usable = [e for e in self._entries.get(wanted.fact, []) if e.data is data and e.grouping.covers(wanted)]
+            usable = [e for e in self._entries.get(wanted.fact, []) if e.data is data.identity and e.grouping.covers(wanted)]
             if not usable:
                 self._counts["misses"] += 1
                 self._missed[wanted] = self._missed.pop(wanted, 0) + 1
@@ -198,12 +203,12 @@ class Partials:
                 while len(self._refused) > _REMEMBERED:
                     self._refused.popitem(last=False)
             return
-        entry = Entry(grouping, data, groups)
+        entry = Entry(grouping, data.identity, groups)
         with self._lock:
             entries = self._entries.setdefault(grouping.fact, [])
-            if any(e.data is data and e.grouping.covers(grouping) for e in entries):
+            if any(e.data is entry.data and e.grouping.covers(grouping) for e in entries):
                 return
-            entries[:] = [e for e in entries if e.data is data and not grouping.covers(e.grouping)]
+            entries[:] = [e for e in entries if e.data is entry.data and not grouping.covers(e.grouping)]
             entries.append(entry)
             self._evict()
 
@@ -214,14 +219,14 @@ class Partials:
             entries = self._entries.get(table, [])
         kept: list[Entry] = []
         for entry in entries:
-            if entry.data is not old:
+            if entry.data is not old.identity:
                 continue
             try:
                 groups = entry.groups if added is None and removed is None else maintained(entry.groups, entry.grouping, new, added, removed)
             except pa.ArrowException as error:  # never a wrong answer: drop it, a query will rebuild it
                 log.warning("a maintained aggregate of %r was dropped: %s", table, error)
                 continue
-            kept.append(Entry(entry.grouping, new, groups, entry.used, entry.hits))
+            kept.append(Entry(entry.grouping, new.identity, groups, entry.used, entry.hits))
         with self._lock:
             self._entries[table] = kept
             self._counts["maintained"] += len(kept)

@@ -199,7 +199,7 @@ class CubeStore:
 
     def delete_table(self, table: str) -> None:
         """Delete ``table`` unless a cube uses it, and forget its joins."""
-        with self._lock, self.tables.write_lock:
+        with self._lock, self.tables.catalog_lock:
             self.check_table_deletable(table)
             self.tables.delete(table)
             self.joins.forget(table)
