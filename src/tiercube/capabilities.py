@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar, runtime_chec
 from typing_extensions import Unpack
 
 from tiercube._client.cloud_loading import CloudTable
+from tiercube._client.conditions import Value
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, ReadOnlyCube
 from tiercube._client.editing import EditableTables
 from tiercube._client.endpoints import HandlerT, HttpMethod
@@ -31,8 +32,7 @@ from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables
 from tiercube._client.security import Security
-from tiercube._conditions import Value
-from tiercube._sources import CsvReadOptions, ReadOptions, S3Location, StrPath
+from tiercube._client.sources import CsvReadOptions, ReadOptions, S3Location, StrPath
 from tiercube._wire.messages import DataType, ServerStats
 
 if TYPE_CHECKING:

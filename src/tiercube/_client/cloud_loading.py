@@ -7,7 +7,7 @@ from typing import ClassVar
 from typing_extensions import Unpack
 
 from tiercube._client.editing import EditableTable, EditableTables, Editing
-from tiercube._sources import (
+from tiercube._client.sources import (
     CsvLoad,
     CsvReadOptions,
     ParquetLoad,

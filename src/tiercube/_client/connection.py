@@ -13,7 +13,7 @@ import httpx
 import msgspec
 import pyarrow as pa
 
-from tiercube._auth import Authenticate, ClientCertificate
+from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import arrow_ipc, paths
 from tiercube._wire.messages import ErrorBody

@@ -59,8 +59,8 @@ class SessionCore:
 
     def _missing(self, name: str) -> str:
         """Why this session lacks ``name``: which tiers have it, and which conditions would give one."""
-        from tiercube._connect import TIERS  # the tiers are assembled from this module's subclasses
-        from tiercube._owner import Session
+        from tiercube._client.connect import TIERS  # the tiers are assembled from this module's subclasses
+        from tiercube._client.owner import Session
 
         plain = f"{type(self).__name__!r} object has no attribute {name!r}"
         having = [tier for tier, cls in {"Session": Session, **TIERS}.items() if hasattr(cls, name)]

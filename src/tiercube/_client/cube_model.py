@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import msgspec
 
 from tiercube._client import display
+from tiercube._client.conditions import Column
 from tiercube._client.core import path
+from tiercube._client.measures import Measure, MeasureExpression
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._client.views import SnapshotMapping
-from tiercube._conditions import Column
-from tiercube._measures import Measure, MeasureExpression
 from tiercube._wire import paths
 from tiercube._wire.cubes import (
     CreateCube,

@@ -19,7 +19,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, ParamSpec
 
 from tiercube._client.core import path
-from tiercube._measures import describe
+from tiercube._client.measures import describe
 from tiercube._wire import paths
 from tiercube._wire.messages import TableInfo
 from tiercube._wire.tiers import GROUPS, Group

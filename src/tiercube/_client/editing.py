@@ -6,13 +6,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
+from tiercube._client.conditions import Condition, Value, to_wire_row, to_wire_value
 from tiercube._client.core import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
 from tiercube._client.progress import progress
 from tiercube._client.query import name_of
 from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
-from tiercube._conditions import Condition, Value, to_wire_row, to_wire_value
-from tiercube._sources import ReadOptions, S3Location, StrPath
+from tiercube._client.sources import ReadOptions, S3Location, StrPath
 from tiercube._wire import paths
 from tiercube._wire.cubes import Join
 from tiercube._wire.messages import (

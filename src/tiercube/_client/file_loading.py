@@ -20,7 +20,7 @@ from typing_extensions import Unpack
 
 from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.editing import EditableTables, Editing, file_size
-from tiercube._sources import (
+from tiercube._client.sources import (
     CsvLoad,
     CsvReadOptions,
     ParquetLoad,

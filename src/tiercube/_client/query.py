@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from urllib.parse import urlencode
 
 from tiercube._client import display
+from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore, path
 from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.views import ObjectMapping, ServerObject
-from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
 from tiercube._wire.explorer import EmbedSession

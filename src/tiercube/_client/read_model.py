@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from tiercube._client import display
+from tiercube._client.conditions import Column, Condition
 from tiercube._client.core import SessionCore, path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
-from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
 from tiercube._wire.messages import DataType, Partition, ServerStats, TableInfo, TableQuery
 

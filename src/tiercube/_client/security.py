@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore, path
-from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
 

@@ -3,7 +3,7 @@
 Both sides read this one table. The client picks the class it returns with
 ``choose_tier``; the server, for every request, computes the same conditions
 from what it can verify itself and grants ``GROUPS[choose_tier(...)]``. The
-tier classes in ``tiercube._sessions`` are assembled from one mixin per group,
+tier classes in ``tiercube._client.sessions`` are assembled from one mixin per group,
 and a test holds them equal to this table.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal, TypeAlias
 
-from tiercube._conditions import Column, Condition, describe_filter
+from tiercube._client.conditions import Column, Condition, describe_filter
 from tiercube._wire import cubes as wire
 from tiercube._wire.filters import Operator
 

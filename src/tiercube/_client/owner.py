@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, final
 
 import msgspec
 
+from tiercube._client.connect import Connecting
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._config import SessionConfig
-from tiercube._connect import Connecting
 
 if TYPE_CHECKING:
     from tiercube._client.connection import Connection

@@ -9,9 +9,9 @@ from typing import Any, Never, TypeAlias, TypeVar, Union, cast, overload
 
 from typing_extensions import deprecated
 
-from tiercube._auth import Authenticate, ClientCertificate
+from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._client.negotiation import CapabilityReport, evaluate, fetch_document
-from tiercube._sessions import (
+from tiercube._client.sessions import (
     LocalSession,
     MinimalSession,
     NoSecurityLocalSession,
