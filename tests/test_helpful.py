@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -75,3 +77,17 @@ def test_a_member_a_tier_lacks_says_why(shop: tiercube.Session) -> None:
         assert not hasattr(read_only, "create_table")
         anything: object = read_only
         assert not isinstance(anything, tiercube.capabilities.SupportsEditing)
+
+
+def test_a_process_that_only_connects_knows_what_only_the_owner_has(shop: tiercube.Session) -> None:
+    """The owner's class registers itself with every tier, even where no owner was ever started."""
+    script = (
+        "import tiercube\n"
+        f"session = tiercube.connect({shop.url!r}, authentication=tiercube.BasicAuthentication({USER.username!r}, {USER.password!r}))\n"
+        "try:\n"
+        "    session.wait\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    answer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert answer.stdout.startswith("'ReadOnlySession' object has no attribute 'wait': only the owner"), answer

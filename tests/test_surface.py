@@ -28,9 +28,9 @@ from tiercube import capabilities
 from tiercube._client.connection import Connection
 from tiercube._client.cube_model import EditableCubes, EditableHierarchies, EditableMeasures, Hierarchies, Measures
 from tiercube._client.editing import EditableTables
-from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes
 from tiercube._client.read_model import Tables
+from tiercube._wire.tiers import CapabilityReport
 from tiercube.capabilities import Capability
 
 # The contract's capability groups, by the names of the members that make them.

@@ -28,12 +28,12 @@ from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, R
 from tiercube._client.editing import EditableTables
 from tiercube._client.endpoints import HandlerT, HttpMethod
 from tiercube._client.file_loading import DataFrameLike, LocalTable
-from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables
 from tiercube._client.security import Security
 from tiercube._client.sources import CsvReadOptions, ReadOptions, S3Location, StrPath
 from tiercube._wire.messages import DataType, ServerStats
+from tiercube._wire.tiers import CapabilityReport
 
 if TYPE_CHECKING:
     import pyarrow as pa

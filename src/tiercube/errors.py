@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-if TYPE_CHECKING:
-    from tiercube._client.negotiation import CapabilityReport
+from tiercube._wire.tiers import CapabilityReport
 
 
 class TiercubeError(Exception):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TypeAlias, cast
 
 from tiercube._wire import filters as wire
+from tiercube._wire.describe import describe_filter
 
 Value: TypeAlias = bool | int | float | str | dt.date | dt.datetime | None
 """A value a condition may compare with; dates travel as ISO text."""
@@ -78,27 +79,6 @@ def _checked(other: object) -> Condition:
     if not isinstance(other, Condition):
         raise TypeError(f"cannot combine a Condition with {type(other).__name__}")
     return other
-
-
-def describe_filter(f: wire.Filter) -> str:
-    """A filter as the Python that builds it reads, near enough: ``(region == 'EU' & qty > 2)``."""
-    match f:
-        case wire.Compare(column, op, value, table):
-            return f"{_qualified(column, table)} {op} {value!r}"
-        case wire.IsIn(column, values, table):
-            return f"{_qualified(column, table)} in {values!r}"
-        case wire.IsNull(column, table):
-            return f"{_qualified(column, table)} is null"
-        case wire.And(operands):
-            return "(" + " & ".join(map(describe_filter, operands)) + ")"
-        case wire.Or(operands):
-            return "(" + " | ".join(map(describe_filter, operands)) + ")"
-        case wire.Not(operand):
-            return f"~{describe_filter(operand)}"
-
-
-def _qualified(column: str, table: str | None) -> str:
-    return column if table is None else f"{table}.{column}"
 
 
 class Column:

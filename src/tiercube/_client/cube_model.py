@@ -9,7 +9,7 @@ import msgspec
 
 from tiercube._client import display
 from tiercube._client.conditions import Column
-from tiercube._client.core import path
+from tiercube._wire.paths import path
 from tiercube._client.measures import Measure, MeasureExpression
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._client.views import SnapshotMapping

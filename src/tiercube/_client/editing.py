@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from tiercube._client.conditions import Condition, Value, to_wire_row, to_wire_value
-from tiercube._client.core import path
+from tiercube._wire.paths import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
 from tiercube._client.progress import progress
 from tiercube._client.query import name_of

@@ -7,11 +7,12 @@ one with ``cube.measures["name"] = expression`` and every client sees it.
 
 from __future__ import annotations
 
-import re
 from typing import Literal, TypeAlias
 
-from tiercube._client.conditions import Column, Condition, describe_filter
+from tiercube._client import display
+from tiercube._client.conditions import Column, Condition
 from tiercube._wire import cubes as wire
+from tiercube._wire.describe import describe_condition, describe_expression
 from tiercube._wire.filters import Operator
 
 Operand: TypeAlias = "MeasureExpression | int | float"
@@ -125,7 +126,7 @@ class MeasureExpression:
     __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
 
     def __repr__(self) -> str:
-        return f"MeasureExpression({describe(self._expression)})"
+        return f"MeasureExpression({describe_expression(self._expression)})"
 
 
 class Measure(MeasureExpression):
@@ -139,11 +140,9 @@ class Measure(MeasureExpression):
         self.definition = definition
 
     def __repr__(self) -> str:
-        return f"<Measure {self.name!r} = {describe(self.definition)}>"
+        return f"<Measure {self.name!r} = {describe_expression(self.definition)}>"
 
     def _repr_html_(self) -> str:
-        from tiercube._client import display
-
         return display.measure(type(self).__name__, self.name, self.definition)
 
 
@@ -170,63 +169,3 @@ def parent_value(measure: MeasureExpression, level: str | Column) -> MeasureExpr
 def level(name: str) -> Column:
     """A level by name, for filters in sessions that cannot read the cube's structure."""
     return Column(name)
-
-
-# How tightly each arithmetic operator binds, to parenthesize only where Python would need it.
-_BINDING = {"+": 1, "-": 1, "*": 2, "/": 2}
-_ATOM = 3
-_PLAIN_NAME = re.compile(r"[A-Za-z_][\w.]*")
-
-
-def describe(expression: wire.MeasureExpr) -> str:
-    """An expression as text close to the Python that builds it: ``price.SUM - cost.SUM``, ``sum(qty)``.
-
-    A measure is shown by its name, in brackets when the name is not a plain
-    dotted identifier (``[share of region]``).
-    """
-    return _text(expression)[0]
-
-
-def _text(expression: wire.MeasureExpr) -> tuple[str, int]:
-    """The text and how tightly it binds."""
-    match expression:
-        case wire.Aggregate(function, column, table):
-            return f"{function}({column if table is None else f'{table}.{column}'})", _ATOM
-        case wire.RowCount():
-            return "row_count()", _ATOM
-        case wire.MeasureRef(name):
-            return (name if _PLAIN_NAME.fullmatch(name) else "[" + name.replace("]", "]]") + "]"), _ATOM
-        case wire.Constant(value):
-            return repr(value), _ATOM if value >= 0 else 0
-        case wire.Arithmetic(op, left, right):
-            binding = _BINDING[op]
-            left_text, left_binding = _text(left)
-            right_text, right_binding = _text(right)
-            if left_binding < binding:
-                left_text = f"({left_text})"
-            # a - (b - c) and a / (b * c) keep their parentheses; a + (b + c) would too, harmlessly.
-            if right_binding <= binding:
-                right_text = f"({right_text})"
-            return f"{left_text} {op} {right_text}", binding
-        case wire.Where(condition, then, otherwise):
-            rest = "" if otherwise is None else f", {describe(otherwise)}"
-            return f"where({describe_condition(condition)}, {describe(then)}{rest})", _ATOM
-        case wire.Filtered(measure, condition):
-            return f"filtered({describe(measure)}, {describe_filter(condition)})", _ATOM
-        case wire.ParentValue(measure, level):
-            return f"parent_value({describe(measure)}, {level!r})", _ATOM
-
-
-def describe_condition(condition: wire.MeasureCondition) -> str:
-    """A per-cell condition as text: ``qty.SUM > 100``, ``(qty.SUM > 1 & region == 'EU')``."""
-    match condition:
-        case wire.MeasureComparison(left, op, right):
-            return f"{describe(left)} {op} {describe(right)}"
-        case wire.LevelFilter(level_filter):
-            return describe_filter(level_filter)
-        case wire.AllOf(conditions):
-            return "(" + " & ".join(map(describe_condition, conditions)) + ")"
-        case wire.AnyOf(conditions):
-            return "(" + " | ".join(map(describe_condition, conditions)) + ")"
-        case wire.NotCondition(inner):
-            return f"~{describe_condition(inner)}"

@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 
 from tiercube._client import display
 from tiercube._client.conditions import Condition
-from tiercube._client.core import SessionCore, path
-from tiercube._client.negotiation import CapabilityReport
+from tiercube._client.core import SessionCore
+from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
 from tiercube._wire.explorer import EmbedSession
+from tiercube._wire.tiers import CapabilityReport
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from tiercube._client import display
 from tiercube._client.conditions import Column, Condition
-from tiercube._client.core import SessionCore, path
+from tiercube._client.core import SessionCore
+from tiercube._wire.paths import path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tiercube._client.conditions import Condition
-from tiercube._client.core import SessionCore, path
+from tiercube._client.core import SessionCore
+from tiercube._wire.paths import path
 from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
 

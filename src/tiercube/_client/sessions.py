@@ -1,6 +1,6 @@
 """The connected tiers: one ``@final`` class per tier, assembled from capability mixins.
 
-The owner's class, ``Session``, is in ``_owner``.
+The owner's class, ``Session``, is in ``owner``.
 
 A tier lacks a capability by not having the mixin that provides it, so the
 member is absent from the type and from the object alike. Which mixins make
@@ -21,13 +21,15 @@ MinimalSession           yes
 
 from __future__ import annotations
 
-from typing import final
+from typing import TypeAlias, final
 
 from tiercube._client.cloud_loading import CloudLoading
+from tiercube._client.core import register_tiers
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.query import MinimalCubes, Querying
 from tiercube._client.read_model import ReadOnlyModel
 from tiercube._client.security import SecurityManagement
+from tiercube._wire.tiers import TierName
 
 
 @final
@@ -58,3 +60,21 @@ class ReadOnlySession(Querying, ReadOnlyModel):
 @final
 class MinimalSession(Querying, MinimalCubes):
     """Query only: what any server answering ``/versions/rest`` allows."""
+
+
+AnySession: TypeAlias = (
+    LocalSession | RemoteSession | NoSecurityLocalSession | NoSecuritySession | ReadOnlySession | MinimalSession
+)
+"""What ``connect()`` may return: any tier but the owner's."""
+
+TIERS: dict[TierName, type[AnySession]] = {
+    "LocalSession": LocalSession,
+    "RemoteSession": RemoteSession,
+    "NoSecurityLocalSession": NoSecurityLocalSession,
+    "NoSecuritySession": NoSecuritySession,
+    "ReadOnlySession": ReadOnlySession,
+    "MinimalSession": MinimalSession,
+}
+"""The connected tiers by the names ``choose_tier`` gives."""
+
+register_tiers(*TIERS.values())
