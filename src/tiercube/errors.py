@@ -1,8 +1,10 @@
 """The exceptions tiercube raises.
 
-Every error the server reports travels as a ``code`` and a ``message``; the
-client raises the class registered for that code, so a server-side failure
-surfaces as the same exception type the server itself raised::
+Every error the server reports travels as a ``code``, a ``message`` and its
+fields (``details``: where a load failed, when to sign in again); the client
+raises the class registered for that code with the same fields, so a
+server-side failure surfaces as the exception the server itself raised, and
+carries what the server knew (as psycopg's ``Error.diag`` does)::
 
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
@@ -10,6 +12,7 @@ surfaces as the same exception type the server itself raised::
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
+    ├── CancelledError          499: the client went away (the server's own: no client reads it)
     ├── AuthenticationError     401: missing or wrong credentials
     │   └── TooManyAttemptsError 429: too many failed sign-ins from this address
     ├── PermissionDeniedError   403: authenticated, but not allowed
@@ -17,6 +20,7 @@ surfaces as the same exception type the server itself raised::
     ├── ConflictError           409: the name is taken, or still in use
     └── InvalidRequestError     400: the request itself is wrong
         ├── RequestTooLargeError 413/431: over the server's size limits
+        ├── BodyTooSlowError    408: the request body stopped coming
         ├── LoadError           a file or frame could not be loaded
         └── QueryError          a query is malformed or exceeds its limits
             ├── QueryTimeoutError
@@ -28,23 +32,71 @@ A failed request never changes the session: loads are all or nothing.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import ClassVar
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar, Self, TypeAlias, cast
+
+import msgspec
 
 from tiercube._wire.tiers import CapabilityReport
 
+Detail: TypeAlias = bool | int | float | str | None
+"""A field's value as it travels: what JSON holds without nesting."""
+
 
 class TiercubeError(Exception):
-    """Base class of every error tiercube raises on purpose."""
+    """Base class of every error tiercube raises on purpose.
+
+    An error's fields are the keyword-only parameters of its class's
+    ``__init__``, each kept in the attribute of the same name (``LoadError``'s
+    ``path``, ``line``, ``column``); ``details`` gives them by name, and
+    ``rebuilt`` makes the error again from them on the other side of the wire.
+    """
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+
+    @property
+    def details(self) -> dict[str, Detail]:
+        """The error's fields by name: what travels beside its message."""
+        return {name: getattr(self, name) for name in _fields(type(self))}
+
+    @classmethod
+    def rebuilt(cls, message: str, details: Mapping[str, object]) -> Self:
+        """The error as the peer raised it: ``message`` and every field ``details`` gives with the field's type.
+
+        A field missing or of another type (a peer of another version) keeps its default.
+        """
+        kept: dict[str, object] = {}
+        for name, wanted in _fields(cls).items():
+            try:
+                kept[name] = msgspec.convert(details[name], type=wanted)
+            except (KeyError, msgspec.ValidationError):
+                pass
+        # The fields are the keyword-only parameters of this very class: every call has the right names.
+        make = cast(Callable[..., Self], cls)
+        return make(message, **kept)
+
+
+def _fields(cls: type[TiercubeError]) -> dict[str, object]:
+    """The keyword-only parameters of ``cls.__init__`` and their types (read when an error travels: rarely)."""
+    init = cls.__init__
+    if not inspect.isfunction(init):  # Exception's own: a message and nothing else
+        return {}
+    hints = typing.get_type_hints(init)
+    return {p.name: hints[p.name] for p in inspect.signature(init).parameters.values() if p.kind is p.KEYWORD_ONLY}
 
 
 class ServerStartError(TiercubeError):
     """The server process did not come up; the message ends with its log."""
 
     code = "server_start"
+
+    def __init__(self, message: str, *, logs_path: str | None = None) -> None:
+        super().__init__(message)
+        self.logs_path = logs_path
+        """The server's whole log file."""
 
 
 class ServerUnavailableError(TiercubeError):
@@ -85,6 +137,17 @@ class CapabilityError(TiercubeError):
     def __init__(self, message: str, report: CapabilityReport | None = None) -> None:
         super().__init__(message)
         self.report = report
+        """What ``connect()`` found out: each condition, whether it held and why (never sent by a server)."""
+
+
+class CancelledError(TiercubeError):
+    """The client went away; nobody reads this answer (499, as proxies log it).
+
+    The server raises it at its next checkpoint, before the request changes anything.
+    """
+
+    code = "cancelled"
+    status = 499
 
 
 class AuthenticationError(TiercubeError):
@@ -100,9 +163,10 @@ class TooManyAttemptsError(AuthenticationError):
     code = "too_many_attempts"
     status = 429
 
-    def __init__(self, message: str, retry_after: int = 60) -> None:
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        """Seconds until this address may sign in again, as the server counted them (60: its whole window)."""
 
 
 class PermissionDeniedError(TiercubeError):
@@ -118,13 +182,20 @@ class NotFoundError(TiercubeError, KeyError):
     code = "not_found"
     status = 404
 
+    def __init__(self, message: str, *, kind: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        """What was looked for: ``"table"``, ``"cube"``, ``"measure"``, ``"user"``...; None when not said."""
+        self.name = name
+        """The name that was not found; None when not said."""
+
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
 
     @classmethod
     def of(cls, kind: str, name: str, known: Iterable[str], *, within: str | None = None) -> NotFoundError:
         """``no table named 'salse' (did you mean 'sales'? tables: products, sales)``."""
-        return cls(cls.describe(kind, name, known, within=within))
+        return cls(cls.describe(kind, name, known, within=within), kind=kind, name=name)
 
     @staticmethod
     def describe(kind: str, name: str, known: Iterable[str], *, within: str | None = None) -> str:
@@ -161,11 +232,34 @@ class RequestTooLargeError(InvalidRequestError):
     code = "request_too_large"
     status = 413
 
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        """The server's limit in bytes (``max_request_bytes``, or ``max_header_bytes`` for headers)."""
+
+
+class BodyTooSlowError(InvalidRequestError):
+    """A request body stopped coming, or came slower than the server allows (see ``SessionConfig``)."""
+
+    code = "body_too_slow"
+    status = 408
+
 
 class LoadError(InvalidRequestError):
-    """A source could not be loaded; the message names the file, row or column."""
+    """A source could not be loaded; the message names the file, line or column, and so do the fields."""
 
     code = "load"
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        """The file (as the server opened it) or cloud object (its URI) being loaded; None when the
+        failure is not about one (rows given to ``append`` are named ``"append"``)."""
+        self.line = line
+        """The line of a CSV file where the record that failed starts (1 is the first line, a header
+        included); None when the failure is not about one record, or the record was not found."""
+        self.column = column
+        """The column whose values could not be read or converted; None when not about one column."""
 
 
 class QueryError(InvalidRequestError):

@@ -17,7 +17,7 @@ from tiercube._client.endpoints import ON_BEHALF_OF
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import arrow_ipc, paths
 from tiercube._wire.messages import ErrorBody
-from tiercube.errors import ERRORS_BY_CODE, ProtocolError, ServerUnavailableError, TiercubeError
+from tiercube.errors import ProtocolError, ServerUnavailableError, TiercubeError
 
 T = TypeVar("T")
 
@@ -115,7 +115,7 @@ class Connection:
         except (msgspec.ValidationError, msgspec.DecodeError):
             text = response.text[:300]
             return ProtocolError(f"{response.request.method} {response.request.url} answered {response.status_code}: {text}")
-        return ERRORS_BY_CODE.get(body.code, TiercubeError)(body.message)
+        return body.error()
 
     def close(self) -> None:
         self._client.close()

@@ -155,7 +155,10 @@ def _read_ready_line(process: subprocess.Popen[bytes], logs_path: Path) -> str:
     process.kill()
     process.wait()
     _close_pipes(process)
-    raise ServerStartError(f"the tiercube server did not start (exit code {process.returncode}); the end of its log {logs_path}:\n{_tail(logs_path)}")
+    raise ServerStartError(
+        f"the tiercube server did not start (exit code {process.returncode}); the end of its log {logs_path}:\n{_tail(logs_path)}",
+        logs_path=str(logs_path),
+    )
 
 
 def _tail(path: Path, lines: int = 30) -> str:

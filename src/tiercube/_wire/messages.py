@@ -8,6 +8,7 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from tiercube._wire.filters import Filter, Scalar
+from tiercube.errors import ERRORS_BY_CODE, Detail, TiercubeError
 
 DataType: TypeAlias = Literal[
     "bool", "int32", "int64", "float32", "float64", "string", "date", "timestamp"
@@ -19,10 +20,25 @@ USER_ROLE = "ROLE_USER"
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
-    """The body of every 4xx answer: a stable ``code`` and a readable ``message``."""
+    """The body of every 4xx answer: a stable ``code``, a readable ``message``, and the error's fields.
+
+    ``details`` is one flat mapping for every error (``{"path": ..., "line": 5, "column": "qty"}``),
+    not a typed Struct per error: a peer of another version may send a field or a code this side
+    does not know, and must still get the error. Types are checked where they are known, by the
+    error class that declares the field (``TiercubeError.rebuilt``).
+    """
 
     code: str
     message: str
+    details: dict[str, Detail] = {}
+
+    @classmethod
+    def of(cls, error: TiercubeError) -> ErrorBody:
+        return cls(error.code, str(error), error.details)
+
+    def error(self) -> TiercubeError:
+        """The exception this body describes: the class registered for its code, fields included."""
+        return ERRORS_BY_CODE.get(self.code, TiercubeError).rebuilt(self.message, self.details)
 
 
 class ShareProof(msgspec.Struct, frozen=True):
