@@ -47,8 +47,9 @@ def test_misses_name_what_exists_and_the_closest(shop: tiercube.Session) -> None
         cube.measures["qty.SUN"]
     with pytest.raises(KeyError, match=r"has no level 'contry' \(did you mean 'country'\? levels: "):
         cube.levels["contry"]
-    with pytest.raises(tiercube.NotFoundError, match=r"no table named 'sale' \(did you mean 'sales'\?"):
+    with pytest.raises(tiercube.NotFoundError, match=r"no table named 'sale' \(did you mean 'sales'\?") as raised:
         shop.tables["sale"].row_count
+    assert (raised.value.kind, raised.value.name) == ("table", "sale")  # the server's, as fields
     with pytest.raises(tiercube.NotFoundError, match=r"no cube named 'sale' \(did you mean 'sales'\?"):
         shop.cubes["sale"].query("qty.SUM")
 

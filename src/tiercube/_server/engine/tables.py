@@ -116,7 +116,9 @@ class StoredTable:
         if unknown:
             raise LoadError(
                 f"{origin}: column(s) {', '.join(map(repr, unknown))} are not in table {self.name!r} "
-                f"(its columns are {', '.join(self.columns)})"
+                f"(its columns are {', '.join(self.columns)})",
+                path=origin,
+                column=unknown[0],
             )
         arrays: list[pa.ChunkedArray[Any]] = []
         for name, data_type in self.columns.items():
@@ -157,7 +159,7 @@ def _fill(array: pa.ChunkedArray[Any], default: Scalar, data_type: DataType, col
     try:
         return pc.fill_null(array, pa.scalar(cast(Any, default)).cast(array.type))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError) as error:
-        raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}") from None
+        raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}", path=origin, column=column) from None
 
 
 class TableStore:
@@ -382,7 +384,8 @@ def _layout(request: Read, schema: pa.Schema) -> StoredTable:
     try:
         columns: dict[str, DataType] = {n: request.data_types.get(n) or infer(schema.field(n).type, n) for n in schema.names}
     except LoadError as error:  # name the file, like every other load error
-        raise LoadError(f"{sources.describe(request.source)}: {error}") from None
+        origin = sources.describe(request.source)
+        raise LoadError(f"{origin}: {error}", path=origin, column=error.column) from None
     table = StoredTable(request.table, columns, tuple(request.keys), dict(request.default_values), pa.table({}))
     _check_subset("key", request.keys, table.columns)
     _check_subset("type override", request.data_types, table.columns)
