@@ -39,12 +39,14 @@ from typing import ClassVar, Self, TypeAlias, cast
 
 import msgspec
 
+from tiercube._public import public
 from tiercube._wire.tiers import CapabilityReport
 
 Detail: TypeAlias = bool | int | float | str | None
 """A field's value as it travels: what JSON holds without nesting."""
 
 
+@public
 class TiercubeError(Exception):
     """Base class of every error tiercube raises on purpose.
 
@@ -88,6 +90,7 @@ def _fields(cls: type[TiercubeError]) -> dict[str, object]:
     return {p.name: hints[p.name] for p in inspect.signature(init).parameters.values() if p.kind is p.KEYWORD_ONLY}
 
 
+@public
 class ServerStartError(TiercubeError):
     """The server process did not come up; the message ends with its log."""
 
@@ -99,6 +102,7 @@ class ServerStartError(TiercubeError):
         """The server's whole log file."""
 
 
+@public
 class ServerUnavailableError(TiercubeError):
     """The server could not be reached, stopped answering, or is too busy to take the request (503)."""
 
@@ -106,12 +110,14 @@ class ServerUnavailableError(TiercubeError):
     status = 503
 
 
+@public
 class ProtocolError(TiercubeError):
     """The peer answered, but not as a compatible tiercube server would."""
 
     code = "protocol"
 
 
+@public
 class ClusterError(TiercubeError):
     """The Dask cluster behind the session lost a worker, or a distributed table lost a partition.
 
@@ -125,6 +131,7 @@ class ClusterError(TiercubeError):
     status = 503
 
 
+@public
 class CapabilityError(TiercubeError):
     """``connect(require=...)`` asked for more than the server grants.
 
@@ -150,6 +157,7 @@ class CancelledError(TiercubeError):
     status = 499
 
 
+@public
 class AuthenticationError(TiercubeError):
     """The server needs credentials, and those given are missing or wrong."""
 
@@ -157,6 +165,7 @@ class AuthenticationError(TiercubeError):
     status = 401
 
 
+@public
 class TooManyAttemptsError(AuthenticationError):
     """Too many failed sign-ins came from this address; ``retry_after`` says when to try again."""
 
@@ -169,6 +178,7 @@ class TooManyAttemptsError(AuthenticationError):
         """Seconds until this address may sign in again, as the server counted them (60: its whole window)."""
 
 
+@public
 class PermissionDeniedError(TiercubeError):
     """The caller is known but its roles or tier do not allow the request."""
 
@@ -176,6 +186,7 @@ class PermissionDeniedError(TiercubeError):
     status = 403
 
 
+@public
 class NotFoundError(TiercubeError, KeyError):
     """No table, cube, column, measure, user or route by that name."""
 
@@ -212,6 +223,7 @@ class NotFoundError(TiercubeError, KeyError):
 _LISTED = 40
 
 
+@public
 class ConflictError(TiercubeError):
     """The name is already taken, or the object is still in use."""
 
@@ -219,6 +231,7 @@ class ConflictError(TiercubeError):
     status = 409
 
 
+@public
 class InvalidRequestError(TiercubeError, ValueError):
     """The request is malformed: a wrong type, an unknown column, a bad value."""
 
@@ -226,6 +239,7 @@ class InvalidRequestError(TiercubeError, ValueError):
     status = 400
 
 
+@public
 class RequestTooLargeError(InvalidRequestError):
     """The request's body or headers are larger than the server accepts (its config says how large)."""
 
@@ -245,6 +259,7 @@ class BodyTooSlowError(InvalidRequestError):
     status = 408
 
 
+@public
 class LoadError(InvalidRequestError):
     """A source could not be loaded; the message names the file, line or column, and so do the fields."""
 
@@ -262,18 +277,21 @@ class LoadError(InvalidRequestError):
         """The column whose values could not be read or converted; None when not about one column."""
 
 
+@public
 class QueryError(InvalidRequestError):
     """A query is malformed or refers to something that does not exist."""
 
     code = "query"
 
 
+@public
 class QueryTimeoutError(QueryError):
     """A query ran longer than the server's query timeout."""
 
     code = "query_timeout"
 
 
+@public
 class ResultTooLargeError(QueryError):
     """A query's result has more rows than the server's result limit."""
 

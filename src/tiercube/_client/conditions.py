@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TypeAlias, cast
 
+from tiercube._public import public
 from tiercube._wire import filters as wire
 from tiercube._wire.describe import describe_filter
 
@@ -34,6 +35,7 @@ def to_wire_row(row: Sequence[Value]) -> list[wire.Scalar]:
     return cast("list[wire.Scalar]", [value if type(value) in _AS_IS else to_wire_value(value) for value in row])
 
 
+@public
 class Condition:
     """A boolean condition on columns (of a table) or levels (of a cube).
 
@@ -81,6 +83,7 @@ def _checked(other: object) -> Condition:
     return other
 
 
+@public
 class Column:
     """A column of a table (``table["region"]``) or a level, as the left-hand side of conditions.
 

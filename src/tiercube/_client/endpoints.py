@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 
 import msgspec
 
+from tiercube._public import public
 from tiercube._wire import paths
 from tiercube._wire.messages import ErrorBody, ForwardedRequest
 
@@ -25,6 +26,7 @@ ON_BEHALF_OF: ContextVar[str | None] = ContextVar("tiercube_on_behalf_of", defau
 """Set while an owner's custom endpoint answers: its requests (``Connection``) then see what the endpoint's caller may."""
 
 
+@public
 @dataclass(frozen=True)
 class EndpointRequest:
     """A call to a custom endpoint, as the decorated function receives it."""

@@ -11,6 +11,7 @@ from typing import Literal, TypeAlias
 
 from tiercube._client import display
 from tiercube._client.conditions import Column, Condition
+from tiercube._public import public
 from tiercube._wire import cubes as wire
 from tiercube._wire.describe import describe_condition, describe_expression
 from tiercube._wire.filters import Operator
@@ -27,6 +28,7 @@ def _expr(operand: object) -> wire.MeasureExpr:
     raise TypeError(f"a measure expression cannot combine with {operand!r}; use a measure or a number")
 
 
+@public
 class MeasureCondition:
     """A condition evaluated per cell: measure comparisons and level conditions, combined."""
 
@@ -60,6 +62,7 @@ class MeasureCondition:
         return f"MeasureCondition({describe_condition(self._condition)})"
 
 
+@public
 class MeasureExpression:
     """A measure definition: aggregates, constants and other measures combined arithmetically."""
 
@@ -129,6 +132,7 @@ class MeasureExpression:
         return f"MeasureExpression({describe_expression(self._expression)})"
 
 
+@public
 class Measure(MeasureExpression):
     """A named measure of a cube; in expressions it stands for its own value."""
 
@@ -150,22 +154,26 @@ def column_name(column: str | Column) -> str:
     return column.name if isinstance(column, Column) else column
 
 
+@public
 def where(condition: MeasureCondition | Condition, then: Operand, otherwise: Operand | None = None) -> MeasureExpression:
     """``then`` in cells where ``condition`` holds, else ``otherwise`` (null when not given)."""
     other = _expr(otherwise) if otherwise is not None else None
     return MeasureExpression(wire.Where(MeasureCondition.of(condition).to_wire(), _expr(then), other))
 
 
+@public
 def filtered(measure: MeasureExpression, condition: Condition) -> MeasureExpression:
     """``measure`` computed only over the fact rows whose levels match ``condition``."""
     return MeasureExpression(wire.Filtered(measure.to_wire(), condition.to_wire()))
 
 
+@public
 def parent_value(measure: MeasureExpression, level: str | Column) -> MeasureExpression:
     """``measure`` one step up ``level``'s hierarchy; ``m / parent_value(m, "Country")`` is a share."""
     return MeasureExpression(wire.ParentValue(measure.to_wire(), column_name(level)))
 
 
+@public
 def level(name: str) -> Column:
     """A level by name, for filters in sessions that cannot read the cube's structure."""
     return Column(name)

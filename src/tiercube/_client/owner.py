@@ -18,6 +18,7 @@ from tiercube._client.negotiation import evaluate, fetch_document, require_tierc
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._config import SessionConfig
+from tiercube._public import public
 
 if TYPE_CHECKING:
     # Not a cycle (connection imports no session module): start() imports it while the child boots.
@@ -51,6 +52,7 @@ def scheduler_address(cluster: str | DaskCluster | DaskClient) -> str:
     raise TypeError(f"cluster must be a scheduler address, a Dask cluster or a Dask Client, not {type(cluster).__name__}")
 
 
+@public
 @final
 class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connecting):
     """The owner: the session ``Session.start()`` returns, with every capability.
@@ -110,7 +112,7 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
 
 register_tiers(Session)
 
-connect = Session.connect
+connect = public(Session.connect)
 """``tiercube.connect``: the same function as ``Session.connect`` (see ``Connecting``).
 
 Exported from here rather than from ``connect``, so that a process that only

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from tiercube._client import display
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
+from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 CubeT_co = TypeVar("CubeT_co", covariant=True)
 
 
+@public
 class QueryCube(ServerObject):
     """A cube that can be queried by measure and level names."""
 
@@ -89,6 +91,7 @@ def name_of(item: object, what: str) -> str:
     return name
 
 
+@public
 class Cubes(ObjectMapping[CubeT_co]):
     """The session's cubes by name: a live view of the server.
 

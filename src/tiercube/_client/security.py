@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
+from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from tiercube._client.connection import Connection
 
 
+@public
 class Security:
     """The server's users. Changes apply at once to every new request.
 

@@ -29,34 +29,41 @@ from tiercube._client.file_loading import FileLoading
 from tiercube._client.query import MinimalCubes, Querying
 from tiercube._client.read_model import ReadOnlyModel
 from tiercube._client.security import SecurityManagement
+from tiercube._public import public
 from tiercube._wire.tiers import TierName
 
 
+@public
 @final
 class LocalSession(Querying, FileLoading, SecurityManagement):
     """Admin on a secured server of the same tiercube version, on the same host: all but the lifecycle."""
 
 
+@public
 @final
 class RemoteSession(Querying, CloudLoading, SecurityManagement):
     """Like ``LocalSession`` on another host: no loading of local files, Arrow tables or frames."""
 
 
+@public
 @final
 class NoSecurityLocalSession(Querying, FileLoading):
     """Admin, another tiercube version with the same protocol, same host: no security management."""
 
 
+@public
 @final
 class NoSecuritySession(Querying, CloudLoading):
     """Admin, another tiercube version with the same protocol, another host."""
 
 
+@public
 @final
 class ReadOnlySession(Querying, ReadOnlyModel):
     """Same protocol, without admin rights: read the model and data, query; change nothing."""
 
 
+@public
 @final
 class MinimalSession(Querying, MinimalCubes):
     """Query only: what any server answering ``/versions/rest`` allows."""

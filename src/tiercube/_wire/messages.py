@@ -7,6 +7,7 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
+from tiercube._public import public
 from tiercube._wire.filters import Filter, Scalar
 from tiercube.errors import ERRORS_BY_CODE, Detail, TiercubeError
 
@@ -82,6 +83,7 @@ class Column(msgspec.Struct, frozen=True):
     data_type: DataType
 
 
+@public
 class Partition(msgspec.Struct, frozen=True):
     """One part of a distributed table: the worker holding it, its rows and bytes (None: lost)."""
 
@@ -189,7 +191,10 @@ class TableQuery(msgspec.Struct, frozen=True):
     max_rows: int | None = None
 
 
+@public
 class User(msgspec.Struct, frozen=True):
+    """A user of the server and its roles (never its password)."""
+
     name: str
     roles: list[str]
 

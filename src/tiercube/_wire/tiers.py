@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from tiercube._public import public
+
 TierName: TypeAlias = Literal[
     "Session", "LocalSession", "RemoteSession", "NoSecurityLocalSession", "NoSecuritySession", "ReadOnlySession", "MinimalSession"
 ]
@@ -85,6 +87,7 @@ def wanting(held: Mapping[str, bool], grants: Callable[[TierName], bool]) -> lis
     return []
 
 
+@public
 @dataclass(frozen=True)
 class ConditionResult:
     """One condition of the contract: whether it held, and why."""
@@ -98,6 +101,7 @@ class ConditionResult:
         return f"{self.letter}: {'yes' if self.held else 'no '} {self.meaning}: {self.reason}"
 
 
+@public
 @dataclass(frozen=True)
 class CapabilityReport:
     """What ``connect()`` found out, and the tier it chose from it."""
