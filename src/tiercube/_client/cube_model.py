@@ -28,6 +28,7 @@ from tiercube._wire.cubes import (
 from tiercube._wire.messages import DataType
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
 CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]

@@ -16,6 +16,7 @@ from tiercube._wire.tiers import MEANINGS, CapabilityReport, ConditionResult, ch
 from tiercube.errors import AuthenticationError, ProtocolError
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
 

@@ -13,6 +13,7 @@ from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
 
