@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -62,7 +63,7 @@ def assert_error_body(response: httpx.Response, status: int, code: str) -> str:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert set(body) == {"code", "message"}
+    assert set(body) == {"code", "message", "details"}
     assert body["code"] == code
     assert body["message"]
     assert "Traceback" not in response.text
@@ -287,6 +288,23 @@ def test_connect_with_a_wrong_password_raises_authentication_error(owner: tiercu
         tiercube.connect(owner.url, authentication=tiercube.BasicAuthentication(ADMIN.username, "wrong"))
     with pytest.raises(tiercube.AuthenticationError):
         tiercube.connect(owner.url, authentication=tiercube.BasicAuthentication("mallory", ADMIN.password))
+
+
+def test_too_many_wrong_passwords_are_told_when_to_try_again() -> None:
+    """``retry_after`` is the server's count: 2 s after the first failure, less than a whole minute is left."""
+    admin = tiercube.UserConfig(name=ADMIN.username, password=ADMIN.password, roles=["ROLE_ADMIN"])
+    wrong = tiercube.BasicAuthentication(ADMIN.username, "guess")
+    with tiercube.Session.start(tiercube.SessionConfig(users=[admin], max_failed_logins_per_minute=2)) as owner:
+        with pytest.raises(tiercube.AuthenticationError):
+            tiercube.connect(owner.url, authentication=wrong)
+        time.sleep(2)
+        with pytest.raises(tiercube.AuthenticationError) as second:
+            tiercube.connect(owner.url, authentication=wrong)
+        assert type(second.value) is tiercube.AuthenticationError  # the second failure is still within the limit
+        with pytest.raises(tiercube.TooManyAttemptsError) as raised:
+            tiercube.connect(owner.url, authentication=wrong)
+    assert 0 < raised.value.retry_after <= 58
+    assert f"try again in {raised.value.retry_after} s" in str(raised.value)
 
 
 def test_connect_as_admin_gives_a_local_session_with_every_table_capability(

@@ -43,7 +43,9 @@ def test_custom_endpoints_need_authentication_and_exist(fresh_owner: tiercube.Se
     assert missing.status_code == 404 and "nothing" in missing.json()["message"]
     failed = httpx.get(f"{fresh_owner.url}/api/custom/fails", auth=(USER.username, USER.password))
     assert failed.status_code == 500
-    assert failed.json() == {"code": "endpoint_failed", "message": "the endpoint 'fails' raised ValueError: no data for this quarter"}
+    assert failed.json() == {
+        "code": "endpoint_failed", "message": "the endpoint 'fails' raised ValueError: no data for this quarter", "details": {}
+    }
 
 
 def test_only_the_owner_may_declare_endpoints(fresh_owner: tiercube.Session) -> None:

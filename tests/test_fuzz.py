@@ -19,7 +19,7 @@ caller). Whatever is sent:
 
 - the server never answers 5xx (counted, with a reproduction of each, and
   asserted by ``test_fuzz_summary`` so that one 5xx does not stop the run);
-- every error is a JSON ``{"code", "message"}`` without a traceback;
+- every error is a JSON ``{"code", "message", "details"}`` without a traceback;
 - the server stays alive (``GET /versions/rest`` answers after each batch);
 - requests by callers that may not edit leave the state as it was.
 
@@ -443,8 +443,9 @@ def send(fuzz: Fuzzing, caller: CallerKind, route: Route, params: dict[str, str]
     if response.status_code >= 400:
         assert response.headers.get("content-type", "").startswith(paths.JSON), reproduction
         problem = response.json()
-        assert isinstance(problem, dict) and set(problem) == {"code", "message"}, reproduction  # pyright: ignore[reportUnknownArgumentType]
+        assert isinstance(problem, dict) and set(problem) == {"code", "message", "details"}, reproduction  # pyright: ignore[reportUnknownArgumentType]
         assert isinstance(problem["code"], str) and isinstance(problem["message"], str), reproduction
+        assert isinstance(problem["details"], dict), reproduction
         assert "Traceback" not in response.text and 'File "' not in response.text, reproduction
     return response
 
@@ -594,7 +595,7 @@ def test_fuzz_finding(fuzzing: Fuzzing, finding: Finding) -> None:
         response = client.request(finding.method, finding.path, headers=headers(target, callers[finding.caller]), json=finding.body)
     try:
         assert response.status_code < 500, f"{finding.caller}: {finding.method} {finding.path} {finding.body} -> {response.status_code} {response.text}"
-        assert set(response.json()) == {"code", "message"} if response.status_code >= 400 else True
+        assert set(response.json()) == {"code", "message", "details"} if response.status_code >= 400 else True
     finally:
         fuzzing.reconnect()
         reset(target, fuzzing.client)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -45,8 +47,9 @@ def test_misses_name_what_exists_and_the_closest(shop: tiercube.Session) -> None
         cube.measures["qty.SUN"]
     with pytest.raises(KeyError, match=r"has no level 'contry' \(did you mean 'country'\? levels: "):
         cube.levels["contry"]
-    with pytest.raises(tiercube.NotFoundError, match=r"no table named 'sale' \(did you mean 'sales'\?"):
+    with pytest.raises(tiercube.NotFoundError, match=r"no table named 'sale' \(did you mean 'sales'\?") as raised:
         shop.tables["sale"].row_count
+    assert (raised.value.kind, raised.value.name) == ("table", "sale")  # the server's, as fields
     with pytest.raises(tiercube.NotFoundError, match=r"no cube named 'sale' \(did you mean 'sales'\?"):
         shop.cubes["sale"].query("qty.SUM")
 
@@ -75,3 +78,17 @@ def test_a_member_a_tier_lacks_says_why(shop: tiercube.Session) -> None:
         assert not hasattr(read_only, "create_table")
         anything: object = read_only
         assert not isinstance(anything, tiercube.capabilities.SupportsEditing)
+
+
+def test_a_process_that_only_connects_knows_what_only_the_owner_has(shop: tiercube.Session) -> None:
+    """The owner's class registers itself with every tier, even where no owner was ever started."""
+    script = (
+        "import tiercube\n"
+        f"session = tiercube.connect({shop.url!r}, authentication=tiercube.BasicAuthentication({USER.username!r}, {USER.password!r}))\n"
+        "try:\n"
+        "    session.wait\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    answer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert answer.stdout.startswith("'ReadOnlySession' object has no attribute 'wait': only the owner"), answer

@@ -94,7 +94,7 @@ def read_body(path: str, kind: str = "csv", table: str = "stolen") -> dict[str, 
 def error(response: httpx.Response, status: int, code: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"code", "message"} and body["code"] == code, body
+    assert set(body) == {"code", "message", "details"} and body["code"] == code, body
     assert "Traceback" not in response.text
     return str(body["message"])
 

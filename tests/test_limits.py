@@ -7,7 +7,6 @@ the last one checks that the data loaded before all of it is still there.
 
 from __future__ import annotations
 
-import json
 import select
 import socket
 import sys
@@ -17,11 +16,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 
 import tiercube
 from tests.conftest import serve, write_config
 from tiercube._version import PROTOCOL_VERSION
+from tiercube._wire.messages import ErrorBody
 
 TIMEOUT = 1.0  # header_timeout of the servers here
 MARGIN = 4.0  # what "closed within the timeout" allows on a busy machine
@@ -73,11 +74,10 @@ def read_answer(sock: socket.socket) -> Answer:
     return int(status_line.split()[1]), headers, body
 
 
-def error_of(answer: Answer) -> dict[str, str]:
+def error_of(answer: Answer) -> ErrorBody:
     _, headers, body = answer
     assert headers["content-type"] == "application/json", answer
-    decoded: dict[str, str] = json.loads(body)
-    return decoded
+    return msgspec.json.decode(body, type=ErrorBody)
 
 
 def closed_within(sock: socket.socket, seconds: float) -> bool:
@@ -155,10 +155,11 @@ def test_body_that_stalls_is_answered_408(limited: tiercube.Session) -> None:
     with connection(limited.url) as sock:
         sock.sendall(f"POST {QUERY}Content-Length: 1000\r\n\r\n{{}}".encode())
         started = time.monotonic()
-        status, _, body = read_answer(sock)
+        answer = read_answer(sock)
         assert time.monotonic() - started < TIMEOUT + MARGIN
-        assert status == 408
-        assert "header_timeout" in json.loads(body)["message"]
+        assert answer[0] == 408
+        error = error_of(answer)
+        assert error.code == tiercube.errors.BodyTooSlowError.code and "header_timeout" in error.message
         assert closed_within(sock, MARGIN)
     assert_serves(limited.url)
 
@@ -179,8 +180,8 @@ def test_content_length_over_the_limit_is_refused_before_the_body(limited: tierc
         answer = read_answer(sock)  # the body is never sent
         assert answer[0] == 413
         error = error_of(answer)
-        assert error["code"] == tiercube.RequestTooLargeError.code
-        assert str(MAX_BYTES) in error["message"] and "max_request_bytes" in error["message"]
+        assert error.code == tiercube.RequestTooLargeError.code and error.details == {"limit": MAX_BYTES}
+        assert str(MAX_BYTES) in error.message and "max_request_bytes" in error.message
         assert closed_within(sock, MARGIN)
     assert_serves(limited.url)
 
@@ -199,7 +200,8 @@ def test_chunked_body_over_the_limit_is_refused(limited: tiercube.Session) -> No
         answer = read_answer(sock)
         assert answer[0] == 413
         error = error_of(answer)
-        assert error["code"] == tiercube.RequestTooLargeError.code and "max_request_bytes" in error["message"]
+        assert error.code == tiercube.RequestTooLargeError.code and "max_request_bytes" in error.message
+        assert error.details == {"limit": MAX_BYTES}
         assert answer[1]["connection"] == "close"
         assert closed_within(sock, MARGIN)
     assert_serves(limited.url)
@@ -229,10 +231,17 @@ def test_head_over_the_limit_is_answered_431(limited: tiercube.Session) -> None:
             answer = read_answer(sock)
             assert answer[0] == 431
             error = error_of(answer)
-            assert error["code"] == tiercube.RequestTooLargeError.code
-            assert str(MAX_HEAD) in error["message"] and "max_header_bytes" in error["message"]
+            assert error.code == tiercube.RequestTooLargeError.code and error.details == {"limit": MAX_HEAD}
+            assert str(MAX_HEAD) in error.message and "max_header_bytes" in error.message
             assert closed_within(sock, MARGIN)
     assert_serves(limited.url)
+
+
+def test_the_client_learns_the_limit_it_went_over(limited: tiercube.Session) -> None:
+    with pytest.raises(tiercube.RequestTooLargeError) as raised:
+        limited.tables["kept"].append(*((i, "x" * 1000) for i in range(MAX_BYTES // 1000)))
+    assert raised.value.limit == MAX_BYTES
+    assert limited.tables["kept"].row_count == len(ROWS)
 
 
 def test_head_just_under_the_limit_is_served(limited: tiercube.Session) -> None:
@@ -261,8 +270,8 @@ def test_connections_past_the_limit_are_answered_503(tmp_path: Path) -> None:
             answer = read_answer(extra)
             assert answer[0] == 503
             error = error_of(answer)
-            assert error["code"] == tiercube.ServerUnavailableError.code
-            assert "20 connections" in error["message"] and "max_connections" in error["message"]
+            assert error.code == tiercube.ServerUnavailableError.code
+            assert "20 connections" in error.message and "max_connections" in error.message
             assert closed_within(extra, MARGIN)
         held.close()
         time.sleep(0.5)  # let the server see them go

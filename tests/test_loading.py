@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -376,10 +376,16 @@ Source: TypeAlias = CsvLoad[Any] | ParquetLoad[Any] | pa.Table | pd.DataFrame
 
 @dataclass(frozen=True)
 class Bad:
-    """A malformed input: how to make it, and what the error must mention."""
+    """A malformed input: how to make it, what the error must mention, and its fields.
+
+    ``fields`` are the ``LoadError``'s ``path``, ``line`` and ``column`` as the server
+    sent them (``{dir}`` is the test's directory); ``line`` and ``column`` not listed must
+    be None, ``path`` not listed is not checked (a frame travels as a temporary file).
+    """
 
     make: Callable[[Path], Source]
     mentions: tuple[str, ...]
+    fields: dict[str, str | int] = field(default_factory=dict[str, str | int])
 
 
 def _csv(text: bytes | str, name: str = "bad.csv") -> Callable[[Path], Source]:
@@ -405,46 +411,69 @@ def _valid_parquet(directory: Path, table: pa.Table) -> bytes:
 
 
 GOOD_ROWS = "".join(f"{i},row {i},{i}.5\n" for i in range(100, 20_100))
+CSV = "{dir}/bad.csv"
+PARQUET = "{dir}/bad.parquet"
 
 BAD_INPUTS: dict[str, Bad] = {
-    "missing_csv": Bad(lambda d: CsvLoad(d / "missing.csv"), ("missing.csv", "no such file")),
-    "missing_parquet": Bad(lambda d: ParquetLoad(d / "missing.parquet"), ("missing.parquet", "no such file")),
-    "directory": Bad(lambda d: CsvLoad(d), ("{dir}",)),
-    "empty_file": Bad(_csv(""), ("bad.csv", "Empty CSV")),
-    "too_many_values_in_a_row": Bad(
-        _csv("id,name,amount\n1,ONE,9\n4,four,4.0,surplus\n"), ("bad.csv", "line 3 has 4 values, but the file has 3 columns")
+    "missing_csv": Bad(lambda d: CsvLoad(d / "missing.csv"), ("missing.csv", "no such file"), {"path": "{dir}/missing.csv"}),
+    "missing_parquet": Bad(
+        lambda d: ParquetLoad(d / "missing.parquet"), ("missing.parquet", "no such file"), {"path": "{dir}/missing.parquet"}
     ),
-    "too_few_values_in_a_row": Bad(_csv("id,name,amount\n1,ONE,9\n4,four\n"), ("bad.csv", "line 3 has 2 values, but the file has 3 columns")),
-    "wrong_type": Bad(_csv("id,name,amount\n1,ONE,9\nfour,x,4.0\n"), ("bad.csv", "column 'id' (the 1st), line 3", "'four'", "int64")),
+    "directory": Bad(lambda d: CsvLoad(d), ("{dir}",), {"path": "{dir}"}),
+    "empty_file": Bad(_csv(""), ("bad.csv", "Empty CSV"), {"path": CSV}),
+    "too_many_values_in_a_row": Bad(
+        _csv("id,name,amount\n1,ONE,9\n4,four,4.0,surplus\n"),
+        ("bad.csv", "line 3 has 4 values, but the file has 3 columns"),
+        {"path": CSV, "line": 3},
+    ),
+    "too_few_values_in_a_row": Bad(
+        _csv("id,name,amount\n1,ONE,9\n4,four\n"), ("bad.csv", "line 3 has 2 values, but the file has 3 columns"), {"path": CSV, "line": 3}
+    ),
+    "wrong_type": Bad(
+        _csv("id,name,amount\n1,ONE,9\nfour,x,4.0\n"),
+        ("bad.csv", "column 'id' (the 1st), line 3", "'four'", "int64"),
+        {"path": CSV, "line": 3, "column": "id"},
+    ),
     "wrong_type_late_in_a_big_file": Bad(
         _csv("id,name,amount\n1,ONE,9\n" + GOOD_ROWS + "20100,last,not-a-number\n"),
         ("bad.csv", "column 'amount' (the 3rd), line 20003", "'not-a-number'", "float64"),
+        {"path": CSV, "line": 20003, "column": "amount"},
     ),
-    "invalid_utf8": Bad(_csv(b"id,name,amount\n1,ONE,9\n4,\xff\xfe\xfa,4.0\n"), ("bad.csv", "column 'name' (the 2nd), line 3", "not valid utf-8 text")),
+    "invalid_utf8": Bad(
+        _csv(b"id,name,amount\n1,ONE,9\n4,\xff\xfe\xfa,4.0\n"),
+        ("bad.csv", "column 'name' (the 2nd), line 3", "not valid utf-8 text"),
+        {"path": CSV, "line": 3, "column": "name"},
+    ),
     "wrong_encoding_declared": Bad(
         lambda d: CsvLoad(write(d / "bad.csv", "id,name,amount\n1,ZÃ¼rich\x81,9\n", "utf-8"), encoding="ascii"),
         ("bad.csv", "ascii"),
+        {"path": CSV},
     ),
-    "unknown_column": Bad(_csv("id,name,amount,color\n1,ONE,9,red\n"), ("bad.csv", "'color'", "not in table")),
-    "garbage_parquet": Bad(_parquet(lambda d: b"PAR1" + b"\x00garbage" * 64), ("bad.parquet",)),
+    "unknown_column": Bad(_csv("id,name,amount,color\n1,ONE,9,red\n"), ("bad.csv", "'color'", "not in table"), {"path": CSV, "column": "color"}),
+    "garbage_parquet": Bad(_parquet(lambda d: b"PAR1" + b"\x00garbage" * 64), ("bad.parquet",), {"path": PARQUET}),
     "truncated_parquet": Bad(
         _parquet(lambda d: _valid_parquet(d, pa.table({"id": [1, 4], "name": ["ONE", "four"]}))[:-40]),
         ("bad.parquet",),
+        {"path": PARQUET},
     ),
-    "csv_named_parquet": Bad(_parquet(lambda d: b"id,name\n1,ONE\n"), ("bad.parquet",)),
+    "csv_named_parquet": Bad(_parquet(lambda d: b"id,name\n1,ONE\n"), ("bad.parquet",), {"path": PARQUET}),
     "parquet_wrong_type": Bad(
         _parquet(lambda d: _valid_parquet(d, pa.table({"id": [1, 4], "amount": ["9", "lots"]}))),
         ("bad.parquet", "'amount'", "float64"),
+        {"path": PARQUET, "column": "amount"},
     ),
     "parquet_unknown_column": Bad(
-        _parquet(lambda d: _valid_parquet(d, pa.table({"id": [1], "extra": [True]}))), ("bad.parquet", "'extra'")
+        _parquet(lambda d: _valid_parquet(d, pa.table({"id": [1], "extra": [True]}))),
+        ("bad.parquet", "'extra'"),
+        {"path": PARQUET, "column": "extra"},
     ),
-    "arrow_wrong_type": Bad(lambda d: pa.table({"id": ["1", "four"], "name": ["ONE", "x"]}), ("'id'", "int64")),
-    "arrow_unknown_column": Bad(lambda d: pa.table({"id": [1], "color": ["red"]}), ("'color'",)),
-    "arrow_overflow": Bad(lambda d: pa.table({"id": pa.array([1, 2**64 - 1], pa.uint64())}), ("'id'",)),
-    "pandas_wrong_type": Bad(lambda d: pd.DataFrame({"id": [1, 4], "amount": ["9", "many"]}), ("'amount'",)),
-    "pandas_fraction_for_int": Bad(lambda d: pd.DataFrame({"id": [1.0, 4.5]}), ("'id'",)),
-    "pandas_unconvertible": Bad(lambda d: pd.DataFrame({"id": [1], "name": [object()]}), ("column name",)),
+    "arrow_wrong_type": Bad(lambda d: pa.table({"id": ["1", "four"], "name": ["ONE", "x"]}), ("'id'", "int64"), {"column": "id"}),
+    "arrow_unknown_column": Bad(lambda d: pa.table({"id": [1], "color": ["red"]}), ("'color'",), {"column": "color"}),
+    "arrow_overflow": Bad(lambda d: pa.table({"id": pa.array([1, 2**64 - 1], pa.uint64())}), ("'id'",), {"column": "id"}),
+    "pandas_wrong_type": Bad(lambda d: pd.DataFrame({"id": [1, 4], "amount": ["9", "many"]}), ("'amount'",), {"column": "amount"}),
+    "pandas_fraction_for_int": Bad(lambda d: pd.DataFrame({"id": [1.0, 4.5]}), ("'id'",), {"column": "id"}),
+    # Refused by the client, which cannot convert it: nothing reaches the server.
+    "pandas_unconvertible": Bad(lambda d: pd.DataFrame({"id": [1], "name": [object()]}), ("column name",), {}),
 }
 
 
@@ -457,6 +486,10 @@ def test_a_malformed_load_raises_and_changes_nothing(target: LocalTable, tmp_pat
     message = str(raised.value)
     for mention in case.mentions:
         assert mention.format(dir=tmp_path) in message, f"{mention!r} not in {message!r}"
+    # What the server knew travels as fields, not only as prose.
+    expected = {"line": None, "column": None, **case.fields}
+    fields = {name: getattr(raised.value, name) for name in expected}
+    assert fields == {name: value.format(dir=tmp_path) if isinstance(value, str) else value for name, value in expected.items()}
     # Every failing row above shares a key with an existing row (1): nothing was replaced.
     assert target.row_count == before.num_rows
     assert target.query().equals(before)

@@ -299,6 +299,7 @@ def test_a_server_that_cannot_start_raises_server_start_error_with_its_log(tmp_p
     message = str(raised.value)
     assert "did not start" in message
     assert "server.log" in message  # it says where the whole log is...
+    assert raised.value.logs_path is not None and raised.value.logs_path in message
     # ...and quotes its end, with the cause, naming the missing file.
     assert f"TLS certificate file {tmp_path / 'no-cert.pem'} does not exist" in message
     # No half-started server is left behind.

@@ -13,9 +13,11 @@ mapping variant has which groups. For every class:
 
 from __future__ import annotations
 
+import inspect
 import re
 import textwrap
-from collections.abc import Generator
+import typing
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,15 @@ import pytest
 from mypy import api as mypy_api
 
 import tiercube
+from tests.signatures import bindings, drift, narrower, protocol_members
 from tests.tiers import ALL_TIERS
 from tiercube import capabilities
 from tiercube._client.connection import Connection
 from tiercube._client.cube_model import EditableCubes, EditableHierarchies, EditableMeasures, Hierarchies, Measures
 from tiercube._client.editing import EditableTables
-from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes
 from tiercube._client.read_model import Tables
+from tiercube._wire.tiers import CapabilityReport
 from tiercube.capabilities import Capability
 
 # The contract's capability groups, by the names of the members that make them.
@@ -226,6 +229,51 @@ def test_isinstance_with_each_protocol_is_the_contract(owner: tiercube.Session) 
             session.close()
     for marker, protocol in MARKERS.items():
         assert marker.protocol is protocol
+
+
+# Protocol signatures against the implementations.
+
+
+def test_protocol_signatures_are_those_of_the_tiers_that_satisfy_them() -> None:
+    """``tiercube.capabilities`` types the tiers' members by hand: held to the implementations here."""
+    drifted: list[str] = []
+    for protocol, needed in PROTOCOLS.items():
+        members = protocol_members(protocol)
+        assert members, protocol
+        for tier, groups in SESSIONS.items():
+            if not set(needed) <= set(groups):
+                continue
+            for name, declared in members.items():
+                implemented = inspect.getattr_static(tier, name)
+                problems = drift(declared, implemented, bindings(tier))
+                drifted += [f"{protocol.__name__}.{name} on {tier.__name__}: {problem}" for problem in problems]
+    assert not drifted, "\n".join(drifted)
+
+
+def test_the_signature_check_sees_a_drift() -> None:
+    """What the test above would say of the drift it was written for: a parameter the protocol lacks."""
+
+    class Drifted(typing.Protocol):
+        def create_table(self, name: str, /, *, keys: Sequence[str] = ()) -> tiercube.ReadOnlyTable: ...
+
+    problems = drift(vars(Drifted)["create_table"], inspect.getattr_static(tiercube.LocalSession, "create_table"), bindings(tiercube.LocalSession))
+    assert problems == [
+        "takes (name, /, *, data_types, keys=(), default_values=None, distributed=None) where the protocol has (name, /, *, keys=())"
+    ]
+    assert drift(vars(Drifted)["create_table"], vars(Drifted)["create_table"], {}) == []
+
+    class Exiting(typing.Protocol):  # the other drift it found: parameters a caller could name, or not
+        def __exit__(self, kind: object, error: object, traceback: object, /) -> None: ...
+
+    class Exits:
+        def __exit__(self, kind: object, error: object, traceback: object) -> None: ...
+
+    assert drift(vars(Exiting)["__exit__"], vars(Exits)["__exit__"], {}) == [
+        "takes (kind, error, traceback) where the protocol has (kind, error, traceback, /)"
+    ]
+    assert narrower(tiercube.LocalTable, tiercube.CloudTable) and not narrower(tiercube.CloudTable, tiercube.LocalTable)
+    assert narrower(EditableTables[tiercube.LocalTable], Tables[tiercube.ReadOnlyTable])
+    assert narrower(tiercube.S3Location, str | tiercube.S3Location) and not narrower(str | tiercube.S3Location, tiercube.S3Location)
 
 
 # What mypy sees.

@@ -123,6 +123,17 @@ def connect_requiring_a_capability(url: str, authentication: Authentication) -> 
         untyped(url, authentication=authentication, require=LocalSession | RemoteSession)
 
 
+def create_a_table_through_the_editing_capability(url: str, authentication: Authentication) -> None:
+    """The protocol has every parameter of the implementation: ``distributed=`` was missing once."""
+    with tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.EDITING) as editor:
+        with pytest.raises(tiercube.InvalidRequestError, match="no cluster"):  # this server has none
+            editor.create_table("typecheck_distributed", data_types={"id": "int64"}, keys=["id"], distributed=True)
+        held = editor.create_table("typecheck_held", data_types={"id": "int64"}, distributed=False)
+        assert_type(held, tiercube.CloudTable)
+        assert held.partitions is None
+        del editor.tables[held.name]
+
+
 def connect_through_the_session_class(url: str, open_url: str, authentication: Authentication) -> None:
     """``Session.connect`` is ``tiercube.connect`` with the same overloads, as in the reference system."""
     assert tiercube.Session.connect is tiercube.connect
@@ -265,6 +276,10 @@ def test_overloads_return_what_they_say(tiers: Tiers, open_server: str, not_tier
     connect_requiring_a_capability(url, ADMIN)
     connect_through_the_session_class(url, open_server, ADMIN)
     other_credentials(url, "token", Path("client.pem"))
+
+
+def test_the_editing_capability_takes_every_create_table_parameter(tiers: Tiers) -> None:
+    create_a_table_through_the_editing_capability(tiers.owner.url, ADMIN)
 
 
 def test_requiring_more_than_granted_raises(tiers: Tiers) -> None:

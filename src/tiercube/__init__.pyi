@@ -4,8 +4,9 @@ The two lists (these imports and ``__init__._LAZY``) are held equal by a test.
 """
 
 from tiercube import agg, capabilities, errors
-from tiercube._auth import Authenticate, BasicAuthentication, ClientCertificate
+from tiercube._client.auth import Authenticate, BasicAuthentication, ClientCertificate
 from tiercube._client.cloud_loading import CloudTable
+from tiercube._client.conditions import Column, Condition
 from tiercube._client.cube_model import (
     EditableCube,
     EditableCubes,
@@ -21,15 +22,13 @@ from tiercube._client.cube_model import (
 from tiercube._client.editing import EditableTable, EditableTables
 from tiercube._client.endpoints import EndpointRequest
 from tiercube._client.file_loading import DataFrameLike, LocalTable
-from tiercube._client.negotiation import CapabilityReport, ConditionResult
+from tiercube._client.measures import Measure, MeasureCondition, MeasureExpression, filtered, level, parent_value, where
+from tiercube._client.owner import Session, connect
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
 from tiercube._client.security import Security
-from tiercube._conditions import Column, Condition
-from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
-from tiercube._connect import AnySession, connect
-from tiercube._measures import Measure, MeasureCondition, MeasureExpression, filtered, level, parent_value, where
-from tiercube._sessions import (
+from tiercube._client.sessions import (
+    AnySession,
     LocalSession,
     MinimalSession,
     NoSecurityLocalSession,
@@ -37,10 +36,11 @@ from tiercube._sessions import (
     ReadOnlySession,
     RemoteSession,
 )
-from tiercube._owner import Session
-from tiercube._sources import CsvLoad, LocalFile, ParquetLoad, S3Location
+from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
+from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
 from tiercube._version import __version__
 from tiercube._wire.messages import DataType, Partition, User
+from tiercube._wire.tiers import CapabilityReport, ConditionResult
 from tiercube.errors import (
     AuthenticationError,
     CapabilityError,

@@ -1,14 +1,22 @@
-"""Server configuration: what ``Session.start(config=...)`` and ``tiercube serve --config`` take."""
+"""Server configuration: what ``Session.start(config=...)`` and ``tiercube serve --config`` take.
 
-from __future__ import annotations
+``Bootstrap`` is how an owner hands a config to the server child it starts.
+
+Annotations here are not postponed (no ``from __future__ import annotations``):
+these Structs are shown as ``tiercube.X`` (``_public``), and msgspec would look
+for the names a postponed annotation holds in ``tiercube``'s namespace.
+"""
 
 from pathlib import Path
+from typing import Self
 
 import msgspec
 
+from tiercube._public import public
 from tiercube.errors import InvalidRequestError
 
 
+@public
 class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A user who can authenticate with HTTP Basic.
 
@@ -23,6 +31,7 @@ class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     password_hash: str | None = None
 
 
+@public
 class TlsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Serve HTTPS with this certificate; ``client_ca`` also accepts client certificates."""
 
@@ -31,6 +40,7 @@ class TlsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only
     client_ca: str | None = None
 
 
+@public
 class CloudStore(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """An S3 or S3-compatible store the server may read from; the only hosts cloud loads reach.
 
@@ -50,6 +60,7 @@ class CloudStore(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     buckets: list[str] | None = None
 
 
+@public
 class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How a session server runs. Every field has a default, so ``SessionConfig()`` works.
 
@@ -114,7 +125,7 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
         return bool(self.users) or (self.tls is not None and self.tls.client_ca is not None)
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> SessionConfig:
+    def from_toml(cls, path: str | Path) -> Self:
         """Read a TOML file; a mistake raises ``InvalidRequestError`` naming the field."""
         try:
             return msgspec.toml.decode(Path(path).read_bytes(), type=cls)
@@ -122,3 +133,12 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
             raise InvalidRequestError(f"cannot read config {path}: {error.strerror}") from None
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
             raise InvalidRequestError(f"config {path}: {error}") from None
+
+
+class Bootstrap(msgspec.Struct, frozen=True):
+    """The one line an owner writes on its server child's stdin before anything else."""
+
+    config: SessionConfig
+    owner_token: str
+    # The config file it came from and the server's log, which no load may read.
+    protected_files: list[str] = []

@@ -6,8 +6,8 @@ table when several of the cube's tables have a column of that name.
 
 from __future__ import annotations
 
-from tiercube._conditions import Column
-from tiercube._measures import MeasureExpression, column_name
+from tiercube._client.conditions import Column
+from tiercube._client.measures import MeasureExpression, column_name
 from tiercube._wire import cubes as wire
 
 __all__ = ["count", "distinct_count", "max", "mean", "min", "row_count", "sum"]

@@ -8,7 +8,8 @@ Ask for "at least this" in a signature, or narrow a union at runtime::
         session.read_pandas(frame, table_name="sales")
 
 Every tier class either has all members of a protocol or lacks at least one,
-so ``isinstance`` is exact. ``connect(require=SHARED_FILE_LOADING)`` returns
+so ``isinstance`` is exact. The members are typed here by hand; tests/test_surface.py
+holds each signature to the implementation of every tier that has it. ``connect(require=SHARED_FILE_LOADING)`` returns
 the granted session typed as the protocol, or raises ``CapabilityError``.
 """
 
@@ -23,17 +24,17 @@ from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar, runtime_chec
 from typing_extensions import Unpack
 
 from tiercube._client.cloud_loading import CloudTable
+from tiercube._client.conditions import Value
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, ReadOnlyCube
 from tiercube._client.editing import EditableTables
 from tiercube._client.endpoints import HandlerT, HttpMethod
 from tiercube._client.file_loading import DataFrameLike, LocalTable
-from tiercube._client.negotiation import CapabilityReport
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables
 from tiercube._client.security import Security
-from tiercube._conditions import Value
-from tiercube._sources import CsvReadOptions, ReadOptions, S3Location, StrPath
+from tiercube._client.sources import CsvReadOptions, ReadOptions, S3Location, StrPath
 from tiercube._wire.messages import DataType, ServerStats
+from tiercube._wire.tiers import CapabilityReport
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -87,7 +88,7 @@ class SupportsEditing(SupportsReadModel, Protocol):
     def cubes(self) -> EditableCubes[EditableCube]: ...
     def create_table(
         self, name: str, /, *, data_types: Mapping[str, DataType], keys: Sequence[str] = (),
-        default_values: Mapping[str, Value] | None = None,
+        default_values: Mapping[str, Value] | None = None, distributed: bool | None = None,
     ) -> CloudTable: ...
     def create_cube(self, fact_table: ReadOnlyTable | str, /, *, name: str | None = None, mode: CubeMode = "auto") -> EditableCube: ...
 
@@ -108,7 +109,7 @@ class SupportsFileLoading(SupportsCloudLoading, Protocol):
     def tables(self) -> EditableTables[LocalTable]: ...
     def create_table(
         self, name: str, /, *, data_types: Mapping[str, DataType], keys: Sequence[str] = (),
-        default_values: Mapping[str, Value] | None = None,
+        default_values: Mapping[str, Value] | None = None, distributed: bool | None = None,
     ) -> LocalTable: ...
     def read_csv(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]) -> LocalTable: ...
     def read_parquet(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]) -> LocalTable: ...

@@ -1,8 +1,10 @@
 """The exceptions tiercube raises.
 
-Every error the server reports travels as a ``code`` and a ``message``; the
-client raises the class registered for that code, so a server-side failure
-surfaces as the same exception type the server itself raised::
+Every error the server reports travels as a ``code``, a ``message`` and its
+fields (``details``: where a load failed, when to sign in again); the client
+raises the class registered for that code with the same fields, so a
+server-side failure surfaces as the exception the server itself raised, and
+carries what the server knew (as psycopg's ``Error.diag`` does)::
 
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
@@ -10,6 +12,7 @@ surfaces as the same exception type the server itself raised::
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
+    ├── CancelledError          499: the client went away (the server's own: no client reads it)
     ├── AuthenticationError     401: missing or wrong credentials
     │   └── TooManyAttemptsError 429: too many failed sign-ins from this address
     ├── PermissionDeniedError   403: authenticated, but not allowed
@@ -17,6 +20,7 @@ surfaces as the same exception type the server itself raised::
     ├── ConflictError           409: the name is taken, or still in use
     └── InvalidRequestError     400: the request itself is wrong
         ├── RequestTooLargeError 413/431: over the server's size limits
+        ├── BodyTooSlowError    408: the request body stopped coming
         ├── LoadError           a file or frame could not be loaded
         └── QueryError          a query is malformed or exceeds its limits
             ├── QueryTimeoutError
@@ -28,26 +32,77 @@ A failed request never changes the session: loads are all or nothing.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar, Self, TypeAlias, cast
 
-if TYPE_CHECKING:
-    from tiercube._client.negotiation import CapabilityReport
+import msgspec
+
+from tiercube._public import public
+from tiercube._wire.tiers import CapabilityReport
+
+Detail: TypeAlias = bool | int | float | str | None
+"""A field's value as it travels: what JSON holds without nesting."""
 
 
+@public
 class TiercubeError(Exception):
-    """Base class of every error tiercube raises on purpose."""
+    """Base class of every error tiercube raises on purpose.
+
+    An error's fields are the keyword-only parameters of its class's
+    ``__init__``, each kept in the attribute of the same name (``LoadError``'s
+    ``path``, ``line``, ``column``); ``details`` gives them by name, and
+    ``rebuilt`` makes the error again from them on the other side of the wire.
+    """
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
 
+    @property
+    def details(self) -> dict[str, Detail]:
+        """The error's fields by name: what travels beside its message."""
+        return {name: getattr(self, name) for name in _fields(type(self))}
 
+    @classmethod
+    def rebuilt(cls, message: str, details: Mapping[str, object]) -> Self:
+        """The error as the peer raised it: ``message`` and every field ``details`` gives with the field's type.
+
+        A field missing or of another type (a peer of another version) keeps its default.
+        """
+        kept: dict[str, object] = {}
+        for name, wanted in _fields(cls).items():
+            try:
+                kept[name] = msgspec.convert(details[name], type=wanted)
+            except (KeyError, msgspec.ValidationError):
+                pass
+        # The fields are the keyword-only parameters of this very class: every call has the right names.
+        make = cast(Callable[..., Self], cls)
+        return make(message, **kept)
+
+
+def _fields(cls: type[TiercubeError]) -> dict[str, object]:
+    """The keyword-only parameters of ``cls.__init__`` and their types (read when an error travels: rarely)."""
+    init = cls.__init__
+    if not inspect.isfunction(init):  # Exception's own: a message and nothing else
+        return {}
+    hints = typing.get_type_hints(init)
+    return {p.name: hints[p.name] for p in inspect.signature(init).parameters.values() if p.kind is p.KEYWORD_ONLY}
+
+
+@public
 class ServerStartError(TiercubeError):
     """The server process did not come up; the message ends with its log."""
 
     code = "server_start"
 
+    def __init__(self, message: str, *, logs_path: str | None = None) -> None:
+        super().__init__(message)
+        self.logs_path = logs_path
+        """The server's whole log file."""
 
+
+@public
 class ServerUnavailableError(TiercubeError):
     """The server could not be reached, stopped answering, or is too busy to take the request (503)."""
 
@@ -55,12 +110,14 @@ class ServerUnavailableError(TiercubeError):
     status = 503
 
 
+@public
 class ProtocolError(TiercubeError):
     """The peer answered, but not as a compatible tiercube server would."""
 
     code = "protocol"
 
 
+@public
 class ClusterError(TiercubeError):
     """The Dask cluster behind the session lost a worker, or a distributed table lost a partition.
 
@@ -74,6 +131,7 @@ class ClusterError(TiercubeError):
     status = 503
 
 
+@public
 class CapabilityError(TiercubeError):
     """``connect(require=...)`` asked for more than the server grants.
 
@@ -86,8 +144,20 @@ class CapabilityError(TiercubeError):
     def __init__(self, message: str, report: CapabilityReport | None = None) -> None:
         super().__init__(message)
         self.report = report
+        """What ``connect()`` found out: each condition, whether it held and why (never sent by a server)."""
 
 
+class CancelledError(TiercubeError):
+    """The client went away; nobody reads this answer (499, as proxies log it).
+
+    The server raises it at its next checkpoint, before the request changes anything.
+    """
+
+    code = "cancelled"
+    status = 499
+
+
+@public
 class AuthenticationError(TiercubeError):
     """The server needs credentials, and those given are missing or wrong."""
 
@@ -95,17 +165,20 @@ class AuthenticationError(TiercubeError):
     status = 401
 
 
+@public
 class TooManyAttemptsError(AuthenticationError):
     """Too many failed sign-ins came from this address; ``retry_after`` says when to try again."""
 
     code = "too_many_attempts"
     status = 429
 
-    def __init__(self, message: str, retry_after: int = 60) -> None:
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        """Seconds until this address may sign in again, as the server counted them (60: its whole window)."""
 
 
+@public
 class PermissionDeniedError(TiercubeError):
     """The caller is known but its roles or tier do not allow the request."""
 
@@ -113,11 +186,19 @@ class PermissionDeniedError(TiercubeError):
     status = 403
 
 
+@public
 class NotFoundError(TiercubeError, KeyError):
     """No table, cube, column, measure, user or route by that name."""
 
     code = "not_found"
     status = 404
+
+    def __init__(self, message: str, *, kind: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        """What was looked for: ``"table"``, ``"cube"``, ``"measure"``, ``"user"``...; None when not said."""
+        self.name = name
+        """The name that was not found; None when not said."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
@@ -125,7 +206,7 @@ class NotFoundError(TiercubeError, KeyError):
     @classmethod
     def of(cls, kind: str, name: str, known: Iterable[str], *, within: str | None = None) -> NotFoundError:
         """``no table named 'salse' (did you mean 'sales'? tables: products, sales)``."""
-        return cls(cls.describe(kind, name, known, within=within))
+        return cls(cls.describe(kind, name, known, within=within), kind=kind, name=name)
 
     @staticmethod
     def describe(kind: str, name: str, known: Iterable[str], *, within: str | None = None) -> str:
@@ -142,6 +223,7 @@ class NotFoundError(TiercubeError, KeyError):
 _LISTED = 40
 
 
+@public
 class ConflictError(TiercubeError):
     """The name is already taken, or the object is still in use."""
 
@@ -149,6 +231,7 @@ class ConflictError(TiercubeError):
     status = 409
 
 
+@public
 class InvalidRequestError(TiercubeError, ValueError):
     """The request is malformed: a wrong type, an unknown column, a bad value."""
 
@@ -156,31 +239,59 @@ class InvalidRequestError(TiercubeError, ValueError):
     status = 400
 
 
+@public
 class RequestTooLargeError(InvalidRequestError):
     """The request's body or headers are larger than the server accepts (its config says how large)."""
 
     code = "request_too_large"
     status = 413
 
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        """The server's limit in bytes (``max_request_bytes``, or ``max_header_bytes`` for headers)."""
 
+
+class BodyTooSlowError(InvalidRequestError):
+    """A request body stopped coming, or came slower than the server allows (see ``SessionConfig``)."""
+
+    code = "body_too_slow"
+    status = 408
+
+
+@public
 class LoadError(InvalidRequestError):
-    """A source could not be loaded; the message names the file, row or column."""
+    """A source could not be loaded; the message names the file, line or column, and so do the fields."""
 
     code = "load"
 
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        """The file (as the server opened it) or cloud object (its URI) being loaded; None when the
+        failure is not about one (rows given to ``append`` are named ``"append"``)."""
+        self.line = line
+        """The line of a CSV file where the record that failed starts (1 is the first line, a header
+        included); None when the failure is not about one record, or the record was not found."""
+        self.column = column
+        """The column whose values could not be read or converted; None when not about one column."""
 
+
+@public
 class QueryError(InvalidRequestError):
     """A query is malformed or refers to something that does not exist."""
 
     code = "query"
 
 
+@public
 class QueryTimeoutError(QueryError):
     """A query ran longer than the server's query timeout."""
 
     code = "query_timeout"
 
 
+@public
 class ResultTooLargeError(QueryError):
     """A query's result has more rows than the server's result limit."""
 

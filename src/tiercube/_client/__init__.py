@@ -1,1 +1,1 @@
-"""The client: one module per capability group, assembled into tiers by ``tiercube._sessions``."""
+"""The client: one module per capability group, assembled into tiers by ``tiercube._client.sessions``."""

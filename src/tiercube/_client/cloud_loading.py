@@ -7,7 +7,7 @@ from typing import ClassVar
 from typing_extensions import Unpack
 
 from tiercube._client.editing import EditableTable, EditableTables, Editing
-from tiercube._sources import (
+from tiercube._client.sources import (
     CsvLoad,
     CsvReadOptions,
     ParquetLoad,
@@ -17,9 +17,11 @@ from tiercube._sources import (
     csv_source,
     default_table_name,
 )
+from tiercube._public import public
 from tiercube._wire.messages import ParquetSource
 
 
+@public
 class CloudTable(EditableTable):
     """An editable table that loads from cloud storage (the server reads the object itself)."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import ssl
-from contextvars import ContextVar
 from collections.abc import Generator
 from pathlib import Path
 from typing import TypeVar
@@ -13,16 +12,14 @@ import httpx
 import msgspec
 import pyarrow as pa
 
-from tiercube._auth import Authenticate, ClientCertificate
+from tiercube._client.auth import Authenticate, ClientCertificate
+from tiercube._client.endpoints import ON_BEHALF_OF
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import arrow_ipc, paths
 from tiercube._wire.messages import ErrorBody
-from tiercube.errors import ERRORS_BY_CODE, ProtocolError, ServerUnavailableError, TiercubeError
+from tiercube.errors import ProtocolError, ServerUnavailableError, TiercubeError
 
 T = TypeVar("T")
-
-ON_BEHALF_OF: ContextVar[str | None] = ContextVar("tiercube_on_behalf_of", default=None)
-"""Set while an owner's custom endpoint answers: its requests then see what the endpoint's caller may."""
 
 
 class _HeaderAuth(httpx.Auth):
@@ -118,7 +115,7 @@ class Connection:
         except (msgspec.ValidationError, msgspec.DecodeError):
             text = response.text[:300]
             return ProtocolError(f"{response.request.method} {response.request.url} answered {response.status_code}: {text}")
-        return ERRORS_BY_CODE.get(body.code, TiercubeError)(body.message)
+        return body.error()
 
     def close(self) -> None:
         self._client.close()

@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn, Self
-from urllib.parse import quote
 
-from tiercube._client.negotiation import CapabilityReport
-from tiercube._wire.tiers import wanting
-from tiercube.errors import NotFoundError
+from tiercube._client import display
+from tiercube._wire.tiers import GROUPS, CapabilityReport, wanting
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
+_TIERS: dict[str, type[SessionCore]] = {}
+"""Every tier class, by name, registered by the modules that assemble them (``sessions``, ``owner``)."""
 
-def path(template: str, **names: str) -> str:
-    """A route template filled with URL-quoted names (names may hold any character)."""
-    for kind, name in names.items():
-        if name in ("", ".", ".."):  # the server refuses such names, and no URL could reach them
-            raise NotFoundError(f"no {kind} named {name!r}")
-    return template.format(**{k: quote(v, safe="") for k, v in names.items()})
+
+def register_tiers(*tiers: type[SessionCore]) -> None:
+    """Make ``tiers`` known to the errors of a session that lacks a member: they say which tiers have it.
+
+    The tier classes are built on this module, so it cannot import them: they register here instead.
+    """
+    _TIERS.update((tier.__name__, tier) for tier in tiers)
 
 
 class SessionCore:
@@ -34,7 +36,7 @@ class SessionCore:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None, /
     ) -> None:
         self.close()
 
@@ -48,8 +50,6 @@ class SessionCore:
 
     def _repr_html_(self) -> str:
         """For notebooks: the tier, server, user, capability groups and why, and what it may read."""
-        from tiercube._client import display  # display is built on this module
-
         return display.session(type(self).__name__, self._connection, self._report)
 
     if not TYPE_CHECKING:  # absent from the types on purpose: a checker must keep flagging the member
@@ -59,11 +59,8 @@ class SessionCore:
 
     def _missing(self, name: str) -> str:
         """Why this session lacks ``name``: which tiers have it, and which conditions would give one."""
-        from tiercube._connect import TIERS  # the tiers are assembled from this module's subclasses
-        from tiercube._owner import Session
-
         plain = f"{type(self).__name__!r} object has no attribute {name!r}"
-        having = [tier for tier, cls in {"Session": Session, **TIERS}.items() if hasattr(cls, name)]
+        having = [tier for tier in GROUPS if tier in _TIERS and hasattr(_TIERS[tier], name)]
         if name.startswith("_") or not having:
             return plain
         return _explained(plain, name, having, self._report)

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import msgspec
 
 from tiercube._client import display
-from tiercube._client.core import path
+from tiercube._client.conditions import Column
+from tiercube._public import public
+from tiercube._wire.paths import path
+from tiercube._client.measures import Measure, MeasureExpression
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._client.views import SnapshotMapping
-from tiercube._conditions import Column
-from tiercube._measures import Measure, MeasureExpression
 from tiercube._wire import paths
 from tiercube._wire.cubes import (
     CreateCube,
@@ -27,11 +28,13 @@ from tiercube._wire.cubes import (
 from tiercube._wire.messages import DataType
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
 CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]
 
 
+@public
 class Level(Column):
     """A level of a hierarchy; compare it to build filters: ``levels["Region"] == "EU"``.
 
@@ -54,6 +57,7 @@ class Level(Column):
         return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {self.data_type})>"
 
 
+@public
 class Hierarchy:
     """A hierarchy and its levels, top down."""
 
@@ -109,6 +113,7 @@ class _CubeView:
         return path(template, cube=self._structure.name, **names)
 
 
+@public
 class Measures(_CubeView, SnapshotMapping[Measure]):
     """The cube's measures by name."""
 
@@ -122,6 +127,7 @@ class Measures(_CubeView, SnapshotMapping[Measure]):
         return display.measures(self._structure.name, self._connection, self._structure.get)
 
 
+@public
 class EditableMeasures(Measures):
     """Measures that can be set (``measures["m"] = expression``) and deleted."""
 
@@ -148,6 +154,7 @@ def _hierarchies(info: CubeInfo) -> dict[str, Hierarchy]:
     return {h.name: Hierarchy(h.name, [Level(level, h.name) for level in h.levels]) for h in info.hierarchies}
 
 
+@public
 class Hierarchies(_CubeView, SnapshotMapping[Hierarchy]):
     """The cube's hierarchies by name."""
 
@@ -157,6 +164,7 @@ class Hierarchies(_CubeView, SnapshotMapping[Hierarchy]):
         return _hierarchies(self._structure.get())
 
 
+@public
 class EditableHierarchies(Hierarchies):
     """Hierarchies that can be defined and deleted.
 
@@ -178,6 +186,7 @@ class EditableHierarchies(Hierarchies):
         self._structure.changed(hierarchies=lambda hierarchies: [h for h in hierarchies if h.name != name])
 
 
+@public
 class Levels(_CubeView, SnapshotMapping[Level]):
     """Every level of every hierarchy, by level name (unique within a cube)."""
 
@@ -187,6 +196,7 @@ class Levels(_CubeView, SnapshotMapping[Level]):
         return {level.name: level for h in _hierarchies(self._structure.get()).values() for level in h.levels}
 
 
+@public
 class ReadOnlyCube(QueryCube):
     """A cube whose structure (hierarchies, levels, measures) can be read.
 
@@ -225,6 +235,7 @@ class ReadOnlyCube(QueryCube):
         return Measures(self._structure)
 
 
+@public
 class EditableCube(ReadOnlyCube):
     """A cube whose measures and hierarchies can be changed; changes reach all clients at once."""
 
@@ -239,6 +250,7 @@ class EditableCube(ReadOnlyCube):
         return EditableMeasures(self._structure)
 
 
+@public
 class EditableCubes(Cubes[CubeT_co]):
     """The session's cubes; ``del cubes[name]`` deletes one."""
 

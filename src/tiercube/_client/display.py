@@ -18,16 +18,16 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, ParamSpec
 
-from tiercube._client.core import path
-from tiercube._measures import describe
 from tiercube._wire import paths
+from tiercube._wire.cubes import CubeInfo, MeasureExpr
+from tiercube._wire.describe import describe_expression
 from tiercube._wire.messages import TableInfo
-from tiercube._wire.tiers import GROUPS, Group
+from tiercube._wire.paths import path
+from tiercube._wire.tiers import GROUPS, CapabilityReport, Group
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
-    from tiercube._client.negotiation import CapabilityReport
-    from tiercube._wire.cubes import CubeInfo, MeasureExpr
 
 P = ParamSpec("P")
 
@@ -169,7 +169,7 @@ def cube(kind: str, can: Sequence[str], connection: Connection, name: str, struc
 @never_raises
 def measure(kind: str, name: str, definition: MeasureExpr) -> Html:
     """A measure and its expression (known already: no request)."""
-    return _frame(kind, name, _line("expression", tag("code", describe(definition))))
+    return _frame(kind, name, _line("expression", tag("code", describe_expression(definition))))
 
 
 @never_raises
@@ -179,4 +179,4 @@ def measures(cube_name: str, connection: Connection, structure: Callable[[], Cub
 
 
 def _measures(info: CubeInfo) -> Html:
-    return grid(("measure", "expression"), ((m.name, describe(m.expression)) for m in info.measures))
+    return grid(("measure", "expression"), ((m.name, describe_expression(m.expression)) for m in info.measures))

@@ -6,13 +6,14 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
-from tiercube._client.core import path
+from tiercube._client.conditions import Condition, Value, to_wire_row, to_wire_value
+from tiercube._public import public
+from tiercube._wire.paths import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
 from tiercube._client.progress import progress
 from tiercube._client.query import name_of
 from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
-from tiercube._conditions import Condition, Value, to_wire_row, to_wire_value
-from tiercube._sources import ReadOptions, S3Location, StrPath
+from tiercube._client.sources import ReadOptions, S3Location, StrPath
 from tiercube._wire import paths
 from tiercube._wire.cubes import Join
 from tiercube._wire.messages import (
@@ -32,6 +33,7 @@ from tiercube._wire.messages import (
 TableT = TypeVar("TableT", bound=ReadOnlyTable)
 
 
+@public
 class EditableTable(ReadOnlyTable):
     """A table whose rows can be appended and dropped; see ``load`` for what it can load."""
 
@@ -61,6 +63,7 @@ class EditableTable(ReadOnlyTable):
         return result.rows_loaded
 
 
+@public
 class EditableTables(Tables[TableT_co]):
     """The session's tables; ``del tables[name]`` deletes one."""
 

@@ -10,18 +10,23 @@ import hmac
 import threading
 import traceback
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, TypeVar
 
 import msgspec
 
-from tiercube._client.connection import ON_BEHALF_OF
+from tiercube._public import public
 from tiercube._wire import paths
 from tiercube._wire.messages import ErrorBody, ForwardedRequest
 
 HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "DELETE"]
 
+ON_BEHALF_OF: ContextVar[str | None] = ContextVar("tiercube_on_behalf_of", default=None)
+"""Set while an owner's custom endpoint answers: its requests (``Connection``) then see what the endpoint's caller may."""
 
+
+@public
 @dataclass(frozen=True)
 class EndpointRequest:
     """A call to a custom endpoint, as the decorated function receives it."""

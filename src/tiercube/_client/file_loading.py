@@ -20,7 +20,7 @@ from typing_extensions import Unpack
 
 from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.editing import EditableTables, Editing, file_size
-from tiercube._sources import (
+from tiercube._client.sources import (
     CsvLoad,
     CsvReadOptions,
     ParquetLoad,
@@ -32,6 +32,7 @@ from tiercube._sources import (
     default_table_name,
     wire_path,
 )
+from tiercube._public import public
 from tiercube._wire.messages import ArrowFileSource, ParquetSource
 from tiercube.errors import LoadError
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+@public
 @runtime_checkable
 class DataFrameLike(Protocol):
     """A data frame: anything that exports Arrow data (pandas 2.2+, polars, DuckDB relations, pyarrow).
@@ -79,6 +81,7 @@ def as_arrow(data: pa.Table | DataFrameLike) -> pa.Table:
         raise LoadError(f"the DataFrame cannot be converted to Arrow: {error}") from None
 
 
+@public
 class LocalTable(CloudTable):
     """An editable table of a session that shares the server's file system: it loads anything."""
 

@@ -24,9 +24,9 @@ import msgspec
 
 from tiercube._client.core import SessionCore
 from tiercube._client.endpoints import EndpointListener, HandlerT, HttpMethod
-from tiercube._config import SessionConfig
+from tiercube._config import Bootstrap, SessionConfig
 from tiercube._wire import paths
-from tiercube._wire.messages import Bootstrap, EndpointRegistration
+from tiercube._wire.messages import EndpointRegistration
 from tiercube.errors import ServerStartError
 
 _START_TIMEOUT = 60.0
@@ -155,7 +155,10 @@ def _read_ready_line(process: subprocess.Popen[bytes], logs_path: Path) -> str:
     process.kill()
     process.wait()
     _close_pipes(process)
-    raise ServerStartError(f"the tiercube server did not start (exit code {process.returncode}); the end of its log {logs_path}:\n{_tail(logs_path)}")
+    raise ServerStartError(
+        f"the tiercube server did not start (exit code {process.returncode}); the end of its log {logs_path}:\n{_tail(logs_path)}",
+        logs_path=str(logs_path),
+    )
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -13,43 +12,12 @@ import msgspec
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
-from tiercube._wire.tiers import MEANINGS, TierName, choose_tier
+from tiercube._wire.tiers import MEANINGS, CapabilityReport, ConditionResult, choose_tier
 from tiercube.errors import AuthenticationError, ProtocolError
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
-
-
-
-@dataclass(frozen=True)
-class ConditionResult:
-    """One condition of the contract: whether it held, and why."""
-
-    letter: str
-    meaning: str
-    held: bool
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.letter}: {'yes' if self.held else 'no '} {self.meaning}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class CapabilityReport:
-    """What ``connect()`` found out, and the tier it chose from it."""
-
-    url: str
-    tier: TierName
-    conditions: tuple[ConditionResult, ...]
-    user: str | None = None
-    """Who the server authenticated the caller as (``"owner"`` for the owner); None when anonymous."""
-
-    def held(self, letter: str) -> bool:
-        return next(c.held for c in self.conditions if c.letter == letter)
-
-    def __str__(self) -> str:
-        lines = [f"{self.tier} at {self.url}", *(f"  {c}" for c in self.conditions)]
-        return "\n".join(lines)
 
 
 def fetch_document(connection: Connection) -> VersionsDocument | None:

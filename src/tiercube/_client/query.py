@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from urllib.parse import urlencode
 
 from tiercube._client import display
-from tiercube._client.core import SessionCore, path
-from tiercube._client.negotiation import CapabilityReport
+from tiercube._client.conditions import Condition
+from tiercube._client.core import SessionCore
+from tiercube._public import public
+from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
-from tiercube._conditions import Condition
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
 from tiercube._wire.explorer import EmbedSession
+from tiercube._wire.tiers import CapabilityReport
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 CubeT_co = TypeVar("CubeT_co", covariant=True)
 
 
+@public
 class QueryCube(ServerObject):
     """A cube that can be queried by measure and level names."""
 
@@ -88,6 +91,7 @@ def name_of(item: object, what: str) -> str:
     return name
 
 
+@public
 class Cubes(ObjectMapping[CubeT_co]):
     """The session's cubes by name: a live view of the server.
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from tiercube._client import display
-from tiercube._client.core import SessionCore, path
+from tiercube._client.conditions import Column, Condition
+from tiercube._client.core import SessionCore
+from tiercube._public import public
+from tiercube._wire.paths import path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
-from tiercube._conditions import Column, Condition
 from tiercube._wire import paths
 from tiercube._wire.messages import DataType, Partition, ServerStats, TableInfo, TableQuery
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 TableT_co = TypeVar("TableT_co", covariant=True)
 
 
+@public
 class TableSchema:
     """One table's columns and their types, its key columns and row count; prints as a small table."""
 
@@ -44,6 +47,7 @@ class TableSchema:
         return "\n".join(lines)
 
 
+@public
 class ReadOnlyTable(ServerObject):
     """A table that can be inspected and queried. Every property asks the server."""
 
@@ -93,6 +97,7 @@ class ReadOnlyTable(ServerObject):
         return self._connection.arrow("POST", path(paths.TABLE_QUERY, table=self._name), body)
 
 
+@public
 class Tables(ObjectMapping[TableT_co]):
     """The session's tables by name: a live view, always as the server has them now.
 

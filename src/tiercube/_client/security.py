@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tiercube._client.core import SessionCore, path
-from tiercube._conditions import Condition
+from tiercube._client.conditions import Condition
+from tiercube._client.core import SessionCore
+from tiercube._public import public
+from tiercube._wire.paths import path
 from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
 
+@public
 class Security:
     """The server's users. Changes apply at once to every new request.
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, TypeVar, overload
 from tiercube.errors import NotFoundError
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
 T = TypeVar("T")

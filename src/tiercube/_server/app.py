@@ -1,7 +1,8 @@
 """The starlette application: every route of ``tiercube._wire.routes``, and error bodies.
 
-Every failure a client can cause answers 4xx with an ``ErrorBody``; a 500 is
-a bug in tiercube, and even then the body carries no traceback.
+Every failure a client can cause answers 4xx with an ``ErrorBody``, the
+error's fields included; a 500 is a bug in tiercube, and even then the body
+carries no traceback.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from tiercube.errors import TiercubeError, TooManyAttemptsError
 log = logging.getLogger("tiercube.server")
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    return Response(msgspec.json.encode(ErrorBody(code, message)), status_code=status, media_type=paths.JSON)
+def error_response(status: int, body: ErrorBody) -> Response:
+    return Response(msgspec.json.encode(body), status_code=status, media_type=paths.JSON)
 
 
 async def _tiercube_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, TiercubeError)
     log.info("%s %s -> %d %s", request.method, request.url.path, error.status, error)
-    response = error_response(error.status, error.code, str(error))
+    response = error_response(error.status, ErrorBody.of(error))
     # Not to the explorer's requests: the browser would answer a challenge with its own password dialog.
     if error.status == 401 and not _from_explorer(request):
         response.headers["WWW-Authenticate"] = 'Basic realm="tiercube"'
@@ -55,12 +56,12 @@ async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "invalid")
     message = f"{request.method} {request.url.path}: {error.detail}"
-    return error_response(error.status_code, code, message)
+    return error_response(error.status_code, ErrorBody(code, message))
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
     log.exception("internal error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal", f"internal error ({type(error).__name__}); the server log has the details")
+    return error_response(500, ErrorBody("internal", f"internal error ({type(error).__name__}); the server log has the details"))
 
 
 def create_app(state: ServerState) -> Starlette:

@@ -33,7 +33,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from tiercube._config import SessionConfig
 from tiercube._server.tls import with_client_name
 from tiercube._wire.messages import ErrorBody
-from tiercube.errors import RequestTooLargeError, ServerUnavailableError
+from tiercube.errors import RequestTooLargeError, ServerUnavailableError, TiercubeError
 
 log = logging.getLogger("tiercube.server")
 
@@ -60,7 +60,7 @@ class LimitedProtocol(H11Protocol):
             # Not counted, and not waited for at shutdown: it only lingers to be read.
             self.connections.discard(self)
             message = f"the server already has {limit} connections open, its limit (raise it with max_connections); try again later"
-            self._refuse(503, ServerUnavailableError.code, message)
+            self._refuse(503, ServerUnavailableError(message))
             return
         self.app = with_client_name(self.app, transport)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
         self._await_head()
@@ -81,7 +81,7 @@ class LimitedProtocol(H11Protocol):
             if len(data) > room:
                 limit = self.session_config.max_header_bytes
                 message = f"the request line and headers are larger than {limit} bytes (raise the limit with max_header_bytes)"
-                self._refuse(431, RequestTooLargeError.code, message)
+                self._refuse(431, RequestTooLargeError(message, limit=limit))
         elif len(data) > room:
             super().data_received(data[room:])  # the body, or pipelined requests, behind a head that fit
 
@@ -117,7 +117,7 @@ class LimitedProtocol(H11Protocol):
             _warn("header_timeout", f"closed connections that sent no whole request head in {self.session_config.header_timeout} s")
             self.transport.close()
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
+    def _refuse(self, status: int, error: TiercubeError) -> None:
         """Answer ``status`` and hang up, whatever state h11 is in.
 
         The answer is written raw, since h11 may be mid-head. Closing at once,
@@ -127,8 +127,8 @@ class LimitedProtocol(H11Protocol):
         """
         self._refused = True
         self._cancel_head_deadline()
-        _warn(code, f"answered {status}: {message}")
-        body = msgspec.json.encode(ErrorBody(code, message))
+        _warn(error.code, f"answered {status}: {error}")
+        body = msgspec.json.encode(ErrorBody.of(error))
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"

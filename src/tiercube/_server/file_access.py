@@ -50,25 +50,25 @@ class FileAccess:
     def local(self, path: str) -> Generator[str]:
         """A path pyarrow may open that reads exactly the checked file; ``LoadError`` otherwise."""
         if not os.path.isabs(path):
-            raise LoadError(f"{path}: the server needs an absolute path")
+            raise LoadError(f"{path}: the server needs an absolute path", path=path)
         real = os.path.realpath(path)
         if any(real == top or real.startswith(top + "/") for top in _SYSTEM):
-            raise LoadError(f"{path}: files under {', '.join(_SYSTEM)} cannot be loaded")
+            raise LoadError(f"{path}: files under {', '.join(_SYSTEM)} cannot be loaded", path=path)
         if self._roots and not any(real == root or real.startswith(root.rstrip("/") + "/") for root in self._roots):
-            raise LoadError(f"{path}: the server loads only files under {', '.join(self._roots)} (allowed_load_roots)")
+            raise LoadError(f"{path}: the server loads only files under {', '.join(self._roots)} (allowed_load_roots)", path=path)
         try:
             # Non-blocking: opening a FIFO for reading must not wait for a writer.
             descriptor = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
         except FileNotFoundError:
-            raise LoadError(f"{path}: no such file on the server's file system") from None
+            raise LoadError(f"{path}: no such file on the server's file system", path=path) from None
         except OSError as error:
-            raise LoadError(f"{path}: the server cannot open it ({error.strerror})") from None
+            raise LoadError(f"{path}: the server cannot open it ({error.strerror})", path=path) from None
         try:
             status = os.fstat(descriptor)
             if not stat.S_ISREG(status.st_mode):
-                raise LoadError(f"{path}: not a regular file (directories, devices, FIFOs and sockets cannot be loaded)")
+                raise LoadError(f"{path}: not a regular file (directories, devices, FIFOs and sockets cannot be loaded)", path=path)
             if (status.st_dev, status.st_ino) in self._protected:
-                raise LoadError(f"{path}: this file belongs to the server's configuration and cannot be loaded")
+                raise LoadError(f"{path}: this file belongs to the server's configuration and cannot be loaded", path=path)
             # The same open file, by a path pyarrow can open: nothing can swap it after the checks.
             yield f"/proc/self/fd/{descriptor}" if sys.platform == "linux" else real
         finally:
@@ -85,11 +85,11 @@ class FileAccess:
         import pyarrow.fs as pa_fs
 
         if not location.uri.startswith("s3://"):
-            raise LoadError(f"{location.uri}: only s3:// cloud locations can be loaded")
+            raise LoadError(f"{location.uri}: only s3:// cloud locations can be loaded", path=location.uri)
         store = self._store(location)
         bucket = location.uri.removeprefix("s3://").split("/", 1)[0]
         if store.buckets is not None and bucket not in store.buckets:
-            raise LoadError(f"{location.uri}: store {store.name!r} allows only the buckets {', '.join(store.buckets)}")
+            raise LoadError(f"{location.uri}: store {store.name!r} allows only the buckets {', '.join(store.buckets)}", path=location.uri)
         # The caller's own credentials, if it gave some; else the store's.
         access_key, secret_key = (location.access_key, location.secret_key) if location.access_key else (store.access_key, store.secret_key)
         file_system = pa_fs.S3FileSystem(
@@ -107,7 +107,7 @@ class FileAccess:
         if location.store is not None:
             store = self._stores.get(location.store)
             if store is None:
-                raise LoadError(f"{location.uri}: this server has no cloud store {location.store!r} (stores: {names})")
+                raise LoadError(f"{location.uri}: this server has no cloud store {location.store!r} (stores: {names})", path=location.uri)
             return store
         if location.endpoint is not None:
             for store in self._stores.values():
@@ -115,13 +115,14 @@ class FileAccess:
                     return store
             raise LoadError(
                 f"{location.uri}: the endpoint {location.endpoint} is not a cloud store of this server (stores: {names}); "
-                "its operator declares stores under [[cloud_stores]] in the config"
+                "its operator declares stores under [[cloud_stores]] in the config",
+                path=location.uri,
             )
         if len(self._stores) == 1:
             return next(iter(self._stores.values()))
         if not self._stores:
-            raise LoadError(f"{location.uri}: this server declares no cloud stores; its operator adds them under [[cloud_stores]]")
-        raise LoadError(f"{location.uri}: name the cloud store to read from (stores: {names})")
+            raise LoadError(f"{location.uri}: this server declares no cloud stores; its operator adds them under [[cloud_stores]]", path=location.uri)
+        raise LoadError(f"{location.uri}: name the cloud store to read from (stores: {names})", path=location.uri)
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -21,18 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiercube._config import SessionConfig
 from tiercube._server.app import error_response
-from tiercube.errors import InvalidRequestError, RequestTooLargeError
+from tiercube._wire.messages import ErrorBody
+from tiercube.errors import BodyTooSlowError, RequestTooLargeError
 
 log = logging.getLogger("tiercube.server")
 
 # The pace a body must keep on average: every header_timeout of waiting must bring this much.
 BODY_BYTES_PER_TIMEOUT = 64 * 1024
-
-
-class BodyTooSlowError(InvalidRequestError):
-    """A request body stopped coming; a client sees the ``InvalidRequestError`` it is."""
-
-    status = 408
 
 
 class RequestLimits:
@@ -50,7 +45,7 @@ class RequestLimits:
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             log.info("%s %s -> 413 Content-Length %d", scope["method"], scope["path"], declared)
-            response = error_response(413, RequestTooLargeError.code, too_large(limit))
+            response = error_response(413, ErrorBody.of(RequestTooLargeError(too_large(limit), limit=limit)))
             response.headers["connection"] = "close"
             await response(scope, receive, send)  # never reads the body, nor asks for it (100-continue)
             return
@@ -117,5 +112,5 @@ class _Body:
         self._received += len(message.get("body", b""))
         if self._received > self._max_bytes:
             self.refused = True
-            raise RequestTooLargeError(too_large(self._max_bytes))
+            raise RequestTooLargeError(too_large(self._max_bytes), limit=self._max_bytes)
         return message

@@ -7,8 +7,9 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
-from tiercube._config import SessionConfig
+from tiercube._public import public
 from tiercube._wire.filters import Filter, Scalar
+from tiercube.errors import ERRORS_BY_CODE, Detail, TiercubeError
 
 DataType: TypeAlias = Literal[
     "bool", "int32", "int64", "float32", "float64", "string", "date", "timestamp"
@@ -20,10 +21,25 @@ USER_ROLE = "ROLE_USER"
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
-    """The body of every 4xx answer: a stable ``code`` and a readable ``message``."""
+    """The body of every 4xx answer: a stable ``code``, a readable ``message``, and the error's fields.
+
+    ``details`` is one flat mapping for every error (``{"path": ..., "line": 5, "column": "qty"}``),
+    not a typed Struct per error: a peer of another version may send a field or a code this side
+    does not know, and must still get the error. Types are checked where they are known, by the
+    error class that declares the field (``TiercubeError.rebuilt``).
+    """
 
     code: str
     message: str
+    details: dict[str, Detail] = {}
+
+    @classmethod
+    def of(cls, error: TiercubeError) -> ErrorBody:
+        return cls(error.code, str(error), error.details)
+
+    def error(self) -> TiercubeError:
+        """The exception this body describes: the class registered for its code, fields included."""
+        return ERRORS_BY_CODE.get(self.code, TiercubeError).rebuilt(self.message, self.details)
 
 
 class ShareProof(msgspec.Struct, frozen=True):
@@ -67,6 +83,7 @@ class Column(msgspec.Struct, frozen=True):
     data_type: DataType
 
 
+@public
 class Partition(msgspec.Struct, frozen=True):
     """One part of a distributed table: the worker holding it, its rows and bytes (None: lost)."""
 
@@ -174,7 +191,10 @@ class TableQuery(msgspec.Struct, frozen=True):
     max_rows: int | None = None
 
 
+@public
 class User(msgspec.Struct, frozen=True):
+    """A user of the server and its roles (never its password)."""
+
     name: str
     roles: list[str]
 
@@ -201,15 +221,6 @@ class Restriction(msgspec.Struct, frozen=True):
 class UpdateUser(msgspec.Struct, frozen=True):
     password: str | None = None
     roles: list[str] | None = None
-
-
-class Bootstrap(msgspec.Struct, frozen=True):
-    """The one line an owner writes on its server child's stdin before anything else."""
-
-    config: SessionConfig
-    owner_token: str
-    # The config file it came from and the server's log, which no load may read.
-    protected_files: list[str] = []
 
 
 class EndpointRegistration(msgspec.Struct, frozen=True):

@@ -1,5 +1,11 @@
 """URL paths and headers, so that client and server cannot drift apart."""
 
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from tiercube.errors import NotFoundError
+
 VERSIONS = "/versions/rest"
 
 # Query endpoints are the stable surface every tier, even MinimalSession, uses.
@@ -59,3 +65,11 @@ SHARE_PROOF_HEADER = "tiercube-share-proof"
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
+
+
+def path(template: str, **names: str) -> str:
+    """A route template filled with URL-quoted names (names may hold any character)."""
+    for kind, name in names.items():
+        if name in ("", ".", ".."):  # the server refuses such names, and no URL could reach them
+            raise NotFoundError(f"no {kind} named {name!r}")
+    return template.format(**{k: quote(v, safe="") for k, v in names.items()})

@@ -3,7 +3,7 @@
 Both sides read this one table. The client picks the class it returns with
 ``choose_tier``; the server, for every request, computes the same conditions
 from what it can verify itself and grants ``GROUPS[choose_tier(...)]``. The
-tier classes in ``tiercube._sessions`` are assembled from one mixin per group,
+tier classes in ``tiercube._client.sessions`` are assembled from one mixin per group,
 and a test holds them equal to this table.
 """
 
@@ -12,7 +12,10 @@ from __future__ import annotations
 import enum
 import itertools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Literal, TypeAlias
+
+from tiercube._public import public
 
 TierName: TypeAlias = Literal[
     "Session", "LocalSession", "RemoteSession", "NoSecurityLocalSession", "NoSecuritySession", "ReadOnlySession", "MinimalSession"
@@ -82,3 +85,36 @@ def wanting(held: Mapping[str, bool], grants: Callable[[TierName], bool]) -> lis
         if found:
             return found
     return []
+
+
+@public
+@dataclass(frozen=True)
+class ConditionResult:
+    """One condition of the contract: whether it held, and why."""
+
+    letter: str
+    meaning: str
+    held: bool
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.letter}: {'yes' if self.held else 'no '} {self.meaning}: {self.reason}"
+
+
+@public
+@dataclass(frozen=True)
+class CapabilityReport:
+    """What ``connect()`` found out, and the tier it chose from it."""
+
+    url: str
+    tier: TierName
+    conditions: tuple[ConditionResult, ...]
+    user: str | None = None
+    """Who the server authenticated the caller as (``"owner"`` for the owner); None when anonymous."""
+
+    def held(self, letter: str) -> bool:
+        return next(c.held for c in self.conditions if c.letter == letter)
+
+    def __str__(self) -> str:
+        lines = [f"{self.tier} at {self.url}", *(f"  {c}" for c in self.conditions)]
+        return "\n".join(lines)

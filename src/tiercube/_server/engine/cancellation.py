@@ -14,16 +14,9 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from tiercube.errors import TiercubeError
+from tiercube.errors import CancelledError
 
 _CURRENT: ContextVar[threading.Event | None] = ContextVar("tiercube_cancelled", default=None)
-
-
-class CancelledError(TiercubeError):
-    """The client went away; nobody reads this answer (499, as proxies log it)."""
-
-    code = "cancelled"
-    status = 499
 
 
 @contextmanager

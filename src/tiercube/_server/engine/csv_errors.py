@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import IO
 
 from tiercube._wire.messages import CsvOptions
@@ -29,31 +30,44 @@ _WIDTH = re.compile(r"Expected (\d+) columns, got (\d+)")
 _ORDINALS = {1: "st", 2: "nd", 3: "rd"}
 
 
-def explain(message: str, opener: Opener, options: CsvOptions) -> str | None:
+@dataclass(frozen=True)
+class Explained:
+    """What a failure is about, said better: the text, and the line and column it names (None: not known)."""
+
+    text: str
+    line: int | None
+    column: str | None
+
+
+def explain(message: str, opener: Opener, options: CsvOptions) -> Explained | None:
     """A better message for pyarrow's ``message``, or None when it is not about one record."""
     conversion = _CONVERSION.search(message)
     if conversion is not None:
         index, arrow_type, value = int(conversion[1]), conversion[2], conversion[3]
         header, found = _find(opener, options, lambda record: index < len(record) and record[index] == value)
         name = _name(header, options, index)
-        return (
+        return Explained(
             f"column {name!r} (the {_ordinal(index + 1)}), {_line(found)}: {value!r} is not a valid "
-            f"{_TYPES.get(arrow_type, arrow_type)}; fix the value, or read the column as text with data_types={{{name!r}: 'string'}}"
+            f"{_TYPES.get(arrow_type, arrow_type)}; fix the value, or read the column as text with data_types={{{name!r}: 'string'}}",
+            found,
+            name,
         )
     text = _TEXT.search(message)
     if text is not None:
         index = int(text[1])
         header, found = _find(opener, options, lambda record: index < len(record) and _undecodable(record[index]))
         name = _name(header, options, index)
-        return (
+        return Explained(
             f"column {name!r} (the {_ordinal(index + 1)}), {_line(found)}: not valid {options.encoding} text; "
-            "give the file's encoding, e.g. encoding='latin-1'"
+            "give the file's encoding, e.g. encoding='latin-1'",
+            found,
+            name,
         )
     width = _WIDTH.search(message)
     if width is not None:
         expected = int(width[1])
         _, found = _find(opener, options, lambda record: len(record) != expected and record != [])
-        return f"{_line(found)} has {width[2]} values, but the file has {expected} columns"
+        return Explained(f"{_line(found)} has {width[2]} values, but the file has {expected} columns", found, None)
     return None
 
 

@@ -60,7 +60,7 @@ class Layout:
         try:
             columns: dict[str, DataType] = {n: request.data_types.get(n) or infer(schema.field(n).type, n) for n in schema.names}
         except LoadError as error:  # name the file, like every other load error
-            raise LoadError(f"{origin}: {error}") from None
+            raise LoadError(f"{origin}: {error}", path=origin, column=error.column) from None
         layout = cls(request.table, columns, tuple(request.keys), dict(request.default_values))
         _check_subset("type override", request.data_types, columns)
         layout._check()
@@ -86,7 +86,9 @@ class Layout:
         if unknown:
             raise LoadError(
                 f"{origin}: column(s) {', '.join(map(repr, unknown))} are not in table {self.name!r} "
-                f"(its columns are {', '.join(self.columns)})"
+                f"(its columns are {', '.join(self.columns)})",
+                path=origin,
+                column=unknown[0],
             )
         arrays: list[pa.ChunkedArray[Any]] = []
         for name, data_type in self.columns.items():
@@ -107,7 +109,7 @@ def _fill(array: pa.ChunkedArray[Any], default: Scalar, data_type: DataType, col
     try:
         return pc.fill_null(array, pa.scalar(cast(Any, default)).cast(array.type))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError) as error:
-        raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}") from None
+        raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}", path=origin, column=column) from None
 
 
 def _check_subset(what: str, names: Iterable[str], columns: Mapping[str, DataType]) -> None:

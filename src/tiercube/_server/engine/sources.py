@@ -75,20 +75,20 @@ def read(
     except LoadError:
         raise
     except FileNotFoundError:
-        raise LoadError(f"{origin}: no such file on the server's file system") from None
+        raise LoadError(f"{origin}: no such file on the server's file system", path=origin) from None
     except PermissionError:
-        raise LoadError(f"{origin}: the server may not read this file") from None
+        raise LoadError(f"{origin}: the server may not read this file", path=origin) from None
     except UnicodeDecodeError as error:
-        raise LoadError(f"{origin}: not valid text in the declared encoding: {error}") from None
+        raise LoadError(f"{origin}: not valid text in the declared encoding: {error}", path=origin) from None
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise LoadError(f"{origin}: {error}") from None
+        raise LoadError(f"{origin}: {error}", path=origin) from None
     try:
         names = table.column_names
     except UnicodeDecodeError:
-        raise LoadError(f"{origin}: the column names are not valid UTF-8 text; give the file's encoding, e.g. encoding='latin-1'") from None
+        raise LoadError(f"{origin}: the column names are not valid UTF-8 text; give the file's encoding, e.g. encoding='latin-1'", path=origin) from None
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise LoadError(f"{origin}: the column name(s) {', '.join(map(repr, repeated))} appear more than once")
+        raise LoadError(f"{origin}: the column name(s) {', '.join(map(repr, repeated))} appear more than once", path=origin)
     return table
 
 
@@ -131,12 +131,12 @@ def _read_csv(
     try:
         codec = codecs.lookup(options.encoding)
     except LookupError:
-        raise LoadError(f"{origin}: unknown encoding {options.encoding!r}") from None
+        raise LoadError(f"{origin}: unknown encoding {options.encoding!r}", path=origin) from None
     # rot13 or zlib_codec are codecs too, but not between bytes and text.
     if not getattr(codec, "_is_text_encoding", True):
-        raise LoadError(f"{origin}: {options.encoding!r} is not a text encoding (like utf-8 or latin-1)")
+        raise LoadError(f"{origin}: {options.encoding!r} is not a text encoding (like utf-8 or latin-1)", path=origin)
     if options.column_names is not None and len(set(options.column_names)) != len(options.column_names):
-        raise LoadError(f"{origin}: column_names lists a name more than once")
+        raise LoadError(f"{origin}: column_names lists a name more than once", path=origin)
     read_options = pa_csv.ReadOptions(
         encoding=options.encoding,
         column_names=options.column_names,
@@ -164,12 +164,12 @@ def _read_csv(
     try:
         return pa_csv.read_csv(source, read_options, parse_options, pa_csv.ConvertOptions(**convert_kwargs))
     except (AttributeError, TypeError, UnicodeError) as error:  # a Python codec that fails on what it is given
-        raise LoadError(f"{origin}: the file cannot be decoded as {options.encoding}: {error}") from None
+        raise LoadError(f"{origin}: the file cannot be decoded as {options.encoding}: {error}", path=origin) from None
     except pa.ArrowInvalid as error:
         explained = csv_errors.explain(str(error), reopen, options)
         if explained is None:
             raise
-        raise LoadError(f"{origin}: {explained}") from None
+        raise LoadError(f"{origin}: {explained.text}", path=origin, line=explained.line, column=explained.column) from None
 
 
 def row_group_sizes(source: ParquetSource, access: Access) -> list[int]:
@@ -184,9 +184,9 @@ def row_group_sizes(source: ParquetSource, access: Access) -> list[int]:
     except LoadError:
         raise
     except FileNotFoundError:
-        raise LoadError(f"{origin}: no such file on the server's file system") from None
+        raise LoadError(f"{origin}: no such file on the server's file system", path=origin) from None
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise LoadError(f"{origin}: {error}") from None
+        raise LoadError(f"{origin}: {error}", path=origin) from None
 
 
 def _read_parquet(source: Any, row_groups: Sequence[int] | None = None) -> pa.Table:

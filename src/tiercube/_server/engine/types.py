@@ -55,7 +55,8 @@ def infer(arrow_type: pa.DataType, column: str) -> DataType:
         return "timestamp"
     raise LoadError(
         f"column {column!r} has type {arrow_type}, which a table cannot hold; "
-        "choose one with data_types={...} (bool, int32, int64, float32, float64, string, date, timestamp)"
+        "choose one with data_types={...} (bool, int32, int64, float32, float64, string, date, timestamp)",
+        column=column,
     )
 
 
@@ -73,7 +74,7 @@ def cast_column(array: pa.ChunkedArray[Any], data_type: DataType, *, column: str
             array = array.cast(pa.timestamp(array.type.unit))
         return array.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        raise LoadError(f"{origin}: column {column!r} cannot be converted to {data_type}: {error}") from None
+        raise LoadError(f"{origin}: column {column!r} cannot be converted to {data_type}: {error}", path=origin, column=column) from None
 
 
 _ENCODE_SLICE = 1 << 20

@@ -11,7 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TypeAlias, cast
 
+from tiercube._public import public
 from tiercube._wire import filters as wire
+from tiercube._wire.describe import describe_filter
 
 Value: TypeAlias = bool | int | float | str | dt.date | dt.datetime | None
 """A value a condition may compare with; dates travel as ISO text."""
@@ -33,6 +35,7 @@ def to_wire_row(row: Sequence[Value]) -> list[wire.Scalar]:
     return cast("list[wire.Scalar]", [value if type(value) in _AS_IS else to_wire_value(value) for value in row])
 
 
+@public
 class Condition:
     """A boolean condition on columns (of a table) or levels (of a cube).
 
@@ -80,27 +83,7 @@ def _checked(other: object) -> Condition:
     return other
 
 
-def describe_filter(f: wire.Filter) -> str:
-    """A filter as the Python that builds it reads, near enough: ``(region == 'EU' & qty > 2)``."""
-    match f:
-        case wire.Compare(column, op, value, table):
-            return f"{_qualified(column, table)} {op} {value!r}"
-        case wire.IsIn(column, values, table):
-            return f"{_qualified(column, table)} in {values!r}"
-        case wire.IsNull(column, table):
-            return f"{_qualified(column, table)} is null"
-        case wire.And(operands):
-            return "(" + " & ".join(map(describe_filter, operands)) + ")"
-        case wire.Or(operands):
-            return "(" + " | ".join(map(describe_filter, operands)) + ")"
-        case wire.Not(operand):
-            return f"~{describe_filter(operand)}"
-
-
-def _qualified(column: str, table: str | None) -> str:
-    return column if table is None else f"{table}.{column}"
-
-
+@public
 class Column:
     """A column of a table (``table["region"]``) or a level, as the left-hand side of conditions.
 

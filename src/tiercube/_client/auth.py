@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from tiercube._public import public
 
+
+@public
 @runtime_checkable
 class Authenticate(Protocol):
     """Anything that, given the URL being requested, returns the headers that authenticate it.
@@ -20,6 +23,7 @@ class Authenticate(Protocol):
     def __call__(self, url: str, /) -> Mapping[str, str]: ...
 
 
+@public
 @dataclass(frozen=True)
 class BasicAuthentication:
     """HTTP Basic credentials of a user declared in the server's configuration."""
@@ -32,6 +36,7 @@ class BasicAuthentication:
         return {"Authorization": f"Basic {token}"}
 
 
+@public
 @dataclass(frozen=True)
 class ClientCertificate:
     """A TLS client certificate (PEM) and its key, for servers configured with ``client_ca``."""

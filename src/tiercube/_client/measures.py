@@ -7,11 +7,13 @@ one with ``cube.measures["name"] = expression`` and every client sees it.
 
 from __future__ import annotations
 
-import re
 from typing import Literal, TypeAlias
 
-from tiercube._conditions import Column, Condition, describe_filter
+from tiercube._client import display
+from tiercube._client.conditions import Column, Condition
+from tiercube._public import public
 from tiercube._wire import cubes as wire
+from tiercube._wire.describe import describe_condition, describe_expression
 from tiercube._wire.filters import Operator
 
 Operand: TypeAlias = "MeasureExpression | int | float"
@@ -26,6 +28,7 @@ def _expr(operand: object) -> wire.MeasureExpr:
     raise TypeError(f"a measure expression cannot combine with {operand!r}; use a measure or a number")
 
 
+@public
 class MeasureCondition:
     """A condition evaluated per cell: measure comparisons and level conditions, combined."""
 
@@ -59,6 +62,7 @@ class MeasureCondition:
         return f"MeasureCondition({describe_condition(self._condition)})"
 
 
+@public
 class MeasureExpression:
     """A measure definition: aggregates, constants and other measures combined arithmetically."""
 
@@ -125,9 +129,10 @@ class MeasureExpression:
     __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
 
     def __repr__(self) -> str:
-        return f"MeasureExpression({describe(self._expression)})"
+        return f"MeasureExpression({describe_expression(self._expression)})"
 
 
+@public
 class Measure(MeasureExpression):
     """A named measure of a cube; in expressions it stands for its own value."""
 
@@ -139,11 +144,9 @@ class Measure(MeasureExpression):
         self.definition = definition
 
     def __repr__(self) -> str:
-        return f"<Measure {self.name!r} = {describe(self.definition)}>"
+        return f"<Measure {self.name!r} = {describe_expression(self.definition)}>"
 
     def _repr_html_(self) -> str:
-        from tiercube._client import display
-
         return display.measure(type(self).__name__, self.name, self.definition)
 
 
@@ -151,82 +154,26 @@ def column_name(column: str | Column) -> str:
     return column.name if isinstance(column, Column) else column
 
 
+@public
 def where(condition: MeasureCondition | Condition, then: Operand, otherwise: Operand | None = None) -> MeasureExpression:
     """``then`` in cells where ``condition`` holds, else ``otherwise`` (null when not given)."""
     other = _expr(otherwise) if otherwise is not None else None
     return MeasureExpression(wire.Where(MeasureCondition.of(condition).to_wire(), _expr(then), other))
 
 
+@public
 def filtered(measure: MeasureExpression, condition: Condition) -> MeasureExpression:
     """``measure`` computed only over the fact rows whose levels match ``condition``."""
     return MeasureExpression(wire.Filtered(measure.to_wire(), condition.to_wire()))
 
 
+@public
 def parent_value(measure: MeasureExpression, level: str | Column) -> MeasureExpression:
     """``measure`` one step up ``level``'s hierarchy; ``m / parent_value(m, "Country")`` is a share."""
     return MeasureExpression(wire.ParentValue(measure.to_wire(), column_name(level)))
 
 
+@public
 def level(name: str) -> Column:
     """A level by name, for filters in sessions that cannot read the cube's structure."""
     return Column(name)
-
-
-# How tightly each arithmetic operator binds, to parenthesize only where Python would need it.
-_BINDING = {"+": 1, "-": 1, "*": 2, "/": 2}
-_ATOM = 3
-_PLAIN_NAME = re.compile(r"[A-Za-z_][\w.]*")
-
-
-def describe(expression: wire.MeasureExpr) -> str:
-    """An expression as text close to the Python that builds it: ``price.SUM - cost.SUM``, ``sum(qty)``.
-
-    A measure is shown by its name, in brackets when the name is not a plain
-    dotted identifier (``[share of region]``).
-    """
-    return _text(expression)[0]
-
-
-def _text(expression: wire.MeasureExpr) -> tuple[str, int]:
-    """The text and how tightly it binds."""
-    match expression:
-        case wire.Aggregate(function, column, table):
-            return f"{function}({column if table is None else f'{table}.{column}'})", _ATOM
-        case wire.RowCount():
-            return "row_count()", _ATOM
-        case wire.MeasureRef(name):
-            return (name if _PLAIN_NAME.fullmatch(name) else "[" + name.replace("]", "]]") + "]"), _ATOM
-        case wire.Constant(value):
-            return repr(value), _ATOM if value >= 0 else 0
-        case wire.Arithmetic(op, left, right):
-            binding = _BINDING[op]
-            left_text, left_binding = _text(left)
-            right_text, right_binding = _text(right)
-            if left_binding < binding:
-                left_text = f"({left_text})"
-            # a - (b - c) and a / (b * c) keep their parentheses; a + (b + c) would too, harmlessly.
-            if right_binding <= binding:
-                right_text = f"({right_text})"
-            return f"{left_text} {op} {right_text}", binding
-        case wire.Where(condition, then, otherwise):
-            rest = "" if otherwise is None else f", {describe(otherwise)}"
-            return f"where({describe_condition(condition)}, {describe(then)}{rest})", _ATOM
-        case wire.Filtered(measure, condition):
-            return f"filtered({describe(measure)}, {describe_filter(condition)})", _ATOM
-        case wire.ParentValue(measure, level):
-            return f"parent_value({describe(measure)}, {level!r})", _ATOM
-
-
-def describe_condition(condition: wire.MeasureCondition) -> str:
-    """A per-cell condition as text: ``qty.SUM > 100``, ``(qty.SUM > 1 & region == 'EU')``."""
-    match condition:
-        case wire.MeasureComparison(left, op, right):
-            return f"{describe(left)} {op} {describe(right)}"
-        case wire.LevelFilter(level_filter):
-            return describe_filter(level_filter)
-        case wire.AllOf(conditions):
-            return "(" + " & ".join(map(describe_condition, conditions)) + ")"
-        case wire.AnyOf(conditions):
-            return "(" + " | ".join(map(describe_condition, conditions)) + ")"
-        case wire.NotCondition(inner):
-            return f"~{describe_condition(inner)}"

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypedDict, TypeVar, get_type_hints, overload
 
+from tiercube._public import public
 from tiercube._wire.filters import Scalar
 from tiercube._wire.messages import CloudLocation, CsvOptions, CsvSource, DataType, ParquetSource
 
 StrPath = str | os.PathLike[str]
 
 
+@public
 @dataclass(frozen=True)
 class S3Location:
     """An object in one of the server's cloud stores, read by the server itself.
@@ -44,6 +46,7 @@ class S3Location:
         return CloudLocation(self.uri, self.store, self.endpoint, self.access_key, self.secret_key)
 
 
+@public
 class LocalFile:
     """Type marker: the source is a path on the caller's file system."""
 
@@ -90,6 +93,7 @@ class CsvReadOptions(ReadOptions, total=False):
     timestamp_formats: list[str]
 
 
+@public
 class CsvLoad(Generic[LocationT]):
     """A CSV file to load into an existing table with ``table.load(CsvLoad(...))``.
 
@@ -125,6 +129,7 @@ class CsvLoad(Generic[LocationT]):
         return f"CsvLoad({self.path!r})"
 
 
+@public
 class ParquetLoad(Generic[LocationT]):
     """A Parquet file to load into an existing table; typed like ``CsvLoad``."""
 

@@ -1,4 +1,8 @@
-"""``connect()``: probe a server in one request and return the tier it grants this caller."""
+"""``connect()``: probe a server in one request and return the tier it grants this caller.
+
+``tiercube.connect`` is ``Session.connect``: the owner's class inherits ``Connecting``, and
+``owner`` exports the function (see there why from there).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from typing import Any, Never, TypeAlias, TypeVar, Union, cast, overload
 
 from typing_extensions import deprecated
 
-from tiercube._auth import Authenticate, ClientCertificate
-from tiercube._client.negotiation import CapabilityReport, evaluate, fetch_document
-from tiercube._sessions import (
+from tiercube._client.auth import Authenticate, ClientCertificate
+from tiercube._client.negotiation import evaluate, fetch_document
+from tiercube._client.sessions import (
+    TIERS,
+    AnySession,
     LocalSession,
     MinimalSession,
     NoSecurityLocalSession,
@@ -19,25 +25,12 @@ from tiercube._sessions import (
     ReadOnlySession,
     RemoteSession,
 )
-from tiercube._wire.tiers import TierName
+from tiercube._wire.tiers import CapabilityReport, TierName
 from tiercube.capabilities import Capability
 from tiercube.errors import CapabilityError
 
-AnySession: TypeAlias = (
-    LocalSession | RemoteSession | NoSecurityLocalSession | NoSecuritySession | ReadOnlySession | MinimalSession
-)
 TierT = TypeVar("TierT", LocalSession, RemoteSession, NoSecurityLocalSession, NoSecuritySession, ReadOnlySession, MinimalSession)
 P = TypeVar("P")
-
-TIERS: dict[TierName, type[AnySession]] = {
-    "LocalSession": LocalSession,
-    "RemoteSession": RemoteSession,
-    "NoSecurityLocalSession": NoSecurityLocalSession,
-    "NoSecuritySession": NoSecuritySession,
-    "ReadOnlySession": ReadOnlySession,
-    "MinimalSession": MinimalSession,
-}
-
 
 Location: TypeAlias = "Path | str | None"
 Credentials: TypeAlias = "Authenticate | ClientCertificate | None"
@@ -47,10 +40,9 @@ class Connecting:
     """Where ``connect`` is defined, so that ``tiercube.connect`` and ``Session.connect`` are one function.
 
     A static method read from its class is the plain function, overloads and
-    all, in every type checker: ``connect = Connecting.connect`` below is
-    ``tiercube.connect``, and ``Session`` inherits the same object (assigning
-    ``staticmethod(connect)`` in a class body loses the overloads in mypy and
-    pyright).
+    all, in every type checker: ``Session`` inherits it, and ``Session.connect``
+    is ``tiercube.connect`` (assigning ``staticmethod(connect)`` in a class body
+    loses the overloads in mypy and pyright).
     """
 
     @overload
@@ -129,8 +121,6 @@ class Connecting:
             connection.close()
             raise
 
-
-connect = Connecting.connect
 
 
 def _wanted(require: object) -> type[AnySession] | Capability[Any] | None:

@@ -10,15 +10,18 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, final
 
 import msgspec
 
+from tiercube._client.connect import Connecting
+from tiercube._client.core import register_tiers
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._config import SessionConfig
-from tiercube._connect import Connecting
+from tiercube._public import public
 
 if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): start() imports it while the child boots.
     from tiercube._client.connection import Connection
 
 
@@ -49,6 +52,7 @@ def scheduler_address(cluster: str | DaskCluster | DaskClient) -> str:
     raise TypeError(f"cluster must be a scheduler address, a Dask cluster or a Dask Client, not {type(cluster).__name__}")
 
 
+@public
 @final
 class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connecting):
     """The owner: the session ``Session.start()`` returns, with every capability.
@@ -104,3 +108,14 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         if self._listener is not None:
             self._listener.close()
         self._server.stop()
+
+
+register_tiers(Session)
+
+connect = public(Session.connect)
+"""``tiercube.connect``: the same function as ``Session.connect`` (see ``Connecting``).
+
+Exported from here rather than from ``connect``, so that a process that only
+connects has the owner's class registered too: a connected session's error for
+a member only the owner has then says so (``core.register_tiers``).
+"""
