@@ -8,7 +8,9 @@ the bytes of one that comes without (chunked), and bounds the time a route
 waits for it. A refused body is not read to its end: the answer says
 ``Connection: close`` and uvicorn hangs up after it.
 
-Heads, and connections as such, are limited in ``connections.py``.
+Heads, and connections as such, are limited in ``connections.py``; the one
+head that can get past it whole, pipelined right behind another request in
+the same read, is measured here as parsed and refused alike (431).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiercube._config import SessionConfig
 from tiercube._server.app import error_response
+from tiercube._server.connections import head_too_large
 from tiercube.errors import InvalidRequestError, RequestTooLargeError
 
 log = logging.getLogger("tiercube.server")
@@ -46,6 +49,12 @@ class RequestLimits:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        if _head_size(scope) > self._config.max_header_bytes:
+            log.info("%s %s -> 431 (a pipelined head)", scope["method"], scope["path"])
+            response = error_response(431, RequestTooLargeError.code, head_too_large(self._config.max_header_bytes))
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
+            return
         limit = self._config.max_request_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
@@ -68,8 +77,17 @@ def too_large(limit: int) -> str:
     return f"the request body is larger than {limit} bytes (raise the limit with max_request_bytes)"
 
 
+def _head_size(scope: Scope) -> int:
+    """The bytes of the request line and headers as parsed: what was sent, but for extra whitespace."""
+    query: bytes = scope["query_string"]
+    size = len(scope["method"]) + len(scope["raw_path"]) + (len(query) + 1 if query else 0) + len(" HTTP/1.1\r\n") + 1
+    for name, value in scope["headers"]:
+        size += len(name) + len(value) + len(": \r\n")
+    return size + len("\r\n")
+
+
 def _content_length(scope: Scope) -> int | None:
-    # h11 has already refused a malformed or conflicting Content-Length; this is only a guard.
+    # The parser (h11 or llhttp) has already refused a malformed or conflicting Content-Length; this is only a guard.
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit():
             return int(value)
