@@ -374,6 +374,22 @@ def test_failed_sign_ins_are_throttled_per_address() -> None:
             tiercube.connect(owner.url, authentication=wrong)
 
 
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_forwarded_for_header_does_not_move_a_caller_to_another_address(parser: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn believes X-Forwarded-For from loopback unless told not to: each guess would then count elsewhere.
+    monkeypatch.setenv(PARSER_VARIABLE, parser)
+    config = tiercube.SessionConfig(
+        users=[tiercube.UserConfig(name="admin", password=ADMIN.password, roles=["ROLE_ADMIN"])], max_failed_logins_per_minute=3
+    )
+    wrong = tiercube.BasicAuthentication("admin", "guess")
+    with tiercube.Session.start(config) as owner:
+        statuses = [
+            raw(owner.url, "GET", "/api/v1/tables", auth=wrong, headers={"x-forwarded-for": f"192.0.2.{i}"}).status_code
+            for i in range(4)
+        ]
+    assert statuses == [401, 401, 401, 429]
+
+
 def test_wrong_passwords_do_not_stall_other_callers(target: Target) -> None:
     """scrypt runs off the event loop: valid requests go on while eight clients guess passwords."""
     stop = threading.Event()

@@ -81,6 +81,9 @@ def uvicorn_config(app: ASGIApp, config: SessionConfig, parser: Parser) -> uvico
         http=protocol_for(config, parser),
         h11_max_incomplete_event_size=config.max_header_bytes + H11_HEAD_SLACK,
         ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary (404) request
+        # uvicorn believes X-Forwarded-For from loopback by default: any local process could then
+        # pick the address that failed sign-ins are counted against, and never be throttled.
+        proxy_headers=False,
     )
 
 
