@@ -49,11 +49,11 @@ def endpoint(route: Route, handler: Callable[[Call[BodyT]], object]) -> Starlett
     async def run(request: Request) -> Response:
         state, grant = await authorize(request, group)
         raw = await request.body() if route.body is not None else b""
-        call = await run_in_threadpool(_call, route, state, grant, dict(request.path_params), raw)
         gone = threading.Event()
         watcher = asyncio.create_task(_watch(request, gone))
         try:
-            result = await run_in_threadpool(_run, handler, call, gone)
+            # One trip to a worker thread for decoding and running: each trip costs 0.1 ms or more on 2 cores.
+            result = await run_in_threadpool(_run, route, handler, state, grant, dict(request.path_params), raw, gone)
         except RecursionError:  # e.g. a measure nested a thousand deep
             raise InvalidRequestError("the request is nested too deeply") from None
         finally:
@@ -70,7 +70,10 @@ async def _watch(request: Request, gone: threading.Event) -> None:
     gone.set()
 
 
-def _run(handler: Callable[[Call[BodyT]], object], call: Call[BodyT], gone: threading.Event) -> object:
+def _run(
+    route: Route, handler: Callable[[Call[Any]], object], state: ServerState, grant: Grant, params: dict[str, str], raw: bytes, gone: threading.Event
+) -> object:
+    call = _call(route, state, grant, params, raw)
     with cancellable(gone):
         return handler(call)
 
