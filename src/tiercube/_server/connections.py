@@ -17,7 +17,10 @@ the server's parser (httptools, or h11: ``PARSERS``) whose ``Guard``:
   head that arrives in the same read as the end of the request before it
   (only a client that pipelines sends one) is measured once it is parsed,
   by ``limits.py``;
-- names the peer of a TLS connection by its client certificate (``tls.py``).
+- names the peer of a TLS connection by its client certificate (``tls.py``);
+- tells each request when its client has gone: ``scope[GONE]`` is a
+  ``threading.Event`` set when the connection is lost, which a handler in a
+  worker thread can check (Ctrl+C in a client closes its connection).
 
 Request bodies have limits of their own, per request: ``limits.py``.
 """
@@ -27,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from http import HTTPStatus
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 import h11
 import msgspec
@@ -47,6 +51,8 @@ log = logging.getLogger("tiercube.server")
 Parser = Literal["httptools", "h11"]
 PARSERS: tuple[Parser, ...] = ("httptools", "h11")
 
+# The scope key of the event set when a request's connection is lost.
+GONE = "tiercube.connection_gone"
 # h11's own limit on a head it buffers sits above ours: only a client that pipelines
 # garbage right behind a body can still meet it (and get uvicorn's 400).
 H11_HEAD_SLACK = 1024
@@ -67,6 +73,8 @@ class Guard:
         self._head_bytes = 0  # of the head being waited for, fed to the parser so far
         self._heads = 0
         self.refused = False
+        # One event for every request of the connection: losing it ends whichever one is running.
+        self.gone = threading.Event()
 
     def admit(self, open_connections: int) -> bool:
         """Whether the connection may stay (then its first head is awaited); past the limit, answer 503."""
@@ -92,8 +100,12 @@ class Guard:
         elif len(data) > room:
             feed(data[room:])  # the body, or pipelined requests, behind a head that fit
 
-    def head_arrived(self) -> None:
-        """A whole head is parsed: its body has deadlines of its own (``limits.py``)."""
+    def head_arrived(self, scope: MutableMapping[str, object]) -> None:
+        """A whole head is parsed, ``scope`` made for it: its body has deadlines of its own (``limits.py``).
+
+        ASGI lets a server add keys of its own to a scope; uvicorn's type of it knows none, hence the casts.
+        """
+        scope[GONE] = self.gone
         self._heads += 1
         self._head_bytes = 0
         self._cancel_deadline()
@@ -103,7 +115,9 @@ class Guard:
         self._cancel_deadline()
         self._deadline = self._loop.call_later(self._config.header_timeout, self._timed_out)
 
-    def close(self) -> None:
+    def lost(self) -> None:
+        """The connection is gone."""
+        self.gone.set()
         self._cancel_deadline()
 
     def _cancel_deadline(self) -> None:
@@ -165,8 +179,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
-        self.guard.head_arrived()
         super().on_headers_complete()
+        self.guard.head_arrived(cast("MutableMapping[str, object]", self.cycle.scope))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -179,7 +193,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.guard.close()
+        self.guard.lost()
         super().connection_lost(exc)
 
 
@@ -209,7 +223,7 @@ class LimitedH11Protocol(H11Protocol):
         cycle = self.cycle
         super().handle_events()
         if self.cycle is not cycle:
-            self.guard.head_arrived()
+            self.guard.head_arrived(cast("MutableMapping[str, object]", self.cycle.scope))
 
     def on_response_complete(self) -> None:
         # Before the parent's: it may go straight on to a pipelined request, which cancels this.
@@ -218,7 +232,7 @@ class LimitedH11Protocol(H11Protocol):
         super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.guard.close()
+        self.guard.lost()
         super().connection_lost(exc)
 
 
