@@ -15,8 +15,9 @@ the server's parser (httptools, or h11: ``PARSERS``) whose ``Guard``:
   the parser waits for a head it is never fed more than that, so neither
   h11's own limit (a plain-text 400) nor httptools' lack of one is met. A
   head that arrives in the same read as the end of the request before it
-  (only a client that pipelines sends one) is measured once it is parsed,
-  by ``limits.py``;
+  (only a client that pipelines sends one) gets past this count, by at most
+  that read; it is measured once parsed, by ``limits.py`` (under h11, one
+  more than ``H11_HEAD_SLACK`` over the limit meets h11's 400 first);
 - names the peer of a TLS connection by its client certificate (``tls.py``);
 - tells each request when its client has gone: ``scope[GONE]`` is a
   ``threading.Event`` set when the connection is lost, which a handler in a
@@ -53,8 +54,9 @@ PARSERS: tuple[Parser, ...] = ("httptools", "h11")
 
 # The scope key of the event set when a request's connection is lost.
 GONE = "tiercube.connection_gone"
-# h11's own limit on a head it buffers sits above ours: only a client that pipelines
-# garbage right behind a body can still meet it (and get uvicorn's 400).
+
+# h11's own limit on a head it buffers sits above ours: only a head pipelined right behind
+# another request can still meet it (and get uvicorn's 400).
 H11_HEAD_SLACK = 1024
 # How long a refused peer may go on sending before we close: enough to read our answer.
 LINGER_SECONDS = 1.0
