@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import cluster, concurrency, connect, explorer, loads, peers, queries, report, startup, typecheck
+from bench import cluster, concurrency, connect, explorer, loads, peers, queries, report, startup, transport, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "loads", "queries", "concurrency", "peers", "explorer", "cluster", "typecheck")
+AREAS = ("import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "explorer", "cluster", "typecheck")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "connect" in areas:
             begin("connect")
             figures += connect.measure(context)
+        if "transport" in areas:
+            begin("transport")
+            figures += transport.measure(context)
         if {"loads", "queries", "concurrency", "peers", "explorer"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet

@@ -166,19 +166,30 @@ def repeat(
 
 
 def interleaved(
-    runs: Sequence[Callable[[], object]], times: int, *, warmup: int = 1, scale: float = 1.0, budget: float | None = None
+    runs: Sequence[Callable[[], object]],
+    times: int,
+    *,
+    warmup: int = 1,
+    scale: float = 1.0,
+    budget: float | None = None,
+    block: int = 1,
 ) -> list[Samples]:
-    """Like ``repeat`` for several contenders, taking turns so that drift and other load hit all of them alike."""
+    """Like ``repeat`` for several contenders, taking turns so that drift and other load hit all of them alike.
+
+    Each turn runs each contender ``block`` times in a row: more than 1 measures a client
+    that asks again at once, as a dashboard does, rather than one each process waits for.
+    """
     for run in runs:
         for _ in range(warmup):
             run()
     values: list[list[float]] = [[] for _ in runs]
     started = time.perf_counter()
     with no_gc():
-        for done in range(1, times + 1):
+        while (done := len(values[0])) < times:
             for index, run in enumerate(runs):
-                values[index].append(timed(run) * scale)
-            if budget is not None and done >= MIN_RUNS and time.perf_counter() - started > budget:
+                for _ in range(min(block, times - done)):
+                    values[index].append(timed(run) * scale)
+            if budget is not None and len(values[0]) >= MIN_RUNS and time.perf_counter() - started > budget:
                 break
     return [Samples(tuple(v)) for v in values]
 

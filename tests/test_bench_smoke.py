@@ -22,6 +22,8 @@ FIGURES = [
     "connect.p50",
     "connect.p99",
     "connect.requests",
+    "transport.warm_query",
+    "transport.bare_parser",
     "memory.csv",
     "loads.csv.pyarrow",
     "loads.csv.duckdb",

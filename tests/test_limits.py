@@ -3,6 +3,8 @@
 Nothing here needs credentials, which is the point: every limit holds before
 a caller is known. Each test ends by checking that the server still answers;
 the last one checks that the data loaded before all of it is still there.
+Every test runs against both HTTP parsers the server can use (httptools, its
+default, and h11), since the limits must not depend on one parser's own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import pytest
 
 import tiercube
 from tests.conftest import serve, write_config
+from tiercube._server.connections import PARSERS
+from tiercube._server.main import PARSER_VARIABLE
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire.messages import ErrorBody
 
@@ -39,10 +43,19 @@ QUERY = f"/api/v1/tables/kept/query HTTP/1.1\r\nHost: x\r\ntiercube-client-proto
 Answer = tuple[int, dict[str, str], bytes]
 
 
+@pytest.fixture(scope="module", params=PARSERS)
+def parser(request: pytest.FixtureRequest) -> Generator[str]:
+    """The HTTP parser of the servers started while it is in use (they inherit our environment)."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(PARSER_VARIABLE, request.param)
+        yield request.param
+
+
 @pytest.fixture(scope="module")
-def limited() -> Generator[tiercube.Session]:
+def limited(parser: str) -> Generator[tiercube.Session]:
     with tiercube.Session.start(LIMITED) as session:
         session.create_table("kept", keys=["id"], data_types={"id": "int64", "text": "string"}).append(*ROWS)
+        assert f"(security off, {parser})" in session.logs_path.read_text()  # the parser under test
         yield session
 
 
@@ -58,6 +71,12 @@ def connection(url: str) -> Generator[socket.socket]:
         yield sock
 
 
+def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
+    return int(status_line.split()[1]), headers
+
+
 def read_answer(sock: socket.socket) -> Answer:
     data = b""
     while b"\r\n\r\n" not in data:
@@ -65,13 +84,28 @@ def read_answer(sock: socket.socket) -> Answer:
         assert chunk, f"closed before a whole answer: {data!r}"
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.strip().lower(): value.strip() for name, value in (line.split(":", 1) for line in lines)}
+    status, headers = parse_head(head)
     while len(body) < int(headers.get("content-length", "0")):
         chunk = sock.recv(65536)
-        assert chunk, f"closed inside the body of {status_line}"
+        assert chunk, f"closed inside the body of a {status}"
         body += chunk
-    return int(status_line.split()[1]), headers, body
+    return status, headers, body
+
+
+def answers_until_closed(sock: socket.socket) -> list[Answer]:
+    """Every answer the server sends before it hangs up (within ``MARGIN``), in order."""
+    sock.settimeout(MARGIN)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    answers: list[Answer] = []
+    while data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        status, headers = parse_head(head)
+        length = int(headers.get("content-length", "0"))
+        answers.append((status, headers, data[:length]))
+        data = data[length:]
+    return answers
 
 
 def error_of(answer: Answer) -> ErrorBody:
@@ -244,6 +278,20 @@ def test_the_client_learns_the_limit_it_went_over(limited: tiercube.Session) -> 
     assert limited.tables["kept"].row_count == len(ROWS)
 
 
+def test_head_pipelined_behind_a_request_is_measured_once_parsed(limited: tiercube.Session) -> None:
+    # Both heads arrive in one read: the first is answered, the second (over the limit) refused in turn.
+    first = b"GET /versions/rest HTTP/1.1\r\nHost: x\r\n\r\n"
+    second = b"GET /versions/rest HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * MAX_HEAD + b"\r\n\r\n"
+    with connection(limited.url) as sock:
+        sock.sendall(first + second)
+        answers = answers_until_closed(sock)  # the server hangs up after the second
+    assert [status for status, _, _ in answers] == [200, 431], answers
+    error = error_of(answers[1])
+    assert error.code == tiercube.RequestTooLargeError.code and "max_header_bytes" in error.message and error.details["limit"] == MAX_HEAD
+    assert answers[1][1]["connection"] == "close"
+    assert_serves(limited.url)
+
+
 def test_head_just_under_the_limit_is_served(limited: tiercube.Session) -> None:
     head = b"GET /versions/rest HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: "
     with connection(limited.url) as sock:
@@ -259,7 +307,7 @@ def test_open_file_limit_is_raised_to_the_hard_limit(limited: tiercube.Session) 
     assert f"open files: soft limit {hard} " in limited.logs_path.read_text()
 
 
-def test_connections_past_the_limit_are_answered_503(tmp_path: Path) -> None:
+def test_connections_past_the_limit_are_answered_503(parser: str, tmp_path: Path) -> None:
     # `tiercube serve`: no owner holds a connection of its own, so every one is ours.
     config = write_config(tmp_path, "max_connections = 20\nheader_timeout = 30.0\n")
     with serve(config=config) as url, ExitStack() as held:

@@ -1,18 +1,27 @@
-"""The server's one HTTP protocol: what a connection may cost before any route runs.
+"""The server's HTTP protocols: what a connection may cost before any route runs.
 
-uvicorn's H11Protocol accepts any number of connections and times nothing
-out until a first response is sent (its keep-alive timer starts only then,
-and any byte cancels it), so a thousand idle or half-sent requests locked
-everybody out. This subclass, used for every connection, plain or TLS:
+uvicorn's protocols accept any number of connections and time nothing out
+until a first response is sent (their keep-alive timer starts only then, and
+any byte cancels it), so a thousand idle or half-sent requests locked
+everybody out; with httptools a request head had no size limit at all. Every
+connection, plain or TLS, is served by a subclass of uvicorn's protocol for
+the server's parser (httptools, or h11: ``PARSERS``) whose ``Guard``:
 
 - answers 503 and hangs up past ``max_connections`` open connections;
 - closes a connection that has not sent a whole request head within
   ``header_timeout`` seconds of opening, or of its previous response, however
   steadily it trickles bytes;
-- answers 431 and hangs up once a head grows past ``max_header_bytes``: h11
-  is never fed more than that while it waits for one, so its own limit (a
-  plain-text 400) cannot trigger first;
-- names the peer of a TLS connection by its client certificate (``tls.py``).
+- answers 431 and hangs up once a head grows past ``max_header_bytes``: while
+  the parser waits for a head it is never fed more than that, so neither
+  h11's own limit (a plain-text 400) nor httptools' lack of one is met. A
+  head that arrives in the same read as the end of the request before it
+  (only a client that pipelines sends one) gets past this count, by at most
+  that read; it is measured once parsed, by ``limits.py`` (under h11, one
+  more than ``H11_HEAD_SLACK`` over the limit meets h11's 400 first);
+- names the peer of a TLS connection by its client certificate (``tls.py``);
+- tells each request when its client has gone: ``scope[GONE]`` is a
+  ``threading.Event`` set when the connection is lost, which a handler in a
+  worker thread can check (Ctrl+C in a client closes its connection).
 
 Request bodies have limits of their own, per request: ``limits.py``.
 """
@@ -22,13 +31,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
+from collections.abc import Callable, MutableMapping
 from http import HTTPStatus
-from typing import ClassVar
+from typing import ClassVar, Literal, cast
 
 import h11
 import msgspec
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tiercube._config import SessionConfig
 from tiercube._server.tls import with_client_name
@@ -37,8 +49,14 @@ from tiercube.errors import RequestTooLargeError, ServerUnavailableError, Tiercu
 
 log = logging.getLogger("tiercube.server")
 
-# h11's own limit on a head it buffers sits above ours: only a client that pipelines
-# garbage right behind a body can still meet it (and get uvicorn's 400).
+Parser = Literal["httptools", "h11"]
+PARSERS: tuple[Parser, ...] = ("httptools", "h11")
+
+# The scope key of the event set when a request's connection is lost.
+GONE = "tiercube.connection_gone"
+
+# h11's own limit on a head it buffers sits above ours: only a head pipelined right behind
+# another request can still meet it (and get uvicorn's 400).
 H11_HEAD_SLACK = 1024
 # How long a refused peer may go on sending before we close: enough to read our answer.
 LINGER_SECONDS = 1.0
@@ -46,110 +64,202 @@ LINGER_SECONDS = 1.0
 RESERVED_FILES = 64
 
 
-class LimitedProtocol(H11Protocol):
-    """H11Protocol with the connection limits of ``session_config``; built by ``protocol_for``."""
+class Guard:
+    """The limits of one connection, whichever parser reads it; its protocol says when a head arrives."""
 
-    session_config: ClassVar[SessionConfig]
-    _head_deadline: asyncio.TimerHandle | None = None
-    _refused = False
+    def __init__(self, config: SessionConfig, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._config = config
+        self._transport = transport
+        self._loop = loop
+        self._deadline: asyncio.TimerHandle | None = None
+        self._head_bytes = 0  # of the head being waited for, fed to the parser so far
+        self._heads = 0
+        self.refused = False
+        # One event for every request of the connection: losing it ends whichever one is running.
+        self.gone = threading.Event()
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        limit = self.session_config.max_connections
-        if len(self.connections) > limit:
-            # Not counted, and not waited for at shutdown: it only lingers to be read.
-            self.connections.discard(self)
+    def admit(self, open_connections: int) -> bool:
+        """Whether the connection may stay (then its first head is awaited); past the limit, answer 503."""
+        limit = self._config.max_connections
+        if open_connections > limit:
             message = f"the server already has {limit} connections open, its limit (raise it with max_connections); try again later"
             self._refuse(503, ServerUnavailableError(message))
-            return
-        self.app = with_client_name(self.app, transport)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
-        self._await_head()
+            return False
+        self.await_head()
+        return True
 
-    def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # read and dropped, so the peer's unread bytes do not turn our close into a reset
-        if self.conn.their_state is not h11.IDLE:
-            super().data_received(data)
+    def feed_head(self, data: bytes, feed: Callable[[bytes], None]) -> None:
+        """Feed ``data`` to a parser that waits for a head, never more than the head may still take."""
+        room = self._config.max_header_bytes - self._head_bytes
+        heads = self._heads
+        feed(data[:room])  # room > 0, or we would have refused: never b"", which ends h11's input
+        if self._transport.is_closing() or self.refused:
             return
-        # Waiting for a head: give h11 no more than the limit, and see whether that completed one.
-        room = self.session_config.max_header_bytes - len(self.conn.trailing_data[0])
-        if room > 0:
-            super().data_received(data[:room])  # never b"": to h11 that means end of input
-        if self.transport.is_closing() or self._refused:
-            return
-        if self.conn.their_state is h11.IDLE:
+        if self._heads == heads:
+            self._head_bytes += min(room, len(data))
             if len(data) > room:
-                limit = self.session_config.max_header_bytes
-                message = f"the request line and headers are larger than {limit} bytes (raise the limit with max_header_bytes)"
-                self._refuse(431, RequestTooLargeError(message, limit=limit))
+                limit = self._config.max_header_bytes
+                self._refuse(431, RequestTooLargeError(head_too_large(limit), limit=limit))
         elif len(data) > room:
-            super().data_received(data[room:])  # the body, or pipelined requests, behind a head that fit
+            feed(data[room:])  # the body, or pipelined requests, behind a head that fit
 
-    def handle_events(self) -> None:
-        cycle = self.cycle
-        super().handle_events()
-        if self.cycle is not cycle:  # a head arrived; its body has deadlines of its own (limits.py)
-            self._cancel_head_deadline()
+    def head_arrived(self, scope: MutableMapping[str, object]) -> None:
+        """A whole head is parsed, ``scope`` made for it: its body has deadlines of its own (``limits.py``).
 
-    def on_response_complete(self) -> None:
-        # Before the parent's: it may go straight on to a pipelined request, which cancels this.
-        if not self.transport.is_closing():
-            self._await_head()
-        super().on_response_complete()
+        ASGI lets a server add keys of its own to a scope; uvicorn's type of it knows none, hence the casts.
+        """
+        scope[GONE] = self.gone
+        self._heads += 1
+        self._head_bytes = 0
+        self._cancel_deadline()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_deadline()
-        super().connection_lost(exc)
+    def await_head(self) -> None:
+        """Start waiting for a head. One deadline for all of it: data does not push it back, so trickling cannot."""
+        self._cancel_deadline()
+        self._deadline = self._loop.call_later(self._config.header_timeout, self._timed_out)
 
-    def _await_head(self) -> None:
-        # One deadline for the whole head: data does not push it back, so trickling cannot either.
-        self._cancel_head_deadline()
-        self._head_deadline = self.loop.call_later(self.session_config.header_timeout, self._head_timed_out)
+    def lost(self) -> None:
+        """The connection is gone."""
+        self.gone.set()
+        self._cancel_deadline()
 
-    def _cancel_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
-    def _head_timed_out(self) -> None:
-        self._head_deadline = None
-        if not self.transport.is_closing():
-            _warn("header_timeout", f"closed connections that sent no whole request head in {self.session_config.header_timeout} s")
-            self.transport.close()
+    def _timed_out(self) -> None:
+        self._deadline = None
+        if not self._transport.is_closing():
+            _warn("header_timeout", f"closed connections that sent no whole request head in {self._config.header_timeout} s")
+            self._transport.close()
 
     def _refuse(self, status: int, error: TiercubeError) -> None:
-        """Answer ``status`` and hang up, whatever state h11 is in.
+        """Answer ``status`` and hang up, whatever state the parser is in.
 
-        The answer is written raw, since h11 may be mid-head. Closing at once,
-        with the peer's request still arriving, would send a reset that can
-        destroy the answer before the peer reads it; so we half-close, drop
-        what still comes, and close for good a moment later.
+        The answer is written raw, since the parser may be mid-head. Closing at
+        once, with the peer's request still arriving, would send a reset that can
+        destroy the answer before the peer reads it; so we half-close, drop what
+        still comes, and close for good a moment later.
         """
-        self._refused = True
-        self._cancel_head_deadline()
+        self.refused = True
+        self._cancel_deadline()
         _warn(error.code, f"answered {status}: {error}")
         body = msgspec.json.encode(ErrorBody.of(error))
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
-        self.transport.write(head.encode("ascii") + body)
-        if self.transport.can_write_eof():  # TLS cannot half-close
-            self.transport.write_eof()
-        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        self._transport.write(head.encode("ascii") + body)
+        if self._transport.can_write_eof():  # TLS cannot half-close
+            self._transport.write_eof()
+        self._loop.call_later(LINGER_SECONDS, self._transport.close)
 
 
-def protocol_for(config: SessionConfig) -> type[LimitedProtocol]:
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp, in C) with a ``Guard``; built by ``protocol_for``."""
+
+    session_config: ClassVar[SessionConfig]
+    guard: Guard
+    # llhttp parses whatever it is fed: between a request's end and the next head, what comes is a head.
+    _awaiting_head = True
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.guard = Guard(self.session_config, transport, self.loop)
+        if self.guard.admit(len(self.connections)):
+            self.app = with_client_name(self.app, transport)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+        else:
+            self.connections.discard(self)  # not counted, and not waited for at shutdown: it only lingers to be read
+
+    def data_received(self, data: bytes) -> None:
+        if self.guard.refused:
+            return  # read and dropped, so the peer's unread bytes do not turn our close into a reset
+        if self._awaiting_head:
+            self.guard.feed_head(data, super().data_received)
+        else:
+            super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_head = False
+        super().on_headers_complete()
+        self.guard.head_arrived(cast("MutableMapping[str, object]", self.cycle.scope))
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_head = True
+
+    def on_response_complete(self) -> None:
+        # A pipelined request whose head is already here starts now, and needs no deadline.
+        if not self.transport.is_closing() and not self.pipeline:
+            self.guard.await_head()
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.lost()
+        super().connection_lost(exc)
+
+
+class LimitedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol (pure Python) with a ``Guard``; built by ``protocol_for``."""
+
+    session_config: ClassVar[SessionConfig]
+    guard: Guard
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.guard = Guard(self.session_config, transport, self.loop)
+        if self.guard.admit(len(self.connections)):
+            self.app = with_client_name(self.app, transport)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+        else:
+            self.connections.discard(self)  # not counted, and not waited for at shutdown: it only lingers to be read
+
+    def data_received(self, data: bytes) -> None:
+        if self.guard.refused:
+            return  # read and dropped, so the peer's unread bytes do not turn our close into a reset
+        if self.conn.their_state is h11.IDLE:
+            self.guard.feed_head(data, super().data_received)
+        else:
+            super().data_received(data)
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:
+            self.guard.head_arrived(cast("MutableMapping[str, object]", self.cycle.scope))
+
+    def on_response_complete(self) -> None:
+        # Before the parent's: it may go straight on to a pipelined request, which cancels this.
+        if not self.transport.is_closing():
+            self.guard.await_head()
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.lost()
+        super().connection_lost(exc)
+
+
+def head_too_large(limit: int) -> str:
+    return f"the request line and headers are larger than {limit} bytes (raise the limit with max_header_bytes)"
+
+
+def protocol_for(config: SessionConfig, parser: Parser) -> type[LimitedHttpToolsProtocol | LimitedH11Protocol]:
     """The protocol class to give uvicorn (``http=``) for a server with ``config``.
 
     uvicorn builds protocols itself, ``Protocol(config=..., server_state=...,
     app_state=...)``, with its own config; ours travels as a class attribute.
     """
+    if parser == "h11":
 
-    class Configured(LimitedProtocol):
+        class ConfiguredH11(LimitedH11Protocol):
+            session_config = config
+
+        return ConfiguredH11
+
+    class ConfiguredHttpTools(LimitedHttpToolsProtocol):
         session_config = config
 
-    return Configured
+    return ConfiguredHttpTools
 
 
 def allow_open_files(max_connections: int) -> None:

@@ -8,7 +8,9 @@ the bytes of one that comes without (chunked), and bounds the time a route
 waits for it. A refused body is not read to its end: the answer says
 ``Connection: close`` and uvicorn hangs up after it.
 
-Heads, and connections as such, are limited in ``connections.py``.
+Heads, and connections as such, are limited in ``connections.py``; the one
+head that can get past it whole, pipelined right behind another request in
+the same read, is measured here as parsed and refused alike (431).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiercube._config import SessionConfig
 from tiercube._server.app import error_response
+from tiercube._server.connections import head_too_large
 from tiercube._wire.messages import ErrorBody
 from tiercube.errors import BodyTooSlowError, RequestTooLargeError
 
@@ -40,6 +43,13 @@ class RequestLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
+            return
+        if _head_size(scope) > self._config.max_header_bytes:
+            log.info("%s %s -> 431 (a pipelined head)", scope["method"], scope["path"])
+            limit = self._config.max_header_bytes
+            response = error_response(431, ErrorBody.of(RequestTooLargeError(head_too_large(limit), limit=limit)))
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
             return
         limit = self._config.max_request_bytes
         declared = _content_length(scope)
@@ -61,6 +71,15 @@ class RequestLimits:
 
 def too_large(limit: int) -> str:
     return f"the request body is larger than {limit} bytes (raise the limit with max_request_bytes)"
+
+
+def _head_size(scope: Scope) -> int:
+    """The bytes of the request line and headers as parsed: what was sent, but for extra whitespace."""
+    query: bytes = scope["query_string"]
+    size = len(scope["method"]) + len(scope["raw_path"]) + (len(query) + 1 if query else 0) + len(" HTTP/1.1\r\n") + 1
+    for name, value in scope["headers"]:
+        size += len(name) + len(value) + len(": \r\n")
+    return size + len("\r\n")
 
 
 def _content_length(scope: Scope) -> int | None:

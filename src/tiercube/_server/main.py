@@ -1,4 +1,9 @@
-"""Run a server: bind, serve with uvicorn, stop cleanly on a signal or when told."""
+"""Run a server: bind, serve with uvicorn, stop cleanly on a signal or when told.
+
+Requests are parsed by httptools (llhttp, in C); ``TIERCUBE_HTTP_PARSER=h11``
+in the server's environment switches to uvicorn's pure-Python h11 parser, with
+the same limits (``connections.py``), should httptools ever misbehave.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,18 @@ import time
 from collections.abc import Callable, Sequence
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from tiercube._config import SessionConfig
 from tiercube._server.app import create_app
-from tiercube._server.connections import H11_HEAD_SLACK, allow_open_files, protocol_for
+from tiercube._server.connections import H11_HEAD_SLACK, PARSERS, Parser, allow_open_files, protocol_for
 from tiercube._server.limits import RequestLimits
 from tiercube._server.state import ServerState
 from tiercube.errors import InvalidRequestError
 
 log = logging.getLogger("tiercube.server")
+
+PARSER_VARIABLE = "TIERCUBE_HTTP_PARSER"
 
 
 def configure_logging(log_file: str | None) -> None:
@@ -49,6 +57,36 @@ def warm_up() -> None:
         importlib.import_module(module)
 
 
+def chosen_parser() -> Parser:
+    """The HTTP parser ``PARSER_VARIABLE`` names in the environment; httptools when it names none."""
+    wanted = os.environ.get(PARSER_VARIABLE, "httptools")
+    for parser in PARSERS:
+        if wanted == parser:
+            return parser
+    raise InvalidRequestError(f"{PARSER_VARIABLE}={wanted!r} names no HTTP parser: use one of {', '.join(PARSERS)}, or unset it")
+
+
+def uvicorn_config(app: ASGIApp, config: SessionConfig, parser: Parser) -> uvicorn.Config:
+    """How uvicorn serves ``app`` under ``config``: the connection limits, TLS, and nothing more."""
+    tls = config.tls
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=tls.certificate if tls else None,
+        ssl_keyfile=tls.key if tls else None,
+        ssl_ca_certs=tls.client_ca if tls else None,
+        ssl_cert_reqs=ssl.CERT_OPTIONAL if tls and tls.client_ca else ssl.CERT_NONE,
+        http=protocol_for(config, parser),
+        h11_max_incomplete_event_size=config.max_header_bytes + H11_HEAD_SLACK,
+        ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary (404) request
+        # uvicorn believes X-Forwarded-For from loopback by default: any local process could then
+        # pick the address that failed sign-ins are counted against, and never be throttled.
+        proxy_headers=False,
+    )
+
+
 def _check_tls_files(config: SessionConfig) -> None:
     tls = config.tls
     if tls is None:
@@ -73,6 +111,7 @@ def serve(
     ``protected_files`` (the config file, the log) are never loadable, like the TLS files.
     """
     _check_tls_files(config)
+    parser = chosen_parser()
     state = ServerState(config, owner_token, protected_files=list(protected_files))
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
@@ -81,23 +120,8 @@ def serve(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    tls = config.tls
     allow_open_files(config.max_connections)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            RequestLimits(create_app(state), config),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ssl_certfile=tls.certificate if tls else None,
-            ssl_keyfile=tls.key if tls else None,
-            ssl_ca_certs=tls.client_ca if tls else None,
-            ssl_cert_reqs=ssl.CERT_OPTIONAL if tls and tls.client_ca else ssl.CERT_NONE,
-            http=protocol_for(config),
-            h11_max_incomplete_event_size=config.max_header_bytes + H11_HEAD_SLACK,
-            ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary (404) request
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(RequestLimits(create_app(state), config), config, parser))
 
     def request_stop() -> None:
         server.should_exit = True
@@ -105,14 +129,14 @@ def serve(
     # uvicorn waits for responses in progress before it stops: the explorer's event streams end on this.
     state.stopping = lambda: server.should_exit
 
-    scheme = "https" if tls else "http"
+    scheme = "https" if config.tls else "http"
     url = f"{scheme}://{host if family == socket.AF_INET else f'[{host}]'}:{bound_port}"
 
     def announce() -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.002)
         if server.started:
-            log.info("session server ready at %s (security %s)", url, "on" if config.security else "off")
+            log.info("session server ready at %s (security %s, %s)", url, "on" if config.security else "off", parser)
             on_ready(url)
             warm_up()
         if stop_event is not None:
