@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tiercube
-from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER, serve, write_config
+from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER, examples, serve, write_config
 from tests.fake_s3 import shared_fake_s3
 
 REGIONS = ["EU", "US", "ASIA", "", "Ünïcode"]
@@ -314,7 +314,7 @@ STEPS = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(20), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_distributed_tables_answer_like_the_servers_own(owner: tiercube.Session, steps: list[Step]) -> None:
     name = f"prop{time.monotonic_ns()}"
