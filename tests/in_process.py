@@ -45,12 +45,12 @@ PEER = ("127.0.0.1", 50000)
 
 @dataclass
 class InProcessServer:
-    """A server's application, its owner token, and the owner's endpoint listener."""
+    """A server's application, its owner token, and the owner's endpoint listener once it declares an endpoint."""
 
     state: ServerState
     application: ASGIApp
     token: str
-    listener: EndpointListener
+    listener: EndpointListener | None = None
 
     @property
     def nonce(self) -> str:
@@ -74,6 +74,8 @@ class InProcessServer:
 
     def endpoint(self, route: str, method: HttpMethod, handler: Handler) -> None:
         """Declare a custom endpoint, as ``Session.endpoint`` does: the owner's listener answers it."""
+        if self.listener is None:
+            self.listener = EndpointListener(self.token)
         self.listener.handlers[(method, route)] = handler
         registration = {"route": route, "method": method, "forward_url": self.listener.url}
         with self.client() as client:
@@ -86,9 +88,10 @@ def in_process(config: tiercube.SessionConfig) -> Generator[InProcessServer]:
     """A server's application built from ``config`` in this process, until the block ends."""
     token = secrets.token_urlsafe(32)
     state = ServerState(config, owner_token=token)
-    listener = EndpointListener(token)
+    server = InProcessServer(state, RequestLimits(create_app(state), config), token)
     try:
-        yield InProcessServer(state, RequestLimits(create_app(state), config), token, listener)
+        yield server
     finally:
-        listener.close()
+        if server.listener is not None:
+            server.listener.close()  # up to half a second: http.server polls for shutdown
         state.cleanup()
