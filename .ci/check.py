@@ -29,7 +29,8 @@ CHECKERS = [
 
 WORKERS = ["-n", str(max(2, os.cpu_count() or 2))]
 # Whole files to a worker: a module's server fixture then starts once, not once per worker.
-DISTRIBUTION = ["--dist", "loadfile"]
+# In collection order, which puts files with slow tests first (tests/conftest.py).
+DISTRIBUTION = ["--dist", "loadfile", "--no-loadscope-reorder"]
 
 PYTEST_EXITS = {
     1: "tests failed",

@@ -59,6 +59,18 @@ SECURED = tiercube.SessionConfig(
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a ``slow`` test first, then the others, each file's tests in their order.
+
+    ``dev.py test`` hands whole files to its 2 workers in this order (``--dist
+    loadfile --no-loadscope-reorder``), so the long files start at once and short
+    ones fill in at the end. xdist's own order (most tests first) started the
+    85 s benchmark smoke test last, with the other worker idle behind it.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test marked ``distributable`` runs twice: its tables held by the session server, then all
     of them on a Dask cluster of 2 worker processes. Same tests, same expected results: the typed

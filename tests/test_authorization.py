@@ -559,6 +559,7 @@ def send(client: httpx.Client, target: Target, caller: CallerKind, sample: Sampl
     return response.status_code, response.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", SERVER_KINDS)
 def test_authorization_matrix(targets: dict[ServerKind, Target], files: Files, kind: ServerKind) -> None:
     """Every sample x every caller on one server kind: allowed iff the contract says so, refusals change nothing."""

@@ -210,6 +210,7 @@ def test_a_session_can_start_from_a_dask_client_object(dask_scheduler: str) -> N
         assert table.row_count == 100 and table.partitions is not None
 
 
+@pytest.mark.slow
 def test_tiercube_serve_takes_a_cluster(dask_scheduler: str, tmp_path: Path) -> None:
     with serve("--cluster", dask_scheduler, config=write_config(tmp_path, SECURED_TOML)) as url:
         admin = tiercube.connect(url, authentication=ADMIN)
