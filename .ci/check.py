@@ -50,8 +50,7 @@ def pytest_arguments(given: Sequence[str]) -> list[str]:
     ``-p no:xdist``, ``--pdb`` and ``--trace`` need the tests in this process.
     """
     arguments = list(given)
-    in_process = any(a in ("--pdb", "--trace") or a.replace(" ", "") in ("no:xdist", "-pno:xdist") for a in arguments)
-    if in_process:
+    if any(a in ("--pdb", "--trace", "no:xdist", "-pno:xdist") for a in arguments):
         return arguments
     own_workers = any(a == "-n" or (a.startswith("-n") and a[2:].isalnum()) or a.startswith("--numprocesses") for a in arguments)
     own_distribution = any(a.startswith("--dist") for a in arguments)
