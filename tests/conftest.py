@@ -1,4 +1,4 @@
-"""Fixtures: real server processes on loopback, real files, real credentials."""
+"""Fixtures: real server processes on loopback, real files, real credentials; Hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -11,9 +11,39 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import settings
 
 import tiercube
 from tests.fake_s3 import shared_fake_s3
+
+HYPOTHESIS_PROFILE_VARIABLE = "TIERCUBE_HYPOTHESIS"
+HYPOTHESIS_SCALES = {"ci": 1, "nightly": 10}
+"""Hypothesis profiles, and how many times its CI budget each property test runs under each (``examples``)."""
+HYPOTHESIS_PROFILE = os.environ.get(HYPOTHESIS_PROFILE_VARIABLE, "ci")
+
+
+def _load_hypothesis_profile() -> None:
+    if HYPOTHESIS_PROFILE not in HYPOTHESIS_SCALES:
+        raise ValueError(f"{HYPOTHESIS_PROFILE_VARIABLE}={HYPOTHESIS_PROFILE!r}: choose one of {', '.join(HYPOTHESIS_SCALES)}")
+    for name, scale in HYPOTHESIS_SCALES.items():
+        # No deadline: an example's wall time on a shared 2-core runner measures the runner's
+        # load, not the code (one property test took 38 s idle and 236 s under load); what bounds
+        # a test is its number of examples. print_blob: a failure in CI prints how to reproduce it.
+        settings.register_profile(name, max_examples=25 * scale, deadline=None, print_blob=True)
+    settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+_load_hypothesis_profile()
+
+
+def examples(ci: int) -> int:
+    """A property test's budget: ``ci`` examples in CI, ten times that under ``TIERCUBE_HYPOTHESIS=nightly``.
+
+    Set it so that no single property test dominates the suite (about ten seconds
+    on an idle 2-core machine); the nightly profile is for looking harder.
+    """
+    return ci * HYPOTHESIS_SCALES[HYPOTHESIS_PROFILE]
+
 
 ADMIN = tiercube.BasicAuthentication("admin", "admin-password")
 USER = tiercube.BasicAuthentication("user", "user-password")
@@ -27,6 +57,18 @@ SECURED = tiercube.SessionConfig(
     max_failed_logins_per_minute=10_000,
     cloud_stores=[tiercube.CloudStore(name="test", endpoint=shared_fake_s3().endpoint, anonymous=True)],
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a ``slow`` test first, then the others, each file's tests in their order.
+
+    ``dev.py test`` hands whole files to its 2 workers in this order (``--dist
+    loadfile --no-loadscope-reorder``), so the long files start at once and short
+    ones fill in at the end. xdist's own order (most tests first) started the
+    85 s benchmark smoke test last, with the other worker idle behind it.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

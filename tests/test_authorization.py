@@ -4,8 +4,9 @@ Generated from ``tiercube._wire.routes.ROUTES``: each route has a sample
 request here (``samples()``; a route without one fails
 ``test_every_route_has_a_sample``, so a new route is covered the day it is
 added). Each sample is sent as raw HTTP by every caller kind (``CALLERS``) to
-each server kind (``SERVER_KINDS``): a secured server, one without security,
-and a secured one over TLS.
+each server kind (``SERVER_KINDS``): a secured server, one without security
+(both in this process: ``tests/in_process.py``), and a secured one over TLS
+(a server process: TLS lives in its sockets).
 
 What each caller is granted is written down here, from the contract
 (``shared/spec/capabilities.md``), not computed by the server's code:
@@ -30,7 +31,8 @@ from __future__ import annotations
 import base64
 import re
 import ssl
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -46,6 +48,7 @@ import trustme
 import tiercube
 from tests.conftest import ADMIN, USER
 from tests.fake_s3 import BUCKET, STORE, shared_fake_s3
+from tests.in_process import in_process
 from tests.tiers import SALES_CSV, SALES_ROWS, SALES_TYPES
 from tiercube._client.endpoints import EndpointRequest, HttpMethod
 from tiercube._client.lifecycle import ServerProcess
@@ -292,24 +295,13 @@ def outcome(kind: ServerKind, caller: CallerKind, sample: Sample) -> Outcome:
 
 @dataclass
 class Target:
-    """A running server of one kind, its owner, and what callers need to reach it."""
+    """A server of one kind, and what callers need to reach it: the owner's token, the share proof's nonce."""
 
     kind: ServerKind
-    owner: tiercube.Session
-    verify: ssl.SSLContext | bool
-    token: str = ""
-    nonce: str = ""
-
-    @property
-    def url(self) -> str:
-        return self.owner.url
-
-    @property
-    def secured(self) -> bool:
-        return self.kind != "unsecured"
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, verify=self.verify, timeout=60)
+    client: Callable[[], httpx.Client]
+    """A new client of the server, to use in a ``with`` block."""
+    token: str
+    nonce: str
 
 
 def owner_token(session: tiercube.Session) -> str:
@@ -408,44 +400,59 @@ def snapshot(target: Target, client: httpx.Client) -> dict[str, Any]:
     }
 
 
-def start(kind: ServerKind, directory: Path) -> Target:
+def probe(request: EndpointRequest) -> dict[str, object]:
+    """The owner's custom endpoint ``PROBE``, for every method."""
+    return {"probe": request.method, "user": request.user}
+
+
+PROBE_METHODS: tuple[HttpMethod, ...] = ("GET", "POST", "PUT", "DELETE")
+
+
+def configure(kind: ServerKind, tls: tiercube.TlsConfig | None = None) -> tiercube.SessionConfig:
     users = [
         tiercube.UserConfig(name=ADMIN.username, password=ADMIN.password, roles=["ROLE_ADMIN"]),
         tiercube.UserConfig(name=USER.username, password=USER.password, roles=["ROLE_USER"]),
         tiercube.UserConfig(name=RESTRICTED.username, password=RESTRICTED.password, roles=["EUROPE"]),
     ]
-    store = tiercube.CloudStore(name=STORE, endpoint=shared_fake_s3().endpoint, anonymous=True)
-    verify: ssl.SSLContext | bool = True
-    tls = None
-    if kind == "tls":
-        authority = trustme.CA()
-        certificate = authority.issue_cert("127.0.0.1", "localhost")
-        chain, key, ca = directory / "server.pem", directory / "server-key.pem", directory / "ca.pem"
-        certificate.private_key_and_cert_chain_pem.write_to_path(str(chain))
-        certificate.private_key_pem.write_to_path(str(key))
-        authority.cert_pem.write_to_path(str(ca))
-        tls = tiercube.TlsConfig(certificate=str(chain), key=str(key))
-        verify = ssl.create_default_context(cafile=str(ca))
-    config = tiercube.SessionConfig(
+    return tiercube.SessionConfig(
         users=users if kind != "unsecured" else [],
         tls=tls,
-        cloud_stores=[store],
+        cloud_stores=[tiercube.CloudStore(name=STORE, endpoint=shared_fake_s3().endpoint, anonymous=True)],
         # The matrix sends wrong passwords on purpose, all from 127.0.0.1.
         max_failed_logins_per_minute=100_000,
     )
-    owner = tiercube.Session.start(config)
-    target = Target(kind, owner, verify, owner_token(owner))
-    with target.client() as client:
-        document = check(client.get(paths.VERSIONS, headers={"Authorization": f"Bearer {target.token}"})).json()
-        target.nonce = Path(document["caller"]["share_proof"]["path"]).read_text()
-    methods: tuple[HttpMethod, ...] = ("GET", "POST", "PUT", "DELETE")
-    for method in methods:
 
-        @owner.endpoint(PROBE, method=method)
-        def probe(request: EndpointRequest) -> dict[str, object]:
-            return {"probe": request.method, "user": request.user}
 
-    return target
+@contextmanager
+def serving(kind: ServerKind, directory: Path) -> Generator[Target]:
+    """A server of ``kind`` with the owner's ``PROBE`` endpoints, until the block ends.
+
+    A secured server and one without security run in this process
+    (``tests/in_process.py``): the matrix is about what each request is
+    granted, which the application decides. The TLS server is a real one:
+    TLS lives in its sockets.
+    """
+    if kind != "tls":
+        with in_process(configure(kind)) as server:
+            for method in PROBE_METHODS:
+                server.endpoint(PROBE, method, probe)
+            yield Target(kind, server.client, server.token, server.nonce)
+        return
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    chain, key, ca = directory / "server.pem", directory / "server-key.pem", directory / "ca.pem"
+    certificate.private_key_and_cert_chain_pem.write_to_path(str(chain))
+    certificate.private_key_pem.write_to_path(str(key))
+    authority.cert_pem.write_to_path(str(ca))
+    verify = ssl.create_default_context(cafile=str(ca))
+    with tiercube.Session.start(configure(kind, tiercube.TlsConfig(certificate=str(chain), key=str(key)))) as owner:
+        token = owner_token(owner)
+        with httpx.Client(base_url=owner.url, verify=verify, timeout=60) as client:
+            document = check(client.get(paths.VERSIONS, headers={"Authorization": f"Bearer {token}"})).json()
+        nonce = Path(document["caller"]["share_proof"]["path"]).read_text()
+        for method in PROBE_METHODS:
+            owner.endpoint(PROBE, method=method)(probe)
+        yield Target(kind, lambda: httpx.Client(base_url=owner.url, verify=verify, timeout=60), token, nonce)
 
 
 @pytest.fixture(scope="module")
@@ -470,14 +477,8 @@ def write_files(made: Files) -> None:
 
 @pytest.fixture(scope="module")
 def targets(tmp_path_factory: pytest.TempPathFactory) -> Generator[dict[ServerKind, Target]]:
-    started: dict[ServerKind, Target] = {}
-    try:
-        for kind in SERVER_KINDS:
-            started[kind] = start(kind, tmp_path_factory.mktemp(kind))
-        yield started
-    finally:
-        for target in started.values():
-            target.owner.close()
+    with ExitStack() as stack:
+        yield {kind: stack.enter_context(serving(kind, tmp_path_factory.mktemp(kind))) for kind in SERVER_KINDS}
 
 
 # --------------------------------------------------------------------------- the tests
@@ -558,6 +559,7 @@ def send(client: httpx.Client, target: Target, caller: CallerKind, sample: Sampl
     return response.status_code, response.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", SERVER_KINDS)
 def test_authorization_matrix(targets: dict[ServerKind, Target], files: Files, kind: ServerKind) -> None:
     """Every sample x every caller on one server kind: allowed iff the contract says so, refusals change nothing."""

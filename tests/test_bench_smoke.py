@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,16 +57,26 @@ FIGURES = [
 ]
 
 
+TIMEOUT = 900
+"""Seconds: a run takes about 90 on an idle 2-core machine; this catches a hang, not a loaded runner (300 did not)."""
+
+
 @pytest.mark.slow
 def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     output = tmp_path / "smoke.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "bench", "--smoke", "--output", str(output)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as expired:
+        # Partial output comes as bytes whatever text= says. Each area logs "[  12.3 s] area" as it starts.
+        log = expired.stderr.decode(errors="replace") if isinstance(expired.stderr, bytes) else ""
+        started = re.findall(r"^\[\s*[\d.]+ s\] (.*)$", log, re.MULTILINE)
+        pytest.fail(f"python -m bench --smoke ran {TIMEOUT} s; last begun: {started[-1] if started else 'nothing'}\n{log[-3000:]}")
     assert run.returncode == 0, run.stderr[-3000:]
     document = json.loads(output.read_text())
     assert document["mode"] == "smoke"

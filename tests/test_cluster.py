@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tiercube
-from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER, serve, write_config
+from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER, examples, serve, write_config
 from tests.fake_s3 import shared_fake_s3
 
 REGIONS = ["EU", "US", "ASIA", "", "Ünïcode"]
@@ -210,6 +210,7 @@ def test_a_session_can_start_from_a_dask_client_object(dask_scheduler: str) -> N
         assert table.row_count == 100 and table.partitions is not None
 
 
+@pytest.mark.slow
 def test_tiercube_serve_takes_a_cluster(dask_scheduler: str, tmp_path: Path) -> None:
     with serve("--cluster", dask_scheduler, config=write_config(tmp_path, SECURED_TOML)) as url:
         admin = tiercube.connect(url, authentication=ADMIN)
@@ -314,7 +315,7 @@ STEPS = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(20), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_distributed_tables_answer_like_the_servers_own(owner: tiercube.Session, steps: list[Step]) -> None:
     name = f"prop{time.monotonic_ns()}"

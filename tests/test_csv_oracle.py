@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tiercube
-from tests.conftest import SECURED
+from tests.conftest import SECURED, examples
 
 # pyarrow's default null markers, which the loader keeps (documented with read_csv's options).
 NULL_MARKERS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"}
@@ -146,7 +146,7 @@ def test_large_adversarial_files_load_as_csv_reader_reads_them(owner: tiercube.S
     del owner.tables[f"oracle_{name}"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.integers(1, 60),
     seed=st.integers(0, 10_000),

@@ -27,10 +27,15 @@ import pytest
 import tiercube
 from tests.conftest import ADMIN, USER
 from tests.fake_s3 import BUCKET, shared_fake_s3
+from tests.in_process import in_process
 from tests.tiers import Server, raw, share_proof, start_server
 from tiercube._server.connections import PARSERS
 from tiercube._server.main import PARSER_VARIABLE
+from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
+
+STATED = {paths.CLIENT_VERSION_HEADER: tiercube.__version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+"""The versions a tiercube client states, as ``raw`` sends them."""
 
 HOSTILE_TOML = f"""
 max_failed_logins_per_minute = 10000
@@ -230,14 +235,16 @@ def test_an_or_of_equalities_under_the_limit_works_as_one_isin(target: Target) -
 
 
 def test_an_unsecured_server_survives_the_same_from_anyone() -> None:
-    with tiercube.Session.start() as owner:
-        owner.create_table("t", data_types={"qty": "int64"}).append((1,), (2,))
-        owner.create_cube(owner.tables["t"])
+    """In this process (``tests/in_process.py``): what is at stake is the application's answer."""
+    with in_process(tiercube.SessionConfig()) as server, server.client(headers=server.owner) as owner, server.client() as anyone:
+        assert owner.post(paths.TABLES, json={"name": "t", "columns": [{"name": "qty", "data_type": "int64"}]}).is_success
+        assert owner.post(paths.TABLE_APPEND.format(table="t"), json={"rows": [[1], [2]]}).is_success
+        assert owner.post(paths.CUBES, json={"fact_table": "t", "name": "t"}).is_success
         for path in ("/api/v1/tables/t/query", "/api/query/cubes/t/query"):
             body: dict[str, Any] = {"filter": wide("or", 10_000)} if "tables" in path else {"filter": wide("and", 10_000)}
-            response = raw(owner.url, "POST", path, auth=None, body=body)
+            response = anyone.post(path, json=body, headers=STATED)
             assert response.status_code == 400, response.text
-        assert owner.tables["t"].row_count == 2
+        assert owner.get(paths.TABLE.format(table="t")).json()["row_count"] == 2
 
 
 @pytest.mark.parametrize(

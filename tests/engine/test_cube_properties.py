@@ -7,6 +7,7 @@ from typing import Any, cast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.engine.cube_fixtures import assert_same, create, oracle
 from tiercube._server.engine.cubes import CubeStore
 from tiercube._server.engine.tables import QueryLimits, TableStore
@@ -40,7 +41,7 @@ def star(rows: list[tuple[Any, ...]], categories: dict[str, str | None]) -> tupl
     return tables, cubes
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(
     rows=fact_rows,
     categories=dimension,
@@ -104,7 +105,7 @@ def level_filters(draw: st.DrawFn, depth: int = 0) -> tuple[Filter, str]:
     return _leaf(level, kind, values)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80))
 @given(rows=fact_rows, categories=dimension, condition=level_filters(), totals=st.booleans())
 def test_level_filters_follow_sql_null_semantics(
     rows: list[tuple[Any, ...]], categories: dict[str, str | None], condition: tuple[Filter, str], totals: bool
