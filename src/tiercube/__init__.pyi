@@ -5,6 +5,7 @@ The two lists (these imports and ``__init__._LAZY``) are held equal by a test.
 
 from tiercube import agg, capabilities, errors
 from tiercube._client.auth import Authenticate, BasicAuthentication, ClientCertificate
+from tiercube._client.calculated import CalculatedColumn
 from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.cube_model import (
@@ -26,6 +27,7 @@ from tiercube._client.measures import Measure, MeasureCondition, MeasureExpressi
 from tiercube._client.owner import Session, connect
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
+from tiercube._client.scopes import Top, at, cumulative, origin, rank, shift, siblings, switch
 from tiercube._client.security import Security
 from tiercube._client.sessions import (
     AnySession,
@@ -39,6 +41,7 @@ from tiercube._client.sessions import (
 from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
 from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
 from tiercube._version import __version__
+from tiercube._wire.cubes import Period
 from tiercube._wire.messages import DataType, Partition, User
 from tiercube._wire.tiers import CapabilityReport, ConditionResult
 from tiercube.errors import (
@@ -66,12 +69,13 @@ __all__ = [
     "Authenticate",
     "AuthenticationError",
     "BasicAuthentication",
+    "CalculatedColumn",
     "CapabilityError",
     "CapabilityReport",
     "ClientCertificate",
-    "ClusterError",
     "CloudStore",
     "CloudTable",
+    "ClusterError",
     "Column",
     "Condition",
     "ConditionResult",
@@ -106,6 +110,7 @@ __all__ = [
     "NotFoundError",
     "ParquetLoad",
     "Partition",
+    "Period",
     "PermissionDeniedError",
     "ProtocolError",
     "QueryCube",
@@ -128,15 +133,23 @@ __all__ = [
     "TiercubeError",
     "TlsConfig",
     "TooManyAttemptsError",
+    "Top",
     "User",
     "UserConfig",
     "__version__",
     "agg",
+    "at",
     "capabilities",
     "connect",
+    "cumulative",
     "errors",
     "filtered",
     "level",
+    "origin",
     "parent_value",
+    "rank",
+    "shift",
+    "siblings",
+    "switch",
     "where",
 ]

@@ -71,6 +71,7 @@ class Cells:
         aggregations: list[Aggregation] = [
             (i.column, i.combine, pc.CountOptions(mode="only_valid")) if i.combine == "count_distinct" else (i.column, i.combine)
             for i in self.inputs
+            if i.combine != "none"  # read from the base row by row (quantiles)
         ]
         cells = self.base.group_by([code_column(level) for level in levels]).aggregate(aggregations)
         if not levels and self.base.num_rows == 0:
@@ -88,7 +89,8 @@ class Cells:
     def level_values(self, table: pa.Table, levels: LevelSet, level: str) -> Array:
         """The members of ``level`` in each row of ``table``; null where it is not among ``levels``."""
         if level not in levels:
-            return nulls(table.num_rows, value_type(self.types[level]))
+            known = self.values.get(level)  # its own type: a zoned timestamp keeps its zone
+            return nulls(table.num_rows, known.type if known is not None else value_type(self.types[level]))
         return self.values[level].take(table[code_column(level)].combine_chunks())
 
     def matches(self, table: pa.Table, levels: LevelSet, condition: BoundFilter) -> Array:
