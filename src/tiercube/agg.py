@@ -12,7 +12,7 @@ read (a row per distinct value in each group), which is kept up to date too.
 
 from __future__ import annotations
 
-from tiercube._client.calculated import CalculatedColumn, ColumnLike, if_else
+from tiercube._client.calculated import CalculatedColumn, ColumnLike, if_else, row_expression
 from tiercube._client.conditions import Column
 from tiercube._client.measures import MeasureExpression, column_name
 from tiercube._wire import calculated as row
@@ -37,11 +37,7 @@ def _read(column: Input) -> str | row.RowExpr:
 
 
 def _calculated(column: Input, table: str | None) -> CalculatedColumn:
-    if isinstance(column, str):
-        return Column(column, table)
-    if isinstance(column, CalculatedColumn):
-        return column
-    return CalculatedColumn(row.Field(column.name, table)) if isinstance(column, Column) else CalculatedColumn(row.RowLiteral(None))
+    return CalculatedColumn(row.Field(column, table) if isinstance(column, str) else row_expression(column))
 
 
 def _aggregate(function: wire.AggregateFunction, column: Input, table: str | None) -> MeasureExpression:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import msgspec
@@ -191,6 +191,10 @@ class EditableHierarchies(Hierarchies):
         self._structure.changed(hierarchies=lambda hierarchies: [*(h for h in hierarchies if h.name != name), info])
         return Hierarchy(info.name, [Level(level, info.name) for level in info.levels])
 
+    def __delitem__(self, name: str) -> None:
+        self._connection.request("DELETE", self._path(paths.CUBE_HIERARCHY, hierarchy=name))
+        self._structure.changed(hierarchies=lambda hierarchies: [h for h in hierarchies if h.name != name])
+
 
 LevelSource: TypeAlias = "str | Column | CalculatedColumn | Condition"
 """What a level shows: a column (by name, or ``t["day"]``), a calculated column (``t["day"].month``,
@@ -204,13 +208,7 @@ def _definition_of(level: str, source: LevelSource) -> LevelDefinition:
         return LevelDefinition(level, source)
     if isinstance(source, Column) and not isinstance(source, Level):
         return LevelDefinition(level, source.name, source.table)
-    if isinstance(source, CalculatedColumn | Condition | Level):
-        return LevelDefinition(level, "", expression=row_expression(source))
-    raise TypeError(f"level {level!r} shows a column, a calculated column or a condition, not {source!r}")
-
-    def __delitem__(self, name: str) -> None:
-        self._connection.request("DELETE", self._path(paths.CUBE_HIERARCHY, hierarchy=name))
-        self._structure.changed(hierarchies=lambda hierarchies: [h for h in hierarchies if h.name != name])
+    return LevelDefinition(level, "", expression=row_expression(source))  # raises TypeError for anything else
 
 
 @public
@@ -292,7 +290,7 @@ class EditableCube(ReadOnlyCube):
         drop. A mapping names the levels (level name -> unit); by default they are named after
         their units, capitalized (Year, Quarter, Month, Day), beside the column's own level.
         """
-        pairs = levels.items() if isinstance(levels, Mapping) else [(unit.capitalize(), unit) for unit in levels]
+        pairs: Iterable[tuple[str, DateLevel]] = levels.items() if isinstance(levels, Mapping) else [(unit.capitalize(), unit) for unit in levels]
         definitions = [LevelDefinition(level, "", expression=column.date_trunc(unit).to_wire()) for level, unit in pairs]
         return EditableHierarchies(self._structure)._set(name, definitions)  # pyright: ignore[reportPrivateUsage]
 

@@ -182,8 +182,8 @@ def where(
         discounted = tiercube.where(sales["qty"] > 10, sales["price"] * 0.9, sales["price"])
     """
     if isinstance(condition, CalculatedColumn) or isinstance(then, ColumnLike) or isinstance(otherwise, ColumnLike):
-        if isinstance(condition, MeasureCondition):
-            raise TypeError("a calculated column's where(...) takes a row condition (t['qty'] > 2), not a measure's")
+        if isinstance(condition, MeasureCondition) or isinstance(then, MeasureExpression) or isinstance(otherwise, MeasureExpression):
+            raise TypeError("where(...) either chooses between measures per cell or between columns per row, not both")
         return if_else(condition, then, otherwise)
     other = _expr(otherwise) if otherwise is not None else None
     return MeasureExpression(wire.Where(MeasureCondition.of(condition).to_wire(), _expr(then), other))

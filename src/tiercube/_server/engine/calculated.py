@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import msgspec
 import pyarrow as pa
@@ -54,6 +54,13 @@ _COMPARISONS: dict[str, Callable[..., Any]] = {
     "equal": pc.equal, "not_equal": pc.not_equal, "less": pc.less,
     "less_equal": pc.less_equal, "greater": pc.greater, "greater_equal": pc.greater_equal,
 }
+_BOOL: frozenset[DataType] = frozenset({"bool"})
+_TIMESTAMP: frozenset[DataType] = frozenset({"timestamp"})
+_STRING: frozenset[DataType] = frozenset({"string"})
+# The compute functions build expressions too, which the stubs type for some only: here they are untyped.
+_KERNELS: Any = pc
+_COALESCE: Callable[..., Any] = pc.coalesce
+_FLOOR: Callable[..., Any] = pc.floor_temporal
 _CHECKED: dict[str, Callable[..., Any]] = {"add": pc.add_checked, "subtract": pc.subtract_checked, "multiply": pc.multiply_checked}
 Typed: TypeAlias = DataType | Literal["null"]
 """A compiled expression's type; "null" for a literal None, which takes the type of what it meets."""
@@ -169,8 +176,8 @@ class _Compiler:
 
     def call(self, function: str, arguments: list[RowExpr]) -> tuple[pc.Expression, Typed]:
         literal_arguments = [a.value for a in arguments[1:] if isinstance(a, RowLiteral)]
-        compiled = [self.compile(a) for a in arguments]
-        types = [t for _, t in compiled]
+        compiled: list[tuple[pc.Expression, Typed]] = [self.compile(a) for a in arguments]
+        types: list[Typed] = [t for _, t in compiled]
         values = [e for e, _ in compiled]
         self._arity(function, len(arguments))
         if function in _CHECKED or function == "divide":
@@ -194,22 +201,21 @@ class _Compiler:
             left, right = self._comparable(function, arguments, compiled)
             return _COMPARISONS[function](left, right), "bool"
         if function in ("and", "or", "not"):
-            self._require(function, types, frozenset({"bool"}), "conditions (bool)")
+            self._require(function, types, _BOOL, "conditions (bool)")
             if function == "not":
                 return pc.invert(values[0]), "bool"
-            combine = pc.and_kleene if function == "and" else pc.or_kleene
-            return combine(values[0], values[1]), "bool"
+            return _KERNELS.and_kleene(values[0], values[1]) if function == "and" else _KERNELS.or_kleene(values[0], values[1]), "bool"
         if function == "is_null":
             return pc.is_null(values[0]), "bool"
         if function == "if_else":
-            self._require(function, types[:1], frozenset({"bool"}), "a condition (bool) first")
+            self._require(function, types[:1], _BOOL, "a condition (bool) first")
             (then, otherwise), data_type = self._common(function, arguments[1:], compiled[1:])
             return pc.if_else(values[0], then, otherwise), data_type
         if function == "fill_null":
             (value, replacement), data_type = self._common(function, arguments, compiled)
-            return pc.coalesce(value, replacement), data_type
+            return _COALESCE(value, replacement), data_type
         if function in _PARTS or function == "day_of_week":
-            allowed = frozenset({"timestamp"}) if function in ("hour", "minute", "second") else _TEMPORAL
+            allowed = _TIMESTAMP if function in ("hour", "minute", "second") else _TEMPORAL
             self._require(function, types, allowed, "a timestamp" if len(allowed) == 1 else "a date or a timestamp")
             if function == "day_of_week":  # ISO: Monday is 1, Sunday 7 (duckdb's isodow)
                 return pc.day_of_week(values[0], count_from_zero=False, week_start=1), "int64"
@@ -225,14 +231,14 @@ class _Compiler:
 
     def _text(self, function: str, values: list[pc.Expression], types: list[Typed], literals: list[Any]) -> tuple[pc.Expression, Typed]:
         if function == "concat":
-            self._require(function, types, frozenset({"string"}), "text")
+            self._require(function, types, _STRING, "text")
             return pc.binary_join_element_wise(*values, pc.scalar("")), "string"
-        self._require(function, types[:1], frozenset({"string"}), "text")
+        self._require(function, types[:1], _STRING, "text")
         match function:
             case "upper":
-                return pc.utf8_upper(values[0]), "string"
+                return _KERNELS.utf8_upper(values[0]), "string"
             case "lower":
-                return pc.utf8_lower(values[0]), "string"
+                return _KERNELS.utf8_lower(values[0]), "string"
             case "length":
                 return pc.utf8_length(values[0]).cast(pa.int64()), "int64"
             case "substring":
@@ -243,8 +249,8 @@ class _Compiler:
                 pattern = literals[0] if literals else None
                 if not isinstance(pattern, str):
                     raise self.fail(f"{function} takes the text to look for, as in t['name'].{function}('abc')")
-                kernel = {"starts_with": pc.starts_with, "ends_with": pc.ends_with, "contains": pc.match_substring}[function]
-                return kernel(values[0], pattern=pattern), "bool"
+                kernel = {"starts_with": "starts_with", "ends_with": "ends_with", "contains": "match_substring"}[function]
+                return getattr(_KERNELS, kernel)(values[0], pattern=pattern), "bool"
 
     def _arity(self, function: str, count: int) -> None:
         expected = {"add": 2, "subtract": 2, "multiply": 2, "divide": 2, "and": 2, "or": 2, "if_else": 3, "fill_null": 2,
@@ -280,7 +286,8 @@ class _Compiler:
         if left_type in NUMERIC and right_type in NUMERIC:
             common = _promoted([left_type, right_type])
             return (left.cast(value_type(common)), right.cast(value_type(common))), common
-        for literal, other_type, index in ((arguments[0], right_type, 0), (arguments[1], left_type, 1)):
+        sides: tuple[tuple[RowExpr, Typed, int], ...] = ((arguments[0], right_type, 0), (arguments[1], left_type, 1))
+        for literal, other_type, index in sides:
             if isinstance(literal, RowLiteral) and _fits(literal.value, other_type):
                 converted = _literal(literal.value, other_type)
                 return ((converted, right) if index == 0 else (left, converted)), other_type
@@ -315,8 +322,9 @@ def _fits(value: object, data_type: Typed) -> bool:
 
 def _literal(value: object, data_type: Typed | None) -> pc.Expression:
     if value is None:
-        return pc.scalar(pa.scalar(None, value_type(data_type) if data_type is not None and data_type != "null" else pa.null()))
-    scalar = pa.scalar(value)
+        empty = pa.scalar(None, value_type(data_type) if data_type is not None and data_type != "null" else pa.null())
+        return pc.scalar(cast(Any, empty))
+    scalar: Any = pa.scalar(cast(Any, value))
     if data_type is not None and data_type != "null":
         try:
             scalar = scalar.cast(value_type(data_type))
@@ -341,9 +349,11 @@ def truncated(value: pc.Expression, unit: str) -> pc.Expression:
     """``value`` (a date or timestamp) truncated to the start of its ``unit``, in its own time zone."""
     if unit in _SUB_DAY:
         local = pc.local_timestamp(value)
-        past = pc.subtract(local, pc.floor_temporal(local, unit=unit))
-        return pc.subtract(value, past)
-    return pc.floor_temporal(value, unit=unit, week_starts_monday=True)
+        past = pc.subtract(local, _FLOOR(local, unit=unit))
+        start: pc.Expression = _KERNELS.subtract(value, past)
+        return start
+    floored: pc.Expression = _FLOOR(value, unit=unit, week_starts_monday=True)
+    return floored
 
 
 def column_values(data: pa.Table, compiled: Compiled, names: Mapping[str, str] | None = None) -> Array:
@@ -356,22 +366,23 @@ def column_values(data: pa.Table, compiled: Compiled, names: Mapping[str, str] |
         spread = _per_distinct_value(column, values, compiled.expression)
         if spread is not None:
             return spread
-    return evaluate(pa.table(sources) if sources else data.select([]), compiled.expression)
+    table = pa.Table.from_arrays(list(sources.values()), names=list(sources)) if sources else data.select([])
+    return evaluate(table, compiled.expression)
 
 
 def _per_distinct_value(column: str, values: Chunked, expression: pc.Expression) -> Array | None:
     """Computed once per dictionary value, or per distinct date: None when neither applies."""
     combined = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     if isinstance(combined, pa.DictionaryArray):
-        per_value = evaluate(pa.table({column: combined.dictionary}), expression)
-        on_null = evaluate(pa.table({column: pa.nulls(1, combined.dictionary.type)}), expression)
+        per_value = evaluate(pa.Table.from_arrays([combined.dictionary], names=[column]), expression)
+        on_null = evaluate(pa.Table.from_arrays([pa.nulls(1, combined.dictionary.type)], names=[column]), expression)
         spread: Array = per_value.take(combined.indices)
         if combined.null_count:
             spread = pc.if_else(pc.is_null(combined.indices), on_null[0], spread)
         return spread
     if pa.types.is_date(combined.type) and len(combined) > 4096:
         distinct = pc.unique(combined)
-        per_value = evaluate(pa.table({column: distinct}), expression)
+        per_value = evaluate(pa.Table.from_arrays([distinct], names=[column]), expression)
         found: Array = per_value.take(pc.index_in(combined, value_set=distinct))
         return found
     return None

@@ -11,7 +11,8 @@ so this works on numpy arrays of them.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,7 @@ from tiercube._server.engine.arrays import Array
 from tiercube._wire.cubes import Period
 
 _DAY_US = 86_400_000_000
+_LOCAL: Callable[..., Any] = pc.local_timestamp  # the stubs type it for typed timestamp arrays only
 
 
 def moved(values: Array, period: Period, sign: int = 1) -> Array:
@@ -30,9 +32,8 @@ def moved(values: Array, period: Period, sign: int = 1) -> Array:
         days = _days(values.cast(pa.date32()), period, sign)
         dates: Array = pa.array(days.astype(np.int32), mask=np.asarray(pc.is_null(values))).cast(pa.date32())
         return dates
-    timestamps = cast(pa.TimestampType, values.type)
-    zone = timestamps.tz
-    local = pc.local_timestamp(values) if zone is not None else values
+    zone: str | None = getattr(values.type, "tz", None)
+    local: Array = _LOCAL(values) if zone is not None else values
     micros = local.cast(pa.timestamp("us")).cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
     day = np.floor_divide(micros, _DAY_US)
     time_of_day = micros - day * _DAY_US
@@ -60,7 +61,8 @@ def _day_numbers(days: npt.NDArray[np.int64], period: Period, sign: int) -> npt.
     length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
     moved_dates = target.astype("datetime64[D]") + np.minimum(day_of_month, length - 1)
     moved_dates = moved_dates + sign * (period.weeks * 7 + period.days)
-    return moved_dates.astype(np.int64)
+    numbers: npt.NDArray[np.int64] = moved_dates.astype(np.int64)
+    return numbers
 
 
 def is_zero(period: Period) -> bool:

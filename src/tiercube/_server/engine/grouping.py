@@ -118,7 +118,8 @@ def _part_input(values: Chunked, function: PartFunction) -> Chunked:
         return values.cast(pa.float64())
     if function == "sum_squares":
         floats = values.cast(pa.float64())
-        squares: Chunked = pc.multiply(floats, floats)
+        kernels: Any = pc  # float arrays; the stubs lose the type
+        squares: Chunked = kernels.multiply(floats, floats)
         return squares
     return values
 

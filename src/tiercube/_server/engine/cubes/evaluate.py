@@ -11,6 +11,7 @@ deadline and the request's cancellation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import pyarrow as pa
@@ -20,7 +21,7 @@ from tiercube._server.engine.arrays import Array
 from tiercube._server.engine.cubes import scopes
 from tiercube._server.engine.cubes.base import Deadline, Input, Leaf
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, nulls, repeat
-from tiercube._server.engine.cubes.holistic import quantiles
+from tiercube._server.engine.cubes.holistic import VALUE, quantiles
 from tiercube._server.engine.cubes.model import Cube
 from tiercube._server.engine.filters import COMPARISONS, BoundFilter, bind
 from tiercube._wire.cubes import (
@@ -159,7 +160,7 @@ class Evaluator:
 
     def _align(self, levels: LevelSet, parent: LevelSet, values: Array) -> Array:
         """``values`` (one per cell of ``parent``) repeated for each cell of ``levels`` it contains."""
-        source = self.cells.at(parent).select([code_column(level) for level in parent]).append_column(scopes.VALUE, values)
+        source = self.cells.at(parent).select([code_column(level) for level in parent]).append_column(VALUE, values)
         return scopes.lookup(self.cells, levels, parent, source)
 
 
@@ -186,13 +187,14 @@ def _finish_leaf(leaf: Leaf, parts: dict[str, Array]) -> Array:
 def _deviation(total: Array, count: Array, squares: Array, population: bool, root: bool) -> Array:
     """Variance (or its square root) from sums: (sum of squares - sum^2 / n) / (n or n - 1); null below
     two values for a sample's (one for a population's); never below 0 (rounding)."""
+    kernels: Any = pc  # float arrays throughout; the stubs lose their types on the way
     n = count.cast(pa.float64())
     s = total.cast(pa.float64())
-    spread = pc.subtract(squares, pc.divide(pc.multiply(s, s), n))
-    divisor = n if population else pc.subtract(n, pa.scalar(1.0))
-    variance = pc.max_element_wise(pc.divide(spread, divisor), pa.scalar(0.0))
-    enough = pc.greater(divisor, pa.scalar(0.0))
-    result: Array = pc.if_else(enough, pc.sqrt(variance) if root else variance, pa.scalar(None, pa.float64()))
+    spread = kernels.subtract(squares, kernels.divide(kernels.multiply(s, s), n))
+    divisor = n if population else kernels.subtract(n, pa.scalar(1.0))
+    variance = kernels.max_element_wise(kernels.divide(spread, divisor), pa.scalar(0.0))
+    enough = kernels.greater(divisor, pa.scalar(0.0))
+    result: Array = kernels.if_else(enough, kernels.sqrt(variance) if root else variance, pa.scalar(None, pa.float64()))
     return result
 
 

@@ -106,7 +106,8 @@ class _Judge:
         if ref.table == self.levels.fact:
             if ref.calculated is not None:
                 # A calculated level: computed per dictionary value or distinct date where it can be.
-                return test(column_values(self.data, ref.calculated))
+                judged: Array = test(column_values(self.data, ref.calculated))
+                return judged
             return _spread(self.data[ref.column], test)
         edge = self.levels.hops.get(ref.table)
         if edge is None or len(edge.pairs) != 1 or ref.table not in self.dimensions:

@@ -6,7 +6,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import Array, Chunked, positions
+from tiercube._server.engine.arrays import Array
 from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, build_base
 from tiercube._server.engine.cubes.cells import Cells, code_column, encode
 from tiercube._server.engine.cubes.evaluate import NO_CONTEXT, Context, Evaluator, PartsByLeaf

@@ -54,9 +54,9 @@ def widened(levels: LevelSet, *extra: str | None) -> LevelSet:
 def lookup(cells: Cells, levels: LevelSet, keys: Sequence[str], source: pa.Table) -> Array:
     """``source``'s ``VALUE`` for each cell of ``levels``, found by the codes of ``keys`` (null where none)."""
     size = cells.rows(levels)
-    values = source[VALUE]
+    values = source[VALUE].combine_chunks()
     if not keys:
-        value = values[0] if len(values) else pa.scalar(None, values.type)
+        value: pa.Scalar[Any] = values[0] if len(values) else pa.scalar(None, values.type)
         return repeat(value, size)
     names = [code_column(level) for level in keys]
     left = cells.at(levels).select(names).append_column(POSITION, positions(size))
@@ -80,8 +80,13 @@ def _fold(cells: Cells, levels: LevelSet, wider: LevelSet, values: Array, combin
         return values
     table = _with_values(cells.at(wider), levels, values)
     names = [code_column(level) for level in levels]
-    combined = table.group_by(names).aggregate([(VALUE, combine)]).rename_columns({f"{VALUE}_{combine}": VALUE})
+    combined = table.group_by(names).aggregate(_aggregation(combine)).rename_columns({f"{VALUE}_{combine}": VALUE})
     return lookup(cells, levels, levels, combined)
+
+
+def _aggregation(kernel: str) -> list[tuple[Any, ...]]:
+    """``VALUE`` aggregated with ``kernel`` (the stubs spell aggregations out by name; ours are data)."""
+    return [(VALUE, kernel)]
 
 
 def partitions(table: pa.Table, keys: Sequence[str], order: Sequence[Ints]) -> tuple[Ints, Ints]:
@@ -169,7 +174,7 @@ def _period_start(cells: Cells, level: str, period: Period, mapping: Ints) -> In
     (the window is (member - period, member]); a null member's window is itself."""
     values = cells.values[level]
     present = np.flatnonzero(mapping >= 0)
-    members = values.take(pa.array(present))
+    members = values.take(present)
     earliest = moved(values, period, -1)
     starts = np.searchsorted(_sortable(members), _sortable(earliest), side="right").astype(np.int64)
     null = np.asarray(pc.is_null(values))
@@ -198,11 +203,11 @@ def shift(evaluator: Evaluating, node: Shift, levels: LevelSet, context: Context
         present = np.flatnonzero(mapping >= 0)
         target_position = mapping[codes] + node.offset
         inside = (target_position >= 0) & (target_position < len(present))
-        target = pa.array(present[np.clip(target_position, 0, max(len(present) - 1, 0))], pa.int32(), mask=~inside)
+        target: Array = pa.array(present[np.clip(target_position, 0, max(len(present) - 1, 0))].astype(np.int32), mask=~inside)
     else:
         members = cells.values[node.level]
         found = pc.index_in(moved(members, node.period), value_set=members, skip_nulls=True)
-        target = found.take(pa.array(codes)).cast(pa.int32())
+        target = found.take(codes).cast(pa.int32())
     source = _with_values(table, levels, values)
     name = code_column(node.level)
     keys = table.select([code_column(level) for level in levels]).set_column(levels.index(node.level), name, target)
@@ -235,7 +240,7 @@ def siblings(evaluator: Evaluating, node: Siblings, levels: LevelSet, context: C
     below = evaluator.cube.level_and_below(node.level)
     keys = [level for level in levels if level not in below]
     names = [code_column(level) for level in keys]
-    totals = _with_values(cells.at(levels), keys, values).group_by(names).aggregate([(VALUE, "sum")])
+    totals = _with_values(cells.at(levels), keys, values).group_by(names).aggregate(_aggregation("sum"))
     total = lookup(cells, levels, keys, totals.rename_columns({f"{VALUE}_sum": VALUE}))
     if not node.exclude_self:
         return total
@@ -253,7 +258,7 @@ def origin(evaluator: Evaluating, node: Origin, levels: LevelSet, context: Conte
         combined = quantiles(table, names, VALUE, None, 0.5, "linear")
     else:
         kernel = "mean" if node.function == "mean" else node.function
-        combined = table.group_by(names).aggregate([(VALUE, kernel)]).rename_columns({f"{VALUE}_{kernel}": VALUE})
+        combined = table.group_by(names).aggregate(_aggregation(kernel)).rename_columns({f"{VALUE}_{kernel}": VALUE})
     return lookup(cells, levels, levels, combined)
 
 
@@ -288,7 +293,8 @@ def _ranks(table: pa.Table, keys: list[str], values: Array, ascending: bool) -> 
     tie_start = np.maximum.accumulate(np.where(new_value, index, 0))
     ranks = tie_start - partition_start + 1
     valid = np.asarray(pc.is_valid(values))
-    return pa.array(_unsorted(sorted_rows, ranks).astype(np.int64), mask=~valid)
+    ranked: Array = pa.array(_unsorted(sorted_rows, ranks).astype(np.int64), mask=~valid)
+    return ranked
 
 
 def order_key(values: Array, ascending: bool) -> Ints:
@@ -300,7 +306,8 @@ def order_key(values: Array, ascending: bool) -> Ints:
         same[1:] = np.asarray(pc.equal(ordered.slice(1), ordered.slice(0, len(values) - 1)).fill_null(False))
         same[1:] |= np.asarray(pc.and_(pc.is_null(ordered.slice(1)), pc.is_null(ordered.slice(0, len(values) - 1))))
     dense = np.cumsum(~same).astype(np.int64)
-    return _unsorted(np.asarray(order).astype(np.int64), dense)
+    keyed: Ints = _unsorted(np.asarray(order).astype(np.int64), dense)
+    return keyed
 
 
 def member_of(evaluator: Evaluating, node: MemberOf, levels: LevelSet, context: Context) -> Array:
@@ -318,6 +325,6 @@ def member_of(evaluator: Evaluating, node: MemberOf, levels: LevelSet, context: 
     first = np.ones(len(sorted_rows), dtype=bool)
     first[1:] = partition[1:] != partition[:-1]
     chosen = sorted_rows[first & valid[sorted_rows]]
-    best = table.take(pa.array(chosen)).select([code_column(level) for level in levels])
-    members = cells.values[node.level].take(pa.array(codes[chosen]))
+    best = table.take(chosen).select([code_column(level) for level in levels])
+    members = cells.values[node.level].take(codes[chosen])
     return lookup(cells, levels, levels, best.append_column(VALUE, members))
