@@ -122,14 +122,17 @@ def member_positions(cells: Cells, level: str) -> Ints:
 
 
 def cumulative(evaluator: Evaluating, node: Cumulative, levels: LevelSet, context: Context) -> Array:
+    """Computed by the levels of the row that are not below ``node.level`` (a running total of months
+    is one per month, whatever days the row shows), then handed to the row's cells."""
     if node.level not in levels:
         return evaluator.measure(node.measure, levels, context)
     cells, cube = evaluator.cells, evaluator.cube
     wider = widened(levels, node.partitioning)
-    values = evaluator.measure(node.measure, wider, context)
-    table = cells.at(wider)
-    below = cube.level_and_below(node.level)
-    keys = [level for level in wider if level not in below]
+    below = cube.level_and_below(node.level)[1:]
+    coarse = tuple(level for level in wider if level not in below)
+    values = evaluator.measure(node.measure, coarse, context)
+    table = cells.at(coarse)
+    keys = [level for level in coarse if level != node.level]
     mapping = member_positions(cells, node.level)
     position = mapping[_codes(table, node.level)]
     sorted_rows, partition = partitions(table, keys, [position])
@@ -142,15 +145,26 @@ def cumulative(evaluator: Evaluating, node: Cumulative, levels: LevelSet, contex
     key = partition * width + ordered_position
     first = np.searchsorted(key, partition * width, side="left")  # the partition's first row
     if node.window is not None and node.window.members is not None:
-        first = np.searchsorted(key, partition * width + ordered_position - node.window.members, side="right")
+        # Never before the partition's first row: a window reaching back further is cut there.
+        reach = np.maximum(ordered_position - node.window.members, -1)
+        first = np.searchsorted(key, partition * width + reach, side="right")
     elif node.window is not None and node.window.period is not None:
         start = _period_start(cells, node.level, node.window.period, mapping)[_codes(table, node.level)[sorted_rows]]
         first = np.searchsorted(key, partition * width + start, side="left")
     last = np.arange(len(sorted_rows))
     total = sums[last] - np.where(first > 0, sums[np.maximum(first - 1, 0)], 0)
     count = counts[last] - np.where(first > 0, counts[np.maximum(first - 1, 0)], 0)
-    result = pa.array(_unsorted(sorted_rows, total), mask=_unsorted(sorted_rows, count == 0))
-    return _fold(cells, levels, wider, result.cast(_sum_type(values)), "sum")
+    result = pa.array(_unsorted(sorted_rows, total), mask=_unsorted(sorted_rows, count == 0)).cast(_sum_type(values))
+    return _handed_down(cells, levels, wider, coarse, result)
+
+
+def _handed_down(cells: Cells, levels: LevelSet, wider: LevelSet, coarse: LevelSet, values: Array) -> Array:
+    """Values of the cells of ``coarse`` (``wider`` without some levels) for the cells of ``levels``
+    (``wider`` without some others): each cell of ``wider`` takes its coarse cell's value, then
+    the cells of ``wider`` that make up a cell of ``levels`` add up (one, in a hierarchy)."""
+    if coarse != wider:
+        values = lookup(cells, wider, coarse, _with_values(cells.at(coarse), coarse, values))
+    return _fold(cells, levels, wider, values, "sum")
 
 
 def _numbers(values: Array) -> npt.NDArray[Any]:
@@ -266,15 +280,19 @@ def origin(evaluator: Evaluating, node: Origin, levels: LevelSet, context: Conte
 
 
 def rank(evaluator: Evaluating, node: Rank, levels: LevelSet, context: Context) -> Array:
+    """Ranks the members of ``node.level`` by the levels of the row that are not below it (a row by
+    category and product shows its category's rank), within the row's other members."""
     cells = evaluator.cells
     if node.level not in levels:
         return nulls(cells.rows(levels), pa.int64())
     wider = widened(levels, node.within)
-    values = evaluator.measure(node.measure, wider, context)
-    table = cells.at(wider)
-    below = evaluator.cube.level_and_below(node.level)
-    keys = [level for level in wider if level not in below]
-    ranks = _ranks(table, keys, values, node.ascending)
+    below = evaluator.cube.level_and_below(node.level)[1:]
+    coarse = tuple(level for level in wider if level not in below)
+    values = evaluator.measure(node.measure, coarse, context)
+    keys = [level for level in coarse if level != node.level]
+    ranks = _ranks(cells.at(coarse), keys, values, node.ascending)
+    if coarse != wider:
+        ranks = lookup(cells, wider, coarse, _with_values(cells.at(coarse), coarse, ranks))
     return _fold(cells, levels, wider, ranks, "min")
 
 
