@@ -77,7 +77,7 @@ class ColumnLike:
         return CalculatedColumn(wire.Cast(self._row(), data_type))
 
     def round(self, digits: int = 0) -> CalculatedColumn:
-        """The values rounded to ``digits`` decimals (half to even), as floats: ``t["price"].round(1)``."""
+        """The values rounded to ``digits`` decimals (halves away from zero, as SQL), as floats: ``t["price"].round(1)``."""
         return self._call("round", digits)
 
     def is_null(self) -> CalculatedColumn:
@@ -260,6 +260,7 @@ def row_expression(value: object) -> wire.RowExpr:
 
 
 def if_else(condition: CalculatedColumn | Condition, then: Calculable, otherwise: Calculable = None) -> CalculatedColumn:
-    """Row by row: ``then`` where ``condition`` holds, else ``otherwise`` (null when not given)."""
+    """Row by row: ``then`` where ``condition`` holds, else ``otherwise`` (null when not given); a null
+    condition does not hold (SQL's ``CASE WHEN``)."""
     return CalculatedColumn(wire.Call("if_else", [row_expression(condition), row_expression(then), row_expression(otherwise)]))
 

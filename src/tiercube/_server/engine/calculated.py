@@ -196,7 +196,8 @@ class _Compiler:
         if function == "round":
             self._require(function, types[:1], NUMERIC, "a number")
             digits = self._literal_int(function, literal_arguments)
-            return pc.round(values[0].cast(pa.float64()), ndigits=digits), "float64"
+            # Halves away from zero, as SQL's round (Arrow's default rounds them to even).
+            return _KERNELS.round(values[0].cast(pa.float64()), ndigits=digits, round_mode="half_towards_infinity"), "float64"
         if function in _COMPARISONS:
             left, right = self._comparable(function, arguments, compiled)
             return _COMPARISONS[function](left, right), "bool"
@@ -210,7 +211,8 @@ class _Compiler:
         if function == "if_else":
             self._require(function, types[:1], _BOOL, "a condition (bool) first")
             (then, otherwise), data_type = self._common(function, arguments[1:], compiled[1:])
-            return pc.if_else(values[0], then, otherwise), data_type
+            # A condition that is null does not hold (SQL's CASE WHEN): the row takes ``otherwise``.
+            return _KERNELS.if_else(_COALESCE(values[0], pc.scalar(False)), then, otherwise), data_type
         if function == "fill_null":
             (value, replacement), data_type = self._common(function, arguments, compiled)
             return _COALESCE(value, replacement), data_type
