@@ -2,11 +2,13 @@
 
 ``compile_row`` checks a ``RowExpr`` against the types of the columns it reads
 (an unknown column, a wrong type, a function given the wrong arguments raise
-``InvalidRequestError`` naming the fix) and compiles it into one Arrow compute
-expression over those columns, named as the table names them. ``column_values``
-evaluates it over whole columns: on a dictionary column's dictionary, or on the
-distinct values of a date column, when it reads only that column, so ``month``
-of ten million dates computes 1,095 months and spreads them.
+``InvalidRequestError`` naming the fix), once, when the measure or level is set.
+``column_values`` computes it over whole columns by calling the same compute
+kernels on the arrays directly (an Arrow expression evaluated by Acero takes
+twice as long: ``qty * price`` of ten million rows, 65 ms against 27), and on a
+dictionary column's dictionary, or on the distinct values of a date column, when
+it reads only that column, so ``month`` of ten million dates computes 1,095
+months and spreads them.
 
 Calendar parts and truncations are computed in the column's own time zone when
 it has one (Arrow's temporal kernels read a zoned timestamp's local time);
@@ -62,6 +64,8 @@ _KERNELS: Any = pc
 _COALESCE: Callable[..., Any] = pc.coalesce
 _FLOOR: Callable[..., Any] = pc.floor_temporal
 _CHECKED: dict[str, Callable[..., Any]] = {"add": pc.add_checked, "subtract": pc.subtract_checked, "multiply": pc.multiply_checked}
+Built: TypeAlias = Any
+"""What the compiler builds: an Arrow expression, or the values themselves (arrays or a scalar)."""
 Typed: TypeAlias = DataType | Literal["null"]
 """A compiled expression's type; "null" for a literal None, which takes the type of what it meets."""
 
@@ -74,7 +78,8 @@ class Compiled:
     equal definitions get equal keys, so groupings that need the same one share it.
     """
 
-    expression: pc.Expression = field(compare=False, hash=False)
+    # The expression with every column's table filled in; computed again over arrays (``column_values``).
+    source: RowExpr = field(compare=False, hash=False)
     data_type: DataType
     table: str
     columns: tuple[str, ...]
@@ -102,23 +107,30 @@ def compile_row(expression: RowExpr, resolve: Resolve, where: str) -> Compiled:
     """Check ``expression`` against the columns ``resolve`` finds and compile it; mistakes raise
     ``InvalidRequestError`` starting with ``where`` (the measure or level being set)."""
     compiler = _Compiler(resolve, where)
-    compiled, data_type = compiler.compile(expression)
+    _, data_type = compiler.compile(expression)
     if compiler.table is None:
         raise InvalidRequestError(f"{where}: a calculated column must read at least one column, as in t['qty'] * 2")
     if data_type == "null":
         raise InvalidRequestError(f"{where}: the calculated column is null in every row; give its values a type with .cast(...)")
-    return Compiled(
-        compiled, data_type, compiler.table, tuple(compiler.columns), calculated_key(compiler.resolved(expression)),
-        tuple(compiler.columns.values()),
-    )
+    source = compiler.resolved(expression)
+    return Compiled(source, data_type, compiler.table, tuple(compiler.columns), calculated_key(source), tuple(compiler.columns.values()))
 
 
 class _Compiler:
-    def __init__(self, resolve: Resolve, where: str) -> None:
+    """Checks an expression and builds it: as an Arrow expression, or computed over ``arrays`` (by column name).
+
+    Arrow's compute functions take arrays and expressions alike, so one walk does both.
+    """
+
+    def __init__(self, resolve: Resolve, where: str, arrays: Mapping[str, Array | Chunked] | None = None) -> None:
         self.resolve = resolve
         self.where = where
+        self.arrays = arrays
         self.table: str | None = None
         self.columns: dict[str, DataType] = {}
+
+    def constant(self, scalar: pa.Scalar[Any]) -> Any:
+        return scalar if self.arrays is not None else pc.scalar(cast(Any, scalar))
 
     def resolved(self, node: RowExpr) -> RowExpr:
         """``node`` with the table of every column it reads filled in: what names it (``calculated_key``)."""
@@ -137,12 +149,12 @@ class _Compiler:
     def fail(self, message: str) -> InvalidRequestError:
         return InvalidRequestError(f"{self.where}: {message}")
 
-    def compile(self, node: RowExpr) -> tuple[pc.Expression, Typed]:
+    def compile(self, node: RowExpr) -> tuple[Built, Typed]:
         match node:
             case Field(column, table):
                 return self.field(column, table)
             case RowLiteral(value, data_type):
-                return _literal(value, data_type), _literal_type(value, data_type)
+                return self.constant(_literal(value, data_type)), _literal_type(value, data_type)
             case Cast(operand, data_type):
                 inner, _ = self.compile(operand)
                 if data_type == "string":  # numbers and dates to text; stored text is read as plain text already
@@ -156,11 +168,14 @@ class _Compiler:
                     bound = bind(condition, {f.column: self.columns[f.column] for f in read}, table=self.table)
                 except InvalidRequestError as error:
                     raise self.fail(str(error)) from None
-                return bound.expression, "bool"
+                if self.arrays is None:
+                    return bound.expression, "bool"
+                names = list(dict.fromkeys(f.column for f in read))
+                return evaluate(pa.Table.from_arrays([self.arrays[n] for n in names], names=names), bound.expression), "bool"
             case Call(function, arguments):
                 return self.call(function, arguments)
 
-    def field(self, column: str, table: str | None) -> tuple[pc.Expression, DataType]:
+    def field(self, column: str, table: str | None) -> tuple[Built, DataType]:
         found_table, found_column, data_type = self.resolve(column, table)
         if self.table is None:
             self.table = found_table
@@ -170,13 +185,13 @@ class _Compiler:
                 f"and the others in {self.table!r}; calculate over one table's columns"
             )
         self.columns[found_column] = data_type
-        reference = pc.field(found_column)
+        reference: Any = self.arrays[found_column] if self.arrays is not None else pc.field(found_column)
         # Text kernels have no dictionary variants: strings are read as plain text.
         return (reference.cast(pa.string()) if data_type == "string" else reference), data_type
 
-    def call(self, function: str, arguments: list[RowExpr]) -> tuple[pc.Expression, Typed]:
+    def call(self, function: str, arguments: list[RowExpr]) -> tuple[Built, Typed]:
         literal_arguments = [a.value for a in arguments[1:] if isinstance(a, RowLiteral)]
-        compiled: list[tuple[pc.Expression, Typed]] = [self.compile(a) for a in arguments]
+        compiled: list[tuple[Built, Typed]] = [self.compile(a) for a in arguments]
         types: list[Typed] = [t for _, t in compiled]
         values = [e for e, _ in compiled]
         self._arity(function, len(arguments))
@@ -212,7 +227,7 @@ class _Compiler:
             self._require(function, types[:1], _BOOL, "a condition (bool) first")
             (then, otherwise), data_type = self._common(function, arguments[1:], compiled[1:])
             # A condition that is null does not hold (SQL's CASE WHEN): the row takes ``otherwise``.
-            return _KERNELS.if_else(_COALESCE(values[0], pc.scalar(False)), then, otherwise), data_type
+            return _KERNELS.if_else(_COALESCE(values[0], self.constant(pa.scalar(False))), then, otherwise), data_type
         if function == "fill_null":
             (value, replacement), data_type = self._common(function, arguments, compiled)
             return _COALESCE(value, replacement), data_type
@@ -231,10 +246,10 @@ class _Compiler:
             return truncated(values[0], str(unit)), types[0]
         return self._text(function, values, types, literal_arguments)
 
-    def _text(self, function: str, values: list[pc.Expression], types: list[Typed], literals: list[Any]) -> tuple[pc.Expression, Typed]:
+    def _text(self, function: str, values: list[Built], types: list[Typed], literals: list[Any]) -> tuple[Built, Typed]:
         if function == "concat":
             self._require(function, types, _STRING, "text")
-            return pc.binary_join_element_wise(*values, pc.scalar("")), "string"
+            return _KERNELS.binary_join_element_wise(*values, self.constant(pa.scalar(""))), "string"
         self._require(function, types[:1], _STRING, "text")
         match function:
             case "upper":
@@ -274,11 +289,11 @@ class _Compiler:
             raise self.fail(f"{function} takes a whole number of digits, as in t['price'].round(2)")
         return int(literals[0])
 
-    def _comparable(self, function: str, arguments: list[RowExpr], compiled: list[tuple[pc.Expression, Typed]]) -> tuple[pc.Expression, pc.Expression]:
+    def _comparable(self, function: str, arguments: list[RowExpr], compiled: list[tuple[Built, Typed]]) -> tuple[Built, Built]:
         (left, right), _ = self._common(function, arguments, compiled)
         return left, right
 
-    def _common(self, function: str, arguments: list[RowExpr], compiled: list[tuple[pc.Expression, Typed]]) -> tuple[tuple[pc.Expression, pc.Expression], Typed]:
+    def _common(self, function: str, arguments: list[RowExpr], compiled: list[tuple[Built, Typed]]) -> tuple[tuple[Built, Built], Typed]:
         """Both operands in one type: numbers promoted, a literal cast to the other side's type."""
         (left, left_type), (right, right_type) = compiled
         if left_type == right_type or right_type == "null":
@@ -291,7 +306,7 @@ class _Compiler:
         sides: tuple[tuple[RowExpr, Typed, int], ...] = ((arguments[0], right_type, 0), (arguments[1], left_type, 1))
         for literal, other_type, index in sides:
             if isinstance(literal, RowLiteral) and _fits(literal.value, other_type):
-                converted = _literal(literal.value, other_type)
+                converted = self.constant(_literal(literal.value, other_type))
                 return ((converted, right) if index == 0 else (left, converted)), other_type
         raise self.fail(f"{function} cannot combine a {left_type} with a {right_type}; convert one with .cast(...)")
 
@@ -322,17 +337,18 @@ def _fits(value: object, data_type: Typed) -> bool:
     return isinstance(value, str) and data_type in ("string", "date", "timestamp")
 
 
-def _literal(value: object, data_type: Typed | None) -> pc.Expression:
+def _literal(value: object, data_type: Typed | None) -> pa.Scalar[Any]:
     if value is None:
-        empty = pa.scalar(None, value_type(data_type) if data_type is not None and data_type != "null" else pa.null())
-        return pc.scalar(cast(Any, empty))
+        empty: pa.Scalar[Any] = pa.scalar(None, value_type(data_type) if data_type is not None and data_type != "null" else pa.null())
+        return empty
     scalar: Any = pa.scalar(cast(Any, value))
     if data_type is not None and data_type != "null":
         try:
             scalar = scalar.cast(value_type(data_type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             raise InvalidRequestError(f"{value!r} is not a {data_type}") from None
-    return pc.scalar(scalar)
+    converted: pa.Scalar[Any] = scalar
+    return converted
 
 
 def _with_table(condition: Filter, table: str | None) -> Filter:
@@ -347,15 +363,14 @@ def _with_table(condition: Filter, table: str | None) -> Filter:
             return Not(_with_table(operand, table))
 
 
-def truncated(value: pc.Expression, unit: str) -> pc.Expression:
-    """``value`` (a date or timestamp) truncated to the start of its ``unit``, in its own time zone."""
+def truncated(value: Any, unit: str) -> Any:
+    """``value`` (dates or timestamps, or an expression of them) truncated to the start of its ``unit``,
+    in its own time zone."""
     if unit in _SUB_DAY:
-        local = pc.local_timestamp(value)
-        past = pc.subtract(local, _FLOOR(local, unit=unit))
-        start: pc.Expression = _KERNELS.subtract(value, past)
-        return start
-    floored: pc.Expression = _FLOOR(value, unit=unit, week_starts_monday=True)
-    return floored
+        local = _KERNELS.local_timestamp(value)
+        past = _KERNELS.subtract(local, _FLOOR(local, unit=unit))
+        return _KERNELS.subtract(value, past)
+    return _FLOOR(value, unit=unit, week_starts_monday=True)
 
 
 def column_values(data: pa.Table, compiled: Compiled, names: Mapping[str, str] | None = None) -> Array:
@@ -365,26 +380,41 @@ def column_values(data: pa.Table, compiled: Compiled, names: Mapping[str, str] |
     sources = {column: data[names.get(column, column)] for column in compiled.columns}
     if len(sources) == 1:
         ((column, values),) = sources.items()
-        spread = _per_distinct_value(column, values, compiled.expression)
+        spread = _per_distinct_value(compiled, column, values)
         if spread is not None:
             return spread
-    table = pa.Table.from_arrays(list(sources.values()), names=list(sources)) if sources else data.select([])
-    return evaluate(table, compiled.expression)
+    return _computed(compiled, sources, data.num_rows)
 
 
-def _per_distinct_value(column: str, values: Chunked, expression: pc.Expression) -> Array | None:
+def _computed(compiled: Compiled, arrays: Mapping[str, Array | Chunked], size: int) -> Array:
+    """``compiled`` over ``arrays`` (by column name), each of ``size`` values, by the kernels themselves."""
+    types = dict(zip(compiled.columns, compiled.types, strict=True))
+    compiler = _Compiler(lambda column, _: (compiled.table, column, types[column]), "a calculated column", arrays)
+    result, _ = compiler.compile(compiled.source)
+    if isinstance(result, pa.Scalar):
+        repeated: Array = pa.repeat(cast(Any, result), size)
+        return repeated
+    if isinstance(result, pa.ChunkedArray):
+        combined: Array = result.combine_chunks()
+        return combined
+    computed: Array = result
+    return computed
+
+
+def _per_distinct_value(compiled: Compiled, column: str, values: Chunked) -> Array | None:
     """Computed once per dictionary value, or per distinct date: None when neither applies."""
     combined = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     if isinstance(combined, pa.DictionaryArray):
-        per_value = evaluate(pa.Table.from_arrays([combined.dictionary], names=[column]), expression)
-        on_null = evaluate(pa.Table.from_arrays([pa.nulls(1, combined.dictionary.type)], names=[column]), expression)
+        dictionary = combined.dictionary
+        per_value = _computed(compiled, {column: dictionary}, len(dictionary))
+        on_null = _computed(compiled, {column: pa.nulls(1, dictionary.type)}, 1)
         spread: Array = per_value.take(combined.indices)
         if combined.null_count:
             spread = pc.if_else(pc.is_null(combined.indices), on_null[0], spread)
         return spread
     if pa.types.is_date(combined.type) and len(combined) > 4096:
         distinct = pc.unique(combined)
-        per_value = evaluate(pa.Table.from_arrays([distinct], names=[column]), expression)
+        per_value = _computed(compiled, {column: distinct}, len(distinct))
         found: Array = per_value.take(pc.index_in(combined, value_set=distinct))
         return found
     return None

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, positions
-from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, nulls
+from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, nulls, threaded
 from tiercube._server.engine.cubes.evaluate import NO_CONTEXT, Evaluator
 from tiercube._server.engine.cubes.model import Cube
 from tiercube._server.engine.cubes.scopes import order_key, partitions
@@ -68,9 +68,10 @@ def kept_by_top(evaluator: Evaluator, top: Top, sets: list[LevelSet], parts: lis
         if not names:
             result.append(part)
             continue
-        shown = kept.select(names).group_by(names).aggregate([])
+        shown = kept.select(names).group_by(names, use_threads=threaded(kept)).aggregate([])
         marked = part.append_column("\x1fposition", positions(part.num_rows))
-        found = marked.join(shown, keys=names, join_type="left semi").sort_by("\x1fposition").drop_columns(["\x1fposition"])
+        found = marked.join(shown, keys=names, join_type="left semi", use_threads=threaded(marked))
+        found = found.sort_by("\x1fposition").drop_columns(["\x1fposition"])
         result.append(found)
     return result
 

@@ -13,6 +13,7 @@ whether or not the cell at hand has a value for each.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -21,9 +22,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiercube._server.engine.arrays import POSITION, Array, positions
+from tiercube._server.engine.arrays import POSITION, Array, Chunked, positions
 from tiercube._server.engine.calendar import moved
-from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, nulls, repeat
+from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, nulls, repeat, threaded
 from tiercube._server.engine.cubes.holistic import VALUE, quantiles
 from tiercube._server.engine.cubes.model import Cube
 from tiercube._server.engine.filters import BoundFilter
@@ -58,9 +59,46 @@ def lookup(cells: Cells, levels: LevelSet, keys: Sequence[str], source: pa.Table
     if not keys:
         value: pa.Scalar[Any] = values[0] if len(values) else pa.scalar(None, values.type)
         return repeat(value, size)
-    names = [code_column(level) for level in keys]
-    left = cells.at(levels).select(names).append_column(POSITION, positions(size))
-    joined = left.join(source.select([*names, VALUE]), keys=names, join_type="left outer").sort_by(POSITION)
+    target = cells.at(levels)
+    return found_at(cells, keys, [target[code_column(k)] for k in keys], source, values)
+
+
+def found_at(cells: Cells, keys: Sequence[str], wanted: Sequence[Chunked | Array], source: pa.Table, values: Array) -> Array:
+    """The ``values`` of the rows of ``source`` whose codes of ``keys`` are ``wanted`` (one array of codes
+    per key, nulls matching nothing), in the order of ``wanted``; null where no row matches.
+
+    Cells are few: each side's codes become one integer (mixed radix), and a binary search over the
+    sorted source finds them, without the thread pool an Acero join hands its batches to.
+    """
+    radix = [len(cells.values[key]) + 1 for key in keys]
+    if math.prod(radix) >= 2**62:  # too many members to number every combination: a hash join
+        return _joined(keys, wanted, source, values)
+    left, valid = _combined(wanted, radix)
+    right, _ = _combined([source[code_column(key)] for key in keys], radix)
+    order = np.argsort(right, kind="stable")
+    ordered = right[order]
+    place = np.clip(np.searchsorted(ordered, left), 0, max(len(ordered) - 1, 0))
+    hit = valid & (ordered[place] == left) if len(ordered) else np.zeros(len(left), dtype=bool)
+    indices: Any = pa.array(order[place] if len(ordered) else place, mask=~hit)
+    picked: Array = values.take(indices)
+    return picked
+
+
+def _combined(codes: Sequence[Chunked | Array], radix: Sequence[int]) -> tuple[Ints, npt.NDArray[np.bool_]]:
+    """Codes of several levels as one integer per row, and whether every code was there (not null)."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    valid = np.ones(len(codes[0]), dtype=bool)
+    for column, base in zip(codes, radix, strict=True):
+        valid &= np.asarray(pc.is_valid(column))
+        combined = combined * base + np.asarray(column.fill_null(pa.scalar(0, column.type))).astype(np.int64)
+    return combined, valid
+
+
+def _joined(keys: Sequence[str], wanted: Sequence[Chunked | Array], source: pa.Table, values: Array) -> Array:
+    names = [code_column(key) for key in keys]
+    left = pa.Table.from_arrays([*wanted, positions(len(wanted[0]))], names=[*names, POSITION])
+    right = source.select(names).append_column(VALUE, values)
+    joined = left.join(right, keys=names, join_type="left outer", use_threads=threaded(left)).sort_by(POSITION)
     found: Array = joined[VALUE].combine_chunks()
     return found
 
@@ -79,8 +117,10 @@ def _fold(cells: Cells, levels: LevelSet, wider: LevelSet, values: Array, combin
     if wider == levels:
         return values
     table = _with_values(cells.at(wider), levels, values)
+    if cells.rows(wider) == cells.rows(levels):
+        return lookup(cells, levels, levels, table)  # one cell of ``wider`` per cell (a hierarchy): nothing to combine
     names = [code_column(level) for level in levels]
-    combined = table.group_by(names).aggregate(_aggregation(combine)).rename_columns({f"{VALUE}_{combine}": VALUE})
+    combined = table.group_by(names, use_threads=threaded(table)).aggregate(_aggregation(combine)).rename_columns({f"{VALUE}_{combine}": VALUE})
     return lookup(cells, levels, levels, combined)
 
 
@@ -222,12 +262,8 @@ def shift(evaluator: Evaluating, node: Shift, levels: LevelSet, context: Context
         members = cells.values[node.level]
         found = pc.index_in(moved(members, node.period), value_set=members, skip_nulls=True)
         target = found.take(codes).cast(pa.int32())
-    source = _with_values(table, levels, values)
-    name = code_column(node.level)
-    keys = table.select([code_column(level) for level in levels]).set_column(levels.index(node.level), name, target)
-    joined = keys.append_column(POSITION, positions(len(values))).join(source, keys=[code_column(level) for level in levels], join_type="left outer")
-    shifted: Array = joined.sort_by(POSITION)[VALUE].combine_chunks()
-    return shifted
+    wanted = [target if level == node.level else table[code_column(level)] for level in levels]
+    return found_at(cells, levels, wanted, _with_values(table, levels, values), values)
 
 
 def at(evaluator: Evaluating, node: At, levels: LevelSet, context: Context) -> Array:
@@ -254,7 +290,8 @@ def siblings(evaluator: Evaluating, node: Siblings, levels: LevelSet, context: C
     below = evaluator.cube.level_and_below(node.level)
     keys = [level for level in levels if level not in below]
     names = [code_column(level) for level in keys]
-    totals = _with_values(cells.at(levels), keys, values).group_by(names).aggregate(_aggregation("sum"))
+    own = _with_values(cells.at(levels), keys, values)
+    totals = own.group_by(names, use_threads=threaded(own)).aggregate(_aggregation("sum"))
     total = lookup(cells, levels, keys, totals.rename_columns({f"{VALUE}_sum": VALUE}))
     if not node.exclude_self:
         return total
@@ -272,7 +309,7 @@ def origin(evaluator: Evaluating, node: Origin, levels: LevelSet, context: Conte
         combined = quantiles(table, names, VALUE, None, 0.5, "linear")
     else:
         kernel = "mean" if node.function == "mean" else node.function
-        combined = table.group_by(names).aggregate(_aggregation(kernel)).rename_columns({f"{VALUE}_{kernel}": VALUE})
+        combined = table.group_by(names, use_threads=threaded(table)).aggregate(_aggregation(kernel)).rename_columns({f"{VALUE}_{kernel}": VALUE})
     return lookup(cells, levels, levels, combined)
 
 
