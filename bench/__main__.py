@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import cluster, concurrency, connect, explorer, loads, peers, queries, report, startup, transport, typecheck
+from bench import analytics, cluster, concurrency, connect, explorer, loads, peers, queries, report, startup, transport, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "explorer", "cluster", "typecheck")
+AREAS = ("import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "analytics", "explorer", "cluster", "typecheck")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "peers" in areas:
             begin("peers")
             figures += peers.measure(context, data)
+        if "analytics" in areas:
+            begin("analytics")
+            figures += analytics.measure(context)
         if "explorer" in areas:
             begin("explorer")
             figures += explorer.measure(context, data)
