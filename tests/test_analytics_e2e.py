@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import tiercube
@@ -100,7 +101,7 @@ MONTHLY = """
 
 def test_year_to_date_and_month_over_month_growth(shop: Shop) -> None:
     result = shop.cube.query("revenue", "revenue YTD", "previous month", "MoM growth", levels=["Month"])
-    assert result.schema.field("Month").type == pa.date32()
+    assert result["Month"].type == pa.date32()
     assert_close(values(result), oracle(MONTHLY.format(where="", filter="")))
 
 
@@ -112,7 +113,7 @@ def test_top_three_products_per_region_with_totals_over_everything(shop: Shop) -
                    row_number() OVER (PARTITION BY region ORDER BY sum(qty * price) DESC, product) AS n
             FROM sales GROUP BY region, product) WHERE n <= 3 ORDER BY region, product""")
     totals = dict(oracle("SELECT region, sum(qty * price) FROM sales GROUP BY region"))
-    want = []
+    want: list[tuple[Any, ...]] = []
     for region in sorted(totals):
         want += [row for row in ranked if row[0] == region] + [(region, None, totals[region], None)]
     want.append((None, None, sum(totals.values()), None))
@@ -133,7 +134,7 @@ def test_medians_percentiles_and_the_median_basket(shop: Shop) -> None:
 
 def test_a_restricted_reader_sees_only_her_rows_in_every_scope(shop: Shop) -> None:
     cube = shop.noor.cubes["sales"]
-    europe = SALES.filter(pa.compute.equal(SALES["region"], "EU"))
+    europe = SALES.filter(pc.field("region") == "EU")
     assert_close(
         values(cube.query("revenue", "revenue YTD", "previous month", "MoM growth", levels=["Month"])),
         oracle(MONTHLY.format(where="", filter=""), europe),

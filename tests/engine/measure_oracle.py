@@ -36,7 +36,7 @@ from tiercube._wire.cubes import (
     Siblings,
     Where,
 )
-from tiercube._wire.filters import Compare, Filter, IsIn, IsNull, Not
+from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or
 
 _SQL_OPERATORS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -67,10 +67,10 @@ def filter_sql(condition: Filter, date_levels: frozenset[str] = frozenset()) -> 
             return f"({q(column)} IS NULL)"
         case Not(operand):
             return f"(NOT {filter_sql(operand, date_levels)})"
-        case _:
-            joiner = " AND " if type(condition).__name__ == "And" else " OR "
-            operands = getattr(condition, "operands")
-            return "(" + joiner.join(filter_sql(o, date_levels) for o in operands) + ")" if operands else ("TRUE" if joiner == " AND " else "FALSE")
+        case And(operands):
+            return "(" + " AND ".join(filter_sql(o, date_levels) for o in operands) + ")" if operands else "TRUE"
+        case Or(operands):
+            return "(" + " OR ".join(filter_sql(o, date_levels) for o in operands) + ")" if operands else "FALSE"
 
 
 def row_sql(expression: RowExpr) -> str:
@@ -138,8 +138,8 @@ class MeasureSql:
                 return self.over_cells(levels, {}, literal(value))
             case Arithmetic(op, left, right):
                 sources = {"a": self.cells(left, levels, context), "b": self.cells(right, levels, context)}
-                value = "CASE WHEN b.v = 0 THEN NULL ELSE a.v::DOUBLE / b.v END" if op == "/" else f"a.v {op} b.v"
-                return self.over_cells(levels, sources, value)
+                combined = "CASE WHEN b.v = 0 THEN NULL ELSE a.v::DOUBLE / b.v END" if op == "/" else f"a.v {op} b.v"
+                return self.over_cells(levels, sources, combined)
             case Where(MeasureComparison(left, op, right), then, otherwise):
                 sources = {
                     "l": self.cells(left, levels, context), "r": self.cells(right, levels, context),
@@ -177,8 +177,8 @@ class MeasureSql:
                     return self.over_cells(levels, {"s": own}, "NULL" if exclude_self else "s.v")
                 keys = [name for name in levels if name not in self.level_and_below(level)]
                 window = f"sum(s.v) OVER (PARTITION BY {', '.join(f's.{q(k)}' for k in keys) or '1'})"
-                value = f"CASE WHEN s.v IS NULL THEN {window} ELSE {window} - s.v END" if exclude_self else window
-                return f"SELECT {self.columns(levels, 's')}{value} AS v FROM ({own}) s"
+                shared = f"CASE WHEN s.v IS NULL THEN {window} ELSE {window} - s.v END" if exclude_self else window
+                return f"SELECT {self.columns(levels, 's')}{shared} AS v FROM ({own}) s"
             case Origin(inner, origin_levels, function):
                 wider = levels + [name for name in origin_levels if name not in levels]
                 combine = {"sum": "sum", "mean": "avg", "min": "min", "max": "max", "median": "median"}[function]
@@ -208,7 +208,8 @@ class MeasureSql:
                 )
                 best = f"SELECT {self.columns(levels, 'b')}b.{q(level)} AS v FROM ({numbered}) b WHERE b.n = 1"
                 return self.over_cells(levels, {"m": best}, "m.v")
-        raise NotImplementedError(node)
+            case _:  # conditions other than a comparison: the generated measures do not use them
+                raise NotImplementedError(node)
 
     def group(self, levels: Sequence[str], alias: str) -> str:
         return f"GROUP BY {', '.join(f'{alias}.{q(level)}' for level in levels)}" if levels else ""

@@ -152,7 +152,8 @@ def measure_trees(draw: st.DrawFn, depth: int = 0, exact: bool = False) -> Measu
             comparison = MeasureComparison(draw(exact_inner), draw(st.sampled_from([">", "<=", "=="])), draw(exact_inner))
             return Where(comparison, draw(inner), draw(st.one_of(st.none(), inner)))
         case "filtered":
-            return Filtered(draw(inner), draw(st.sampled_from([IsIn("region", ["EU", "ASIA"]), Compare("Month", ">=", "2024-03-01")])))
+            conditions: list[Filter] = [IsIn("region", ["EU", "ASIA"]), Compare("Month", ">=", "2024-03-01")]
+            return Filtered(draw(inner), draw(st.sampled_from(conditions)))
         case "parent":
             return ParentValue(draw(inner), level)
         case "cumulative":
