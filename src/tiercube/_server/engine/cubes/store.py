@@ -20,7 +20,7 @@ from tiercube._server.engine.cubes.model import (
     validate_measure,
 )
 from tiercube._server.engine.cubes.partials import Partials
-from tiercube._server.engine.cubes.results import Results
+from tiercube._server.engine.cubes.results import Answer, Results, digest
 from tiercube._server.engine.cubes.query import run_query
 from tiercube._server.engine.layout import check_name
 from tiercube._server.engine.tables import QueryLimits, TableStore
@@ -214,24 +214,42 @@ class CubeStore:
         table store's (the server's config).
         Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
         """
+        return self.answer(cube_name, request, visible, limits=limits).table
+
+    def answer(self, cube_name: str, request: CubeQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> Answer:
+        """``query``'s answer, as it is kept for the next caller asking the same (with its encoding)."""
         cube = self._get(cube_name)
         limits = limits if limits is not None else self.tables.limits
         if visible.restricted or self.results is None:
             plan = visible.rows(cube.fact_table)
-            return run_query(self.tables, self.joins, cube, request, limits=limits, visible=plan, partials=self.partials)
+            return Answer(run_query(self.tables, self.joins, cube, request, limits=limits, visible=plan, partials=self.partials))
         # The versions as they are before the query runs: see ``results``.
-        versions = tuple((r.table, self.tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table))
-        key = (id(cube), msgspec.json.encode(request), limits, versions)
+        key = self._key(cube, request, limits)
         answer = self.results.get(key)
         if answer is None:
-            answer = run_query(self.tables, self.joins, cube, request, limits=limits, partials=self.partials)
+            answer = Answer(run_query(self.tables, self.joins, cube, request, limits=limits, partials=self.partials))
             self.results.put(key, cube, answer)
         return answer
 
+    def kept(self, cube_name: str, request: CubeQuery, visible: Visibility) -> Answer | None:
+        """The answer kept for ``request``, if there is one: a lookup that never computes nor waits,
+        so the server can answer a repeated query without handing it to a worker thread."""
+        cube = self._cubes.get(cube_name)
+        if cube is None or visible.restricted or self.results is None:
+            return None
+        return self.results.get(self._key(cube, request, self.tables.limits))
+
+    def _key(self, cube: Cube, request: CubeQuery, limits: QueryLimits) -> bytes:
+        versions = [(r.table, self.tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table)]
+        return digest([id(cube).to_bytes(8, "little"), msgspec.json.encode([request, limits.timeout, limits.max_rows, versions])])
+
     def query_mdx(self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> pa.Table:
         """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``, as ``query`` would."""
+        return self.answer_mdx(request, visible, limits=limits).table
+
+    def answer_mdx(self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> Answer:
         cube_name, query = to_cube_query(request.mdx, lambda name: self._get(name).info)
-        return self.query(cube_name, query, visible, limits=limits)
+        return self.answer(cube_name, query, visible, limits=limits)
 
 
 def _measures_using_level(cube: Cube, level: str) -> list[str]:
