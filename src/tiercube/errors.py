@@ -130,6 +130,13 @@ class ClusterError(TiercubeError):
     code = "cluster"
     status = 503
 
+    def __init__(self, message: str, *, table: str | None = None, partition: int | None = None) -> None:
+        super().__init__(message)
+        self.table = table
+        """The distributed table that lost a partition, when that is what happened."""
+        self.partition = partition
+        """The number of the lost partition (from 0, in ``table.partitions``), when that is what happened."""
+
 
 @public
 class CapabilityError(TiercubeError):
@@ -290,12 +297,22 @@ class QueryTimeoutError(QueryError):
 
     code = "query_timeout"
 
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        """The server's query timeout in seconds (``query_timeout``)."""
+
 
 @public
 class ResultTooLargeError(QueryError):
     """A query's result has more rows than the server's result limit."""
 
     code = "result_too_large"
+
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        """The most rows the query could return: the server's ``max_result_rows``, or less if the query asked."""
 
 
 def _all_subclasses(cls: type[TiercubeError]) -> list[type[TiercubeError]]:

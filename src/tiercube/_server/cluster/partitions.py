@@ -98,7 +98,9 @@ class Partitions:
                 log.warning("table %r lost partition %d: worker %s left the cluster", self.table, number, part.worker)
                 raise ClusterError(
                     f"table {self.table!r} lost partition {number} of {len(self.parts)} ({part.rows} rows): "
-                    "its worker left the cluster; empty the table (table.drop()) and load it again"
+                    "its worker left the cluster; empty the table (table.drop()) and load it again",
+                    table=self.table,
+                    partition=number,
                 )
 
     # Changes: a new Partitions, or an exception with nothing changed -------------

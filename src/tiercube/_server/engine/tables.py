@@ -147,7 +147,7 @@ class TableStore:
         wanted = min(request.max_rows, rows.num_rows) if request.max_rows is not None else limit + 1
         data = rows.selected(condition, visible.rows(name), wanted, request.columns)
         if request.max_rows is None and data.num_rows > limit:
-            raise ResultTooLargeError(f"the result has more than {limit} rows, the server's limit; pass max_rows or a filter")
+            raise ResultTooLargeError(f"the result has more than {limit} rows, the server's limit; pass max_rows or a filter", limit=limit)
         return decoded(data)
 
     # Changing ----------------------------------------------------------

@@ -126,7 +126,8 @@ def run_query(
         if rows > limit:
             raise ResultTooLargeError(
                 f"the query would return {rows} rows, more than the limit of {limit}; "
-                "add a filter, ask for fewer levels, or raise the limit"
+                "add a filter, ask for fewer levels, or raise the limit",
+                limit=limit,
             )
         parts = [evaluator.result_part(levels, request) for levels in sets]
         return _finish(pa.concat_tables(parts, promote_options="default"), cells, request)
