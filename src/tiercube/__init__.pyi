@@ -54,10 +54,12 @@ from tiercube.errors import (
     QueryError,
     QueryTimeoutError,
     RequestTooLargeError,
+    ResourceExhaustedError,
     ResultTooLargeError,
     ServerStartError,
     ServerUnavailableError,
     TiercubeError,
+    TooLargeForMemoryError,
     TooManyAttemptsError,
 )
 
@@ -116,6 +118,7 @@ __all__ = [
     "ReadOnlyTable",
     "RemoteSession",
     "RequestTooLargeError",
+    "ResourceExhaustedError",
     "ResultTooLargeError",
     "S3Location",
     "Security",
@@ -127,6 +130,7 @@ __all__ = [
     "Tables",
     "TiercubeError",
     "TlsConfig",
+    "TooLargeForMemoryError",
     "TooManyAttemptsError",
     "User",
     "UserConfig",

@@ -81,6 +81,11 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     ``max_failed_logins_per_minute`` failed password checks from one address,
     sign-ins from it are answered 429 for the rest of the minute.
 
+    ``memory_limit`` bounds the server's memory (default: 80% of the
+    machine's, or of the container's cgroup limit): a load or query that would
+    need more than is free is refused before it starts
+    (``ResourceExhaustedError``), rather than getting the process killed.
+
     With ``cluster`` (a Dask scheduler's address, and the ``tiercube[cluster]``
     extra installed), tables created or read with ``distributed=True`` live on
     the cluster's workers, partitioned by a hash of their keys; so does every
@@ -103,6 +108,8 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     max_failed_logins_per_minute: int = 10
     # Memory for maintained aggregates (groupings of fact rows that repeated queries roll up).
     aggregate_memory_bytes: int = 256 * 1024 * 1024
+    # The most memory the server uses, in bytes; None: 80% of the machine's, or of its cgroup's limit.
+    memory_limit: int | None = None
     # A Dask scheduler ("tcp://host:8786") whose workers hold distributed tables; None: no cluster.
     cluster: str | None = None
     # With a cluster, every table read with at least this many rows (0: every new table) is distributed.
@@ -110,8 +117,8 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
     def __post_init__(self) -> None:
         # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.
-        for field in ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections"):
-            if not getattr(self, field) > 0:
+        for field in ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections", "memory_limit"):
+            if getattr(self, field) is not None and not getattr(self, field) > 0:
                 raise InvalidRequestError(f"{field} must be positive, not {getattr(self, field)!r}")
 
     def check_cluster(self) -> None:

@@ -13,6 +13,8 @@ carries what the server knew (as psycopg's ``Error.diag`` does)::
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
     ├── CancelledError          499: the client went away (the server's own: no client reads it)
+    ├── ResourceExhaustedError  503: the work needs more memory than the server has free now
+    │   └── TooLargeForMemoryError 413: ... more than it could ever have under its memory_limit
     ├── AuthenticationError     401: missing or wrong credentials
     │   └── TooManyAttemptsError 429: too many failed sign-ins from this address
     ├── PermissionDeniedError   403: authenticated, but not allowed
@@ -100,6 +102,36 @@ class ServerStartError(TiercubeError):
         super().__init__(message)
         self.logs_path = logs_path
         """The server's whole log file."""
+
+
+@public
+class ResourceExhaustedError(TiercubeError):
+    """A load or query would need more memory than the server has free under its ``memory_limit``.
+
+    Refused before it allocated anything: every table is as it was and the
+    server keeps answering. Try again when other work is done, narrow the work
+    (a filter, fewer levels, a smaller file), or give the server more memory.
+    """
+
+    code = "resource_exhausted"
+    status = 503
+
+    def __init__(self, message: str, *, needed: int | None = None, available: int | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.needed = needed
+        """About how many bytes the work would need at its peak (the server's estimate)."""
+        self.available = available
+        """How many bytes of the limit were free when it was refused."""
+        self.limit = limit
+        """The server's ``memory_limit`` in bytes."""
+
+
+@public
+class TooLargeForMemoryError(ResourceExhaustedError):
+    """A load or query would need more memory than the server could give it, even with nothing else running."""
+
+    code = "too_large_for_memory"
+    status = 413
 
 
 @public

@@ -10,6 +10,7 @@ a Struct as JSON, a ``pa.Table`` as an Arrow IPC stream.
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -78,6 +79,11 @@ def endpoint(
 _DECODED_AT_ONCE = 16 * 1024
 
 
+# Decoding a JSON body into Python values takes many times its size (a list of small rows: up to 12x).
+_DECODED_PER_BYTE = 12
+_LARGE_BODY = 1 << 20
+
+
 def _run(
     route: Route,
     handler: Callable[[Call[Any]], object],
@@ -88,10 +94,13 @@ def _run(
     raw: bytes,
     gone: threading.Event,
 ) -> object:
-    if call is None:
-        call = _call(route, state, grant, params, raw)
-    with cancellable(gone):
-        return handler(call)
+    decoding = len(raw) >= _LARGE_BODY
+    what = f"decoding a request body of {len(raw):,} bytes"
+    with state.tables.memory.reserve(_DECODED_PER_BYTE * len(raw), what, "send it in smaller requests") if decoding else nullcontext():
+        if call is None:
+            call = _call(route, state, grant, params, raw)
+        with cancellable(gone):
+            return handler(call)
 
 
 def _call(route: Route, state: ServerState, grant: Grant, params: dict[str, str], raw: bytes) -> Call[Any]:

@@ -24,6 +24,7 @@ from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.held import ServerPlacement
+from tiercube._server.engine.memory import MemoryGovernor, default_limit
 from tiercube._server.engine.rows import Placement
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.file_access import FileAccess
@@ -79,11 +80,15 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.share = ShareFile()
-        # Kept groupings get the budget; answers to repeated queries an eighth more of it.
-        partials = Partials(self.config.aggregate_memory_bytes)
+        limit = self.config.memory_limit or default_limit()
+        # Kept groupings get the budget (within a quarter of the memory limit); answers to repeated
+        # queries an eighth more of it. Both give their memory back when a load or query needs it.
+        budget = min(self.config.aggregate_memory_bytes, limit // 4)
+        partials, results = Partials(budget), Results(budget // 8)
+        memory = MemoryGovernor(limit, [results.clear, partials.release])
         limits = QueryLimits(self.config.query_timeout, self.config.max_result_rows)
-        tables = TableStore(placement_for(self.config), partials, limits)
-        self.cubes = CubeStore(tables, partials, Results(self.config.aggregate_memory_bytes // 8))
+        tables = TableStore(placement_for(self.config), partials, limits, memory)
+        self.cubes = CubeStore(tables, partials, results)
         self.restrictions = Restrictions(tables, self.cubes.joins)
         self.authenticator = Authenticator(self.config, self.owner_token)
         self.judge = Judge(self.config, self.started_by, self.share.nonce)

@@ -79,6 +79,20 @@ class Partitions:
     def identity(self) -> object:
         return self
 
+    @property
+    def nbytes(self) -> int:
+        return sum(part.bytes for part in self.parts)
+
+    def estimated_groups(self, columns: Sequence[str]) -> int:
+        """Without a look at the workers' rows: only a boolean column is known to hold few values."""
+        bound = 1
+        for column in columns:
+            bound = min(bound * (3 if pa.types.is_boolean(self.schema.field(column).type) else self.num_rows), self.num_rows)
+        return bound
+
+    def counted_groups(self, columns: Sequence[str]) -> int:
+        return self.estimated_groups(columns)  # the workers group their own rows, each within its memory
+
     def partitions(self, *, workers_shown: bool) -> list[Partition]:
         """Each partition as the table's info reports it; a lost one has no rows or bytes.
 
@@ -163,6 +177,10 @@ class Partitions:
         self.check()
         changed = {i: self.cluster.submit(part.worker, tasks.dropped, part.future, condition) for i, part in enumerate(self.parts)}
         return Change(self._replaced(changed, self.next_sequence), None, None, exact=False)
+
+    def load_memory(self, source: Source, access: sources.Access) -> int:
+        """Only an Arrow file passes through the server; the workers read every other source."""
+        return sources.memory_needed(source, access) if isinstance(source, ArrowFileSource) else 0
 
     def compacted(self) -> Rows | None:
         return None  # each change builds whole partitions on the workers

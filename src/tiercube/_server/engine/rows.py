@@ -70,8 +70,23 @@ class Rows(Protocol):
         every change: what is kept of the rows (maintained aggregates) is told apart by it."""
         ...
 
+    @property
+    def nbytes(self) -> int:
+        """The memory the rows hold (for estimates of what reading them costs)."""
+        ...
+
     def gathered(self) -> pa.Table:
         """Every row, on the server, with one dictionary per column (for small tables: a join's dimension)."""
+        ...
+
+    def estimated_groups(self, columns: Sequence[str]) -> int:
+        """At most how many distinct combinations of ``columns``' values the rows hold, cheaply: for
+        estimating what grouping them costs (dictionary sizes, ranges of integers and dates)."""
+        ...
+
+    def counted_groups(self, columns: Sequence[str]) -> int:
+        """How many distinct combinations of ``columns``' values there are, or an upper bound: a pass
+        over the rows, for when ``estimated_groups`` says a grouping may not fit in memory."""
         ...
 
     def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: RowMask | None) -> pa.Table:
@@ -103,6 +118,10 @@ class Rows(Protocol):
         """``source`` read and conformed to ``layout``, ready to be added."""
         ...
 
+    def load_memory(self, source: Source, access: sources.Access) -> int:
+        """About how much of the server's memory ``pending_load`` of ``source`` takes at its peak."""
+        ...
+
     def compacted(self) -> Rows | None:
         """The same rows, with the same ``identity``, holding no more memory than they need (after
         replaced or dropped rows); None when that would gain little. Costs a pass over the rows:
@@ -120,6 +139,10 @@ class Placement(Protocol):
     def read(self, request: Read, access: sources.Access, origin: str) -> tuple[Layout, Change, int]:
         """A new table's layout (inferred from its source), its first version holding the source's
         rows, and how many rows the source had."""
+        ...
+
+    def read_memory(self, request: Read, access: sources.Access) -> int:
+        """About how much of the server's memory ``read`` takes at its peak."""
         ...
 
     def stats(self) -> ClusterStats | None:

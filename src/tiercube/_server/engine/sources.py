@@ -7,6 +7,7 @@ tells, the row and column; nothing here touches a stored table.
 from __future__ import annotations
 
 import codecs
+import os
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -170,6 +171,34 @@ def _read_csv(
         if explained is None:
             raise
         raise LoadError(f"{origin}: {explained.text}", path=origin, line=explained.line, column=explained.column) from None
+
+
+# What reading a source holds at its peak, per byte of it (of a Parquet file: per byte once
+# uncompressed). Measured on 5 M rows: a CSV file 2.6x (3.5x with keys), Parquet 1.8x (2.3x).
+_PEAK_PER_BYTE: dict[type[Source], float] = {CsvSource: 3.5, ParquetSource: 2.5, ArrowFileSource: 2.5}
+
+
+def memory_needed(source: Source, access: Access) -> int:
+    """About how much memory reading ``source`` takes at its peak (checked as a read checks it)."""
+    import pyarrow.parquet as pq
+
+    origin = describe(source)
+    try:
+        with _opened(source.path, access) as opened:
+            if isinstance(source, ParquetSource):
+                metadata = pq.read_metadata(opened)
+                size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+            elif isinstance(opened, str):
+                size = os.stat(opened).st_size
+            else:
+                size = opened.size()
+    except LoadError:
+        raise
+    except FileNotFoundError:
+        raise LoadError(f"{origin}: no such file on the server's file system", path=origin) from None
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise LoadError(f"{origin}: {error}", path=origin) from None
+    return int(size * _PEAK_PER_BYTE[type(source)])
 
 
 def row_group_sizes(source: ParquetSource, access: Access) -> list[int]:

@@ -26,6 +26,7 @@ from tiercube._server.engine import sources
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.filters import bind
 from tiercube._server.engine.layout import Layout, check_name
+from tiercube._server.engine.memory import MemoryGovernor
 from tiercube._server.engine.held import ServerPlacement
 from tiercube._server.engine.rows import Change, Placement, Rows
 from tiercube._server.engine.types import decoded
@@ -35,6 +36,8 @@ from tiercube._wire.messages import CreateTable, DataType, Read, Source, TableIn
 from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError, ResultTooLargeError
 
 log = logging.getLogger("tiercube.server")
+
+_SMALLER_LOAD = "load fewer rows at a time (split the file, or append in smaller batches)"
 
 _VERSIONS = itertools.count()
 # Compaction (giving back the space of replaced and dropped rows) runs here, off the writers' path.
@@ -95,7 +98,13 @@ class StoredTable:
 class TableStore:
     """Every table of a session, by name."""
 
-    def __init__(self, placement: Placement | None = None, observer: Observer | None = None, limits: QueryLimits = QueryLimits()) -> None:
+    def __init__(
+        self,
+        placement: Placement | None = None,
+        observer: Observer | None = None,
+        limits: QueryLimits = QueryLimits(),
+        memory: MemoryGovernor | None = None,
+    ) -> None:
         self._tables: dict[str, StoredTable] = {}
         # Held to add or remove tables; changes of a table's rows take the table's own lock.
         self.catalog_lock = threading.RLock()
@@ -104,6 +113,8 @@ class TableStore:
         self._compactions_lock = threading.Lock()
         self.placement: Placement = placement if placement is not None else ServerPlacement()
         self.limits = limits
+        # What loads and queries may take of the server's memory (no limit by default: engine tests).
+        self.memory = memory if memory is not None else MemoryGovernor(None)
         self._observer = observer
 
     # Reading -----------------------------------------------------------
@@ -145,10 +156,13 @@ class TableStore:
         limit = self.limits.max_rows
         # Stop at the rows asked for (never more than there are), or one past the limit, to tell that it was passed.
         wanted = min(request.max_rows, rows.num_rows) if request.max_rows is not None else limit + 1
-        data = rows.selected(condition, visible.rows(name), wanted, request.columns)
-        if request.max_rows is None and data.num_rows > limit:
-            raise ResultTooLargeError(f"the result has more than {limit} rows, the server's limit; pass max_rows or a filter", limit=limit)
-        return decoded(data)
+        # The rows, their strings decoded, and their encoding for the wire.
+        memory = 3 * min(wanted, rows.num_rows) * rows.nbytes // max(rows.num_rows, 1)
+        with self.memory.reserve(memory, f"a query of up to {min(wanted, rows.num_rows):,} rows of table {name!r}", "pass max_rows or a filter"):
+            data = rows.selected(condition, visible.rows(name), wanted, request.columns)
+            if request.max_rows is None and data.num_rows > limit:
+                raise ResultTooLargeError(f"the result has more than {limit} rows, the server's limit; pass max_rows or a filter", limit=limit)
+            return decoded(data)
 
     # Changing ----------------------------------------------------------
 
@@ -161,7 +175,9 @@ class TableStore:
         """Create a table whose columns and types come from the source (read as ``access`` allows)."""
         check_name("table", request.table)
         self._refuse_taken(request.table)
-        layout, first, rows = self.placement.read(request, access, sources.describe(request.source))
+        origin = sources.describe(request.source)
+        with self.memory.reserve(self.placement.read_memory(request, access), f"reading {origin}", _SMALLER_LOAD):
+            layout, first, rows = self.placement.read(request, access, origin)
         checkpoint(f"reading {request.table!r}")
         if first.commit is not None:
             first.commit()
@@ -169,12 +185,13 @@ class TableStore:
 
     def load(self, name: str, source: Source, access: sources.Access) -> tuple[StoredTable, int]:
         table = self.get(name)
-        pending = table.rows.pending_load(source, table.layout, access)
-        checkpoint(f"loading into {name!r}")
-        with table.lock:
-            change = pending.apply(table.rows)
+        with self.memory.reserve(table.rows.load_memory(source, access), f"reading {sources.describe(source)}", _SMALLER_LOAD):
+            pending = table.rows.pending_load(source, table.layout, access)
             checkpoint(f"loading into {name!r}")
-            self.swap(table, change)
+            with table.lock:
+                change = pending.apply(table.rows)
+                checkpoint(f"loading into {name!r}")
+                self.swap(table, change)
         return table, pending.num_rows
 
     def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> tuple[StoredTable, int]:
@@ -197,12 +214,14 @@ class TableStore:
 
     def add(self, table: StoredTable, incoming: pa.Table, origin: str) -> int:
         """``incoming`` (rows from the caller) added to ``table``; how many came in."""
-        conformed = table.layout.conform(incoming, origin)
-        checkpoint(f"loading into {table.name!r}")
-        with table.lock:
-            change = table.rows.added(conformed, table.keys)
+        # Conformed, grouped by key, merged, and folded into maintained aggregates: a few copies at most.
+        with self.memory.reserve(4 * int(incoming.nbytes), f"adding {incoming.num_rows:,} rows to table {table.name!r}", _SMALLER_LOAD):
+            conformed = table.layout.conform(incoming, origin)
             checkpoint(f"loading into {table.name!r}")
-            self.swap(table, change)
+            with table.lock:
+                change = table.rows.added(conformed, table.keys)
+                checkpoint(f"loading into {table.name!r}")
+                self.swap(table, change)
         return incoming.num_rows
 
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
@@ -253,6 +272,8 @@ class TableStore:
                 if compacted is not None:
                     # The same values: what is kept of them (aggregates, answers) stays valid.
                     table.rows = compacted
+            # The old version's memory, once no query reads it, goes back to the system, not to the allocator's cache.
+            pa.default_memory_pool().release_unused()
         except Exception:  # never lose a table over housekeeping: it stays as it was
             log.exception("compacting table %r failed; it keeps its rows as they are", table.name)
 

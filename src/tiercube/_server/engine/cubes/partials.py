@@ -232,6 +232,14 @@ class Partials:
             self._counts["maintained"] += len(kept)
             self._evict()
 
+    def release(self) -> int:
+        """Forget every kept grouping, when memory is short: the bytes given back (queries rebuild them)."""
+        with self._lock:
+            entries = [e for found in self._entries.values() for e in found]
+            self._entries.clear()
+            self._counts["evicted"] += len(entries)
+            return sum(e.nbytes for e in entries)
+
     def forget(self, table: str) -> None:
         with self._lock:
             self._entries.pop(table, None)
