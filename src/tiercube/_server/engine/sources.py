@@ -64,15 +64,29 @@ def read(
     ``row_groups``: of a Parquet source, only these (a cluster worker reads its share of a file).
     """
     origin = describe(source)
+    with _as_load_errors(origin), _opened(source.path, access) as opened:
+        match source:
+            case CsvSource(path, options):
+                table = _read_csv(opened, origin, options, data_types, lambda: _binary(path, access))
+            case ParquetSource():
+                table = _read_parquet(opened, row_groups)
+            case ArrowFileSource():
+                table = _read_arrow(opened)
     try:
-        with _opened(source.path, access) as opened:
-            match source:
-                case CsvSource(path, options):
-                    table = _read_csv(opened, origin, options, data_types, lambda: _binary(path, access))
-                case ParquetSource():
-                    table = _read_parquet(opened, row_groups)
-                case ArrowFileSource():
-                    table = _read_arrow(opened)
+        names = table.column_names
+    except UnicodeDecodeError:
+        raise LoadError(f"{origin}: the column names are not valid UTF-8 text; give the file's encoding, e.g. encoding='latin-1'", path=origin) from None
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise LoadError(f"{origin}: the column name(s) {', '.join(map(repr, repeated))} appear more than once", path=origin)
+    return table
+
+
+@contextmanager
+def _as_load_errors(origin: str) -> Generator[None]:
+    """Whatever reading ``origin`` raises, as a ``LoadError`` naming it."""
+    try:
+        yield
     except LoadError:
         raise
     except FileNotFoundError:
@@ -83,14 +97,6 @@ def read(
         raise LoadError(f"{origin}: not valid text in the declared encoding: {error}", path=origin) from None
     except (pa.ArrowException, OSError, ValueError) as error:
         raise LoadError(f"{origin}: {error}", path=origin) from None
-    try:
-        names = table.column_names
-    except UnicodeDecodeError:
-        raise LoadError(f"{origin}: the column names are not valid UTF-8 text; give the file's encoding, e.g. encoding='latin-1'", path=origin) from None
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise LoadError(f"{origin}: the column name(s) {', '.join(map(repr, repeated))} appear more than once", path=origin)
-    return table
 
 
 @contextmanager
@@ -182,22 +188,14 @@ def memory_needed(source: Source, access: Access) -> int:
     """About how much memory reading ``source`` takes at its peak (checked as a read checks it)."""
     import pyarrow.parquet as pq
 
-    origin = describe(source)
-    try:
-        with _opened(source.path, access) as opened:
-            if isinstance(source, ParquetSource):
-                metadata = pq.read_metadata(opened)
-                size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
-            elif isinstance(opened, str):
-                size = os.stat(opened).st_size
-            else:
-                size = opened.size()
-    except LoadError:
-        raise
-    except FileNotFoundError:
-        raise LoadError(f"{origin}: no such file on the server's file system", path=origin) from None
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise LoadError(f"{origin}: {error}", path=origin) from None
+    with _as_load_errors(describe(source)), _opened(source.path, access) as opened:
+        if isinstance(source, ParquetSource):
+            metadata = pq.read_metadata(opened)
+            size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        elif isinstance(opened, str):
+            size = os.stat(opened).st_size
+        else:
+            size = opened.size()
     return int(size * _PEAK_PER_BYTE[type(source)])
 
 
@@ -205,17 +203,9 @@ def row_group_sizes(source: ParquetSource, access: Access) -> list[int]:
     """The rows of each row group of a Parquet source (its footer only); ``LoadError`` if unreadable."""
     import pyarrow.parquet as pq
 
-    origin = describe(source)
-    try:
-        with _opened(source.path, access) as opened:
-            metadata = pq.read_metadata(opened)
-            return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-    except LoadError:
-        raise
-    except FileNotFoundError:
-        raise LoadError(f"{origin}: no such file on the server's file system", path=origin) from None
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise LoadError(f"{origin}: {error}", path=origin) from None
+    with _as_load_errors(describe(source)), _opened(source.path, access) as opened:
+        metadata = pq.read_metadata(opened)
+        return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
 
 
 def _read_parquet(source: Any, row_groups: Sequence[int] | None = None) -> pa.Table:
