@@ -1,4 +1,7 @@
-"""Server configuration: what ``Session.start(config=...)`` and ``tiercube serve --config`` take."""
+"""Server configuration: what ``Session.start(config=...)`` and ``tiercube serve --config`` take.
+
+``Bootstrap`` is how an owner hands a config to the server child it starts.
+"""
 
 from __future__ import annotations
 
@@ -122,3 +125,12 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
             raise InvalidRequestError(f"cannot read config {path}: {error.strerror}") from None
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
             raise InvalidRequestError(f"config {path}: {error}") from None
+
+
+class Bootstrap(msgspec.Struct, frozen=True):
+    """The one line an owner writes on its server child's stdin before anything else."""
+
+    config: SessionConfig
+    owner_token: str
+    # The config file it came from and the server's log, which no load may read.
+    protected_files: list[str] = []

@@ -24,9 +24,9 @@ import msgspec
 
 from tiercube._client.core import SessionCore
 from tiercube._client.endpoints import EndpointListener, HandlerT, HttpMethod
-from tiercube._config import SessionConfig
+from tiercube._config import Bootstrap, SessionConfig
 from tiercube._wire import paths
-from tiercube._wire.messages import Bootstrap, EndpointRegistration
+from tiercube._wire.messages import EndpointRegistration
 from tiercube.errors import ServerStartError
 
 _START_TIMEOUT = 60.0

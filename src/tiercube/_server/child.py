@@ -14,8 +14,8 @@ import threading
 
 import msgspec
 
+from tiercube._config import Bootstrap
 from tiercube._server.main import configure_logging, serve
-from tiercube._wire.messages import Bootstrap
 
 
 def main() -> None:

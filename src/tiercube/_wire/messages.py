@@ -7,7 +7,6 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
-from tiercube._config import SessionConfig
 from tiercube._wire.filters import Filter, Scalar
 
 DataType: TypeAlias = Literal[
@@ -201,15 +200,6 @@ class Restriction(msgspec.Struct, frozen=True):
 class UpdateUser(msgspec.Struct, frozen=True):
     password: str | None = None
     roles: list[str] | None = None
-
-
-class Bootstrap(msgspec.Struct, frozen=True):
-    """The one line an owner writes on its server child's stdin before anything else."""
-
-    config: SessionConfig
-    owner_token: str
-    # The config file it came from and the server's log, which no load may read.
-    protected_files: list[str] = []
 
 
 class EndpointRegistration(msgspec.Struct, frozen=True):
