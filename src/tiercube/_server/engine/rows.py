@@ -110,6 +110,10 @@ class Placement(Protocol):
         rows, and how many rows the source had."""
         ...
 
+    def restored(self, layout: Layout, data: pa.Table) -> Rows:
+        """Rows a table held before a restart (conformed to ``layout``, unique by key), as they are."""
+        ...
+
     def stats(self) -> ClusterStats | None:
         """The cluster's workers and their memory; None without a cluster."""
         ...
@@ -234,6 +238,10 @@ class ServerPlacement:
 
     def read(self, request: Read, access: sources.Access, origin: str) -> tuple[Layout, Change, int]:
         return self.read_on_server(request, access, origin, self.empty)
+
+    def restored(self, layout: Layout, data: pa.Table) -> Rows:
+        # Held as they are: checking the keys again would cost seconds on a large table's restart.
+        return HeldRows(data)
 
     @staticmethod
     def read_on_server(

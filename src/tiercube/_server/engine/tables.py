@@ -3,7 +3,9 @@
 A table is a ``Layout`` and a version of its rows (``rows.Rows``), wherever
 those live. Every change builds the next version completely and then swaps
 one reference under the store's write lock, so a failing load leaves the
-table exactly as it was and readers never see half a change. Reads (``query``,
+table exactly as it was and readers never see half a change. Between building
+and swapping, the change is recorded in the session's ``Journal`` (see
+``journal``); ``replay`` applies such records again at a restart. Reads (``query``,
 ``info_for``) apply the caller's row restrictions and the server's limits here,
 so every route and every placement of rows shares them.
 """
@@ -22,6 +24,7 @@ import pyarrow as pa
 from tiercube._server.engine import sources
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.filters import bind
+from tiercube._server.engine.journal import NO_JOURNAL, Journal, RowsAdded, RowsDropped, TableCreated, TableRecord
 from tiercube._server.engine.layout import Layout, check_name
 from tiercube._server.engine.rows import Change, Placement, Rows, ServerPlacement
 from tiercube._server.engine.types import decoded
@@ -85,13 +88,21 @@ class StoredTable:
 class TableStore:
     """Every table of a session, by name."""
 
-    def __init__(self, placement: Placement | None = None, observer: Observer | None = None, limits: QueryLimits = QueryLimits()) -> None:
+    def __init__(
+        self,
+        placement: Placement | None = None,
+        observer: Observer | None = None,
+        limits: QueryLimits = QueryLimits(),
+        journal: Journal = NO_JOURNAL,
+    ) -> None:
         self._tables: dict[str, StoredTable] = {}
         # One writer at a time; readers take the current version without locking.
         self.write_lock = threading.RLock()
         self.placement: Placement = placement if placement is not None else ServerPlacement()
         self.limits = limits
         self._observer = observer
+        # The session's journal: the cubes, joins and restrictions over these tables record in it too.
+        self.journal = journal
 
     # Reading -----------------------------------------------------------
 
@@ -142,7 +153,7 @@ class TableStore:
     def create(self, request: CreateTable) -> StoredTable:
         layout = Layout.created(request)
         self._refuse_taken(layout.name)
-        return self._added(StoredTable(layout, self.placement.empty(layout, request.distributed, 0)))
+        return self._added(StoredTable(layout, self.placement.empty(layout, request.distributed, 0)), None)
 
     def read(self, request: Read, access: sources.Access) -> tuple[StoredTable, int]:
         """Create a table whose columns and types come from the source (read as ``access`` allows)."""
@@ -150,16 +161,18 @@ class TableStore:
         self._refuse_taken(request.table)
         layout, first, rows = self.placement.read(request, access, sources.describe(request.source))
         checkpoint(f"reading {request.table!r}")
-        return self._added(StoredTable(layout, first.rows)), rows
+        return self._added(StoredTable(layout, first.rows), first.added), rows
 
     def load(self, name: str, source: Source, access: sources.Access) -> tuple[StoredTable, int]:
         table = self.get(name)
         pending = table.rows.pending_load(source, table.layout, access)
         checkpoint(f"loading into {name!r}")
         with self.write_lock:
+            self._refuse_deleted(table)
             change = pending.apply(table.rows)
             checkpoint(f"loading into {name!r}")
-            self.swap(table, change)
+            with self.journal.committing(RowsAdded(name), change.added):
+                self.swap(table, change)
         return table, pending.num_rows
 
     def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> tuple[StoredTable, int]:
@@ -185,20 +198,26 @@ class TableStore:
         conformed = table.layout.conform(incoming, origin)
         checkpoint(f"loading into {table.name!r}")
         with self.write_lock:
+            self._refuse_deleted(table)
             change = table.rows.added(conformed, table.keys)
             checkpoint(f"loading into {table.name!r}")
-            self.swap(table, change)
+            with self.journal.committing(RowsAdded(table.name), change.added):
+                self.swap(table, change)
         return incoming.num_rows
 
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
         table = self.get(name)
         bound = bind(condition, table.columns, table=name) if condition is not None else None
         with self.write_lock:
+            self._refuse_deleted(table)
             before = table.rows.num_rows
-            self.swap(table, table.rows.dropped(bound))
+            change = table.rows.dropped(bound)
+            with self.journal.committing(RowsDropped(name, condition)):
+                self.swap(table, change)
             return table, before - table.rows.num_rows
 
     def delete(self, name: str) -> None:
+        """Forget table ``name``; the caller records it (``CubeStore.delete_table`` also forgets its joins)."""
         with self.write_lock:
             self.get(name)
             del self._tables[name]
@@ -221,12 +240,42 @@ class TableStore:
         if name in self._tables:
             raise ConflictError(f"a table named {name!r} already exists")
 
-    def _added(self, table: StoredTable) -> StoredTable:
+    def _refuse_deleted(self, table: StoredTable) -> None:
+        """Under the write lock: a change built for a table deleted meanwhile must not be recorded."""
+        if self._tables.get(table.name) is not table:
+            raise NotFoundError(f"table {table.name!r} was deleted while the change was being made")
+
+    def _added(self, table: StoredTable, rows: pa.Table | None) -> StoredTable:
+        """``table`` (holding ``rows``, the rows it was created with) made one of the store's."""
         with self.write_lock:
             self._refuse_taken(table.name)
-            self._forget(table.name)
-            self._tables[table.name] = table
+            with self.journal.committing(TableCreated.of(table.layout), rows):
+                self._insert(table)
         return table
+
+    def _insert(self, table: StoredTable) -> None:
+        self._forget(table.name)
+        self._tables[table.name] = table
+
+    # Replaying the journal ---------------------------------------------
+
+    def replay(self, record: TableRecord, rows: pa.Table | None) -> None:
+        """Apply ``record`` (with ``rows``, its data) again as it was applied live; nothing is recorded.
+
+        A new table's rows were unique by key when recorded, so they are
+        held as they are (``Placement.restored``), without a pass over them.
+        """
+        match record:
+            case TableCreated():
+                layout = record.layout
+                held = self.placement.restored(layout, rows) if rows is not None else self.placement.empty(layout, None, 0)
+                self._insert(StoredTable(layout, held))
+            case RowsAdded(name):
+                table = self.get(name)
+                self.swap(table, table.rows.added(rows if rows is not None else table.layout.schema.empty_table(), table.keys))
+            case RowsDropped(name, condition):
+                table = self.get(name)
+                self.swap(table, table.rows.dropped(bind(condition, table.columns, table=name) if condition is not None else None))
 
     def _forget(self, name: str) -> None:
         if self._observer is not None:
