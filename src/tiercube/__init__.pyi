@@ -26,7 +26,7 @@ from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
 from tiercube._client.security import Security
 from tiercube._conditions import Column, Condition
-from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
+from tiercube._config import CloudStore, SessionConfig, TableConfig, TlsConfig, UserConfig
 from tiercube._connect import AnySession, connect
 from tiercube._measures import Measure, MeasureCondition, MeasureExpression, filtered, level, parent_value, where
 from tiercube._sessions import (
@@ -57,6 +57,7 @@ from tiercube.errors import (
     ResultTooLargeError,
     ServerStartError,
     ServerUnavailableError,
+    StorageError,
     TiercubeError,
     TooManyAttemptsError,
 )
@@ -123,6 +124,8 @@ __all__ = [
     "ServerUnavailableError",
     "Session",
     "SessionConfig",
+    "StorageError",
+    "TableConfig",
     "TableSchema",
     "Tables",
     "TiercubeError",
