@@ -227,6 +227,28 @@ def test_a_declared_table_that_cannot_be_read_stops_the_start(tmp_path: Path) ->
     assert f"{tmp_path / 'missing.csv'}: no such file" in result.stderr
 
 
+def test_the_config_is_the_truth_for_its_users_and_the_data_directory_for_the_others(tmp_path: Path) -> None:
+    bob = '\n[[users]]\nname = "bob"\npassword = "bob-password"\nroles = ["ROLE_USER"]\n'
+    with_bob = Served(tmp_path / "data", write_config(tmp_path, SNAPSHOTS_ONLY_AT_STOP + SECURED_TOML + bob))
+    (tmp_path / "without").mkdir()
+    without_bob = Served(tmp_path / "data", write_config(tmp_path / "without", SNAPSHOTS_ONLY_AT_STOP + SECURED_TOML))
+    try:
+        with admin(with_bob.start()) as session:
+            session.security.set_roles("bob", ["ROLE_ADMIN"])  # lasts until the server stops
+            session.security.create_user("carol", password="carol-password", roles=["ROLE_USER"])
+        assert with_bob.stop() == 0
+        with admin(with_bob.start()) as session:
+            assert {name: user.roles for name, user in session.security.users.items()} == {
+                "admin": ["ROLE_ADMIN"], "user": ["ROLE_USER"], "bob": ["ROLE_USER"], "carol": ["ROLE_USER"]
+            }
+        with_bob.kill()
+        with admin(without_bob.start()) as session:  # taken out of the config: gone, also from the data directory
+            assert sorted(session.security.users) == ["admin", "carol", "user"]
+    finally:
+        with_bob.close()
+        without_bob.close()
+
+
 def test_the_owner_keeps_its_session_in_a_data_directory(tmp_path: Path) -> None:
     with tiercube.Session.start(data_dir=tmp_path / "data") as session:
         session.create_table("t", data_types={"x": "int64"}, keys=["x"]).append((1,), (2,), (1,))

@@ -6,9 +6,10 @@ remembered check is tied to the hash it was verified against, so a changed
 password or a deleted user voids it here, even one made by a check that was
 in flight during the change.
 
-Users the config declares are set from it at every start: records of them in
-the journal (a restart replays them) are passed over, so the config stays
-the truth for the users it names.
+Users the config declares are set from it at every start: their run-time
+changes last until the server stops and are not recorded in the journal, so
+the config stays the truth for the users it names (and a user taken out of
+the config is gone, even from a data directory).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from tiercube._config import UserConfig
-from tiercube._server.engine.journal import NO_JOURNAL, Journal, UserDeleted, UserSet
+from tiercube._server.engine.journal import NO_JOURNAL, Journal, Record, UserDeleted, UserSet
 from tiercube._server.engine.layout import check_name
 from tiercube._server.passwords import hash_password
 from tiercube._wire.messages import CreateUser, UpdateUser, User
@@ -76,7 +78,7 @@ class Accounts:
         with self._lock:
             if request.name in self._accounts:
                 raise ConflictError(f"a user named {request.name!r} already exists")
-            with self._journal.committing(account.record):
+            with self._recording(request.name, account.record):
                 self._accounts[request.name] = account
         return account.user
 
@@ -90,7 +92,7 @@ class Accounts:
                 tuple(request.roles) if request.roles is not None else account.roles,
                 password_hash if password_hash is not None else account.password_hash,
             )
-            with self._journal.committing(account.record):
+            with self._recording(name, account.record):
                 self._accounts[name] = account
                 if password_hash is not None:
                     self._forget_checks_of(name)
@@ -99,16 +101,20 @@ class Accounts:
     def delete(self, name: str) -> None:
         with self._lock:
             self._existing(name)
-            with self._journal.committing(UserDeleted(name)):
+            with self._recording(name, UserDeleted(name)):
                 del self._accounts[name]
                 self._forget_checks_of(name)
 
+    def _recording(self, name: str, record: Record) -> AbstractContextManager[None]:
+        """The journal's block for a change of user ``name``; none for a user of the config."""
+        return nullcontext() if name in self._configured else self._journal.committing(record)
+
     def recorded(self) -> list[UserSet]:
-        """Every account as the record that makes it again (a snapshot's users)."""
-        return [account.record for account in self._accounts.values()]
+        """Every account the config does not declare, as the record that makes it again (a snapshot's users)."""
+        return [account.record for account in self._accounts.values() if account.name not in self._configured]
 
     def replay(self, record: UserSet | UserDeleted) -> None:
-        """Apply ``record`` again (a restart), unless the config declares the user it names."""
+        """Apply ``record`` again (a restart), unless the config now declares the user it names."""
         if record.name in self._configured:
             return
         match record:

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from tiercube._config import SessionConfig
@@ -91,22 +92,29 @@ class ServerState:
     stopping: Callable[[], bool] = lambda: False
 
     def __post_init__(self) -> None:
-        self.share = ShareFile()
-        self.data = DataDirectory(self.config.data_dir, self.config) if self.config.data_dir is not None else None
-        journal = self.data if self.data is not None else NO_JOURNAL
-        # Kept groupings get the budget; answers to repeated queries an eighth more of it.
-        partials = Partials(self.config.aggregate_memory_bytes)
-        limits = QueryLimits(self.config.query_timeout, self.config.max_result_rows)
-        tables = TableStore(placement_for(self.config), partials, limits, journal)
-        self.cubes = CubeStore(tables, partials, Results(self.config.aggregate_memory_bytes // 8))
-        self.restrictions = Restrictions(tables, self.cubes.joins)
-        self.authenticator = Authenticator(self.config, self.owner_token, journal)
-        self.judge = Judge(self.config, self.started_by, self.share.nonce)
-        self.files = FileAccess(self.config, [*self.protected_files, self.share.path])
-        self.endpoints = CustomEndpoints(self.owner_token)
-        if self.data is not None:
-            self.data.recover(Parts(self.cubes, self.authenticator.accounts, self.restrictions))
-        self._read_declared_tables()
+        # What is taken first is let go again if a later part fails (a damaged or locked data
+        # directory, a declared table that cannot be read); once built, cleanup() lets go of it.
+        with ExitStack() as undo:
+            self.share = ShareFile()
+            undo.callback(self.share.remove)
+            self.data = DataDirectory(self.config.data_dir, self.config) if self.config.data_dir is not None else None
+            if self.data is not None:
+                undo.callback(self.data.close)
+            journal = self.data if self.data is not None else NO_JOURNAL
+            # Kept groupings get the budget; answers to repeated queries an eighth more of it.
+            partials = Partials(self.config.aggregate_memory_bytes)
+            limits = QueryLimits(self.config.query_timeout, self.config.max_result_rows)
+            tables = TableStore(placement_for(self.config), partials, limits, journal)
+            self.cubes = CubeStore(tables, partials, Results(self.config.aggregate_memory_bytes // 8))
+            self.restrictions = Restrictions(tables, self.cubes.joins)
+            self.authenticator = Authenticator(self.config, self.owner_token, journal)
+            self.judge = Judge(self.config, self.started_by, self.share.nonce)
+            self.files = FileAccess(self.config, [*self.protected_files, self.share.path])
+            self.endpoints = CustomEndpoints(self.owner_token)
+            if self.data is not None:
+                self.data.recover(Parts(self.cubes, self.authenticator.accounts, self.restrictions))
+            self._read_declared_tables()
+            undo.pop_all()
 
     def _read_declared_tables(self) -> None:
         """Read the config's tables the session does not hold (with a data directory: held since a former run)."""

@@ -271,8 +271,10 @@ class TableStore:
                 held = self.placement.restored(layout, rows) if rows is not None else self.placement.empty(layout, None, 0)
                 self._insert(StoredTable(layout, held))
             case RowsAdded(name):
+                if rows is None:
+                    raise InvalidRequestError(f"a record of rows added to {name!r} holds no rows")
                 table = self.get(name)
-                self.swap(table, table.rows.added(rows if rows is not None else table.layout.schema.empty_table(), table.keys))
+                self.swap(table, table.rows.added(rows, table.keys))
             case RowsDropped(name, condition):
                 table = self.get(name)
                 self.swap(table, table.rows.dropped(bind(condition, table.columns, table=name) if condition is not None else None))
