@@ -309,5 +309,9 @@ with admin(served.start()) as session:
 served.kill()
 with admin(served.start()) as session:  # the disk still full: the server starts, with every acknowledged row
     assert session.tables["t"].query("n")["n"].to_pylist() == acknowledged
+assert served.stop() == 0  # a clean stop whose last snapshot finds no room: the log still has everything
+assert "could not write a last snapshot" in served.errors()
+with admin(served.start()) as session:
+    assert session.tables["t"].query("n")["n"].to_pylist() == acknowledged
 print("full disk: ok", len(acknowledged))
 '''

@@ -1,6 +1,6 @@
 """A session's data directory: the ``Journal`` its stores record in, its snapshots, its restart.
 
-``DataDirectory(config)`` takes the directory (one server at a time),
+``DataDirectory(path, config)`` takes the directory (one server at a time),
 ``recover(parts)`` rebuilds the session from it and starts logging,
 ``close()`` refuses new changes, waits for those under way, writes a last
 snapshot and lets the directory go. A change is recorded in three steps
@@ -123,19 +123,19 @@ class DataDirectory:
             try:
                 self.snapshot()
                 self._failed = False
-            except (OSError, StorageError) as error:
+            except (OSError, StorageError, pa.ArrowException) as error:
                 # The log still holds every change. The disk may be full: wait before trying again.
                 self._failed = True
                 log.warning("could not write a snapshot of %s (the log holds every change): %s", self.root, error)
 
     def _due(self) -> bool:
-        log = self._log
-        if log is None or log.next_record - 1 == self._saved_record:
+        writer = self._log
+        if writer is None or writer.next_record - 1 == self._saved_record:
             return False
         waited = time.monotonic() - self._last_try
         if self._failed:
             return waited >= self._every_seconds
-        return self._unsaved(log) >= self._every_bytes or waited >= self._every_seconds
+        return self._unsaved(writer) >= self._every_bytes or waited >= self._every_seconds
 
     def close(self) -> None:
         """Take no more changes, wait for those under way, write a last snapshot, let the directory go."""
@@ -146,7 +146,7 @@ class DataDirectory:
             self._thread.join()
         try:
             self.snapshot()
-        except (OSError, StorageError) as error:
+        except (OSError, StorageError, pa.ArrowException) as error:
             log.warning("could not write a last snapshot of %s (the log holds every change): %s", self.root, error)
         if self._log is not None:
             self._log.close()

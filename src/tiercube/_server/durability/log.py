@@ -23,13 +23,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from io import BufferedReader
 
 import msgspec
 import pyarrow as pa
 
 from tiercube._server.durability.files import create_private, damaged, fsync_path
-from tiercube._server.durability.frames import HEAD_SIZE, MAGIC, RECORDS, Body, Head, body_intact, decode, parse_head
+from tiercube._server.durability.frames import HEAD_SIZE, MAGIC, RECORDS, Body, Head, body_intact, decode, parse_head, read_body, view
 from tiercube._server.engine.journal import Record
 from tiercube.errors import StorageError
 
@@ -48,14 +48,19 @@ def segment_numbers(directory: Path) -> list[int]:
 
 
 def create_segment(directory: Path, number: int) -> None:
-    """An empty segment, durable (its header fsync'd, and its name in the directory)."""
-    descriptor = create_private(segment_path(directory, number))
+    """An empty segment, durable (its header fsync'd, and its name in the directory); none if that fails."""
+    path = segment_path(directory, number)
+    descriptor = create_private(path)
     try:
-        os.write(descriptor, SEGMENT_MAGIC)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    fsync_path(directory)
+        try:
+            os.write(descriptor, SEGMENT_MAGIC)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        fsync_path(directory)
+    except OSError as error:
+        path.unlink(missing_ok=True)  # a full disk: the next try starts afresh
+        raise StorageError(f"cannot start log segment {path}: {error.strerror}") from None
 
 
 class _Waiting:
@@ -223,8 +228,8 @@ class SegmentReader:
                     self.end = offset
                     return
                 head = parse_head(data)
-                body = file.read(head.size) if head is not None else b""
-                if head is None or not body_intact(head, body):
+                body = read_body(file, head.size) if head is not None else None
+                if head is None or body is None or not body_intact(head, view(body)):
                     self._judge(file, offset)
                     self.end, self.torn = offset, True
                     return
@@ -238,7 +243,7 @@ class SegmentReader:
                 offset += HEAD_SIZE + head.size
                 self.next_number += 1
 
-    def _judge(self, file: BinaryIO, offset: int) -> None:
+    def _judge(self, file: BufferedReader, offset: int) -> None:
         """At ``offset`` a record does not check out: raise unless it can be a torn last write."""
         if not self.last:
             raise damaged(self.path, offset, f"record {self.next_number} is damaged (its checksum does not match), and later segments follow")

@@ -178,7 +178,7 @@ def read(root: Path, number: int) -> tuple[Catalog, list[pa.Table]]:
     if head is None or not body_intact(head, body):
         raise damaged(path, 0, "the snapshot's catalog does not match its checksum")
     try:
-        catalog, _ = decode(body, _CATALOGS)
+        catalog, _ = decode(pa.py_buffer(body), _CATALOGS)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise damaged(path, 0, f"the snapshot's catalog cannot be read ({error})") from None
     return catalog, [_read_rows(directory / saved.file, saved) for saved in catalog.tables]
