@@ -2,7 +2,7 @@
 
 ::
 
-    head (32 bytes, little-endian)  b"TCR1" | number u64 | group u64 | body length u32 | body crc32 u32 | head crc32 u32
+    head (36 bytes, little-endian)  b"TCR1" | number u64 | group u64 | body length u64 | body crc32 u32 | head crc32 u32
     body                            change length u32 | change (msgpack) | zeros to a multiple of 64 | rows (an Arrow IPC stream; absent: none)
 
 ``number`` counts records from the data directory's first, across log
@@ -31,7 +31,7 @@ import pyarrow as pa
 from tiercube._server.engine.journal import Record
 
 MAGIC = b"TCR1"
-_HEAD = struct.Struct("<4sQQII")
+_HEAD = struct.Struct("<4sQQQI")
 _CHECKED_HEAD = struct.Struct("<I")
 HEAD_SIZE = _HEAD.size + _CHECKED_HEAD.size
 _LENGTH = struct.Struct("<I")
