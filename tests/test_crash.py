@@ -1,7 +1,7 @@
 """A server SIGKILLed hundreds of times while a writer streams changes: nothing acknowledged is lost,
 nothing is applied twice or in part (see crash.py for how).
 
-``TIERCUBE_CRASH_KILLS`` sets the number of kills (200 by default, about a minute and a half on 2 cores);
+``TIERCUBE_CRASH_KILLS`` sets the number of kills (200 by default: under two minutes on 2 cores);
 ``python -m tests.crash --kills 1000 --directory DIR`` runs it outside pytest.
 """
 
