@@ -48,7 +48,12 @@ class TableCreated(msgspec.Struct, frozen=True, tag="table_created"):
 
 
 class RowsAdded(msgspec.Struct, frozen=True, tag="rows_added"):
-    """Rows went into ``table`` (a load or an append), a row whose key exists replacing the old one."""
+    """Rows went into ``table`` (a load or an append), a row whose key exists replacing the old one.
+
+    The record's rows are those that went in, conformed to the table: of a
+    batch that repeats a key, only its last row (``Change.added``), which is
+    what adding them again makes of the same table.
+    """
 
     table: str
 
