@@ -17,11 +17,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import cluster, concurrency, connect, explorer, loads, peers, queries, report, startup, transport, typecheck
+from bench import cluster, concurrency, connect, durability, explorer, loads, peers, queries, report, startup, transport, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "explorer", "cluster", "typecheck")
+AREAS = (
+    "import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "explorer", "cluster", "durability", "typecheck",
+)  # fmt: skip
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -85,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if {"loads", "queries", "concurrency", "peers", "explorer"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet
-        elif "cluster" in areas:
+        elif {"cluster", "durability"} & set(areas):
             log("generating data")
             _ = data.parquet
         if "loads" in areas:
@@ -109,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "cluster" in areas:
             begin("cluster")
             figures += cluster.measure(context, data)
+        if "durability" in areas:
+            begin("durability")
+            figures += durability.measure_restart(context, data)
+            figures += durability.measure_append(context)
         if "typecheck" in areas:
             begin("typecheck")
             figures += typecheck.measure(context)

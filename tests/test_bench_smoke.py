@@ -54,6 +54,9 @@ FIGURES = [
     "peers.append_then_q1",
     "explorer.first_paint.cold",
     "explorer.first_paint.served",
+    "durability.restart",
+    "durability.append_log_cost",
+    "durability.append_on_disk",
 ]
 
 

@@ -81,6 +81,8 @@ _LAZY = {
     "ServerUnavailableError": "tiercube.errors",
     "Session": "tiercube._client.owner",
     "SessionConfig": "tiercube._config",
+    "StorageError": "tiercube.errors",
+    "TableConfig": "tiercube._config",
     "TableSchema": "tiercube._client.read_model",
     "Tables": "tiercube._client.read_model",
     "TiercubeError": "tiercube.errors",

@@ -37,7 +37,7 @@ from tiercube._client.sessions import (
     RemoteSession,
 )
 from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
-from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
+from tiercube._config import CloudStore, SessionConfig, TableConfig, TlsConfig, UserConfig
 from tiercube._version import __version__
 from tiercube._wire.messages import DataType, Partition, User
 from tiercube._wire.tiers import CapabilityReport, ConditionResult
@@ -58,6 +58,7 @@ from tiercube.errors import (
     ResultTooLargeError,
     ServerStartError,
     ServerUnavailableError,
+    StorageError,
     TiercubeError,
     TooLargeForMemoryError,
     TooManyAttemptsError,
@@ -126,6 +127,8 @@ __all__ = [
     "ServerUnavailableError",
     "Session",
     "SessionConfig",
+    "StorageError",
+    "TableConfig",
     "TableSchema",
     "Tables",
     "TiercubeError",

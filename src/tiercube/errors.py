@@ -8,7 +8,8 @@ carries what the server knew (as psycopg's ``Error.diag`` does)::
 
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
-    ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable or busy
+    ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable, busy or stopping
+    │   └── StorageError        507: the server could not keep a change in its data directory
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
@@ -140,6 +141,18 @@ class ServerUnavailableError(TiercubeError):
 
     code = "unavailable"
     status = 503
+
+
+@public
+class StorageError(ServerUnavailableError):
+    """The server could not keep a change in its data directory (full disk, I/O error), so it did not make it (507).
+
+    At start, the data directory could not be used: another server holds it,
+    or a file in it is damaged (the message names the file and the offset).
+    """
+
+    code = "storage"
+    status = 507
 
 
 @public

@@ -30,7 +30,7 @@ from tiercube._server.state import ServerState
 from tiercube._wire import arrow_ipc, paths
 from tiercube._wire.routes import Route
 from tiercube._wire.tiers import Group
-from tiercube.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
+from tiercube.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError, ServerUnavailableError
 
 BodyT = TypeVar("BodyT")
 
@@ -123,6 +123,9 @@ def _call(route: Route, state: ServerState, grant: Grant, params: dict[str, str]
 async def authorize(request: Request, group: Group) -> tuple[ServerState, Grant]:
     """Authenticate the request and check that its grant includes ``group``."""
     state: ServerState = request.app.state.tiercube
+    if state.stopping():
+        # What is under way finishes (and is kept); nothing new starts.
+        raise ServerUnavailableError("the server is stopping; try again once it is back")
     caller = await state.authenticator.caller(request)
     if caller is None and state.config.security:
         raise AuthenticationError("this session requires authentication: give a user name and password")

@@ -217,6 +217,11 @@ class ServerPlacement:
     def read_memory(self, request: Read, access: sources.Access) -> int:
         return sources.memory_needed(request.source, access)
 
+    def restored(self, layout: Layout, data: pa.Table) -> Rows:
+        # Held as they are: checking the keys again would cost seconds on a large table's restart
+        # (the key index is built by the first change that needs it).
+        return HeldRows(data)
+
     def stats(self) -> ClusterStats | None:
         return None
 

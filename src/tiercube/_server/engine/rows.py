@@ -145,6 +145,10 @@ class Placement(Protocol):
         """About how much of the server's memory ``read`` takes at its peak."""
         ...
 
+    def restored(self, layout: Layout, data: pa.Table) -> Rows:
+        """Rows a table held before a restart (conformed to ``layout``, unique by key), as they are."""
+        ...
+
     def stats(self) -> ClusterStats | None:
         """The cluster's workers and their memory; None without a cluster."""
         ...

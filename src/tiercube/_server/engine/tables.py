@@ -4,7 +4,9 @@ A table is a ``Layout`` and a version of its rows (``rows.Rows``), wherever
 those live. Every change builds the next version and then swaps one
 reference under the table's own write lock, so a failing load leaves the
 table exactly as it was, readers never wait and never see half a change, and
-writers of different tables never wait for each other. Reads (``query``,
+writers of different tables never wait for each other. Between building and
+swapping, the change is recorded in the session's ``Journal`` (see
+``journal``); ``replay`` applies such records again at a restart. Reads (``query``,
 ``info_for``) apply the caller's row restrictions and the server's limits here,
 so every route and every placement of rows shares them.
 """
@@ -28,6 +30,7 @@ from tiercube._server.engine.filters import bind
 from tiercube._server.engine.layout import Layout, check_name
 from tiercube._server.engine.memory import MemoryGovernor
 from tiercube._server.engine.held import ServerPlacement
+from tiercube._server.engine.journal import NO_JOURNAL, Journal, RowsAdded, RowsDropped, TableCreated, TableRecord
 from tiercube._server.engine.rows import Change, Placement, Rows
 from tiercube._server.engine.types import decoded
 from tiercube._server.engine.visibility import Visibility
@@ -104,6 +107,7 @@ class TableStore:
         observer: Observer | None = None,
         limits: QueryLimits = QueryLimits(),
         memory: MemoryGovernor | None = None,
+        journal: Journal = NO_JOURNAL,
     ) -> None:
         self._tables: dict[str, StoredTable] = {}
         # Held to add or remove tables; changes of a table's rows take the table's own lock.
@@ -116,6 +120,8 @@ class TableStore:
         # What loads and queries may take of the server's memory (no limit by default: engine tests).
         self.memory = memory if memory is not None else MemoryGovernor(None)
         self._observer = observer
+        # The session's journal: the cubes, joins and restrictions over these tables record in it too.
+        self.journal = journal
 
     # Reading -----------------------------------------------------------
 
@@ -169,7 +175,7 @@ class TableStore:
     def create(self, request: CreateTable) -> StoredTable:
         layout = Layout.created(request)
         self._refuse_taken(layout.name)
-        return self._added(StoredTable(layout, self.placement.empty(layout, request.distributed, 0)))
+        return self._added(StoredTable(layout, self.placement.empty(layout, request.distributed, 0)), None)
 
     def read(self, request: Read, access: sources.Access) -> tuple[StoredTable, int]:
         """Create a table whose columns and types come from the source (read as ``access`` allows)."""
@@ -179,9 +185,7 @@ class TableStore:
         with self.memory.reserve(self.placement.read_memory(request, access), f"reading {origin}", _SMALLER_LOAD):
             layout, first, rows = self.placement.read(request, access, origin)
         checkpoint(f"reading {request.table!r}")
-        if first.commit is not None:
-            first.commit()
-        return self._added(StoredTable(layout, first.rows)), rows
+        return self._added(StoredTable(layout, first.rows), first), rows
 
     def load(self, name: str, source: Source, access: sources.Access) -> tuple[StoredTable, int]:
         table = self.get(name)
@@ -189,9 +193,11 @@ class TableStore:
             pending = table.rows.pending_load(source, table.layout, access)
             checkpoint(f"loading into {name!r}")
             with table.lock:
+                self._refuse_deleted(table)
                 change = pending.apply(table.rows)
                 checkpoint(f"loading into {name!r}")
-                self.swap(table, change)
+                with self.journal.committing(RowsAdded(name), change.added):
+                    self.swap(table, change)
         return table, pending.num_rows
 
     def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> tuple[StoredTable, int]:
@@ -219,20 +225,26 @@ class TableStore:
             conformed = table.layout.conform(incoming, origin)
             checkpoint(f"loading into {table.name!r}")
             with table.lock:
+                self._refuse_deleted(table)
                 change = table.rows.added(conformed, table.keys)
                 checkpoint(f"loading into {table.name!r}")
-                self.swap(table, change)
+                with self.journal.committing(RowsAdded(table.name), change.added):
+                    self.swap(table, change)
         return incoming.num_rows
 
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
         table = self.get(name)
         bound = bind(condition, table.columns, table=name) if condition is not None else None
         with table.lock:
+            self._refuse_deleted(table)
             before = table.rows.num_rows
-            self.swap(table, table.rows.dropped(bound))
+            change = table.rows.dropped(bound)
+            with self.journal.committing(RowsDropped(name, condition)):
+                self.swap(table, change)
             return table, before - table.rows.num_rows
 
     def delete(self, name: str) -> None:
+        """Forget table ``name``; the caller records it (``CubeStore.delete_table`` also forgets its joins)."""
         with self.catalog_lock:
             table = self.get(name)
             with table.lock:
@@ -240,7 +252,8 @@ class TableStore:
                 self._forget(name)
 
     def swap(self, table: StoredTable, change: Change) -> None:
-        """Make ``change.rows`` the table's rows; the caller holds the table's lock."""
+        """Make ``change.rows`` the table's rows; the caller holds the table's lock (a compaction
+        running in the background holds it too, and would otherwise put back an older version)."""
         if self._observer is not None:
             if change.exact:
                 self._observer.changed(table.name, table.rows, change.rows, change.added, change.removed)
@@ -284,12 +297,49 @@ class TableStore:
         if name in self._tables:
             raise ConflictError(f"a table named {name!r} already exists")
 
-    def _added(self, table: StoredTable) -> StoredTable:
+    def _refuse_deleted(self, table: StoredTable) -> None:
+        """Under the table's lock: a change built for a table deleted meanwhile must not be recorded."""
+        if self._tables.get(table.name) is not table:
+            raise NotFoundError(f"table {table.name!r} was deleted while the change was being made")
+
+    def _added(self, table: StoredTable, first: Change | None) -> StoredTable:
+        """``table`` made one of the store's; ``first``: the change that gave it its first rows (a read)."""
         with self.catalog_lock:
             self._refuse_taken(table.name)
-            self._forget(table.name)
-            self._tables[table.name] = table
+            with self.journal.committing(TableCreated.of(table.layout), first.added if first is not None else None):
+                if first is not None and first.commit is not None:
+                    first.commit()
+                self._insert(table)
         return table
+
+    def _insert(self, table: StoredTable) -> None:
+        self._forget(table.name)
+        self._tables[table.name] = table
+
+    # Replaying the journal ---------------------------------------------
+
+    def replay(self, record: TableRecord, rows: pa.Table | None) -> None:
+        """Apply ``record`` (with ``rows``, its data) again as it was applied live; nothing is recorded.
+
+        A new table's rows were unique by key when recorded, so they are
+        held as they are (``Placement.restored``), without a pass over them.
+        """
+        match record:
+            case TableCreated():
+                layout = record.layout
+                held = self.placement.restored(layout, rows) if rows is not None else self.placement.empty(layout, None, 0)
+                self._insert(StoredTable(layout, held))
+            case RowsAdded(name):
+                if rows is None:
+                    raise InvalidRequestError(f"a record of rows added to {name!r} holds no rows")
+                table = self.get(name)
+                # Under the table's lock, as every change: a compaction may run meanwhile.
+                with table.lock:
+                    self.swap(table, table.rows.added(rows, table.keys))
+            case RowsDropped(name, condition):
+                table = self.get(name)
+                with table.lock:
+                    self.swap(table, table.rows.dropped(bind(condition, table.columns, table=name) if condition is not None else None))
 
     def _forget(self, name: str) -> None:
         if self._observer is not None:

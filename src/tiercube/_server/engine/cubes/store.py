@@ -22,6 +22,7 @@ from tiercube._server.engine.cubes.model import (
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.results import Answer, Results, digest
 from tiercube._server.engine.cubes.query import run_query
+from tiercube._server.engine.journal import CubeDefined, CubeDeleted, Joined, ModelRecord, TableDeleted
 from tiercube._server.engine.layout import check_name
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.engine.visibility import EVERYTHING, Visibility
@@ -50,6 +51,7 @@ class CubeStore:
 
     Definitions change under a lock and are replaced, never edited in place,
     so a query running meanwhile sees either the old or the new definition.
+    Each change is recorded in the tables' journal before it is made.
     ``partials`` are the maintained aggregates of the fact tables (the same
     object watches ``tables``); ``results`` the answers kept for repeated queries.
     """
@@ -109,19 +111,22 @@ class CubeStore:
         with self._lock:
             if name in self._cubes:
                 raise ConflictError(f"a cube named {name!r} already exists")
-            self._cubes[name] = cube
+            with self.tables.journal.committing(CubeDefined(cube.info)):
+                self._cubes[name] = cube
         return cube.info
 
     def delete_cube(self, name: str) -> None:
         with self._lock:
             self._get(name)
-            del self._cubes[name]
+            with self.tables.journal.committing(CubeDeleted(name)):
+                del self._cubes[name]
 
     def _replace(self, cube: Cube) -> None:
         with self._lock:
             if self._cubes.get(cube.name) is None:
                 raise NotFoundError(f"cube {cube.name!r} was deleted meanwhile")
-            self._cubes[cube.name] = cube
+            with self.tables.journal.committing(CubeDefined(cube.info)):
+                self._cubes[cube.name] = cube
 
     # Measures ----------------------------------------------------------
 
@@ -201,8 +206,31 @@ class CubeStore:
         """Delete ``table`` unless a cube uses it, and forget its joins."""
         with self._lock, self.tables.catalog_lock:
             self.check_table_deletable(table)
-            self.tables.delete(table)
-            self.joins.forget(table)
+            self.tables.get(table)
+            with self.tables.journal.committing(TableDeleted(table)):
+                self.tables.delete(table)
+                self.joins.forget(table)
+
+    # Snapshots and replaying the journal -------------------------------
+
+    def recorded(self) -> list[Joined | CubeDefined]:
+        """The joins and cubes as records that make them again, joins first (cubes read through them)."""
+        joins = [Joined(edge.source, edge.target, list(edge.pairs)) for edge in self.joins.edges()]
+        return [*joins, *(CubeDefined(cube.info) for cube in self._cubes.values())]
+
+    def replay(self, record: ModelRecord) -> None:
+        """Apply ``record`` again as it was applied live, unchecked; nothing is recorded."""
+        match record:
+            case TableDeleted(table):
+                self.tables.delete(table)
+                self.joins.forget(table)
+            case Joined():
+                self.joins.replay(record)
+            case CubeDefined(info):
+                hierarchies = {h.name: list(h.levels) for h in info.hierarchies}
+                self._cubes[info.name] = Cube(info.name, info.fact_table, hierarchies, {m.name: m.expression for m in info.measures})
+            case CubeDeleted(name):
+                del self._cubes[name]
 
     # Queries -----------------------------------------------------------
 
