@@ -69,7 +69,8 @@ def text_value(text: str, column_type: ColumnType) -> pa.Scalar[Any]:
         case Duration(unit):
             return pa.scalar(_in_unit(_duration_nanoseconds(text), unit, text), target)
         case Time(unit):
-            return _counted([_in_unit(_time_nanoseconds(text), unit, text)], target)[0]
+            time_of_day: pa.Scalar[Any] = _counted([_in_unit(_time_nanoseconds(text), unit, text)], target)[0]
+            return time_of_day
         case "binary":
             return pa.scalar(text.encode(), target)
         case "string":
