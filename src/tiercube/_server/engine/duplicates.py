@@ -64,26 +64,26 @@ def first_repeat(data: pa.Table, keys: Sequence[str]) -> FirstRepeat:
     return FirstRepeat(data.select(list(keys)).slice(rows[0], 1).to_pylist()[0], rows)
 
 
-def check(
-    repeats: Repeats | None,
-    on_duplicate_keys: OnDuplicateKeys,
-    keys: Sequence[str],
-    origin: str,
-    places: Callable[[list[int]], tuple[str, int | None]],
-) -> int:
-    """How many rows of a load were replaced by a later row of it; ``LoadError`` if the load
-    refuses repeated keys and one repeats. ``places`` names rows as the source has them
-    (a CSV file's lines, a frame's rows), with the line of the first if it has lines."""
-    if repeats is None:
-        return 0
-    if on_duplicate_keys == "last":
-        return repeats.count
+def refused(repeats: Repeats | None, on_duplicate_keys: OnDuplicateKeys) -> Repeats | None:
+    """The repeats a load that asked for ``on_duplicate_keys`` is refused over; None: it is not."""
+    return repeats if on_duplicate_keys == "error" else None
+
+
+def replaced(repeats: Repeats | None) -> int:
+    """How many rows of a change a later row with the same key replaced."""
+    return repeats.count if repeats is not None else 0
+
+
+def refusal(repeats: Repeats, keys: Sequence[str], origin: str, places: Callable[[list[int]], tuple[str, int | None]]) -> LoadError:
+    """The error refusing a load over ``repeats``. ``places`` names rows as the source has them
+    (a CSV file's lines, a frame's rows), with the line of the first if it has lines: it may
+    read the source again, so it is called outside any lock."""
     first = repeats.first()
-    key = ", ".join(f"{name}={value!r}" for name, value in first.key.items())
+    key = ", ".join(f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}" for name, value in first.key.items())
     where, line = places(first.rows)
     others = repeats.count - (len(first.rows) - 1)
-    more = f"; {others} more row(s) repeat other keys" if others else ""
-    raise LoadError(
+    more = "" if not others else "; 1 more row repeats another key" if others == 1 else f"; {others:,} more rows repeat other keys"
+    return LoadError(
         f"{origin}: the key {key} comes {len(first.rows)} times ({where}){more}. A load may hold each key once: "
         "fix the data, or pass on_duplicate_keys='last' to keep the last row of each key",
         path=origin,

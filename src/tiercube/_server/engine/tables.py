@@ -34,7 +34,7 @@ from tiercube._server.engine.visibility import Visibility
 from tiercube._wire.column_types import ColumnType, describe_type
 from tiercube._wire.filters import Filter, Scalar
 from tiercube._wire.messages import CreateTable, OnDuplicateKeys, Read, Source, TableInfo, TableQuery
-from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError, ResultTooLargeError
+from tiercube.errors import ConflictError, InvalidRequestError, LoadError, NotFoundError, ResultTooLargeError
 
 log = logging.getLogger("tiercube.server")
 
@@ -174,11 +174,13 @@ class TableStore:
         self._refuse_taken(request.table)
         origin = sources.describe(request.source)
         layout, first, rows = self.placement.read(request, access, origin)
-        replaced = _checked(first, request.on_duplicate_keys, layout, request.source, access)
+        refused = duplicates.refused(first.repeats, request.on_duplicate_keys)
+        if refused is not None:
+            raise _refusal(refused, layout, request.source, access)
         checkpoint(f"reading {request.table!r}")
         if first.commit is not None:
             first.commit()
-        return Loaded(self._added(StoredTable(layout, first.rows)), rows, replaced)
+        return Loaded(self._added(StoredTable(layout, first.rows)), rows, duplicates.replaced(first.repeats))
 
     def load(self, name: str, source: Source, access: sources.Access, on_duplicate_keys: OnDuplicateKeys = "last") -> Loaded:
         """``source`` loaded into table ``name``; ``on_duplicate_keys``: what a key repeated within it does."""
@@ -187,10 +189,13 @@ class TableStore:
         checkpoint(f"loading into {name!r}")
         with table.lock:
             change = pending.apply(table.rows)
-            replaced = _checked(change, on_duplicate_keys, table.layout, source, access)
-            checkpoint(f"loading into {name!r}")
-            self.swap(table, change)
-        return Loaded(table, pending.num_rows, replaced)
+            refused = duplicates.refused(change.repeats, on_duplicate_keys)
+            if refused is None:
+                checkpoint(f"loading into {name!r}")
+                self.swap(table, change)
+        if refused is not None:  # explained outside the lock: naming the lines may read the file again
+            raise _refusal(refused, table.layout, source, access)
+        return Loaded(table, pending.num_rows, duplicates.replaced(change.repeats))
 
     def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> Loaded:
         table = self.get(name)
@@ -224,7 +229,7 @@ class TableStore:
             change = table.rows.added(conformed, table.keys)
             checkpoint(f"loading into {table.name!r}")
             self.swap(table, change)
-        return Loaded(table, incoming.num_rows, change.repeats.count if change.repeats is not None else 0)
+        return Loaded(table, incoming.num_rows, duplicates.replaced(change.repeats))
 
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
         table = self.get(name)
@@ -296,8 +301,6 @@ class TableStore:
             self._observer.forget(name)
 
 
-def _checked(change: Change, on_duplicate_keys: OnDuplicateKeys, layout: Layout, source: Source, access: sources.Access) -> int:
-    """How many rows of a load a later row with the same key replaced; ``LoadError`` if it refuses that."""
-    return duplicates.check(
-        change.repeats, on_duplicate_keys, layout.keys, sources.describe(source), lambda rows: sources.places(source, access, rows)
-    )
+def _refusal(repeats: duplicates.Repeats, layout: Layout, source: Source, access: sources.Access) -> LoadError:
+    """The error refusing a load whose rows repeat a key, naming it where the source has it."""
+    return duplicates.refusal(repeats, layout.keys, sources.describe(source), lambda rows: sources.places(source, access, rows))

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import decimal
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 
 from tiercube._server.engine.types import storage_type, value_type
-from tiercube._wire.column_types import ColumnType, Decimal, Duration, Time, Timestamp, describe_type, expanded, type_name
+from tiercube._wire.column_types import ColumnType, Decimal, Duration, Time, Timestamp, describe_type, expanded
 from tiercube._wire.filters import Scalar
 
 _DURATION = re.compile(
@@ -153,30 +154,35 @@ def _in_unit(nanoseconds: int, unit: str, text: str) -> int:
 def column_values(values: list[Scalar], column_type: ColumnType) -> pa.Array[Any] | None:
     """``values`` (a column of an append) as an array of ``column_type``'s values; None where Arrow
     reads the JSON values as they are (``conform`` casts them). ``ValueMismatch`` names a bad one."""
-    kind = type_name(column_type)
-    if kind not in ("decimal", "duration", "time"):
+    match expanded(column_type):
+        case Decimal() as declared:
+            return pa.array([_decimal(value, declared) for value in values], storage_type(declared))
+        case Duration(unit):
+            return _counted([_count(value, _duration_nanoseconds, unit, column_type) for value in values], value_type(column_type))
+        case Time(unit):
+            return _counted([_count(value, _time_nanoseconds, unit, column_type) for value in values], value_type(column_type))
+        case _:
+            return None
+
+
+def _decimal(value: Scalar, column_type: ColumnType) -> decimal.Decimal | None:
+    if value is None:
         return None
-    for value in values:
-        if isinstance(value, bool) or (kind != "decimal" and isinstance(value, int | float)):
-            raise ValueMismatch(f"{value!r} is a {type(value).__name__}", expected(column_type))
-    if kind == "decimal":
-        numbers = [exact_decimal(value) if value is not None else None for value in values]
-        return pa.array(numbers, storage_type(column_type))
-    read = _duration_nanoseconds if kind == "duration" else _time_nanoseconds
-    unit = _unit(column_type)
-    counts = [_in_unit(read(value), unit, value) if isinstance(value, str) else None for value in values]
-    return _counted(counts, value_type(column_type))
+    if isinstance(value, bool):
+        raise ValueMismatch(f"{value!r} is of type bool", expected(column_type))
+    return exact_decimal(value)
+
+
+def _count(value: Scalar, read: Callable[[str], int], unit: str, column_type: ColumnType) -> int | None:
+    """A duration or time of day, travelled as text, as a count of ``unit``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueMismatch(f"{value!r} is of type {type(value).__name__}", expected(column_type))
+    return _in_unit(read(value), unit, value)
 
 
 def _counted(counts: list[int | None], target: pa.DataType) -> pa.Array[Any]:
     """Counts of ``target``'s unit as values of ``target`` (a time32 is 32 bits wide)."""
     width = pa.int32() if target.bit_width == 32 else pa.int64()
     return pa.array(counts, width).cast(target)
-
-
-def _unit(column_type: ColumnType) -> str:
-    match expanded(column_type):
-        case Duration(unit) | Time(unit) | Timestamp(unit):
-            return unit
-        case _:
-            return "us"
