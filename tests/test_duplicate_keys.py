@@ -10,11 +10,11 @@ workers and the key is counted where it lives.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -58,13 +58,14 @@ def test_a_refused_load_leaves_the_table_as_it_was(owner: tiercube.Session, tmp_
     table.append(("EU", "2024-01-01", 1))
     before = table.query()
     parquet = tmp_path / "repeated.parquet"
-    repeated = pa.table({"region": ["US", "EU", "US", None, None], "day": ["2024-01-02", "2024-01-01", "2024-01-02", None, None], "qty": [1, 2, 3, 4, 5]})
-    pq.write_table(repeated.cast(pa.schema([("region", pa.string()), ("day", pa.date32()), ("qty", pa.int64())])), parquet)  # pyright: ignore[reportUnknownMemberType]
+    jan1, jan2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
+    repeated = pa.table({"region": ["US", "EU", "US", None, None], "day": pa.array([jan2, jan1, jan2, None, None], pa.date32()), "qty": [1, 2, 3, 4, 5]})
+    pq.write_table(repeated, parquet)  # pyright: ignore[reportUnknownMemberType]
     with pytest.raises(tiercube.LoadError, match=r"repeated.parquet: the key region='US', day=2024-01-02 comes 2 times \(rows 1 and 3, counting from 1\); 1 more row"):
         table.load(tiercube.ParquetLoad(parquet))
     # A null key part is a key value like any other: two null keys repeat too.
     with pytest.raises(tiercube.LoadError, match=r"the key region=None, day=None comes 2 times \(rows 2 and 3, counting from 1\)"):
-        table.load(pd.DataFrame({"region": ["FR", None, None], "day": pd.to_datetime(["2024-01-03", None, None]), "qty": [1, 2, 3]}))
+        table.load(pa.table({"region": ["FR", None, None], "day": pa.array([dt.date(2024, 1, 3), None, None], pa.date32()), "qty": [1, 2, 3]}))
     assert table.query().equals(before)
 
 
