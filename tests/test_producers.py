@@ -277,3 +277,28 @@ def test_an_error_names_the_frame_and_its_column_not_the_transfer_file(owner: ti
     with pytest.raises(tiercube.LoadError, match=r"loaded into table '[^']+': column 'price' cannot be converted to decimal\(4, 2\)"):
         target.load(pa.table({"id": [1], "price": pa.array([Decimal("123.45")], pa.decimal128(5, 2))}))
     assert target.row_count == 0
+
+
+def test_appended_rows_of_the_new_types_fit_or_are_named(owner: tiercube.Session) -> None:
+    table = owner.create_table(
+        unique("appended"),
+        data_types={"id": "int64", "price": tiercube.Decimal(6, 2), "at": tiercube.Timestamp("ns", "UTC"), "took": tiercube.Duration("s")},
+        keys=["price", "at"],  # a decimal and a zoned timestamp as the key
+        default_values={"took": dt.timedelta(minutes=1)},
+    )
+    noon = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)
+    table.append((1, Decimal("1.10"), noon, None), (2, Decimal("2.20"), noon, dt.timedelta(seconds=2)))
+    table.append((3, 1.1, noon.astimezone(ZoneInfo(PARIS)), dt.timedelta(hours=1)))  # the same key: 1.1 is 1.10, the same instant
+    assert sorted_by_id(table.query()).to_pylist() == [
+        {"id": 2, "price": Decimal("2.20"), "at": noon, "took": dt.timedelta(seconds=2)},
+        {"id": 3, "price": Decimal("1.10"), "at": noon, "took": dt.timedelta(hours=1)},
+    ]
+    for row, message in [
+        ((4, Decimal("1.111"), noon, None), r"column 'price' \(decimal\(6, 2\)\) of table '[^']+': 1.111 does not fit decimal\(6, 2\); give a number of at most 6 digits, 2 of them after the point"),
+        ((4, Decimal("1.5"), noon, dt.timedelta(microseconds=5)), r"column 'took' \(duration\[s\]\) of table '[^']+': 'PT0.000005S' is finer than the column's unit \(s\)"),
+        ((4, Decimal("1.5"), noon, 5), r"5 is of type int; give a datetime.timedelta"),
+        ((4, Decimal("1.5"), dt.datetime(2024, 1, 1), None), r"column 'at' cannot be converted to timestamp\[ns, UTC\]: give its values with a time zone"),
+    ]:
+        with pytest.raises(tiercube.InvalidRequestError, match=message):
+            table.append(row)
+    assert table.row_count == 2

@@ -145,8 +145,12 @@ def cast_column(array: pa.ChunkedArray[Any], column_type: ColumnType, *, column:
             return _timestamps(array, target)
         return array.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        said = str(error)
+        if "zone offset" in said:  # text of timestamps with an offset where none belongs, or none where one does
+            with_zone = "with" if isinstance(column_type, Timestamp) and column_type.time_zone is not None else "without"
+            said = f"give its values {with_zone} a time zone (datetimes {with_zone} tzinfo)"
         raise LoadError(
-            f"{origin}: column {column!r} cannot be converted to {describe_type(column_type)}: {error}", path=origin, column=column
+            f"{origin}: column {column!r} cannot be converted to {describe_type(column_type)}: {said}", path=origin, column=column
         ) from None
 
 

@@ -165,12 +165,18 @@ def column_values(values: list[Scalar], column_type: ColumnType) -> pa.Array[Any
             return None
 
 
-def _decimal(value: Scalar, column_type: ColumnType) -> decimal.Decimal | None:
+def _decimal(value: Scalar, column_type: Decimal) -> decimal.Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):
         raise ValueMismatch(f"{value!r} is of type bool", expected(column_type))
-    return exact_decimal(value)
+    number = exact_decimal(value)
+    if not fits_decimal(number, column_type):
+        raise ValueMismatch(
+            f"{value} does not fit {describe_type(column_type)}",
+            f"a number of at most {column_type.precision} digits, {column_type.scale} of them after the point",
+        )
+    return number
 
 
 def _count(value: Scalar, read: Callable[[str], int], unit: str, column_type: ColumnType) -> int | None:
