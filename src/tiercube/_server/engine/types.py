@@ -47,7 +47,7 @@ _PLAIN: dict[DataType, pa.DataType] = {
     "date": pa.date32(),
 }
 _DECIMAL128_DIGITS = 38
-NUMERIC_NAMES: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64", "decimal"})
+_SUMMABLE: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64", "decimal", "duration"})
 
 
 def storage_type(column_type: ColumnType) -> pa.DataType:
@@ -73,7 +73,7 @@ def value_type(column_type: ColumnType) -> pa.DataType:
 
 def is_numeric(column_type: ColumnType) -> bool:
     """Whether a column can be summed and averaged: numbers, exact decimals, and durations."""
-    return type_name(column_type) in NUMERIC_NAMES or type_name(column_type) == "duration"
+    return type_name(column_type) in _SUMMABLE
 
 
 def infer(arrow_type: pa.DataType, column: str) -> ColumnType:
