@@ -51,8 +51,9 @@ def read_csv(source: Any, origin: str, options: CsvOptions, data_types: Mapping[
             parser = _Parser(options, {**parser.column_types, **{n: pa.timestamp(t.unit) for n, t in zoned.items()}})
             with reopen() as again:
                 table = parser.read(again)
-        _refuse_undecodable(table, data_types, parser, reopen)
-        _refuse_switch_to_text(table, data_types, parser, reopen, options, origin)
+        if _names_usable(table):  # else sources.read refuses the file, naming why
+            _refuse_undecodable(table, data_types, parser, reopen)
+            _refuse_switch_to_text(table, data_types, parser, reopen, options, origin)
     except (AttributeError, TypeError, UnicodeError) as error:  # a Python codec that fails on what it is given
         raise LoadError(f"{origin}: the file cannot be decoded as {options.encoding}: {error}", path=origin) from None
     except pa.ArrowInvalid as error:
@@ -152,6 +153,15 @@ def _refuse_undecodable(table: pa.Table, data_types: Mapping[str, ColumnType], p
     if undecodable:
         with reopen() as raw:
             parser.read(raw, {**parser.column_types, **{name: pa.string() for name in undecodable}})
+
+
+def _names_usable(table: pa.Table) -> bool:
+    """Whether the columns have names that tell them apart: valid text, none twice."""
+    try:
+        names = table.column_names
+    except UnicodeDecodeError:
+        return False
+    return len(set(names)) == len(names)
 
 
 def _text(kind: pa.DataType) -> bool:
