@@ -524,6 +524,13 @@ def test_read_csv_of_invalid_utf8_names_the_file(owner: tiercube.Session, tmp_pa
     assert name not in owner.tables
 
 
+def test_read_csv_of_column_names_in_another_encoding_says_so(owner: tiercube.Session, tmp_path: Path) -> None:
+    path = tmp_path / "latin_header.csv"
+    path.write_bytes("id,Zürich\n1,a\n".encode("latin-1"))
+    with pytest.raises(tiercube.LoadError, match="the column names are not valid UTF-8 text; give the file's encoding"):
+        owner.read_csv(path, table_name=unique("latin_header"))
+
+
 # --------------------------------------------------------------------------- shared-file-system transfer
 
 

@@ -51,9 +51,10 @@ def read_csv(source: Any, origin: str, options: CsvOptions, data_types: Mapping[
             parser = _Parser(options, {**parser.column_types, **{n: pa.timestamp(t.unit) for n, t in zoned.items()}})
             with reopen() as again:
                 table = parser.read(again)
-        if _names_usable(table):  # else sources.read refuses the file, naming why
-            _refuse_undecodable(table, data_types, parser, reopen)
-            _refuse_switch_to_text(table, data_types, parser, reopen, options, origin)
+        if not _names_usable(table):
+            return table  # sources.read refuses it, naming why
+        _refuse_undecodable(table, data_types, parser, reopen)
+        _refuse_switch_to_text(table, data_types, parser, reopen, options, origin)
     except (AttributeError, TypeError, UnicodeError) as error:  # a Python codec that fails on what it is given
         raise LoadError(f"{origin}: the file cannot be decoded as {options.encoding}: {error}", path=origin) from None
     except pa.ArrowInvalid as error:
