@@ -39,7 +39,8 @@ from tiercube._client.sessions import (
 from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
 from tiercube._config import CloudStore, SessionConfig, TableConfig, TlsConfig, UserConfig
 from tiercube._version import __version__
-from tiercube._wire.messages import DataType, Partition, User
+from tiercube._wire.column_types import ColumnType, DataType, Decimal, Duration, Time, Timestamp
+from tiercube._wire.messages import OnDuplicateKeys, Partition, User
 from tiercube._wire.tiers import CapabilityReport, ConditionResult
 from tiercube.errors import (
     AuthenticationError,
@@ -76,6 +77,7 @@ __all__ = [
     "CloudStore",
     "CloudTable",
     "Column",
+    "ColumnType",
     "Condition",
     "ConditionResult",
     "ConflictError",
@@ -83,6 +85,8 @@ __all__ = [
     "Cubes",
     "DataFrameLike",
     "DataType",
+    "Decimal",
+    "Duration",
     "EditableCube",
     "EditableCubes",
     "EditableHierarchies",
@@ -107,6 +111,7 @@ __all__ = [
     "NoSecurityLocalSession",
     "NoSecuritySession",
     "NotFoundError",
+    "OnDuplicateKeys",
     "ParquetLoad",
     "Partition",
     "PermissionDeniedError",
@@ -132,6 +137,8 @@ __all__ = [
     "TableSchema",
     "Tables",
     "TiercubeError",
+    "Time",
+    "Timestamp",
     "TlsConfig",
     "TooLargeForMemoryError",
     "TooManyAttemptsError",

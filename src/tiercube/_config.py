@@ -13,7 +13,8 @@ from typing import Literal, Self
 import msgspec
 
 from tiercube._public import public
-from tiercube._wire.messages import ArrowFileSource, CloudLocation, CsvSource, DataType, ParquetSource, Read, Source
+from tiercube._wire.column_types import ColumnType
+from tiercube._wire.messages import ArrowFileSource, CloudLocation, CsvSource, ParquetSource, Read, Source
 from tiercube.errors import InvalidRequestError
 
 
@@ -83,7 +84,7 @@ class TableConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     location: CloudLocation | None = None
     format: TableFormat | None = None
     keys: list[str] = []
-    data_types: dict[str, DataType] = {}
+    data_types: dict[str, ColumnType] = {}
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.location is None):

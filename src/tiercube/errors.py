@@ -320,8 +320,9 @@ class LoadError(InvalidRequestError):
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None, column: str | None = None) -> None:
         super().__init__(message)
         self.path = path
-        """The file (as the server opened it) or cloud object (its URI) being loaded; None when the
-        failure is not about one (rows given to ``append`` are named ``"append"``)."""
+        """The file (as the server opened it) or cloud object (its URI) being loaded, or the caller's
+        frame as the message names it (``"the polars.DataFrame loaded into table 'sales'"``); None
+        when the failure is not about one (rows given to ``append`` are named ``"append"``)."""
         self.line = line
         """The line of a CSV file where the record that failed starts (1 is the first line, a header
         included); None when the failure is not about one record, or the record was not found."""

@@ -127,8 +127,8 @@ class ServerState:
         held = set(self.tables.names())
         for declared in self.config.tables:
             if declared.name not in held:
-                _, rows = self.tables.read(declared.request, self.files)
-                log.info("table %r read from %s at start: %d rows", declared.name, declared.path or declared.location, rows)
+                loaded = self.tables.read(declared.request, self.files)
+                log.info("table %r read from %s at start: %d rows", declared.name, declared.path or declared.location, loaded.rows)
 
     @property
     def tables(self) -> TableStore:

@@ -25,7 +25,7 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from tiercube._wire.filters import Filter, Operator
-from tiercube._wire.messages import DataType
+from tiercube._wire.column_types import ColumnType
 
 AggregateFunction: TypeAlias = Literal["sum", "mean", "min", "max", "count", "distinct_count"]
 """``count`` counts non-null values; ``distinct_count`` counts distinct non-null values."""
@@ -156,7 +156,7 @@ class LevelInfo(msgspec.Struct, frozen=True):
     name: str
     column: str
     table: str
-    data_type: DataType
+    data_type: ColumnType
 
 
 class HierarchyInfo(msgspec.Struct, frozen=True):

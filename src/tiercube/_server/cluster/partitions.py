@@ -27,8 +27,10 @@ from tiercube._server.cluster.reading import read_on_workers
 from tiercube._server.cluster.tasks import SEQUENCE
 from tiercube._server.engine import sources
 from tiercube._server.engine.arrays import aligned
+from tiercube._server.engine.duplicates import FirstRepeat, Repeats, repeats_within
 from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.grouping import FactGrouping, RowMask, merge_groups
+from tiercube._server.engine.key_index import index_hashes, latest_of_each_key
 from tiercube._server.engine.layout import Layout
 from tiercube._server.engine.rows import Added, Change, Pending, Rows
 from tiercube._server.engine.visibility import RowPlan
@@ -124,10 +126,15 @@ class Partitions:
 
         When as many more rows result as came in, no row was replaced: the change only added
         ``data``, which kept groupings fold in. Otherwise the replaced rows are on the workers.
+        A key repeated within ``data`` keeps its last row, here, before the rows travel.
         """
+        repeats = None
+        if keys:
+            unique, _ = latest_of_each_key(data, keys, index_hashes(data, keys))
+            data, repeats = unique, repeats_within(data, keys, unique.num_rows)
         merged = self.merged(data, keys)
         only_added = merged.num_rows == self.num_rows + data.num_rows
-        return Change(merged, data if only_added else None, None, exact=only_added)
+        return Change(merged, data if only_added else None, None, exact=only_added, repeats=repeats)
 
     def merged(self, incoming: pa.Table, keys: Sequence[str]) -> Partitions:
         self.check()
@@ -167,7 +174,21 @@ class Partitions:
             j: self.cluster.submit(part.worker, tasks.merged, part.future, list(layout.keys), *(p[j] for p in pieces))
             for j, part in enumerate(self.parts)
         }
-        return Change(self._replaced(changed, starts[-1]), None, None, exact=False)
+        repeats = self._repeats(layout, [[p[j] for p in pieces] for j in range(count)], self.next_sequence)
+        return Change(self._replaced(changed, starts[-1]), None, None, exact=False, repeats=repeats)
+
+    def _repeats(self, layout: Layout, incoming: list[list[Future[pa.Table]]], start: int) -> Repeats | None:
+        """The rows of a load (``incoming``: each partition's pieces, numbered from ``start``) that a
+        later row with the same key replaces, counted where the key lives."""
+        if not layout.keys:
+            return None
+        found = self.cluster.results(
+            [self.cluster.submit(part.worker, tasks.repeated, list(layout.keys), *pieces) for part, pieces in zip(self.parts, incoming, strict=True)],
+            [part.worker for part in self.parts],
+        )
+        count = sum(counted for counted, _ in found)
+        firsts = [FirstRepeat(first.key, [row - start for row in first.rows]) for _, first in found if first is not None]
+        return Repeats(count, lambda: min(firsts, key=lambda first: first.rows[1])) if count else None
 
     def dropped(self, condition: BoundFilter | None) -> Change:
         """Without the rows that match ``condition``; None: new, empty partitions on the workers the

@@ -66,7 +66,7 @@ def group_facts(data: pa.Table, grouping: FactGrouping, rows: Array | None = Non
         source = f"{alias(grouping.fact, column)}\x1f{function}"
         if source not in inputs.column_names:
             values: Chunked = plain(data[column]) if function in ("min", "max") else data[column]
-            inputs = inputs.append_column(source, values)
+            inputs = inputs.append_column(source, counted_as_integers(values))
         aggregations.append((source, function))
     if rows is not None:
         inputs = filtered(inputs, rows)
@@ -76,6 +76,13 @@ def group_facts(data: pa.Table, grouping: FactGrouping, rows: Array | None = Non
     for name in grouping.key_names:
         grouped = grouped.set_column(grouped.column_names.index(name), name, plain(grouped[name]))
     return _non_empty(grouped, grouping)
+
+
+def counted_as_integers(values: Chunked) -> Chunked:
+    """Durations as integers in their unit: Arrow cannot sum them, nor take their minimum. Every
+    later step (roll-ups, maintained aggregates, a cluster's merge) then works on integers, and a
+    cube query makes the measure a duration again (``types.as_column_type``)."""
+    return values.cast(pa.int64()) if pa.types.is_duration(values.type) else values
 
 
 def roll_up(groups: pa.Table, kept: FactGrouping, wanted: FactGrouping) -> pa.Table:

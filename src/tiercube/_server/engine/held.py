@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from tiercube._server.engine import sources
 from tiercube._server.engine.arrays import Array, Chunked, appended, dictionaries_differ, evaluate, filtered, location, take_rows
 from tiercube._server.engine.deletions import NONE, Deletions
+from tiercube._server.engine.duplicates import repeats_within
 from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.grouping import FactGrouping, RowMask, group_facts
 from tiercube._server.engine.key_index import KeyIndex, index_hashes, latest_of_each_key
@@ -138,10 +139,11 @@ class HeldRows:
         if not keys:
             return Change(HeldRows(appended(self._data, data), self._deletions, self._index), data, None)
         incoming, hashes = latest_of_each_key(data, keys, index_hashes(data, keys))
+        repeats = repeats_within(data, keys, incoming.num_rows)
         if self._index is None and self.num_rows == 0:
             # Nothing to replace: the index is built when a later change needs it (a restart or a
             # large load does not wait for it).
-            return Change(HeldRows(appended(self._data, incoming), self._deletions), incoming, None)
+            return Change(HeldRows(appended(self._data, incoming), self._deletions), incoming, None, repeats=repeats)
         if self._index is None:
             self._index = KeyIndex.built(self._data, keys, self._deletions)
         index = self._index
@@ -151,7 +153,7 @@ class HeldRows:
         positions = np.arange(start, start + incoming.num_rows, dtype=np.int64)
         removed = take_rows(self._data, replaced) if len(replaced) else None
         rows = HeldRows(appended(self._data, incoming), self._deletions.marked(replaced), index)
-        return Change(rows, incoming, removed, commit=lambda: index.put(hashes, positions, found))
+        return Change(rows, incoming, removed, commit=lambda: index.put(hashes, positions, found), repeats=repeats)
 
     def dropped(self, condition: BoundFilter | None) -> Change:
         if condition is None:

@@ -27,14 +27,14 @@ import pyarrow as pa
 from tiercube._server.engine.layout import Layout
 from tiercube._wire.cubes import CubeInfo
 from tiercube._wire.filters import Filter, Scalar
-from tiercube._wire.messages import DataType
+from tiercube._wire.column_types import ColumnType
 
 
 class TableCreated(msgspec.Struct, frozen=True, tag="table_created"):
     """A new table; its first rows (a read) travel as the record's rows, none for ``create_table``."""
 
     name: str
-    columns: dict[str, DataType]
+    columns: dict[str, ColumnType]
     keys: list[str]
     defaults: dict[str, Scalar]
 

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
 from tiercube._server.engine.arrays import Array, appended, filtered, last_positions, positions
+from tiercube._server.engine.duplicates import Repeats
 from tiercube._server.engine.filters import BoundFilter, first_matches
 from tiercube._server.engine.grouping import FactGrouping, RowMask
 from tiercube._server.engine.layout import Layout
@@ -45,6 +46,8 @@ class Change:
     exact: bool = True
     # What the writer keeps beside the rows (a key index) brought up to date once the change is made.
     commit: Callable[[], None] | None = None
+    # Rows of the change that a later row of it with the same key replaced (None: none did).
+    repeats: Repeats | None = None
 
 
 class Pending(Protocol):

@@ -6,7 +6,6 @@ tells, the row and column; nothing here touches a stored table.
 
 from __future__ import annotations
 
-import codecs
 import os
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -15,14 +14,13 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from tiercube._server.engine import csv_errors
-from tiercube._server.engine.types import storage_type
+from tiercube._server.engine import csv_errors, csv_files
+from tiercube._server.engine.duplicates import listed, row_numbers
+from tiercube._wire.column_types import ColumnType
 from tiercube._wire.messages import (
     ArrowFileSource,
     CloudLocation,
-    CsvOptions,
     CsvSource,
-    DataType,
     ParquetSource,
     Source,
 )
@@ -50,14 +48,30 @@ class Access(Protocol):
     def shared(self, path: str) -> SharedFile: ...
 
 
+_LABEL_LENGTH = 200
+
+
 def describe(source: Source) -> str:
-    """How error messages name a source."""
+    """How error messages name a source: the client's frame or table as the client named it, not
+    the file that carried it here; a file by its path, a cloud object by its URI."""
+    if isinstance(source, ArrowFileSource) and source.label:
+        return source.label[:_LABEL_LENGTH]
     path = source.path
     return path.uri if isinstance(path, CloudLocation) else path
 
 
+def places(source: Source, access: Access, rows: list[int]) -> tuple[str, int | None]:
+    """``rows`` (from 0, in the source's order) as the source has them: a CSV file's lines, other sources' rows;
+    with the first line, for a CSV file whose records could be found again."""
+    if isinstance(source, CsvSource):
+        lines = csv_errors.record_lines(lambda: _binary(source.path, access), source.options, rows)
+        if lines is not None:
+            return f"{'lines' if len(lines) > 1 else 'line'} {listed(lines)}", lines[0]
+    return row_numbers(rows)
+
+
 def read(
-    source: Source, data_types: Mapping[str, DataType], access: Access, row_groups: Sequence[int] | None = None
+    source: Source, data_types: Mapping[str, ColumnType], access: Access, row_groups: Sequence[int] | None = None
 ) -> pa.Table:
     """Read ``source`` as ``access`` allows; columns named in ``data_types`` are parsed as those types.
 
@@ -67,7 +81,7 @@ def read(
     with _as_load_errors(origin), _opened(source.path, access) as opened:
         match source:
             case CsvSource(path, options):
-                table = _read_csv(opened, origin, options, data_types, lambda: _binary(path, access))
+                table = csv_files.read_csv(opened, origin, options, data_types, lambda: _binary(path, access))
             case ParquetSource():
                 table = _read_parquet(opened, row_groups)
             case ArrowFileSource():
@@ -128,55 +142,6 @@ def _read_arrow(path: str) -> pa.Table:
     # The file is the caller's bytes: a corrupt one must fail here, not in every later query.
     table.validate(full=True)
     return table
-
-
-def _read_csv(
-    source: Any, origin: str, options: CsvOptions, data_types: Mapping[str, DataType], reopen: csv_errors.Opener
-) -> pa.Table:
-    import pyarrow.csv as pa_csv
-
-    try:
-        codec = codecs.lookup(options.encoding)
-    except LookupError:
-        raise LoadError(f"{origin}: unknown encoding {options.encoding!r}", path=origin) from None
-    # rot13 or zlib_codec are codecs too, but not between bytes and text.
-    if not getattr(codec, "_is_text_encoding", True):
-        raise LoadError(f"{origin}: {options.encoding!r} is not a text encoding (like utf-8 or latin-1)", path=origin)
-    if options.column_names is not None and len(set(options.column_names)) != len(options.column_names):
-        raise LoadError(f"{origin}: column_names lists a name more than once", path=origin)
-    read_options = pa_csv.ReadOptions(
-        encoding=options.encoding,
-        column_names=options.column_names,
-        autogenerate_column_names=not options.header and options.column_names is None,
-        skip_rows=1 if options.header and options.column_names is not None else 0,
-    )
-    parse_options = pa_csv.ParseOptions(
-        delimiter=options.separator,
-        quote_char=options.quote_char if options.quote_char is not None else False,
-        # Without it, a quoted line break that falls on a block boundary (1 MB) splits a record in
-        # two: rows are lost and columns silently become text. Measured: no slower on 3 M rows.
-        newlines_in_values=True,
-    )
-    convert_kwargs: dict[str, Any] = {
-        "column_types": {name: storage_type(t) for name, t in data_types.items()},
-        "strings_can_be_null": True,
-        # Strings are stored dictionary-encoded: let the parser encode them as it goes.
-        "auto_dict_encode": True,
-        "auto_dict_max_cardinality": 1 << 30,
-    }
-    if options.null_values is not None:
-        convert_kwargs["null_values"] = options.null_values
-    if options.timestamp_formats:
-        convert_kwargs["timestamp_parsers"] = options.timestamp_formats
-    try:
-        return pa_csv.read_csv(source, read_options, parse_options, pa_csv.ConvertOptions(**convert_kwargs))
-    except (AttributeError, TypeError, UnicodeError) as error:  # a Python codec that fails on what it is given
-        raise LoadError(f"{origin}: the file cannot be decoded as {options.encoding}: {error}", path=origin) from None
-    except pa.ArrowInvalid as error:
-        explained = csv_errors.explain(str(error), reopen, options)
-        if explained is None:
-            raise
-        raise LoadError(f"{origin}: {explained.text}", path=origin, line=explained.line, column=explained.column) from None
 
 
 # What reading a source holds at its peak, per byte of it (of a Parquet file: per byte once

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import msgspec
 import pyarrow as pa
 
-from tiercube._server.engine import sources
+from tiercube._server.engine import duplicates, sources
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.filters import bind
 from tiercube._server.engine.layout import Layout, check_name
@@ -33,10 +33,12 @@ from tiercube._server.engine.held import ServerPlacement
 from tiercube._server.engine.journal import NO_JOURNAL, Journal, RowsAdded, RowsDropped, TableCreated, TableRecord
 from tiercube._server.engine.rows import Change, Placement, Rows
 from tiercube._server.engine.types import decoded
+from tiercube._server.engine.values import ValueMismatch, column_values
 from tiercube._server.engine.visibility import Visibility
+from tiercube._wire.column_types import ColumnType, describe_type
 from tiercube._wire.filters import Filter, Scalar
-from tiercube._wire.messages import CreateTable, DataType, Read, Source, TableInfo, TableQuery
-from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError, ResultTooLargeError
+from tiercube._wire.messages import CreateTable, OnDuplicateKeys, Read, Source, TableInfo, TableQuery
+from tiercube.errors import ConflictError, InvalidRequestError, LoadError, NotFoundError, ResultTooLargeError
 
 log = logging.getLogger("tiercube.server")
 
@@ -53,6 +55,15 @@ class QueryLimits:
 
     timeout: float = 30.0
     max_rows: int = 10_000_000
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A load's outcome: the table, the rows read, and how many of them a later row with the same key replaced."""
+
+    table: StoredTable
+    rows: int
+    replaced: int = 0
 
 
 class Observer(Protocol):
@@ -76,7 +87,7 @@ class StoredTable:
         return self.layout.name
 
     @property
-    def columns(self) -> dict[str, DataType]:
+    def columns(self) -> dict[str, ColumnType]:
         return dict(self.layout.columns)
 
     @property
@@ -177,17 +188,21 @@ class TableStore:
         self._refuse_taken(layout.name)
         return self._added(StoredTable(layout, self.placement.empty(layout, request.distributed, 0)), None)
 
-    def read(self, request: Read, access: sources.Access) -> tuple[StoredTable, int]:
+    def read(self, request: Read, access: sources.Access) -> Loaded:
         """Create a table whose columns and types come from the source (read as ``access`` allows)."""
         check_name("table", request.table)
         self._refuse_taken(request.table)
         origin = sources.describe(request.source)
         with self.memory.reserve(self.placement.read_memory(request, access), f"reading {origin}", _SMALLER_LOAD):
             layout, first, rows = self.placement.read(request, access, origin)
+        refused = duplicates.refused(first.repeats, request.on_duplicate_keys)
+        if refused is not None:
+            raise _refusal(refused, layout, request.source, access)
         checkpoint(f"reading {request.table!r}")
-        return self._added(StoredTable(layout, first.rows), first), rows
+        return Loaded(self._added(StoredTable(layout, first.rows), first), rows, duplicates.replaced(first.repeats))
 
-    def load(self, name: str, source: Source, access: sources.Access) -> tuple[StoredTable, int]:
+    def load(self, name: str, source: Source, access: sources.Access, on_duplicate_keys: OnDuplicateKeys = "last") -> Loaded:
+        """``source`` loaded into table ``name``; ``on_duplicate_keys``: what a key repeated within it does."""
         table = self.get(name)
         with self.memory.reserve(table.rows.load_memory(source, access), f"reading {sources.describe(source)}", _SMALLER_LOAD):
             pending = table.rows.pending_load(source, table.layout, access)
@@ -195,12 +210,16 @@ class TableStore:
             with table.lock:
                 self._refuse_deleted(table)
                 change = pending.apply(table.rows)
-                checkpoint(f"loading into {name!r}")
-                with self.journal.committing(RowsAdded(name), change.added):
-                    self.swap(table, change)
-        return table, pending.num_rows
+                refused = duplicates.refused(change.repeats, on_duplicate_keys)
+                if refused is None:
+                    checkpoint(f"loading into {name!r}")
+                    with self.journal.committing(RowsAdded(name), change.added):
+                        self.swap(table, change)
+        if refused is not None:  # explained outside the lock: naming the lines may read the file again
+            raise _refusal(refused, table.layout, source, access)
+        return Loaded(table, pending.num_rows, duplicates.replaced(change.repeats))
 
-    def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> tuple[StoredTable, int]:
+    def append(self, name: str, rows: Sequence[Sequence[Scalar]]) -> Loaded:
         table = self.get(name)
         width = len(table.columns)
         for number, row in enumerate(rows, start=1):
@@ -208,18 +227,24 @@ class TableStore:
                 raise InvalidRequestError(
                     f"row {number} has {len(row)} values but table {name!r} has {width} columns ({', '.join(table.columns)})"
                 )
-        # Let Arrow infer each column, conform() then casts with messages naming the column.
+        # Let Arrow infer each column (but those whose values travel as text it cannot read),
+        # conform() then casts with messages naming the column.
         arrays: dict[str, pa.Array[Any]] = {}
-        for i, column in enumerate(table.columns):
+        for i, (column, column_type) in enumerate(table.columns.items()):
             values: list[Any] = [row[i] for row in rows]
             try:
-                arrays[column] = pa.array(values)
+                typed = column_values(values, column_type)
+                arrays[column] = typed if typed is not None else pa.array(values)
+            except ValueMismatch as error:
+                raise InvalidRequestError(
+                    f"the rows do not fit column {column!r} ({describe_type(column_type)}) of table {name!r}: {error}; give {error.expected}"
+                ) from None
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
                 raise InvalidRequestError(f"the rows do not fit column {column!r} of table {name!r}: {error}") from None
-        return table, self.add(table, pa.table(arrays), "append")
+        return self.add(table, pa.table(arrays), "append")
 
-    def add(self, table: StoredTable, incoming: pa.Table, origin: str) -> int:
-        """``incoming`` (rows from the caller) added to ``table``; how many came in."""
+    def add(self, table: StoredTable, incoming: pa.Table, origin: str) -> Loaded:
+        """``incoming`` (rows from the caller) added to ``table``, the last row of a repeated key winning."""
         # Conformed, grouped by key, merged, and folded into maintained aggregates: a few copies at most.
         with self.memory.reserve(4 * int(incoming.nbytes), f"adding {incoming.num_rows:,} rows to table {table.name!r}", _SMALLER_LOAD):
             conformed = table.layout.conform(incoming, origin)
@@ -230,7 +255,7 @@ class TableStore:
                 checkpoint(f"loading into {table.name!r}")
                 with self.journal.committing(RowsAdded(table.name), change.added):
                     self.swap(table, change)
-        return incoming.num_rows
+        return Loaded(table, incoming.num_rows, duplicates.replaced(change.repeats))
 
     def drop(self, name: str, condition: Filter | None) -> tuple[StoredTable, int]:
         table = self.get(name)
@@ -344,3 +369,8 @@ class TableStore:
     def _forget(self, name: str) -> None:
         if self._observer is not None:
             self._observer.forget(name)
+
+
+def _refusal(repeats: duplicates.Repeats, layout: Layout, source: Source, access: sources.Access) -> LoadError:
+    """The error refusing a load whose rows repeat a key, naming it where the source has it."""
+    return duplicates.refusal(repeats, layout.keys, sources.describe(source), lambda rows: sources.places(source, access, rows))

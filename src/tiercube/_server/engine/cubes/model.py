@@ -33,10 +33,9 @@ from tiercube._wire.cubes import (
     Where,
 )
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or, filter_names
-from tiercube._wire.messages import DataType
+from tiercube._server.engine.types import is_numeric
+from tiercube._wire.column_types import ColumnType, describe_type
 from tiercube.errors import InvalidRequestError, NotFoundError, QueryError
-
-NUMERIC: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class ColumnRef:
 
     table: str
     column: str
-    data_type: DataType
+    data_type: ColumnType
 
     @property
     def alias(self) -> str:
@@ -128,7 +127,7 @@ class Cube:
         except KeyError:
             raise QueryError(NotFoundError.describe("measure", name, self.measures, within=f"cube {self.name!r}")) from None
 
-    def level_types(self) -> dict[str, DataType]:
+    def level_types(self) -> dict[str, ColumnType]:
         return {name: level.data_type for name, level in self.levels().items()}
 
 
@@ -261,9 +260,9 @@ def validate_measure(cube: Cube, schema: CubeSchema, name: str, expression: Meas
         match node:
             case Aggregate(function, column, table):
                 ref = schema.resolve(column, table)
-                if function in ("sum", "mean") and ref.data_type not in NUMERIC:
+                if function in ("sum", "mean") and not is_numeric(ref.data_type):
                     raise InvalidRequestError(
-                        f"{where}: {function} needs a numeric column but {ref.table}.{ref.column} is {ref.data_type}"
+                        f"{where}: {function} needs a numeric column but {ref.table}.{ref.column} is {describe_type(ref.data_type)}"
                     )
             case MeasureRef(other) if other != name and other not in cube.measures:
                 raise InvalidRequestError(

@@ -14,6 +14,7 @@ from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.pushdown import FactFilter, Levels
 from tiercube._server.engine.cubes.model import ColumnRef, Cube, CubeSchema, bind_level_filter, children
+from tiercube._server.engine.exact import as_column_type, as_number, operands
 from tiercube._server.engine.filters import COMPARISONS, BoundFilter, bind
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.engine.types import value_type
@@ -352,14 +353,18 @@ def _finish_leaf(leaf: Leaf, parts: dict[str, Array]) -> Array:
             (counted,) = parts.values()
             return counted.fill_null(0)
         case "mean":
-            return _divide(parts["sum"], parts["count"])
+            return _in_column_terms(leaf, _divide(parts["sum"], parts["count"]))
         case "sum" | "min" | "max":
             (value,) = parts.values()
-            return value
+            return _in_column_terms(leaf, value)
+
+
+def _in_column_terms(leaf: Leaf, values: Array) -> Array:
+    return as_column_type(values, leaf.column.data_type) if leaf.column is not None else values
 
 
 def _divide(left: Array, right: Array) -> Array:
-    numerator, denominator = left.cast(pa.float64()), right.cast(pa.float64())
+    numerator, denominator = as_number(left), as_number(right)
     quotient = pc.divide(numerator, denominator)
     # Dividing by zero gives null (not inf or an error), like an empty cell.
     result: Array = pc.if_else(pc.equal(denominator, pa.scalar(0.0)), pa.scalar(None, pa.float64()), quotient)
@@ -369,7 +374,7 @@ def _divide(left: Array, right: Array) -> Array:
 def _arithmetic(op: str, left: Array, right: Array) -> Array:
     if op == "/":
         return _divide(left, right)
-    return _ARITHMETIC[op](left, right)
+    return _ARITHMETIC[op](*operands(op, left, right))
 
 
 def _finish(table: pa.Table, cells: Cells, request: CubeQuery) -> pa.Table:

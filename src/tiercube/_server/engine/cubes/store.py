@@ -12,7 +12,6 @@ import pyarrow as pa
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.mdx import to_cube_query
 from tiercube._server.engine.cubes.model import (
-    NUMERIC,
     Cube,
     CubeSchema,
     bind_measure,
@@ -25,6 +24,7 @@ from tiercube._server.engine.cubes.query import run_query
 from tiercube._server.engine.journal import CubeDefined, CubeDeleted, Joined, ModelRecord, TableDeleted
 from tiercube._server.engine.layout import check_name
 from tiercube._server.engine.tables import QueryLimits, TableStore
+from tiercube._server.engine.types import is_numeric
 from tiercube._server.engine.visibility import EVERYTHING, Visibility
 from tiercube._wire.cubes import (
     Aggregate,
@@ -98,12 +98,12 @@ class CubeStore:
         keys = {(reached.table, key) for reached in self.joins.reachable(request.fact_table) for key in tables.get(reached.table).keys}
         if request.mode != "manual":
             for ref in schema.columns:
-                if ref.data_type not in NUMERIC or (ref.table, ref.column) in keys:
+                if not is_numeric(ref.data_type) or (ref.table, ref.column) in keys:
                     level = ref.column if ref.column not in cube.hierarchies else f"{ref.table}.{ref.column}"
                     cube.hierarchies[level] = [LevelInfo(level, ref.column, ref.table, ref.data_type)]
         if request.mode == "auto":
             for ref in schema.columns:
-                if ref.table == request.fact_table and ref.data_type in NUMERIC and (ref.table, ref.column) not in keys:
+                if ref.table == request.fact_table and is_numeric(ref.data_type) and (ref.table, ref.column) not in keys:
                     cube.measures[f"{ref.column}.SUM"] = Aggregate("sum", ref.column, ref.table)
                     cube.measures[f"{ref.column}.MEAN"] = Aggregate("mean", ref.column, ref.table)
         if request.mode != "no_measures":
