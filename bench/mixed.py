@@ -44,9 +44,10 @@ class Window:
     operations_per_second: float
     server_cores: float
     processes: int
+    kept: str  # how the kept groupings served during the window
 
 
-def _run(probe: ProbeServer, rows: int, clients: int, seconds: float) -> Window:
+def _run(probe: ProbeServer, session: tiercube.LocalSession, rows: int, clients: int, seconds: float) -> Window:
     processes = min(clients, MAX_PROCESSES)
     threads = [clients // processes + (1 if number < clients % processes else 0) for number in range(processes)]
     environment = {**os.environ, "BENCH_USER": ADMIN.username, "BENCH_PASSWORD": ADMIN.password}
@@ -70,9 +71,9 @@ def _run(probe: ProbeServer, rows: int, clients: int, seconds: float) -> Window:
             worker.stdin.write(f"{start_at} {end_at}\n")
             worker.stdin.flush()
         time.sleep(max(0.0, start_at - time.time()))
-        before = probe.info.cpu_times()
+        before, kept_before = probe.info.cpu_times(), session.stats().aggregates
         time.sleep(max(0.0, end_at - time.time()))
-        after = probe.info.cpu_times()
+        after, kept_after = probe.info.cpu_times(), session.stats().aggregates
         queries: list[float] = []
         appends: list[float] = []
         errors: list[str] = []
@@ -94,7 +95,8 @@ def _run(probe: ProbeServer, rows: int, clients: int, seconds: float) -> Window:
         raise RuntimeError(f"{clients} mixed clients measured {len(queries)} queries and {len(appends)} appends; errors: {errors[:3]}")
     cpu = (after.user + after.system - before.user - before.system) / seconds
     rate = (len(queries) + len(appends)) / elapsed
-    return Window(Samples(tuple(queries)), Samples(tuple(appends)), errors, rate, cpu, processes)
+    kept = f"kept groupings during the window: {kept_after.hits - kept_before.hits} hits, {kept_after.misses - kept_before.misses} misses"
+    return Window(Samples(tuple(queries)), Samples(tuple(appends)), errors, rate, cpu, processes, kept)
 
 
 def measure(context: Context, data: Dataset) -> list[Figure]:
@@ -109,13 +111,11 @@ def measure(context: Context, data: Dataset) -> list[Figure]:
             session.create_cube(sales)
             for clients in context.mode.mixed_clients:
                 context.log(f"mixed: {clients} clients, {APPEND_SHARE:.0%} appends of {APPEND_ROWS} rows, {seconds:g} s")
-                window = _run(probe, data.rows, clients, seconds)
-                aggregates = session.stats().aggregates
-                figures += _figures(clients, window, seconds, cores, f"kept groupings: {aggregates.hits} hits, {aggregates.misses} misses so far")
+                figures += _figures(clients, _run(probe, session, data.rows, clients, seconds), seconds, cores)
     return figures
 
 
-def _figures(clients: int, window: Window, seconds: float, cores: int, kept: str) -> list[Figure]:
+def _figures(clients: int, window: Window, seconds: float, cores: int) -> list[Figure]:
     layout = f"{window.processes} process(es)" + (f" of {clients / window.processes:g} client threads" if clients > window.processes else "")
     errors = f"; {len(window.errors)} errors, e.g. {window.errors[0]}" if window.errors else "; no errors"
     workload = (
@@ -125,7 +125,7 @@ def _figures(clients: int, window: Window, seconds: float, cores: int, kept: str
     queries, appends = window.queries, window.appends
     return [
         Figure(f"mixed.{clients}.query_p99", f"{clients} clients, 20% keyed appends: cube query p99", "ms", queries.percentile(99),
-               target=QUERY_P99 if clients == TARGET_CLIENTS else None, spread=queries.spread() | {"p50": queries.median}, note=kept),
+               target=QUERY_P99 if clients == TARGET_CLIENTS else None, spread=queries.spread() | {"p50": queries.median}, note=window.kept),
         Figure(f"mixed.{clients}.append_p99", f"{clients} clients, 20% keyed appends: append of {APPEND_ROWS} rows p99", "ms",
                appends.percentile(99), spread=appends.spread() | {"p50": appends.median}),
         Figure(f"mixed.{clients}.throughput", f"{clients} clients, 20% keyed appends: operations per second", "operations/s",
