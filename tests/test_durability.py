@@ -18,6 +18,10 @@ import sys
 import threading
 import time
 from collections.abc import Generator
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -94,6 +98,32 @@ def test_a_restart_reads_the_last_snapshot_then_the_log_after_it(served: Served,
     served.kill()
     with admin(served.start()) as session:
         assert state_of(session) == before
+
+
+def test_column_types_with_parameters_come_back_as_declared(served: Served) -> None:
+    """A zoned timestamp, a decimal, a duration and a time of day: kept in the log, then in a snapshot."""
+    paris = ZoneInfo("Europe/Paris")
+    declared: dict[str, tiercube.ColumnType] = {
+        "sku": "string",
+        "at": tiercube.Timestamp("ns", "Europe/Paris"),
+        "price": tiercube.Decimal(18, 2),
+        "took": tiercube.Duration("ms"),
+        "opens": tiercube.Time("s"),
+    }
+    with admin(served.start()) as session:
+        prices = session.create_table("prices", keys=["sku"], data_types=declared)
+        prices.append(
+            ("A-1", datetime(2024, 3, 31, 2, 30, tzinfo=paris), Decimal("9.90"), timedelta(milliseconds=1500), time_of_day(9)),
+            ("B-2", datetime(2024, 10, 27, 2, 30, fold=1, tzinfo=paris), Decimal("-0.01"), timedelta(0), time_of_day(23, 59, 59)),
+        )
+        before = prices.query()
+    served.kill()
+    for stop in (served.kill, served.stop):  # from the log, then from the snapshot a clean stop writes
+        with admin(served.start()) as session:
+            prices = session.tables["prices"]
+            assert prices.data_types == declared
+            assert prices.query().equals(before)
+        stop()
 
 
 def test_sigterm_finishes_and_keeps_what_is_under_way_then_refuses(served: Served) -> None:
