@@ -1,4 +1,4 @@
-"""``python -m bench [--quick | --smoke] [--only AREA,...] [--rows N] [--output FILE]``.
+"""``python -m bench [--quick | --smoke] [--only AREA,...] [--rows N] [--soak-seconds S] [--output FILE]``.
 
 Runs every benchmark of issue 5, prints a table (figure, tiercube, baseline,
 ratio, target, met?) and writes it as JSON with the machine's description to
@@ -17,11 +17,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import analytics, cluster, concurrency, connect, explorer, loads, peers, queries, report, startup, transport, typecheck
+from bench import (
+    analytics, changes, cluster, concurrency, connect, durability, explorer, loads, mixed, peers, queries, report, soak, startup,
+    transport, typecheck,
+)  # fmt: skip
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
-AREAS = ("import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "analytics", "explorer", "cluster", "typecheck")
+AREAS = (
+    "import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "analytics", "explorer", "cluster",
+    "durability", "changes", "mixed", "soak", "typecheck",
+)  # fmt: skip
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -32,6 +38,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     size.add_argument("--smoke", action="store_true", help="tiny data, one repeat: proves the scripts work (seconds)")
     parser.add_argument("--rows", type=int, help="fact table rows (default: 10,000,000; 200,000 with --quick)")
     parser.add_argument("--only", metavar="AREA,...", help=f"run only these areas: {', '.join(AREAS)}")
+    parser.add_argument("--soak-seconds", type=float, help="how long the upsert soak runs (default: 300; 30 with --quick)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON (default: %(default)s)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     return parser.parse_args(argv)
@@ -42,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.rows:
         mode = dataclasses.replace(mode, rows=args.rows)
+    if args.soak_seconds:
+        mode = dataclasses.replace(mode, soak_seconds=args.soak_seconds)
     areas = AREAS if not args.only else tuple(a.strip() for a in args.only.split(","))
     unknown = [a for a in areas if a not in AREAS]
     if unknown:
@@ -85,9 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if {"loads", "queries", "concurrency", "peers", "explorer"} & set(areas):
             log("generating data")
             _ = data.csv, data.parquet, data.products_parquet
-        elif "cluster" in areas:
+        elif {"cluster", "durability", "mixed"} & set(areas):
             log("generating data")
-            _ = data.parquet
+            _ = data.parquet, data.products_parquet
         if "loads" in areas:
             begin("loads")
             figures += loads.measure(context, data)
@@ -112,6 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "cluster" in areas:
             begin("cluster")
             figures += cluster.measure(context, data)
+        if "durability" in areas:
+            begin("durability")
+            figures += durability.measure_restart(context, data)
+            figures += durability.measure_append(context)
+        if "changes" in areas:
+            begin("changes")
+            figures += changes.measure(context)
+        if "mixed" in areas:
+            begin("mixed")
+            figures += mixed.measure(context, data)
+        if "soak" in areas:
+            begin("soak")
+            figures += soak.measure(context)
         if "typecheck" in areas:
             begin("typecheck")
             figures += typecheck.measure(context)

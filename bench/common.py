@@ -36,12 +36,29 @@ class Mode:
     concurrency_seconds: float
     budget: float  # seconds one series of small queries may take before it stops early
     clients: tuple[int, ...] = (1, 2, 4, 8)
+    # Keyed changes (issue 16): table sizes and batch sizes, three of each.
+    change_rows: tuple[int, ...] = (1_000_000, 10_000_000, 20_000_000)
+    change_batches: tuple[int, ...] = (1, 1_000, 100_000)
+    # Clients mixing keyed appends and cube queries, and how long they run (seconds).
+    mixed_clients: tuple[int, ...] = (16, 64, 256)
+    mixed_seconds: float = 30.0
+    # The upsert soak: its duration (seconds) and the keyed rows it keeps replacing.
+    soak_seconds: float = 300.0
+    soak_rows: int = 1_000_000
 
 
 MODES = {
     "full": Mode("full", 10_000_000, 5, 30, 7, 200, 300, 10.0, 30.0),
-    "quick": Mode("quick", 200_000, 3, 10, 3, 200, 100, 2.0, 5.0),
-    "smoke": Mode("smoke", 3_000, 1, 2, 1, 10, 5, 0.3, 1.0, clients=(1, 2)),
+    "quick": Mode(
+        "quick", 200_000, 3, 10, 3, 200, 100, 2.0, 5.0,
+        change_rows=(50_000, 500_000, 1_000_000), change_batches=(1, 100, 10_000),
+        mixed_clients=(4, 16), mixed_seconds=5.0, soak_seconds=30.0, soak_rows=100_000,
+    ),
+    "smoke": Mode(
+        "smoke", 3_000, 1, 2, 1, 10, 5, 0.3, 1.0, clients=(1, 2),
+        change_rows=(1_000, 5_000, 20_000), change_batches=(1, 10, 100),
+        mixed_clients=(2,), mixed_seconds=1.0, soak_seconds=3.0, soak_rows=2_000,
+    ),
 }
 
 
@@ -107,6 +124,8 @@ class Figure:
     spread: dict[str, float | int] = field(default_factory=lambda: dict[str, float | int]())
     baseline_spread: dict[str, float | int] = field(default_factory=lambda: dict[str, float | int]())
     note: str = ""
+    # Measurements over time behind the figure (e.g. the soak's RSS samples), written to the JSON for a curve.
+    series: list[dict[str, float]] = field(default_factory=lambda: list[dict[str, float]]())
 
     @property
     def ratio(self) -> float | None:
@@ -119,7 +138,7 @@ class Figure:
         return self.target.met(self.value, self.ratio) if self.target is not None else None
 
     def as_json(self) -> dict[str, object]:
-        return {
+        document: dict[str, object] = {
             "key": self.key,
             "name": self.name,
             "unit": self.unit,
@@ -133,6 +152,9 @@ class Figure:
             "met": self.met,
             "note": self.note,
         }
+        if self.series:
+            document["series"] = self.series
+        return document
 
 
 def timed(run: Callable[[], object]) -> float:

@@ -19,7 +19,7 @@ from bench.client_worker import take_turns
 from bench.data import CATEGORIES, REGIONS
 
 
-def dashboard(session: tiercube.ReadOnlySession | tiercube.MinimalSession) -> list[Callable[[], pa.Table]]:
+def dashboard(session: tiercube.ReadOnlySession | tiercube.MinimalSession | tiercube.LocalSession) -> list[Callable[[], pa.Table]]:
     """What a dashboard asks: totals by region, each region by product, each category by region."""
     cube = session.cubes["sales"]
     region, category = tiercube.level("region"), tiercube.level("category")

@@ -1,7 +1,8 @@
 """A server for the transport figures: ``python -m bench.transport_server tiercube|bare``.
 
 ``tiercube`` runs tiercube's own ``serve()``, unchanged. ``bare`` serves a
-starlette app with one route, ``/bare`` (a few bytes; a POST reads its body first), through the very
+starlette app with one route, ``/bare`` (a few bytes, or as many as a POST asks
+for in ``ECHO_SIZE_HEADER``, after reading its body), through the very
 uvicorn configuration ``serve()`` uses (``uvicorn_config``: the same protocol,
 connection limits and parser), on a socket made the same way: what is left
 between the two is tiercube's per-request work. The parser is the one
@@ -31,10 +32,15 @@ from tiercube._server import main as server_main
 
 BARE_PATH = "/bare"
 BARE_ANSWER = b'{"bare":true}'
+ECHO_SIZE_HEADER = "bench-answer-size"
+"""On a POST: answer this many bytes (as many as the request it stands for is answered with)."""
 
 
 async def _bare(request: Request) -> Response:
     await request.body()
+    size = request.headers.get(ECHO_SIZE_HEADER)
+    if size is not None:
+        return Response(b"x" * int(size), media_type="application/vnd.apache.arrow.stream")
     return Response(BARE_ANSWER, media_type="application/json")
 
 

@@ -219,7 +219,7 @@ MALFORMED: dict[str, tuple[str, str, bytes | None, int]] = {
     "empty_body": ("POST", "/api/v1/tables", b"", 400),
     "array_for_object": ("POST", "/api/v1/tables", b"[]", 400),
     "number_for_name": ("POST", "/api/v1/tables", b'{"name": 3, "columns": []}', 400),
-    "unknown_type": ("POST", "/api/v1/tables", b'{"name": "u", "columns": [{"name": "a", "data_type": "decimal"}]}', 400),
+    "unknown_type": ("POST", "/api/v1/tables", b'{"name": "u", "columns": [{"name": "a", "data_type": "int128"}]}', 400),
     "invalid_utf8": ("POST", "/api/v1/tables", b'{"name": "\xff\xfe", "columns": []}', 400),
     "unknown_filter": ("POST", f"/api/v1/tables/{TABLE}/query", b'{"filter": {"type": "bogus"}}', 400),
     "unknown_operator": (

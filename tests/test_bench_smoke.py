@@ -55,6 +55,20 @@ FIGURES = [
     *(f"analytics.{shape}" for shape in ("running_total", "running_total.served", "quantiles", "top5", "shift_growth")),
     "explorer.first_paint.cold",
     "explorer.first_paint.served",
+    "durability.restart",
+    "durability.append_log_cost",
+    "durability.append_on_disk",
+    *(
+        f"changes.{kind}.{batch}.{size}.{where}"
+        for kind in ("replace", "new")
+        for batch in ("1", "1k", "100k")
+        for size in ("1m", "10m", "20m", "flat")
+        for where in ("e2e", "engine")
+    ),
+    "changes.append_then_q1.replace",
+    "changes.append_then_q1.new",
+    *(f"mixed.2.{what}" for what in ("query_p99", "append_p99", "throughput")),
+    "soak.rss_drift",
 ]
 
 
@@ -92,3 +106,4 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         assert isinstance(value, int | float) and math.isfinite(value), (key, value)
     assert figures["connect.requests"]["tiercube"] >= 1  # the server saw the connects
     assert "figure" in run.stdout and "tiercube" in run.stdout  # the printed table
+    assert len(figures["soak.rss_drift"]["series"]) >= 3  # the RSS samples, for the curve

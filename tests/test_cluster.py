@@ -73,7 +73,7 @@ def test_upserts_replace_across_loads_and_files_as_on_the_server(owner: tiercube
     again = pa.concat_tables([sales(2_000, start=2_000), sales(500, start=2_500)])
     again = again.set_column(2, "qty", pa.array([100 + i for i in range(again.num_rows)], pa.int64()))
     for table in (local, spread):
-        table.load(again)
+        table.load(again, on_duplicate_keys="last")
     assert spread.row_count == local.row_count == 4_000
     assert spread.query().equals(local.query())
     # An upsert of rows that exist moves no row to another worker.
@@ -335,7 +335,8 @@ def test_distributed_tables_answer_like_the_servers_own(owner: tiercube.Session,
             for table in tables:
                 if step.kind == "load":
                     columns = list(zip(*step.rows, strict=True)) or [(), (), ()]
-                    table.load(pa.Table.from_arrays([pa.array(c, kind) for c, kind in zip(columns, SCHEMA.types, strict=True)], schema=SCHEMA))
+                    rows = pa.Table.from_arrays([pa.array(c, kind) for c, kind in zip(columns, SCHEMA.types, strict=True)], schema=SCHEMA)
+                    table.load(rows, on_duplicate_keys="last")
                 else:
                     table.drop(table["qty" if step.kind == "drop qty" else "region"] == step.value)
             answers = [

@@ -42,7 +42,7 @@ def fields(cls: type[errors.TiercubeError]) -> dict[str, object]:
     for number, parameter in enumerate(inspect.signature(init).parameters.values()):
         if parameter.kind is parameter.KEYWORD_ONLY:
             kinds = typing.get_args(hints[parameter.name]) or (hints[parameter.name],)
-            samples[parameter.name] = 40 + number if int in kinds else f"the {parameter.name}"
+            samples[parameter.name] = 40 + number if int in kinds else 0.5 + number if float in kinds else f"the {parameter.name}"
     return samples
 
 

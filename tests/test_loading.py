@@ -181,7 +181,7 @@ def test_read_csv_type_overrides(owner: tiercube.Session, tmp_path: Path) -> Non
 
 def test_read_csv_keys_and_default_values(owner: tiercube.Session, tmp_path: Path) -> None:
     path = write(tmp_path / "keyed.csv", "id,v,w\n1,a,\n2,b,2.5\n1,c,\n")
-    table = owner.read_csv(path, table_name=unique("keyed"), keys=["id"], default_values={"w": -1.0})
+    table = owner.read_csv(path, table_name=unique("keyed"), keys=["id"], default_values={"w": -1.0}, on_duplicate_keys="last")
     assert table.keys == ("id",)
     assert sorted(map(tuple, (r.values() for r in table.query().to_pylist()))) == [(1, "c", -1.0), (2, "b", 2.5)]
 
@@ -240,17 +240,20 @@ def test_read_arrow_narrow_and_unsigned_integers_and_large_strings(owner: tiercu
         }
     )
     table = owner.read_arrow(source, table_name=unique("narrow"))
-    assert table.data_types == {"i8": "int32", "u16": "int32", "u32": "int64", "text": "string", "zone": "timestamp"}
+    # A timestamp keeps its unit and zone: what goes in comes back equal.
+    zone = tiercube.Timestamp("ms", "UTC")
+    assert table.data_types == {"i8": "int32", "u16": "int32", "u32": "int64", "text": "string", "zone": zone}
     assert table.query().to_pylist() == [
-        {"i8": 1, "u16": 1, "u32": 1, "text": "a", "zone": dt.datetime(2024, 1, 1, 12)},
+        {"i8": 1, "u16": 1, "u32": 1, "text": "a", "zone": dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)},
         {"i8": -1, "u16": 65535, "u32": 2**32 - 1, "text": "b", "zone": None},
     ]
+    assert table.query()["zone"].type == pa.timestamp("ms", tz="UTC")
 
 
 def test_read_arrow_refuses_a_type_a_table_cannot_hold(owner: tiercube.Session) -> None:
-    name = unique("binary")
-    with pytest.raises(tiercube.LoadError, match="column 'blob' has type binary"):
-        owner.read_arrow(pa.table({"id": [1], "blob": pa.array([b"\x00"])}), table_name=name)
+    name = unique("nested")
+    with pytest.raises(tiercube.LoadError, match=r"column 'parts' has type list<item: int64>, which a table cannot hold"):
+        owner.read_arrow(pa.table({"id": [1], "parts": pa.array([[1, 2]])}), table_name=name)
     assert name not in owner.tables
     # With a type override it loads.
     table = owner.read_arrow(pa.table({"id": [1], "n": pa.array([1], pa.int8())}), table_name=name, data_types={"n": "float64"})
@@ -380,7 +383,7 @@ class Bad:
 
     ``fields`` are the ``LoadError``'s ``path``, ``line`` and ``column`` as the server
     sent them (``{dir}`` is the test's directory); ``line`` and ``column`` not listed must
-    be None, ``path`` not listed is not checked (a frame travels as a temporary file).
+    be None, ``path`` not listed is not checked (a frame is named with the table it went to).
     """
 
     make: Callable[[Path], Source]
@@ -473,7 +476,7 @@ BAD_INPUTS: dict[str, Bad] = {
     "pandas_wrong_type": Bad(lambda d: pd.DataFrame({"id": [1, 4], "amount": ["9", "many"]}), ("'amount'",), {"column": "amount"}),
     "pandas_fraction_for_int": Bad(lambda d: pd.DataFrame({"id": [1.0, 4.5]}), ("'id'",), {"column": "id"}),
     # Refused by the client, which cannot convert it: nothing reaches the server.
-    "pandas_unconvertible": Bad(lambda d: pd.DataFrame({"id": [1], "name": [object()]}), ("column name",), {}),
+    "pandas_unconvertible": Bad(lambda d: pd.DataFrame({"id": [1], "name": [object()]}), ("the pandas.DataFrame", "column name"), {"column": "name"}),
 }
 
 
@@ -521,6 +524,13 @@ def test_read_csv_of_invalid_utf8_names_the_file(owner: tiercube.Session, tmp_pa
     assert name not in owner.tables
 
 
+def test_read_csv_of_column_names_in_another_encoding_says_so(owner: tiercube.Session, tmp_path: Path) -> None:
+    path = tmp_path / "latin_header.csv"
+    path.write_bytes("id,Zürich\n1,a\n".encode("latin-1"))
+    with pytest.raises(tiercube.LoadError, match="the column names are not valid UTF-8 text; give the file's encoding"):
+        owner.read_csv(path, table_name=unique("latin_header"))
+
+
 # --------------------------------------------------------------------------- shared-file-system transfer
 
 
@@ -535,10 +545,11 @@ def test_the_arrow_transfer_file_is_removed(
     target.load(pa.table({"id": [70]}))
     target.load(pd.DataFrame({"id": [71]}))
     assert list(transfer.iterdir()) == []
-    # A failing load names the file it was given, which was in our directory and is gone too.
+    # A failing load names the caller's table, not the file that carried it, which is gone too.
     with pytest.raises(tiercube.LoadError) as raised:
         target.load(pa.table({"id": ["not a number"]}))
-    assert str(transfer) in str(raised.value)
+    assert f"the pyarrow.Table loaded into table {target.name!r}: column 'id'" in str(raised.value)
+    assert str(transfer) not in str(raised.value) and raised.value.path == f"the pyarrow.Table loaded into table {target.name!r}"
     assert list(transfer.iterdir()) == []
 
 

@@ -158,13 +158,18 @@ def test_a_row_whose_key_exists_replaces_it(owner: tiercube.Session) -> None:
     assert rows(table.query(filter=table["id"] == 1)) == [{"id": 1, "v": None, "n": None}]
 
 
-def test_duplicate_keys_within_one_load_last_wins(owner: tiercube.Session) -> None:
+def test_duplicate_keys_within_one_load_are_refused_or_the_last_wins(owner: tiercube.Session) -> None:
     table = owner.create_table(unique("dupes"), data_types={"id": "int64", "v": "int64"}, keys=["id"])
     table.append((7, 0))
     incoming = pa.table({"id": [1, 2, 1, 7, 1, 2], "v": [10, 20, 11, 70, 12, 21]})
-    assert table.load(incoming) == 6  # rows read, before merging
+    # By default a key repeated within a load refuses it: the table is as it was.
+    with pytest.raises(tiercube.LoadError, match=r"the key id=1 comes 3 times \(rows 1, 3 and 5, counting from 1\); 1 more row"):
+        table.load(incoming)
+    assert rows(table.query()) == [{"id": 7, "v": 0}]
+    assert table.load(incoming, on_duplicate_keys="last") == 6  # rows read, before merging
     assert table.row_count == 3
     assert sorted((r["id"], r["v"]) for r in rows(table.query())) == [(1, 12), (2, 21), (7, 70)]
+    # append applies its rows one by one: the last of a key wins.
     table.append((5, 1), (5, 2), (5, 3))
     assert rows(table.query(filter=table["id"] == 5)) == [{"id": 5, "v": 3}]
 

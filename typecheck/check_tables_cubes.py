@@ -20,8 +20,8 @@ from tests.tiers import SALES_ROWS, SALES_TYPES, Sources, Tiers, make_sales
 from tiercube import (
     CloudTable,
     Column,
+    ColumnType,
     CsvLoad,
-    DataType,
     EditableCube,
     Hierarchy,
     Level,
@@ -50,7 +50,7 @@ def read_only_table(session: tiercube.ReadOnlySession) -> None:
     assert_type(table.name, str)
     assert_type(table.schema, TableSchema)
     assert_type(table.columns, list[str])
-    assert_type(table.data_types, dict[str, DataType])
+    assert_type(table.data_types, dict[str, ColumnType])
     assert_type(table.keys, tuple[str, ...])
     assert_type(table.row_count, int)
     assert_type(table.partitions, list[tiercube.Partition] | None)

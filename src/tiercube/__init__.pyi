@@ -39,10 +39,11 @@ from tiercube._client.sessions import (
     RemoteSession,
 )
 from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
-from tiercube._config import CloudStore, SessionConfig, TlsConfig, UserConfig
+from tiercube._config import CloudStore, SessionConfig, TableConfig, TlsConfig, UserConfig
 from tiercube._version import __version__
+from tiercube._wire.column_types import ColumnType, DataType, Decimal, Duration, Time, Timestamp
 from tiercube._wire.cubes import Period
-from tiercube._wire.messages import DataType, Partition, User
+from tiercube._wire.messages import OnDuplicateKeys, Partition, User
 from tiercube._wire.tiers import CapabilityReport, ConditionResult
 from tiercube.errors import (
     AuthenticationError,
@@ -57,10 +58,13 @@ from tiercube.errors import (
     QueryError,
     QueryTimeoutError,
     RequestTooLargeError,
+    ResourceExhaustedError,
     ResultTooLargeError,
     ServerStartError,
     ServerUnavailableError,
+    StorageError,
     TiercubeError,
+    TooLargeForMemoryError,
     TooManyAttemptsError,
 )
 
@@ -77,6 +81,7 @@ __all__ = [
     "CloudTable",
     "ClusterError",
     "Column",
+    "ColumnType",
     "Condition",
     "ConditionResult",
     "ConflictError",
@@ -84,6 +89,8 @@ __all__ = [
     "Cubes",
     "DataFrameLike",
     "DataType",
+    "Decimal",
+    "Duration",
     "EditableCube",
     "EditableCubes",
     "EditableHierarchies",
@@ -108,6 +115,7 @@ __all__ = [
     "NoSecurityLocalSession",
     "NoSecuritySession",
     "NotFoundError",
+    "OnDuplicateKeys",
     "ParquetLoad",
     "Partition",
     "Period",
@@ -121,6 +129,7 @@ __all__ = [
     "ReadOnlyTable",
     "RemoteSession",
     "RequestTooLargeError",
+    "ResourceExhaustedError",
     "ResultTooLargeError",
     "S3Location",
     "Security",
@@ -128,10 +137,15 @@ __all__ = [
     "ServerUnavailableError",
     "Session",
     "SessionConfig",
+    "StorageError",
+    "TableConfig",
     "TableSchema",
     "Tables",
     "TiercubeError",
+    "Time",
+    "Timestamp",
     "TlsConfig",
+    "TooLargeForMemoryError",
     "TooManyAttemptsError",
     "Top",
     "User",

@@ -15,7 +15,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from tiercube._config import SessionConfig
     from tiercube._server.main import configure_logging, serve
-    from tiercube.errors import ClusterError, InvalidRequestError
+    from tiercube.errors import ClusterError, InvalidRequestError, StorageError
 
     try:
         config = SessionConfig.from_toml(args.config) if args.config else SessionConfig()
@@ -28,6 +28,8 @@ def _serve(args: argparse.Namespace) -> int:
         config = msgspec.structs.replace(config, advertised_version=args.advertise_version)
     if args.cluster:
         config = msgspec.structs.replace(config, cluster=args.cluster)
+    if args.data_dir:
+        config = msgspec.structs.replace(config, data_dir=str(Path(args.data_dir).resolve()))
     try:
         config.check_cluster()
     except InvalidRequestError as error:
@@ -42,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         protected = [path for path in (args.config, log_file) if path]
         serve(config, host=args.host, port=args.port, on_ready=ready, protected_files=protected)
-    except (InvalidRequestError, ClusterError) as error:
+    except (InvalidRequestError, ClusterError, StorageError) as error:
         print(f"tiercube serve: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -89,6 +91,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="a Dask scheduler (tcp://host:8786) whose workers hold distributed tables; needs tiercube[cluster]. "
         "A table whose worker is lost reports the missing partition: empty it (table.drop()) and load it again",
+    )
+    serve.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep every change in DIR (a write-ahead log and snapshots) and start from what it holds: "
+        "tables, cubes, users and restrictions survive a restart, a crash included. Created 0700 if missing",
     )
     serve.add_argument(
         "--hide-admin-api",

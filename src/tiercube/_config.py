@@ -8,11 +8,13 @@ for the names a postponed annotation holds in ``tiercube``'s namespace.
 """
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 import msgspec
 
 from tiercube._public import public
+from tiercube._wire.column_types import ColumnType
+from tiercube._wire.messages import ArrowFileSource, CloudLocation, CsvSource, ParquetSource, Read, Source
 from tiercube.errors import InvalidRequestError
 
 
@@ -60,6 +62,63 @@ class CloudStore(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     buckets: list[str] | None = None
 
 
+TableFormat = Literal["csv", "parquet", "arrow"]
+_EXTENSIONS: dict[str, TableFormat] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow", ".feather": "arrow"}
+
+
+@public
+class TableConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A table the server reads when it starts (``[[tables]]`` in a config file).
+
+    Its source is ``path``, an absolute path on the server, or ``location``, an
+    object in one of ``cloud_stores`` (``{ uri = "s3://bucket/key", store = "lake" }``).
+    The format follows the name's extension (.csv, .parquet or .pq, .arrow or
+    .feather) unless ``format`` says. ``keys`` and ``data_types`` work as for
+    ``session.read_csv``. With a ``data_dir`` the table is read only when the
+    data directory does not hold a table of that name (its first start, or
+    after the table was deleted); without one, at every start.
+    """
+
+    name: str
+    path: str | None = None
+    location: CloudLocation | None = None
+    format: TableFormat | None = None
+    keys: list[str] = []
+    data_types: dict[str, ColumnType] = {}
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.location is None):
+            raise InvalidRequestError(f"table {self.name!r} needs either path or location (an s3:// object in a cloud store), not both")
+        if self.location is not None and self.format == "arrow":
+            raise InvalidRequestError(f"table {self.name!r}: Arrow files are read from a path on the server, not from a cloud store")
+        self._format()  # fail at start, naming the table, rather than at the first read
+
+    def _format(self) -> TableFormat:
+        if self.format is not None:
+            return self.format
+        name = self.path if self.path is not None else self.location.uri if self.location is not None else ""
+        found = _EXTENSIONS.get(Path(name).suffix.lower())
+        if found is None:
+            raise InvalidRequestError(f"table {self.name!r}: cannot tell the format of {name!r} from its extension; add format = \"csv\", \"parquet\" or \"arrow\"")
+        return found
+
+    @property
+    def request(self) -> Read:
+        """The read that makes this table."""
+        where = self.path if self.path is not None else self.location
+        assert where is not None
+        source: Source
+        match self._format():
+            case "csv":
+                source = CsvSource(where)
+            case "parquet":
+                source = ParquetSource(where)
+            case "arrow":
+                assert isinstance(where, str)
+                source = ArrowFileSource(where)
+        return Read(table=self.name, source=source, keys=self.keys, data_types=self.data_types)
+
+
 @public
 class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How a session server runs. Every field has a default, so ``SessionConfig()`` works.
@@ -81,10 +140,22 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     ``max_failed_logins_per_minute`` failed password checks from one address,
     sign-ins from it are answered 429 for the rest of the minute.
 
+    ``memory_limit`` bounds the server's memory (default: 80% of the
+    machine's, or of the container's cgroup limit): a load or query that would
+    need more than is free is refused before it starts
+    (``ResourceExhaustedError``), rather than getting the process killed.
+
     With ``cluster`` (a Dask scheduler's address, and the ``tiercube[cluster]``
     extra installed), tables created or read with ``distributed=True`` live on
     the cluster's workers, partitioned by a hash of their keys; so does every
     table read with at least ``distribute_over_rows`` rows.
+
+    With ``data_dir``, every change is kept in that directory (a write-ahead
+    log, fsync'd before the change is acknowledged, and snapshots taken once
+    the log has grown ``snapshot_every_bytes`` or ``snapshot_every_seconds``
+    after a change, and at a clean stop) and is there again after a restart,
+    a crash included; see the README's "What survives a stop". It cannot be
+    combined with a cluster. ``tables`` are read at start (see ``TableConfig``).
     """
 
     users: list[UserConfig] = []
@@ -103,22 +174,37 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     max_failed_logins_per_minute: int = 10
     # Memory for maintained aggregates (groupings of fact rows that repeated queries roll up).
     aggregate_memory_bytes: int = 256 * 1024 * 1024
+    # The most memory the server uses, in bytes; None: 80% of the machine's, or of its cgroup's limit.
+    memory_limit: int | None = None
     # A Dask scheduler ("tcp://host:8786") whose workers hold distributed tables; None: no cluster.
     cluster: str | None = None
     # With a cluster, every table read with at least this many rows (0: every new table) is distributed.
     distribute_over_rows: int | None = None
+    # Where every change is kept, to be there again after a restart; None: in memory only.
+    data_dir: str | None = None
+    snapshot_every_bytes: int = 256 * 1024 * 1024
+    snapshot_every_seconds: float = 300.0
+    # Tables read at start (those the data directory does not hold already).
+    tables: list[TableConfig] = []
 
     def __post_init__(self) -> None:
         # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.
-        for field in ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections"):
-            if not getattr(self, field) > 0:
+        positive = ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections", "snapshot_every_bytes", "snapshot_every_seconds")
+        for field in (*positive, "memory_limit"):
+            if getattr(self, field) is not None and not getattr(self, field) > 0:
                 raise InvalidRequestError(f"{field} must be positive, not {getattr(self, field)!r}")
 
     def check_cluster(self) -> None:
-        """``InvalidRequestError`` if ``distribute_over_rows`` is set without a cluster (checked at
-        start, once ``Session.start(cluster=...)`` or ``serve --cluster`` had their say)."""
+        """``InvalidRequestError`` if ``distribute_over_rows`` is set without a cluster, or a data
+        directory with one (checked at start, once ``Session.start(cluster=...)`` or ``serve --cluster``
+        had their say)."""
         if self.distribute_over_rows is not None and self.cluster is None:
             raise InvalidRequestError("distribute_over_rows needs a cluster: give cluster='tcp://scheduler:8786' too")
+        if self.data_dir is not None and self.cluster is not None:
+            raise InvalidRequestError(
+                "a data directory (data_dir) cannot be combined with a cluster (cluster): distributed tables live on "
+                "the workers and are not kept in the data directory; give one of the two"
+            )
 
     @property
     def security(self) -> bool:

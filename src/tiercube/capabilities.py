@@ -33,7 +33,8 @@ from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables
 from tiercube._client.security import Security
 from tiercube._client.sources import CsvReadOptions, ReadOptions, S3Location, StrPath
-from tiercube._wire.messages import DataType, ServerStats
+from tiercube._wire.column_types import ColumnType
+from tiercube._wire.messages import ServerStats
 from tiercube._wire.tiers import CapabilityReport
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class SupportsEditing(SupportsReadModel, Protocol):
     @property
     def cubes(self) -> EditableCubes[EditableCube]: ...
     def create_table(
-        self, name: str, /, *, data_types: Mapping[str, DataType], keys: Sequence[str] = (),
+        self, name: str, /, *, data_types: Mapping[str, ColumnType], keys: Sequence[str] = (),
         default_values: Mapping[str, Value] | None = None, distributed: bool | None = None,
     ) -> CloudTable: ...
     def create_cube(self, fact_table: ReadOnlyTable | str, /, *, name: str | None = None, mode: CubeMode = "auto") -> EditableCube: ...
@@ -108,12 +109,12 @@ class SupportsFileLoading(SupportsCloudLoading, Protocol):
     @property
     def tables(self) -> EditableTables[LocalTable]: ...
     def create_table(
-        self, name: str, /, *, data_types: Mapping[str, DataType], keys: Sequence[str] = (),
+        self, name: str, /, *, data_types: Mapping[str, ColumnType], keys: Sequence[str] = (),
         default_values: Mapping[str, Value] | None = None, distributed: bool | None = None,
     ) -> LocalTable: ...
     def read_csv(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[CsvReadOptions]) -> LocalTable: ...
     def read_parquet(self, path: StrPath | S3Location, /, *, table_name: str | None = None, **options: Unpack[ReadOptions]) -> LocalTable: ...
-    def read_arrow(self, table: pa.Table, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
+    def read_arrow(self, table: pa.Table | DataFrameLike, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
     def read_pandas(self, frame: DataFrameLike, /, *, table_name: str, **options: Unpack[ReadOptions]) -> LocalTable: ...
 
 

@@ -8,11 +8,14 @@ carries what the server knew (as psycopg's ``Error.diag`` does)::
 
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
-    ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable or busy
+    ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable, busy or stopping
+    │   └── StorageError        507: the server could not keep a change in its data directory
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
     ├── CancelledError          499: the client went away (the server's own: no client reads it)
+    ├── ResourceExhaustedError  503: the work needs more memory than the server has free now
+    │   └── TooLargeForMemoryError 413: ... more than it could ever have under its memory_limit
     ├── AuthenticationError     401: missing or wrong credentials
     │   └── TooManyAttemptsError 429: too many failed sign-ins from this address
     ├── PermissionDeniedError   403: authenticated, but not allowed
@@ -103,11 +106,53 @@ class ServerStartError(TiercubeError):
 
 
 @public
+class ResourceExhaustedError(TiercubeError):
+    """A load or query would need more memory than the server has free under its ``memory_limit``.
+
+    Refused before it allocated anything: every table is as it was and the
+    server keeps answering. Try again when other work is done, narrow the work
+    (a filter, fewer levels, a smaller file), or give the server more memory.
+    """
+
+    code = "resource_exhausted"
+    status = 503
+
+    def __init__(self, message: str, *, needed: int | None = None, available: int | None = None, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.needed = needed
+        """About how many bytes the work would need at its peak (the server's estimate)."""
+        self.available = available
+        """How many bytes of the limit were free when it was refused."""
+        self.limit = limit
+        """The server's ``memory_limit`` in bytes."""
+
+
+@public
+class TooLargeForMemoryError(ResourceExhaustedError):
+    """A load or query would need more memory than the server could give it, even with nothing else running."""
+
+    code = "too_large_for_memory"
+    status = 413
+
+
+@public
 class ServerUnavailableError(TiercubeError):
     """The server could not be reached, stopped answering, or is too busy to take the request (503)."""
 
     code = "unavailable"
     status = 503
+
+
+@public
+class StorageError(ServerUnavailableError):
+    """The server could not keep a change in its data directory (full disk, I/O error), so it did not make it (507).
+
+    At start, the data directory could not be used: another server holds it,
+    or a file in it is damaged (the message names the file and the offset).
+    """
+
+    code = "storage"
+    status = 507
 
 
 @public
@@ -129,6 +174,13 @@ class ClusterError(TiercubeError):
 
     code = "cluster"
     status = 503
+
+    def __init__(self, message: str, *, table: str | None = None, partition: int | None = None) -> None:
+        super().__init__(message)
+        self.table = table
+        """The distributed table that lost a partition, when that is what happened."""
+        self.partition = partition
+        """The number of the lost partition (from 0, in ``table.partitions``), when that is what happened."""
 
 
 @public
@@ -268,8 +320,9 @@ class LoadError(InvalidRequestError):
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None, column: str | None = None) -> None:
         super().__init__(message)
         self.path = path
-        """The file (as the server opened it) or cloud object (its URI) being loaded; None when the
-        failure is not about one (rows given to ``append`` are named ``"append"``)."""
+        """The file (as the server opened it) or cloud object (its URI) being loaded, or the caller's
+        frame as the message names it (``"the polars.DataFrame loaded into table 'sales'"``); None
+        when the failure is not about one (rows given to ``append`` are named ``"append"``)."""
         self.line = line
         """The line of a CSV file where the record that failed starts (1 is the first line, a header
         included); None when the failure is not about one record, or the record was not found."""
@@ -290,12 +343,22 @@ class QueryTimeoutError(QueryError):
 
     code = "query_timeout"
 
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        """The server's query timeout in seconds (``query_timeout``)."""
+
 
 @public
 class ResultTooLargeError(QueryError):
     """A query's result has more rows than the server's result limit."""
 
     code = "result_too_large"
+
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        """The most rows the query could return: the server's ``max_result_rows``, or less if the query asked."""
 
 
 def _all_subclasses(cls: type[TiercubeError]) -> list[type[TiercubeError]]:

@@ -202,3 +202,20 @@ def test_a_grouping_that_cannot_be_kept_is_not_grouped_whole_again() -> None:
         assert partials.stats().entries == 0
         assert not partials.worth_keeping(one_region, filtered=True)
         assert not partials.worth_keeping(everything, filtered=False)  # refused once, not grouped whole again
+
+
+def test_a_grouping_of_rows_a_change_replaced_does_not_push_out_the_maintained_ones() -> None:
+    """A query that read the rows before an append may offer its grouping after it (readers do not
+    wait for writers): the groupings maintained through the append keep serving."""
+    partials = Partials(budget=64 * 1024 * 1024)
+    tables, cubes = engine(partials)
+    tables.append("sales", [[1, "EU", "p1", 3, 1.5], [2, "US", "p2", 4, 2.0]])
+    by_region = Query(["qty.SUM", "contributors.COUNT"], ["region"], None, False)
+    answer(tables, cubes, by_region)
+    read_before = tables.get("sales").rows
+    tables.append("sales", [[3, "EU", "p3", 10, 0.5], [1, "US", "p1", -7, 1.0]])
+    by_product = FactGrouping("sales", frozenset({"product"}), frozenset({("qty", "sum")}))
+    partials.offer(read_before, by_product, read_before.grouped(by_product.kept(), None, None))
+    hits = partials.stats().hits
+    assert_same(answer(tables, cubes, by_region), expected(tables, by_region))
+    assert partials.stats().hits == hits + 1

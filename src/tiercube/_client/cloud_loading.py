@@ -18,7 +18,7 @@ from tiercube._client.sources import (
     default_table_name,
 )
 from tiercube._public import public
-from tiercube._wire.messages import ParquetSource
+from tiercube._wire.messages import OnDuplicateKeys, ParquetSource
 
 
 @public
@@ -27,14 +27,19 @@ class CloudTable(EditableTable):
 
     _can: ClassVar[tuple[str, ...]] = (*EditableTable._can, "load (cloud storage)")
 
-    def load(self, source: CsvLoad[S3Location] | ParquetLoad[S3Location], /) -> int:
-        """Load a cloud CSV or Parquet object into this table; returns the rows read."""
+    def load(self, source: CsvLoad[S3Location] | ParquetLoad[S3Location], /, *, on_duplicate_keys: OnDuplicateKeys = "error") -> int:
+        """Load a cloud CSV or Parquet object into this table; returns the rows read.
+
+        A key that comes more than once in the object refuses the load (``LoadError`` naming it),
+        unless ``on_duplicate_keys="last"`` keeps its last row; either way a row whose key the
+        table holds already replaces that row.
+        """
         if not isinstance(source.path, S3Location):
             raise TypeError(
                 f"{source!r} names a local path, which this session cannot load: the server does not "
                 "share this machine's file system (see session.capabilities, condition d)"
             )
-        return self._load(source.to_wire())
+        return self._load(source.to_wire(), on_duplicate_keys)
 
 
 class CloudLoading(Editing[CloudTable]):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Generator
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,17 +19,6 @@ from tiercube._wire.messages import ErrorBody
 from tiercube.errors import ProtocolError, ServerUnavailableError, TiercubeError
 
 T = TypeVar("T")
-
-
-class _HeaderAuth(httpx.Auth):
-    """Asks the ``Authenticate`` callable for headers on every request, so tokens may refresh."""
-
-    def __init__(self, authenticate: Authenticate) -> None:
-        self._authenticate = authenticate
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers.update(self._authenticate(str(request.url)))
-        yield request
 
 
 @functools.cache
@@ -66,9 +54,11 @@ class Connection:
         certificate_authority: Path | str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        # Asked for headers on every request, so tokens may refresh (merged here: an httpx.Auth flow
+        # costs a generator and a request copy per request).
+        self._authenticate = authentication
         self._client = httpx.Client(
             base_url=self.url,
-            auth=_HeaderAuth(authentication) if authentication is not None else None,
             verify=_tls_context(self.url, certificate_authority, client_certificate),
             headers={paths.CLIENT_VERSION_HEADER: __version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
             # Loads and queries are bounded by the server; only connecting is bounded here.
@@ -86,6 +76,8 @@ class Connection:
         delegation = ON_BEHALF_OF.get()
         if delegation is not None:
             headers[paths.DELEGATION_HEADER] = delegation
+        if self._authenticate is not None:
+            headers.update(self._authenticate(self.url + path))
         if self._client.is_closed:
             raise ServerUnavailableError(f"this session's connection to {self.url} is closed")
         try:

@@ -27,7 +27,7 @@ from tiercube._wire.cubes import (
     SetHierarchy,
     SetMeasure,
 )
-from tiercube._wire.messages import DataType
+from tiercube._wire.column_types import ColumnType, describe_type
 
 if TYPE_CHECKING:
     # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
@@ -50,7 +50,7 @@ class Level(Column):
         super().__init__(info.name, info.table)
         self.hierarchy = hierarchy
         self.column = info.column
-        self.data_type: DataType = info.data_type
+        self.data_type: ColumnType = info.data_type
         self.expression = info.expression
 
     def _target(self) -> tuple[str, str | None]:
@@ -61,7 +61,7 @@ class Level(Column):
         return super()._row() if self.expression is None else self.expression
 
     def __repr__(self) -> str:
-        return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {self.data_type})>"
+        return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {describe_type(self.data_type)})>"
 
 
 @public

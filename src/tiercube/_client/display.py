@@ -19,6 +19,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, ParamSpec
 
 from tiercube._wire import paths
+from tiercube._wire.column_types import describe_type
 from tiercube._wire.cubes import CubeInfo, MeasureExpr
 from tiercube._wire.describe import describe_expression
 from tiercube._wire.messages import TableInfo
@@ -139,7 +140,7 @@ def table(kind: str, can: Sequence[str], connection: Connection, name: str) -> H
 
     def ask() -> Html:
         info = connection.json("GET", path(paths.TABLE, table=name), TableInfo)
-        columns = grid(("column", "type", "key"), ((c.name, c.data_type, "key" if c.name in info.keys else "") for c in info.columns))
+        columns = grid(("column", "type", "key"), ((c.name, describe_type(c.data_type), "key" if c.name in info.keys else "") for c in info.columns))
         return Html(_line("rows", f"{info.row_count:,}") + columns)
 
     return _frame(kind, name, _line("can", _listed(can)), _asking(connection, ask))
@@ -154,7 +155,7 @@ def cube(kind: str, can: Sequence[str], connection: Connection, name: str, struc
 
     def ask() -> Html:
         info = structure()
-        levels = [(h.name, level.name, f"{level.table}.{level.column}", level.data_type) for h in info.hierarchies for level in h.levels]
+        levels = [(h.name, level.name, f"{level.table}.{level.column}", describe_type(level.data_type)) for h in info.hierarchies for level in h.levels]
         return Html(
             _line("fact table", tag("code", info.fact_table))
             + _line("hierarchies", f"{len(info.hierarchies)} (levels top down)")

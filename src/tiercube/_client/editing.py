@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
@@ -15,22 +16,24 @@ from tiercube._client.query import name_of
 from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
 from tiercube._client.sources import ReadOptions, S3Location, StrPath
 from tiercube._wire import paths
+from tiercube._wire.column_types import ColumnType
 from tiercube._wire.cubes import Join
 from tiercube._wire.messages import (
     Append,
     Column,
     CreateTable,
-    DataType,
     Drop,
     DropResult,
     Load,
     LoadResult,
+    OnDuplicateKeys,
     Read,
     Source,
     TableInfo,
 )
 
 TableT = TypeVar("TableT", bound=ReadOnlyTable)
+log = logging.getLogger("tiercube")
 
 
 @public
@@ -40,7 +43,8 @@ class EditableTable(ReadOnlyTable):
     _can: ClassVar[tuple[str, ...]] = (*ReadOnlyTable._can, "append", "drop", "join")
 
     def append(self, *rows: Sequence[Value]) -> int:
-        """Add rows given as sequences in column order; a row whose key exists replaces it."""
+        """Add rows given as sequences in column order; a row whose key exists replaces it (a key
+        given twice here too: the rows count as if they came one by one)."""
         body = Append([to_wire_row(row) for row in rows])
         return self._connection.json("POST", path(paths.TABLE_APPEND, table=self._name), LoadResult, body).rows_loaded
 
@@ -57,9 +61,11 @@ class EditableTable(ReadOnlyTable):
         body = Join(name_of(other, "a table"), dict(mapping or {}))
         self._connection.request("POST", path(paths.TABLE_JOIN, table=self._name), body)
 
-    def _load(self, source: Source, size: int | None = None) -> int:
+    def _load(self, source: Source, on_duplicate_keys: OnDuplicateKeys, size: int | None = None) -> int:
         with progress(f"loading into {self._name!r}", size):
-            result = self._connection.json("POST", path(paths.TABLE_LOAD, table=self._name), LoadResult, Load(source))
+            body = Load(source, on_duplicate_keys)
+            result = self._connection.json("POST", path(paths.TABLE_LOAD, table=self._name), LoadResult, body)
+        _report(result, self._name)
         return result.rows_loaded
 
 
@@ -83,12 +89,17 @@ class Editing(ModelReading, Generic[TableT]):
         name: str,
         /,
         *,
-        data_types: Mapping[str, DataType],
+        data_types: Mapping[str, ColumnType],
         keys: Sequence[str] = (),
         default_values: Mapping[str, Value] | None = None,
         distributed: bool | None = None,
     ) -> TableT:
         """Create an empty table. With ``keys``, loading a row whose key exists replaces it.
+
+        ``data_types`` gives each column's type: a name (``"int64"``, ``"string"``, ``"timestamp"``,
+        ``"decimal"``...; see ``tiercube.DataType``) or a type with parameters
+        (``tiercube.Decimal(18, 2)``, ``tiercube.Timestamp("ns", "Europe/Paris")``,
+        ``tiercube.Duration("ms")``, ``tiercube.Time("s")``).
 
         ``distributed=True`` puts it on the session's Dask cluster, partitioned by a hash
         of its keys across the workers (``None``: as the server's ``distribute_over_rows``
@@ -128,10 +139,18 @@ class Editing(ModelReading, Generic[TableT]):
             data_types=dict(options.get("data_types", {})),
             default_values={k: to_wire_value(v) for k, v in options.get("default_values", {}).items()},
             distributed=options.get("distributed"),
+            on_duplicate_keys=options.get("on_duplicate_keys", "error"),
         )
         with progress(f"reading {table_name!r}", size):
-            self._connection.json("POST", paths.READ, LoadResult, body)
+            result = self._connection.json("POST", paths.READ, LoadResult, body)
+        _report(result, table_name)
         return self._table(table_name)
+
+
+def _report(result: LoadResult, table: str) -> None:
+    """Say (at INFO, on the ``tiercube`` logger) how many rows a later row with the same key replaced."""
+    if result.duplicates_replaced:
+        log.info("%d row(s) loaded into %r were replaced by a later row with the same key", result.duplicates_replaced, table)
 
 
 def file_size(location: StrPath | S3Location) -> int | None:

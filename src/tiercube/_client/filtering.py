@@ -9,6 +9,7 @@ raise. Below ``conditions`` and ``calculated``, which both build conditions.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Sequence
 from typing import TypeAlias, cast
 
@@ -16,16 +17,33 @@ from tiercube._public import public
 from tiercube._wire import filters as wire
 from tiercube._wire.describe import describe_filter
 
-Value: TypeAlias = bool | int | float | str | dt.date | dt.datetime | None
-"""A value a condition may compare with; dates travel as ISO text."""
+Value: TypeAlias = bool | int | float | str | decimal.Decimal | dt.date | dt.datetime | dt.time | dt.timedelta | None
+"""A value a condition may compare with, or a row hold. Dates, times and datetimes travel as ISO text
+(a datetime with its tzinfo as its offset), decimals as their digits (exact), timedeltas as ISO 8601
+durations."""
 
 
 def to_wire_value(value: Value) -> wire.Scalar:
-    if isinstance(value, dt.date):  # datetime is a date too
+    if isinstance(value, dt.date | dt.time):  # datetime is a date too
         return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.timedelta):
+        return _iso_duration(value)
     if isinstance(value, bool | int | float | str) or value is None:
         return value
-    raise TypeError(f"{value!r} of type {type(value).__name__} is not a value tiercube sends; use a bool, number, str, date or datetime")
+    raise TypeError(
+        f"{value!r} of type {type(value).__name__} is not a value tiercube sends; use a bool, number, str, "
+        "decimal.Decimal, date, datetime, time or timedelta"
+    )
+
+
+def _iso_duration(value: dt.timedelta) -> str:
+    """``value`` in ISO 8601, to the microsecond: ``PT5400.5S``, ``-PT0.000001S``."""
+    microseconds = abs(value // dt.timedelta(microseconds=1))
+    seconds, fraction = divmod(microseconds, 1_000_000)
+    sign = "-" if value < dt.timedelta(0) else ""
+    return f"{sign}PT{seconds}.{fraction:06d}S" if fraction else f"{sign}PT{seconds}S"
 
 
 _AS_IS = frozenset({bool, int, float, str, type(None)})

@@ -31,6 +31,8 @@ from tiercube.errors import ServerStartError
 
 _START_TIMEOUT = 60.0
 _WAIT_SLICE = 0.1
+# Killed after this, a server would only replay its log at the next start: nothing is lost either way.
+_STOP_TIMEOUT_WITH_DATA = 300.0
 
 
 def server_environment() -> dict[str, str]:
@@ -60,6 +62,8 @@ class ServerProcess:
     url: str
     owner_token: str
     logs_path: Path
+    # How long stop() waits before it kills: a server with a data directory writes a last snapshot first.
+    stop_timeout: float = 10.0
 
     @classmethod
     def spawn(
@@ -89,7 +93,7 @@ class ServerProcess:
             process.kill()
             raise
         url = _read_ready_line(process, logs_path)
-        server = cls(process, url, token, logs_path)
+        server = cls(process, url, token, logs_path, _STOP_TIMEOUT_WITH_DATA if config.data_dir is not None else 10.0)
         # Normal interpreter exit stops the server even if close() was never called.
         atexit.register(server.stop)
         return server
@@ -116,8 +120,9 @@ class ServerProcess:
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the server to stop (end-of-file on its stdin), then make sure it did."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the server to stop (end-of-file on its stdin), then make sure it did (after ``stop_timeout``)."""
+        timeout = self.stop_timeout if timeout is None else timeout
         if self.process.poll() is None:
             assert self.process.stdin is not None
             try:

@@ -59,7 +59,8 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
 
     Its server is a child process of this one and never outlives it: ``close()``,
     leaving a ``with`` block, interpreter exit or this process being killed
-    all stop it. Data lives in the server's memory and is lost when it stops.
+    all stop it. Data lives in the server's memory and is lost when it stops,
+    unless the session has a data directory (``start(data_dir=...)``).
     """
 
     def __init__(self, connection: Connection, server: ServerProcess) -> None:
@@ -70,7 +71,11 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
 
     @classmethod
     def start(
-        cls, config: SessionConfig | str | Path | None = None, *, cluster: str | DaskCluster | DaskClient | None = None
+        cls,
+        config: SessionConfig | str | Path | None = None,
+        *,
+        cluster: str | DaskCluster | DaskClient | None = None,
+        data_dir: str | Path | None = None,
     ) -> Session:
         """Start a session server and return its owner session.
 
@@ -78,7 +83,9 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         (users and roles, TLS, limits). ``cluster`` (a Dask scheduler's address
         such as ``"tcp://scheduler:8786"``, a ``LocalCluster`` or a ``Client``)
         lets tables live on its workers: see ``create_table(distributed=...)``;
-        it needs the ``tiercube[cluster]`` extra. Raises ``ServerStartError``
+        it needs the ``tiercube[cluster]`` extra. With ``data_dir`` (a directory,
+        created if missing) every change is kept there and the session starts
+        from what it holds: see the README's "What survives a stop". Raises ``ServerStartError``
         with the end of the server's log if it does not come up.
         """
         config_path = None if config is None or isinstance(config, SessionConfig) else str(Path(config).resolve())
@@ -86,6 +93,8 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
             config = SessionConfig() if config is None else SessionConfig.from_toml(config)
         if cluster is not None:
             config = msgspec.structs.replace(config, cluster=scheduler_address(cluster))
+        if data_dir is not None:
+            config = msgspec.structs.replace(config, data_dir=str(Path(data_dir).resolve()))
         config.check_cluster()
         # The client's httpx and pyarrow (about 0.25 s) load while the child boots, not after.
         server = ServerProcess.spawn(
@@ -103,7 +112,7 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
             raise
 
     def close(self) -> None:
-        """Stop the server (its data is gone) and close the connection."""
+        """Stop the server (its data is gone, unless kept in a data directory) and close the connection."""
         super().close()
         if self._listener is not None:
             self._listener.close()

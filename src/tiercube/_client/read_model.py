@@ -13,7 +13,8 @@ from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
-from tiercube._wire.messages import DataType, Partition, ServerStats, TableInfo, TableQuery
+from tiercube._wire.column_types import ColumnType, describe_type
+from tiercube._wire.messages import Partition, ServerStats, TableInfo, TableQuery
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,7 +31,7 @@ class TableSchema:
 
     def __init__(self, info: TableInfo) -> None:
         self.name = info.name
-        self.columns: dict[str, DataType] = {c.name: c.data_type for c in info.columns}
+        self.columns: dict[str, ColumnType] = {c.name: c.data_type for c in info.columns}
         self.keys = tuple(info.keys)
         self.row_count = info.row_count
 
@@ -43,7 +44,7 @@ class TableSchema:
 
     def __repr__(self) -> str:
         lines = [f"{self.name} ({self.row_count} rows; * marks a key)"]
-        lines += [f"  {'*' if c in self.keys else ' '} {c}: {t}" for c, t in self.columns.items()]
+        lines += [f"  {'*' if c in self.keys else ' '} {c}: {describe_type(t)}" for c, t in self.columns.items()]
         return "\n".join(lines)
 
 
@@ -70,7 +71,9 @@ class ReadOnlyTable(ServerObject):
         return [c.name for c in self._info().columns]
 
     @property
-    def data_types(self) -> dict[str, DataType]:
+    def data_types(self) -> dict[str, ColumnType]:
+        """Each column's type: its name (``"int64"``), or a ``tiercube.Decimal``, ``Timestamp``,
+        ``Duration`` or ``Time`` whose parameters are not the name's defaults."""
         return {c.name: c.data_type for c in self._info().columns}
 
     @property

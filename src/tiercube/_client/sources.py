@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypedDict, TypeVar, get_type_hints, overload
 
 from tiercube._public import public
 from tiercube._wire.filters import Scalar
-from tiercube._wire.messages import CloudLocation, CsvOptions, CsvSource, DataType, ParquetSource
+from tiercube._wire.column_types import ColumnType
+from tiercube._wire.messages import CloudLocation, CsvOptions, CsvSource, OnDuplicateKeys, ParquetSource
 
 StrPath = str | os.PathLike[str]
 
@@ -64,13 +66,19 @@ class ReadOptions(TypedDict, total=False):
     """Options of every ``read_*`` method; every key is optional.
 
     ``keys`` (one name, or several) give the new table upsert semantics, ``data_types`` override the
-    inferred type of some columns, ``default_values`` replace nulls. ``distributed`` puts the table
-    on the session's Dask cluster (default: as the server's ``distribute_over_rows`` rule says).
+    inferred type of some columns (a name, ``"decimal"``, or ``tiercube.Decimal(18, 2)``,
+    ``tiercube.Timestamp("us", "Europe/Paris")``...), ``default_values`` replace nulls.
+    ``on_duplicate_keys``: a key that comes more than once in the source refuses the read
+    (``"error"``, the default: a key that is not one is a mistake in the data, and keeping one
+    row of it would change totals without a word) or keeps its last row (``"last"``, for sources
+    that are a sequence of changes). ``distributed`` puts the table on the session's Dask
+    cluster (default: as the server's ``distribute_over_rows`` rule says).
     """
 
     keys: str | tuple[str, ...] | list[str]
-    data_types: dict[str, DataType]
+    data_types: Mapping[str, ColumnType]
     default_values: dict[str, Scalar]
+    on_duplicate_keys: OnDuplicateKeys
     distributed: bool
 
 

@@ -24,16 +24,30 @@ from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier, wanting
 
 
 @dataclass(frozen=True)
+class Stated:
+    """What a request states for conditions c, d and e: kept to explain a refusal, which is rare."""
+
+    version: str | None = None
+    protocol: str | None = None
+
+
+@dataclass(frozen=True)
 class Grant:
-    """The tier a request was granted, and why conditions that failed did."""
+    """The tier a request was granted, the conditions that held, and what explains the others."""
 
     caller: Caller | None
     tier: TierName
-    # Letter -> why the condition does not hold, for every condition that does not.
-    failed: dict[str, str]
+    held: frozenset[str]
     # Which rows the caller may see (the engine asks it per table).
     visibility: Visibility = EVERYTHING
-    held: frozenset[str] = field(default=frozenset())
+    stated: Stated = Stated()
+    judge: Judge | None = field(default=None, repr=False)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Letter -> why the condition does not hold, for every condition that does not."""
+        why = self.judge.reasons(self.caller, self.stated) if self.judge is not None else {}
+        return {letter: reason for letter, reason in why.items() if letter not in self.held}
 
     @property
     def groups(self) -> frozenset[Group]:
@@ -46,7 +60,8 @@ class Grant:
             return f"{who} may not {group.value} on this server: only the process that started the server may"
         held = {letter: letter in self.held for letter in "abcdef"}
         alternatives = wanting(held, lambda tier: group in GROUPS[tier])
-        reasons = " or, ".join("; ".join(self.failed[letter] for letter in letters) for letters in alternatives)
+        failed = self.failed
+        reasons = " or, ".join("; ".join(failed[letter] for letter in letters) for letters in alternatives)
         return f"{who} may not {group.value} on this server ({self.tier} is granted): {reasons or 'no tier allows it'}"
 
 
@@ -61,20 +76,31 @@ class Judge:
     def grant(self, request: HTTPConnection, caller: Caller | None, visibility: Visibility) -> Grant:
         if caller is not None and caller.owner:
             # The owner's visibility is that of the custom endpoint caller it answers for, if any.
-            return Grant(caller, "Session", {}, visibility, frozenset("abcdef"))
+            return Grant(caller, "Session", frozenset("abcdef"), visibility)
         headers = request.headers
-        version = headers.get(paths.CLIENT_VERSION_HEADER)
-        protocol = headers.get(paths.CLIENT_PROTOCOL_HEADER)
+        stated = Stated(headers.get(paths.CLIENT_VERSION_HEADER), headers.get(paths.CLIENT_PROTOCOL_HEADER))
         proof = headers.get(paths.SHARE_PROOF_HEADER, "").encode("utf-8", "surrogateescape")
-        checks = {
-            "a": (self.config.security, "security is not configured, and a session without authentication cannot be modified from outside"),
-            "b": (caller is not None and ADMIN_ROLE in caller.roles, f"it takes {ADMIN_ROLE}"),
-            "c": (version == self.started_by, f"it needs the same tiercube version as the server's ({self.started_by}); the client states {version!r}"),
-            "d": (hmac.compare_digest(proof, self._nonce), "it needs proof of a shared file system (condition d), which this request does not carry"),
-            "e": (protocol == str(PROTOCOL_VERSION), f"the client speaks wire protocol {protocol!r}, this server {PROTOCOL_VERSION}"),
-            "f": (self.config.sdk_exposed, "the SDK admin API is not exposed"),
+        held = {
+            "a": self.config.security,
+            "b": caller is not None and ADMIN_ROLE in caller.roles,
+            "c": stated.version == self.started_by,
+            "d": hmac.compare_digest(proof, self._nonce),
+            "e": stated.protocol == _PROTOCOL,
+            "f": self.config.sdk_exposed,
         }
-        held = {letter: ok for letter, (ok, _) in checks.items()}
-        failed = {letter: why for letter, (ok, why) in checks.items() if not ok}
         tier = choose_tier(held)
-        return Grant(caller, tier, failed, visibility, frozenset(letter for letter, ok in held.items() if ok))
+        return Grant(caller, tier, frozenset(letter for letter, ok in held.items() if ok), visibility, stated, self)
+
+    def reasons(self, caller: Caller | None, stated: Stated) -> dict[str, str]:
+        """Why each condition would not hold for a request: written only when a refusal is explained."""
+        return {
+            "a": "security is not configured, and a session without authentication cannot be modified from outside",
+            "b": f"it takes {ADMIN_ROLE}",
+            "c": f"it needs the same tiercube version as the server's ({self.started_by}); the client states {stated.version!r}",
+            "d": "it needs proof of a shared file system (condition d), which this request does not carry",
+            "e": f"the client speaks wire protocol {stated.protocol!r}, this server {PROTOCOL_VERSION}",
+            "f": "the SDK admin API is not exposed",
+        }
+
+
+_PROTOCOL = str(PROTOCOL_VERSION)

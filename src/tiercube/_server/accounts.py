@@ -5,6 +5,11 @@ matters: a password that no longer is a user's is never accepted again. A
 remembered check is tied to the hash it was verified against, so a changed
 password or a deleted user voids it here, even one made by a check that was
 in flight during the change.
+
+Users the config declares are set from it at every start: their run-time
+changes last until the server stops and are not recorded in the journal, so
+the config stays the truth for the users it names (and a user taken out of
+the config is gone, even from a data directory).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from tiercube._config import UserConfig
+from tiercube._server.engine.journal import NO_JOURNAL, Journal, Record, UserDeleted, UserSet
 from tiercube._server.engine.layout import check_name
 from tiercube._server.passwords import hash_password
 from tiercube._wire.messages import CreateUser, UpdateUser, User
@@ -33,15 +40,21 @@ class Account:
     def user(self) -> User:
         return User(self.name, list(self.roles))
 
+    @property
+    def record(self) -> UserSet:
+        return UserSet(self.name, list(self.roles), self.password_hash)
+
 
 class Accounts:
     """Users by name; replaced, never edited in place, so a reader always sees a whole account."""
 
-    def __init__(self, users: Iterable[UserConfig]) -> None:
+    def __init__(self, users: Iterable[UserConfig], journal: Journal = NO_JOURNAL) -> None:
         self._accounts = {
             u.name: Account(u.name, tuple(u.roles), u.password_hash or hash_password(u.password or secrets.token_hex()))
             for u in users
         }
+        self._configured = frozenset(self._accounts)
+        self._journal = journal
         # sha256 of a verified credential -> (user name, the hash it was verified against).
         self._verified: dict[bytes, tuple[str, str]] = {}
         self._lock = threading.Lock()
@@ -65,7 +78,8 @@ class Accounts:
         with self._lock:
             if request.name in self._accounts:
                 raise ConflictError(f"a user named {request.name!r} already exists")
-            self._accounts[request.name] = account
+            with self._recording(request.name, account.record):
+                self._accounts[request.name] = account
         return account.user
 
     def update(self, name: str, request: UpdateUser) -> User:
@@ -78,16 +92,36 @@ class Accounts:
                 tuple(request.roles) if request.roles is not None else account.roles,
                 password_hash if password_hash is not None else account.password_hash,
             )
-            self._accounts[name] = account
-            if password_hash is not None:
-                self._forget_checks_of(name)
+            with self._recording(name, account.record):
+                self._accounts[name] = account
+                if password_hash is not None:
+                    self._forget_checks_of(name)
         return account.user
 
     def delete(self, name: str) -> None:
         with self._lock:
             self._existing(name)
-            del self._accounts[name]
-            self._forget_checks_of(name)
+            with self._recording(name, UserDeleted(name)):
+                del self._accounts[name]
+                self._forget_checks_of(name)
+
+    def _recording(self, name: str, record: Record) -> AbstractContextManager[None]:
+        """The journal's block for a change of user ``name``; none for a user of the config."""
+        return nullcontext() if name in self._configured else self._journal.committing(record)
+
+    def recorded(self) -> list[UserSet]:
+        """Every account the config does not declare, as the record that makes it again (a snapshot's users)."""
+        return [account.record for account in self._accounts.values() if account.name not in self._configured]
+
+    def replay(self, record: UserSet | UserDeleted) -> None:
+        """Apply ``record`` again (a restart), unless the config now declares the user it names."""
+        if record.name in self._configured:
+            return
+        match record:
+            case UserSet(name, roles, password_hash):
+                self._accounts[name] = Account(name, tuple(roles), password_hash)
+            case UserDeleted(name):
+                del self._accounts[name]
 
     def remember(self, credential: bytes, account: Account) -> None:
         """That ``credential`` (a digest) was verified as ``account``'s password, as it is now."""

@@ -65,7 +65,8 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 def create_app(state: ServerState) -> Starlette:
-    served = [*versions.served, *explorer.served, *query.served, *tables.served, *cubes.served, *editing.served, *security.served, *owner.served]
+    # Queries first: starlette tries routes in order, and a dashboard sends little else.
+    served = [*query.served, *versions.served, *explorer.served, *tables.served, *cubes.served, *editing.served, *security.served, *owner.served]
     # Every route of the table is served, and nothing else: the authorization tests iterate over the table.
     assert {(r.path, m) for r in served for m in (r.methods or ()) if m != "HEAD"} == {(r.path, r.method) for r in ROUTES}
     app = Starlette(

@@ -31,6 +31,7 @@ from starlette.requests import HTTPConnection
 from tiercube._config import SessionConfig
 from tiercube._server.accounts import Account, Accounts
 from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
+from tiercube._server.engine.journal import NO_JOURNAL, Journal
 from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
 from tiercube._wire import paths
@@ -71,10 +72,10 @@ class FailedLogins:
 class Authenticator:
     """Turns a request's credentials into a ``Caller``; holds the accounts."""
 
-    def __init__(self, config: SessionConfig, owner_token: str | None) -> None:
+    def __init__(self, config: SessionConfig, owner_token: str | None, journal: Journal = NO_JOURNAL) -> None:
         self.security = config.security
         self._owner_digest = hashlib.sha256(owner_token.encode()).digest() if owner_token else None
-        self.accounts = Accounts(config.users)
+        self.accounts = Accounts(config.users, journal)
         # An unknown user is checked against this, so that it costs what a wrong password costs.
         self._decoy = hash_password(secrets.token_hex())
         self._failures = FailedLogins(config.max_failed_logins_per_minute)

@@ -5,7 +5,8 @@ local path (``routing`` checks that first, so a caller without the proof
 learns nothing about the disk). Even then, a load reads regular files only,
 with symlinks resolved before any check: no devices, FIFOs or sockets (which
 would block a worker or never end), nothing under /proc, /sys or /dev, never
-the server's own config, TLS files or share nonce, and only under
+the server's own config, TLS files or share nonce, nothing in its data
+directory (password hashes, every table's rows), and only under
 ``allowed_load_roots`` when the config names some. The checks run on the
 opened file, so the path cannot be swapped between check and read.
 
@@ -40,6 +41,7 @@ class FileAccess:
 
     def __init__(self, config: SessionConfig, protected: Iterable[str]) -> None:
         self._roots = [os.path.realpath(root) for root in config.allowed_load_roots or ()]
+        self._data_dir = os.path.realpath(config.data_dir) if config.data_dir is not None else None
         self._stores = {store.name: store for store in config.cloud_stores}
         tls = config.tls
         files = [*protected, *((tls.certificate, tls.key, tls.client_ca) if tls else ())]
@@ -54,6 +56,8 @@ class FileAccess:
         real = os.path.realpath(path)
         if any(real == top or real.startswith(top + "/") for top in _SYSTEM):
             raise LoadError(f"{path}: files under {', '.join(_SYSTEM)} cannot be loaded", path=path)
+        if self._data_dir is not None and _within(real, self._data_dir):
+            raise LoadError(f"{path}: files in the server's data directory cannot be loaded", path=path)
         if self._roots and not any(real == root or real.startswith(root.rstrip("/") + "/") for root in self._roots):
             raise LoadError(f"{path}: the server loads only files under {', '.join(self._roots)} (allowed_load_roots)", path=path)
         try:
@@ -123,6 +127,10 @@ class FileAccess:
         if not self._stores:
             raise LoadError(f"{location.uri}: this server declares no cloud stores; its operator adds them under [[cloud_stores]]", path=location.uri)
         raise LoadError(f"{location.uri}: name the cloud store to read from (stores: {names})", path=location.uri)
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _identity(path: str) -> tuple[int, int] | None:

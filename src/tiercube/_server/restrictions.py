@@ -19,6 +19,7 @@ import pyarrow as pa
 from tiercube._server.engine.arrays import last_positions
 from tiercube._server.engine.cubes.joins import Edge, JoinGraph
 from tiercube._server.engine.filters import bind
+from tiercube._server.engine.journal import RestrictionDeleted, RoleRestricted
 from tiercube._server.engine.tables import TableStore
 from tiercube._server.engine.visibility import EVERYTHING, RolePlan, RowPlan, RowRestriction, TableConditions, Visibility
 from tiercube._wire.filters import And, Filter, flattened, leaves
@@ -49,14 +50,28 @@ class Restrictions:
     def set(self, restriction: Restriction) -> Restriction:
         """Restrict ``restriction.role`` (replacing what it had); the condition is checked first."""
         tables = split_by_table(restriction.filter, self._tables)
-        with self._lock:
+        with self._lock, self._tables.journal.committing(RoleRestricted(restriction.role, restriction.filter, tables)):
             self._roles[restriction.role] = RoleRestriction(restriction.filter, tables)
         return restriction
 
     def delete(self, role: str) -> None:
         with self._lock:
-            if self._roles.pop(role, None) is None:
+            if role not in self._roles:
                 raise NotFoundError(f"role {role!r} has no restriction")
+            with self._tables.journal.committing(RestrictionDeleted(role)):
+                del self._roles[role]
+
+    def recorded(self) -> list[RoleRestricted]:
+        """Every role's restriction as the record that makes it again (a snapshot's restrictions)."""
+        return [RoleRestricted(role, r.condition, dict(r.tables)) for role, r in self._roles.items()]
+
+    def replay(self, record: RoleRestricted | RestrictionDeleted) -> None:
+        """Apply ``record`` again as it was applied live (a restart): the tables' conditions as recorded."""
+        match record:
+            case RoleRestricted(role, condition, tables):
+                self._roles[role] = RoleRestriction(condition, tables)
+            case RestrictionDeleted(role):
+                del self._roles[role]
 
     def visibility(self, caller: Caller | None) -> Visibility:
         """What ``caller`` may see: everything for admins, the owner, and a role without restriction."""

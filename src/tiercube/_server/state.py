@@ -2,16 +2,20 @@
 
 This is the one module that knows a session may have a Dask cluster: it
 picks where tables' rows live (``Placement``) and hands it to the engine,
-which never imports ``cluster``.
+which never imports ``cluster``. Likewise it hands the engine a ``Journal``:
+the session's data directory (``durability``), which it then asks to
+rebuild the session, or nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from tiercube._config import SessionConfig
@@ -20,16 +24,22 @@ from tiercube._server.authentication import Authenticator
 from tiercube._server.cluster.connection import Cluster
 from tiercube._server.cluster.placement import ClusterPlacement
 from tiercube._server.custom_endpoints import CustomEndpoints
+from tiercube._server.durability.directory import DataDirectory
+from tiercube._server.durability.recovery import Parts
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.held import ServerPlacement
+from tiercube._server.engine.journal import NO_JOURNAL
+from tiercube._server.engine.memory import MemoryGovernor, default_limit
 from tiercube._server.engine.rows import Placement
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.file_access import FileAccess
 from tiercube._server.restrictions import Restrictions
 from tiercube._version import __version__
 from tiercube._wire.messages import AggregateStats, ServerStats, ShareProof
+
+log = logging.getLogger("tiercube.server")
 
 
 class ShareFile:
@@ -62,12 +72,18 @@ def placement_for(config: SessionConfig) -> Placement:
 @dataclass
 class ServerState:
     """One server's parts. ``owner_token`` authenticates the owner; ``protected_files`` (the config
-    file, the log) are never loadable, like the TLS files and the share nonce."""
+    file, the log) are never loadable, like the TLS files and the share nonce.
+
+    With a ``data_dir``, the session is rebuilt from it before anything else
+    (the server does not listen yet), then the config's ``tables`` it does
+    not hold are read.
+    """
 
     config: SessionConfig
     owner_token: str | None = None
     protected_files: list[str] = field(default_factory=list[str])
     share: ShareFile = field(init=False)
+    data: DataDirectory | None = field(init=False)
     cubes: CubeStore = field(init=False)
     restrictions: Restrictions = field(init=False)
     authenticator: Authenticator = field(init=False)
@@ -78,17 +94,41 @@ class ServerState:
     stopping: Callable[[], bool] = lambda: False
 
     def __post_init__(self) -> None:
-        self.share = ShareFile()
-        # Kept groupings get the budget; answers to repeated queries an eighth more of it.
-        partials = Partials(self.config.aggregate_memory_bytes)
-        limits = QueryLimits(self.config.query_timeout, self.config.max_result_rows)
-        tables = TableStore(placement_for(self.config), partials, limits)
-        self.cubes = CubeStore(tables, partials, Results(self.config.aggregate_memory_bytes // 8))
-        self.restrictions = Restrictions(tables, self.cubes.joins)
-        self.authenticator = Authenticator(self.config, self.owner_token)
-        self.judge = Judge(self.config, self.started_by, self.share.nonce)
-        self.files = FileAccess(self.config, [*self.protected_files, self.share.path])
-        self.endpoints = CustomEndpoints(self.owner_token)
+        # What is taken first is let go again if a later part fails (a damaged or locked data
+        # directory, a declared table that cannot be read); once built, cleanup() lets go of it.
+        with ExitStack() as undo:
+            self.share = ShareFile()
+            undo.callback(self.share.remove)
+            self.data = DataDirectory(self.config.data_dir, self.config) if self.config.data_dir is not None else None
+            if self.data is not None:
+                undo.callback(self.data.close)
+            journal = self.data if self.data is not None else NO_JOURNAL
+            limit = self.config.memory_limit or default_limit()
+            # Kept groupings get the budget (within a quarter of the memory limit); answers to repeated
+            # queries an eighth more of it. Both give their memory back when a load or query needs it.
+            budget = min(self.config.aggregate_memory_bytes, limit // 4)
+            partials, results = Partials(budget), Results(budget // 8)
+            memory = MemoryGovernor(limit, [results.clear, partials.release])
+            limits = QueryLimits(self.config.query_timeout, self.config.max_result_rows)
+            tables = TableStore(placement_for(self.config), partials, limits, memory, journal)
+            self.cubes = CubeStore(tables, partials, results)
+            self.restrictions = Restrictions(tables, self.cubes.joins)
+            self.authenticator = Authenticator(self.config, self.owner_token, journal)
+            self.judge = Judge(self.config, self.started_by, self.share.nonce)
+            self.files = FileAccess(self.config, [*self.protected_files, self.share.path])
+            self.endpoints = CustomEndpoints(self.owner_token)
+            if self.data is not None:
+                self.data.recover(Parts(self.cubes, self.authenticator.accounts, self.restrictions))
+            self._read_declared_tables()
+            undo.pop_all()
+
+    def _read_declared_tables(self) -> None:
+        """Read the config's tables the session does not hold (with a data directory: held since a former run)."""
+        held = set(self.tables.names())
+        for declared in self.config.tables:
+            if declared.name not in held:
+                loaded = self.tables.read(declared.request, self.files)
+                log.info("table %r read from %s at start: %d rows", declared.name, declared.path or declared.location, loaded.rows)
 
     @property
     def tables(self) -> TableStore:
@@ -106,5 +146,8 @@ class ServerState:
         return ServerStats(kept, answers, answer_bytes, self.tables.placement.stats() if cluster_shown else None)
 
     def cleanup(self) -> None:
+        """Stop: the data directory (if any) takes its last snapshot, then everything is let go."""
+        if self.data is not None:
+            self.data.close()
         self.share.remove()
         self.tables.close()

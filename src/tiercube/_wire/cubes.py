@@ -32,8 +32,8 @@ import msgspec
 
 from tiercube._public import public
 from tiercube._wire.calculated import RowExpr
+from tiercube._wire.column_types import ColumnType
 from tiercube._wire.filters import Filter, Operator, Scalar
-from tiercube._wire.messages import DataType
 
 AggregateFunction: TypeAlias = Literal[
     "sum", "mean", "min", "max", "count", "distinct_count",
@@ -298,7 +298,7 @@ class LevelInfo(msgspec.Struct, frozen=True):
     name: str
     column: str
     table: str
-    data_type: DataType
+    data_type: ColumnType
     expression: RowExpr | None = None
 
 

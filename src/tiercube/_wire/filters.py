@@ -1,8 +1,9 @@
 """Filter expressions as they travel: a small tagged union, evaluated by the server.
 
-Values are sent as JSON scalars; dates and timestamps travel as ISO strings
-and the server casts every value to the type of the column it is compared
-with, so one representation serves all column types.
+Values are sent as JSON scalars: dates, times and timestamps as ISO strings
+(a zoned one with its offset), decimals as their digits, durations as ISO 8601
+durations; the server reads every value as the type of the column it is
+compared with (``engine.values``), so one representation serves all column types.
 
 Nulls follow SQL's three-valued logic, as ``tiercube.Condition`` documents.
 

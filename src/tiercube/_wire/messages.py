@@ -8,13 +8,14 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from tiercube._public import public
+# Re-exported: modules have always found DataType here.
+from tiercube._wire.column_types import ColumnType as ColumnType, DataType as DataType
 from tiercube._wire.filters import Filter, Scalar
 from tiercube.errors import ERRORS_BY_CODE, Detail, TiercubeError
 
-DataType: TypeAlias = Literal[
-    "bool", "int32", "int64", "float32", "float64", "string", "date", "timestamp"
-]
-"""The column types a table can hold. Strings are stored dictionary-encoded."""
+OnDuplicateKeys: TypeAlias = Literal["error", "last"]
+"""What a load does with a key that comes more than once in it: refuse the load, or keep the
+last row of the key (as if the rows came one by one)."""
 
 ADMIN_ROLE = "ROLE_ADMIN"
 USER_ROLE = "ROLE_USER"
@@ -80,7 +81,8 @@ class VersionsDocument(msgspec.Struct, frozen=True):
 
 class Column(msgspec.Struct, frozen=True):
     name: str
-    data_type: DataType
+    # A name travels as a string, as it always did; a type with parameters as a tagged object.
+    data_type: ColumnType
 
 
 @public
@@ -144,9 +146,14 @@ class ParquetSource(msgspec.Struct, frozen=True, tag="parquet"):
 
 
 class ArrowFileSource(msgspec.Struct, frozen=True, tag="arrow"):
-    """An Arrow IPC file the client wrote on the shared file system."""
+    """An Arrow IPC file the client wrote on the shared file system.
+
+    ``label``: how errors name the data, which the caller knows as a frame or table
+    (``"the polars.DataFrame loaded into table 'sales'"``), not as a temporary file.
+    """
 
     path: str
+    label: str | None = None
 
 
 Source: TypeAlias = CsvSource | ParquetSource | ArrowFileSource
@@ -154,6 +161,8 @@ Source: TypeAlias = CsvSource | ParquetSource | ArrowFileSource
 
 class Load(msgspec.Struct, frozen=True):
     source: Source
+    # "last" is what loads did before the choice existed; the typed client sends "error" unless told.
+    on_duplicate_keys: OnDuplicateKeys = "last"
 
 
 class Read(msgspec.Struct, frozen=True):
@@ -162,14 +171,19 @@ class Read(msgspec.Struct, frozen=True):
     table: str
     source: Source
     keys: list[str] = []
-    data_types: dict[str, DataType] = {}
+    data_types: dict[str, ColumnType] = {}
     default_values: dict[str, Scalar] = {}
     distributed: bool | None = None
+    on_duplicate_keys: OnDuplicateKeys = "last"
 
 
 class LoadResult(msgspec.Struct, frozen=True):
+    """A load's answer: the table now, the rows read, and how many of them a later row of the same
+    load replaced (rows whose key came again; always 0 when the load refuses repeated keys)."""
+
     table: TableInfo
     rows_loaded: int
+    duplicates_replaced: int = 0
 
 
 class Append(msgspec.Struct, frozen=True):

@@ -27,8 +27,10 @@ from tiercube._server.cluster.reading import read_on_workers
 from tiercube._server.cluster.tasks import SEQUENCE
 from tiercube._server.engine import sources
 from tiercube._server.engine.arrays import aligned
+from tiercube._server.engine.duplicates import FirstRepeat, Repeats, repeats_within
 from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.grouping import FactGrouping, RowMask, merge_groups
+from tiercube._server.engine.key_index import index_hashes, latest_of_each_key
 from tiercube._server.engine.layout import Layout
 from tiercube._server.engine.rows import Added, Change, Pending, Rows
 from tiercube._server.engine.visibility import RowPlan
@@ -79,6 +81,20 @@ class Partitions:
     def identity(self) -> object:
         return self
 
+    @property
+    def nbytes(self) -> int:
+        return sum(part.bytes for part in self.parts)
+
+    def estimated_groups(self, columns: Sequence[str]) -> int:
+        """Without a look at the workers' rows: only a boolean column is known to hold few values."""
+        bound = 1
+        for column in columns:
+            bound = min(bound * (3 if pa.types.is_boolean(self.schema.field(column).type) else self.num_rows), self.num_rows)
+        return bound
+
+    def counted_groups(self, columns: Sequence[str]) -> int:
+        return self.estimated_groups(columns)  # the workers group their own rows, each within its memory
+
     def partitions(self, *, workers_shown: bool) -> list[Partition]:
         """Each partition as the table's info reports it; a lost one has no rows or bytes.
 
@@ -98,7 +114,9 @@ class Partitions:
                 log.warning("table %r lost partition %d: worker %s left the cluster", self.table, number, part.worker)
                 raise ClusterError(
                     f"table {self.table!r} lost partition {number} of {len(self.parts)} ({part.rows} rows): "
-                    "its worker left the cluster; empty the table (table.drop()) and load it again"
+                    "its worker left the cluster; empty the table (table.drop()) and load it again",
+                    table=self.table,
+                    partition=number,
                 )
 
     # Changes: a new Partitions, or an exception with nothing changed -------------
@@ -108,10 +126,15 @@ class Partitions:
 
         When as many more rows result as came in, no row was replaced: the change only added
         ``data``, which kept groupings fold in. Otherwise the replaced rows are on the workers.
+        A key repeated within ``data`` keeps its last row, here, before the rows travel.
         """
+        repeats = None
+        if keys:
+            unique, _ = latest_of_each_key(data, keys, index_hashes(data, keys))
+            data, repeats = unique, repeats_within(data, keys, unique.num_rows)
         merged = self.merged(data, keys)
         only_added = merged.num_rows == self.num_rows + data.num_rows
-        return Change(merged, data if only_added else None, None, exact=only_added)
+        return Change(merged, data if only_added else None, None, exact=only_added, repeats=repeats)
 
     def merged(self, incoming: pa.Table, keys: Sequence[str]) -> Partitions:
         self.check()
@@ -151,7 +174,21 @@ class Partitions:
             j: self.cluster.submit(part.worker, tasks.merged, part.future, list(layout.keys), *(p[j] for p in pieces))
             for j, part in enumerate(self.parts)
         }
-        return Change(self._replaced(changed, starts[-1]), None, None, exact=False)
+        repeats = self._repeats(layout, [[p[j] for p in pieces] for j in range(count)], self.next_sequence)
+        return Change(self._replaced(changed, starts[-1]), None, None, exact=False, repeats=repeats)
+
+    def _repeats(self, layout: Layout, incoming: list[list[Future[pa.Table]]], start: int) -> Repeats | None:
+        """The rows of a load (``incoming``: each partition's pieces, numbered from ``start``) that a
+        later row with the same key replaces, counted where the key lives."""
+        if not layout.keys:
+            return None
+        found = self.cluster.results(
+            [self.cluster.submit(part.worker, tasks.repeated, list(layout.keys), *pieces) for part, pieces in zip(self.parts, incoming, strict=True)],
+            [part.worker for part in self.parts],
+        )
+        count = sum(counted for counted, _ in found)
+        firsts = [FirstRepeat(first.key, [row - start for row in first.rows]) for _, first in found if first is not None]
+        return Repeats(count, lambda: min(firsts, key=lambda first: first.rows[1])) if count else None
 
     def dropped(self, condition: BoundFilter | None) -> Change:
         """Without the rows that match ``condition``; None: new, empty partitions on the workers the
@@ -161,6 +198,10 @@ class Partitions:
         self.check()
         changed = {i: self.cluster.submit(part.worker, tasks.dropped, part.future, condition) for i, part in enumerate(self.parts)}
         return Change(self._replaced(changed, self.next_sequence), None, None, exact=False)
+
+    def load_memory(self, source: Source, access: sources.Access) -> int:
+        """Only an Arrow file passes through the server; the workers read every other source."""
+        return sources.memory_needed(source, access) if isinstance(source, ArrowFileSource) else 0
 
     def compacted(self) -> Rows | None:
         return None  # each change builds whole partitions on the workers

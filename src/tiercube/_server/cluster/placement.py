@@ -36,10 +36,16 @@ class ClusterPlacement(ServerPlacement):
             return Partitions.create(self.cluster, layout.name, layout.schema)
         return HeldRows.empty(layout)
 
+    def _reads_on_server(self, request: Read) -> bool:
+        """Whether the server reads a new table's source: unless the table goes to the cluster before its
+        rows are counted (asked for, or every table does), and the source is not the client's Arrow file."""
+        return isinstance(request.source, ArrowFileSource) or not self._distributes(request.distributed, 0)
+
+    def read_memory(self, request: Read, access: sources.Access) -> int:
+        return super().read_memory(request, access) if self._reads_on_server(request) else 0
+
     def read(self, request: Read, access: sources.Access, origin: str) -> tuple[Layout, Change, int]:
-        # Whether the new table is distributed before its rows are counted: only then can the
-        # workers read its source.
-        if isinstance(request.source, ArrowFileSource) or not self._distributes(request.distributed, 0):
+        if self._reads_on_server(request):
             return read_on_server(request, access, origin, self.empty)
         workers = sorted(self.cluster.workers())
         read, schema = read_on_workers(self.cluster, workers, request.source, request.data_types, access)

@@ -25,7 +25,8 @@ from tiercube._server.cluster import tasks
 from tiercube._server.cluster.connection import Cluster, use_worker_threads
 from tiercube._server.engine import sources
 from tiercube._server.engine.sources import SharedFile
-from tiercube._wire.messages import CloudLocation, DataType, ParquetSource, Source
+from tiercube._wire.column_types import ColumnType
+from tiercube._wire.messages import CloudLocation, ParquetSource, Source
 from tiercube.errors import ClusterError, LoadError
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class WorkerAccess:
 
 
 def read_on_workers(
-    cluster: Cluster, workers: Sequence[str], source: Source, data_types: Mapping[str, DataType], access: sources.Access
+    cluster: Cluster, workers: Sequence[str], source: Source, data_types: Mapping[str, ColumnType], access: sources.Access
 ) -> tuple[list[tuple[str, Future[pa.Table], int]], pa.Schema]:
     """Read ``source`` on ``workers``: a Parquet file's row groups split between them, a CSV file
     or cloud object by one. Each part stays on the worker that read it; returns where, the future
@@ -93,7 +94,7 @@ def read_on_workers(
 
 
 def read_part(
-    source: Source, data_types: Mapping[str, DataType], access: WorkerAccess, row_groups: Sequence[int] | None
+    source: Source, data_types: Mapping[str, ColumnType], access: WorkerAccess, row_groups: Sequence[int] | None
 ) -> pa.Table:
     """On a worker: the source (of a Parquet file, ``row_groups`` only) as Arrow."""
     from distributed import get_worker

@@ -15,8 +15,10 @@ import pyarrow.compute as pc
 
 from tiercube._server.cluster.hashing import partition_numbers, ranges, split
 from tiercube._server.engine.arrays import aligned, dictionaries_differ
+from tiercube._server.engine.duplicates import FirstRepeat, repeats_within
 from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.grouping import FactGrouping, RowMask, group_visible
+from tiercube._server.engine.key_index import index_hashes, latest_of_each_key
 from tiercube._server.engine.layout import Layout
 from tiercube._server.engine.rows import first_rows, merge_rows
 from tiercube._server.engine.visibility import RowPlan
@@ -35,6 +37,25 @@ def merged(old: pa.Table, keys: Sequence[str], *incoming: pa.Table) -> pa.Table:
     data, _, _ = merge_rows(old, aligned(pa.concat_tables(pieces)), keys)
     # Pieces from several readers have dictionaries of their own: unified once here, not by every query.
     return data.unify_dictionaries() if dictionaries_differ(data) else data
+
+
+def repeated(keys: Sequence[str], *incoming: pa.Table) -> tuple[int, FirstRepeat | None]:
+    """How many rows of a load coming to this partition (pieces in arrival order) a later one with
+    the same key replaces, and the first key that repeats, its rows given by arrival number.
+
+    Rows are placed by key, so every row of a key in the load comes here.
+    """
+    pieces = [piece for piece in incoming if piece.num_rows]
+    if not keys or not pieces:
+        return 0, None
+    data = pa.concat_tables(pieces)
+    kept, _ = latest_of_each_key(data, keys, index_hashes(data, keys))
+    repeats = repeats_within(data, keys, kept.num_rows)
+    if repeats is None:
+        return 0, None
+    first = repeats.first()
+    arrivals: list[int] = data[SEQUENCE].take(first.rows).to_numpy().tolist()
+    return repeats.count, FirstRepeat(first.key, arrivals)
 
 
 def numbered(data: pa.Table, start: int) -> pa.Table:

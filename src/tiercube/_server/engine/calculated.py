@@ -33,10 +33,10 @@ from tiercube._server.engine.filters import bind
 from tiercube._server.engine.types import value_type
 from tiercube._wire.calculated import Call, Cast, Field, FilterValue, RowExpr, RowLiteral, fields
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or
-from tiercube._wire.messages import DataType
+from tiercube._wire.column_types import ColumnType, DataType, describe_type, type_name
 from tiercube.errors import InvalidRequestError
 
-NUMERIC: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64"})
+NUMERIC: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64", "decimal"})
 _INTEGER: frozenset[DataType] = frozenset({"int32", "int64"})
 _TEMPORAL: frozenset[DataType] = frozenset({"date", "timestamp"})
 _UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute")
@@ -66,7 +66,7 @@ _FLOOR: Callable[..., Any] = pc.floor_temporal
 _CHECKED: dict[str, Callable[..., Any]] = {"add": pc.add_checked, "subtract": pc.subtract_checked, "multiply": pc.multiply_checked}
 Built: TypeAlias = Any
 """What the compiler builds: an Arrow expression, or the values themselves (arrays or a scalar)."""
-Typed: TypeAlias = DataType | Literal["null"]
+Typed: TypeAlias = ColumnType | Literal["null"]
 """A compiled expression's type; "null" for a literal None, which takes the type of what it meets."""
 
 
@@ -80,12 +80,12 @@ class Compiled:
 
     # The expression with every column's table filled in; computed again over arrays (``column_values``).
     source: RowExpr = field(compare=False, hash=False)
-    data_type: DataType
+    data_type: ColumnType
     table: str
     columns: tuple[str, ...]
     key: str
     # The types of ``columns``, in their order.
-    types: tuple[DataType, ...] = ()
+    types: tuple[ColumnType, ...] = ()
 
     @property
     def few_valued(self) -> bool:
@@ -99,7 +99,7 @@ def calculated_key(expression: RowExpr) -> str:
     return "\x1fcalc\x1f" + hashlib.sha256(msgspec.json.encode(expression)).hexdigest()[:20]
 
 
-Resolve = Callable[[str, "str | None"], tuple[str, str, DataType]]
+Resolve = Callable[[str, "str | None"], tuple[str, str, ColumnType]]
 """(column, table or None) -> (table, column, type): how a cube finds a column; raises when it cannot."""
 
 
@@ -127,7 +127,7 @@ class _Compiler:
         self.where = where
         self.arrays = arrays
         self.table: str | None = None
-        self.columns: dict[str, DataType] = {}
+        self.columns: dict[str, ColumnType] = {}
 
     def constant(self, scalar: pa.Scalar[Any]) -> Any:
         return scalar if self.arrays is not None else pc.scalar(cast(Any, scalar))
@@ -175,7 +175,7 @@ class _Compiler:
             case Call(function, arguments):
                 return self.call(function, arguments)
 
-    def field(self, column: str, table: str | None) -> tuple[Built, DataType]:
+    def field(self, column: str, table: str | None) -> tuple[Built, ColumnType]:
         found_table, found_column, data_type = self.resolve(column, table)
         if self.table is None:
             self.table = found_table
@@ -240,9 +240,9 @@ class _Compiler:
         if function == "date_trunc":
             self._require(function, types[:1], _TEMPORAL, "a date or a timestamp")
             unit = literal_arguments[0] if literal_arguments else None
-            if unit not in _UNITS or (types[0] == "date" and unit in _SUB_DAY):
-                units = _UNITS if types[0] == "timestamp" else _UNITS[:5]
-                raise self.fail(f"date_trunc of a {types[0]} takes one of {', '.join(units)}, not {unit!r}")
+            if unit not in _UNITS or (_name(types[0]) == "date" and unit in _SUB_DAY):
+                units = _UNITS if _name(types[0]) == "timestamp" else _UNITS[:5]
+                raise self.fail(f"date_trunc of a {_described(types[0])} takes one of {', '.join(units)}, not {unit!r}")
             return truncated(values[0], str(unit)), types[0]
         return self._text(function, values, types, literal_arguments)
 
@@ -281,8 +281,8 @@ class _Compiler:
 
     def _require(self, function: str, types: list[Typed], allowed: frozenset[DataType], what: str) -> None:
         for data_type in types:
-            if data_type not in allowed and data_type != "null":
-                raise self.fail(f"{function} needs {what}, not {data_type}; convert with .cast(...) first")
+            if _name(data_type) not in allowed and data_type != "null":
+                raise self.fail(f"{function} needs {what}, not {_described(data_type)}; convert with .cast(...) first")
 
     def _literal_int(self, function: str, literals: list[Any]) -> int:
         if len(literals) != 1 or not isinstance(literals[0], int) or isinstance(literals[0], bool):
@@ -300,7 +300,7 @@ class _Compiler:
             return (left, right.cast(value_type(left_type)) if left_type != "null" else right), left_type
         if left_type == "null":
             return (left.cast(value_type(right_type)), right), right_type
-        if left_type in NUMERIC and right_type in NUMERIC:
+        if _name(left_type) in NUMERIC and _name(right_type) in NUMERIC:
             common = _promoted([left_type, right_type])
             return (left.cast(value_type(common)), right.cast(value_type(common))), common
         sides: tuple[tuple[RowExpr, Typed, int], ...] = ((arguments[0], right_type, 0), (arguments[1], left_type, 1))
@@ -308,11 +308,20 @@ class _Compiler:
             if isinstance(literal, RowLiteral) and _fits(literal.value, other_type):
                 converted = self.constant(_literal(literal.value, other_type))
                 return ((converted, right) if index == 0 else (left, converted)), other_type
-        raise self.fail(f"{function} cannot combine a {left_type} with a {right_type}; convert one with .cast(...)")
+        raise self.fail(f"{function} cannot combine a {_described(left_type)} with a {_described(right_type)}; convert one with .cast(...)")
+
+
+def _name(data_type: Typed) -> str:
+    """The name of a type's kind (``Timestamp("ns", "UTC")`` is a ``"timestamp"``): what functions accept."""
+    return "null" if data_type == "null" else type_name(data_type)
+
+
+def _described(data_type: Typed) -> str:
+    return "null" if data_type == "null" else describe_type(data_type)
 
 
 def _promoted(types: list[Typed]) -> DataType:
-    return "int64" if all(t in _INTEGER for t in types) else "float64"
+    return "int64" if all(_name(t) in _INTEGER for t in types) else "float64"
 
 
 def _literal_type(value: object, data_type: DataType | None) -> Typed:
@@ -333,8 +342,8 @@ def _fits(value: object, data_type: Typed) -> bool:
     if isinstance(value, bool):
         return data_type == "bool"
     if isinstance(value, int | float):
-        return data_type in NUMERIC
-    return isinstance(value, str) and data_type in ("string", "date", "timestamp")
+        return _name(data_type) in NUMERIC
+    return isinstance(value, str) and _name(data_type) in ("string", "date", "timestamp", "time")
 
 
 def _literal(value: object, data_type: Typed | None) -> pa.Scalar[Any]:

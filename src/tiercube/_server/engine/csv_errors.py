@@ -13,10 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO
+
+import pyarrow as pa
 
 from tiercube._wire.messages import CsvOptions
 
@@ -69,6 +71,44 @@ def explain(message: str, opener: Opener, options: CsvOptions) -> Explained | No
         _, found = _find(opener, options, lambda record: len(record) != expected and record != [])
         return Explained(f"{_line(found)} has {width[2]} values, but the file has {expected} columns", found, None)
     return None
+
+
+def explain_switch(message: str, opener: Opener, options: CsvOptions, first_types: Mapping[str, pa.DataType]) -> Explained | None:
+    """``message`` (a conversion error of a column whose first block holds ``first_types[column]``)
+    said as the value that broke the column's type; None when it is not about such a value."""
+    conversion = _CONVERSION.search(message)
+    if conversion is None:
+        return None
+    index, value = int(conversion[1]), conversion[3]
+    header, found = _find(opener, options, lambda record: index < len(record) and record[index] == value)
+    name = _name(header, options, index)
+    kind = first_types.get(name)
+    what = "a number" if kind is None or pa.types.is_integer(kind) or pa.types.is_floating(kind) else f"a valid {_TYPES.get(str(kind), str(kind))}"
+    return Explained(
+        f"column {name!r} (the {_ordinal(index + 1)}), {_line(found)}: {value!r} is not {what}, though the column's values "
+        f"before it are, so the column would be read as text. Fix the value, or read the column as text with "
+        f"data_types={{{name!r}: 'string'}}",
+        found,
+        name,
+    )
+
+
+def record_lines(opener: Opener, options: CsvOptions, rows: list[int]) -> list[int] | None:
+    """The line on which each of ``rows`` (data records, from 0, as the parser counts them: no header,
+    no blank line) starts; None if the file has fewer records than that."""
+    wanted = set(rows)
+    lines: dict[int, int] = {}
+    with opener() as raw:
+        text = io.TextIOWrapper(raw, encoding=options.encoding, errors="surrogateescape", newline="")
+        records = (found for found in _records(text, options) if found[1] != [])
+        if options.header:
+            next(records, None)
+        for row, (line, _) in enumerate(records):
+            if row in wanted:
+                lines[row] = line
+                if len(lines) == len(wanted):
+                    break
+    return [lines[row] for row in rows] if len(lines) == len(wanted) else None
 
 
 def _line(number: int | None) -> str:

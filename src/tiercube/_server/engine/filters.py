@@ -21,8 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.types import value_type
+from tiercube._server.engine.values import ValueMismatch, comparable_decimal, exact_decimal, expected, fits_decimal, text_value
+from tiercube._wire.column_types import ColumnType, DataType, Decimal, describe_type, expanded, type_name
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Leaf, Not, Operator, Or, Scalar, check_size, leaves
-from tiercube._wire.messages import DataType
 from tiercube.errors import InvalidRequestError, NotFoundError
 
 # The compute functions behind each operator: they take arrays and expressions alike.
@@ -53,7 +54,7 @@ class BoundFilter:
 
     condition: Filter
     expression: pc.Expression
-    columns: Mapping[str, DataType]
+    columns: Mapping[str, ColumnType]
     leaf_expressions: tuple[pc.Expression, ...] = field(repr=False)
 
     def by_leaf(self) -> dict[int, pc.Expression]:
@@ -66,7 +67,7 @@ class BoundFilter:
         return list(dict.fromkeys(leaf.column for leaf in leaves(self.condition)))
 
 
-def bind(condition: Filter, columns: Mapping[str, DataType], *, table: str | None = None) -> BoundFilter:
+def bind(condition: Filter, columns: Mapping[str, ColumnType], *, table: str | None = None) -> BoundFilter:
     """Check and compile ``condition`` over ``columns`` (of ``table``, or levels when None); mistakes raise.
 
     An unknown column, a value of the wrong kind, a leaf bound to another
@@ -82,7 +83,7 @@ def bind(condition: Filter, columns: Mapping[str, DataType], *, table: str | Non
     return BoundFilter(normal, expression, dict(columns), tuple(compiled))
 
 
-def to_expression(condition: Filter, columns: Mapping[str, DataType], *, table: str | None = None) -> pc.Expression:
+def to_expression(condition: Filter, columns: Mapping[str, ColumnType], *, table: str | None = None) -> pc.Expression:
     """``bind(...).expression``: for callers that only evaluate the filter whole."""
     return bind(condition, columns, table=table).expression
 
@@ -122,7 +123,7 @@ def _normalized(condition: Filter) -> Filter:
             return condition
 
 
-def _compile(condition: Filter, columns: Mapping[str, DataType], table: str | None, compiled: list[pc.Expression]) -> pc.Expression:
+def _compile(condition: Filter, columns: Mapping[str, ColumnType], table: str | None, compiled: list[pc.Expression]) -> pc.Expression:
     """``condition``'s expression; appends each leaf's to ``compiled``, in the order of ``leaves()``."""
     match condition:
         case Compare() | IsIn() | IsNull():
@@ -137,16 +138,16 @@ def _compile(condition: Filter, columns: Mapping[str, DataType], table: str | No
             return pc.invert(_compile(operand, columns, table, compiled))
 
 
-def _leaf(leaf: Leaf, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:
+def _leaf(leaf: Leaf, columns: Mapping[str, ColumnType], table: str | None) -> pc.Expression:
     _check_binding(leaf, table)
-    data_type = _check_column(leaf.column, columns)
+    column_type = _check_column(leaf.column, columns)
     field = pc.field(leaf.column)
     match leaf:
         case Compare(column, op, value):
-            expression: pc.Expression = COMPARISONS[op](field, _value(value, column, data_type))
+            expression: pc.Expression = COMPARISONS[op](field, _value(value, column, column_type))
             return expression
         case IsIn(column, values):
-            return _is_in(field, values, _value_set(values, column, data_type))
+            return _is_in(field, values, _value_set(values, column, column_type))
         case IsNull():
             return pc.is_null(field)
 
@@ -206,69 +207,70 @@ def _balanced(combine: Callable[..., Any], expressions: list[pc.Expression], emp
     return expressions[0]
 
 
-def _check_column(column: str, columns: Mapping[str, DataType]) -> DataType:
+def _check_column(column: str, columns: Mapping[str, ColumnType]) -> ColumnType:
     try:
         return columns[column]
     except KeyError:
         raise InvalidRequestError("the filter names a column that does not exist: " + NotFoundError.describe("column", column, columns)) from None
 
 
-def _value(value: Scalar, column: str, data_type: DataType) -> pa.Scalar[Any]:
-    target = value_type(data_type)
+def _value(value: Scalar, column: str, column_type: ColumnType) -> pa.Scalar[Any]:
+    target = value_type(column_type)
     if value is None:
         return pa.scalar(None, type=target)
-    if not _fits(value, data_type):
+    kind = type_name(column_type)
+    if not _fits(value, kind):
         raise InvalidRequestError(
-            f"the filter compares column {column!r} ({data_type}) with {value!r} ({type(value).__name__}); "
-            f"give {_EXPECTED[data_type]}"
+            f"the filter compares column {column!r} ({describe_type(column_type)}) with {value!r} ({type(value).__name__}); "
+            f"give {expected(column_type)}"
         )
-    if isinstance(value, int | float) and data_type in _FLOATING:
-        return pa.scalar(float(value), value_type(data_type))  # 2**53 + 1 has no exact float: compare the nearest
+    declared = expanded(column_type)
+    try:
+        if isinstance(declared, Decimal):
+            # Compared exactly, with as many digits as the value needs: a decimal is never a float.
+            return comparable_decimal(exact_decimal(value), declared)
+        if isinstance(value, str):
+            return text_value(value, column_type)
+    except ValueMismatch as error:
+        raise InvalidRequestError(f"the filter compares column {column!r} with {value!r}: {error}; give {error.expected}") from None
+    if isinstance(value, bool):
+        return pa.scalar(value)
+    if kind in _FLOATING:
+        return pa.scalar(float(value), target)  # 2**53 + 1 has no exact float: compare the nearest
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         raise InvalidRequestError(f"the filter compares column {column!r} with {value}, which is beyond any 64-bit integer")
-    if isinstance(value, int | float) and data_type in _NUMERIC:
-        return pa.scalar(value)  # compare by value: Arrow promotes qty < 2.5 to floating point
-    try:
-        return pa.scalar(value).cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        raise InvalidRequestError(
-            f"the filter compares column {column!r} ({data_type}) with {value!r}, which is not a {data_type}"
-        ) from None
+    return pa.scalar(value)  # compare by value: Arrow promotes qty < 2.5 to floating point
 
 
-def _value_set(values: list[Scalar], column: str, data_type: DataType) -> pa.Array[Any]:
+def _value_set(values: list[Scalar], column: str, column_type: ColumnType) -> pa.Array[Any]:
     """The values as an array of the column's type, without those no value of the column can equal.
 
-    ``int32_column.isin(2**40, 1.5)`` is simply false: neither fits an int32.
-    A null value equals nothing, so it is left out too.
+    ``int32_column.isin(2**40, 1.5)`` is simply false: neither fits an int32, nor
+    does 0.125 a decimal of scale 2. A null value equals nothing, so it is left out too.
     """
-    members = [_value(value, column, data_type).as_py() for value in values]
+    members = [_value(value, column, column_type).as_py() for value in values]
     kept = [m for m in members if m is not None]
-    if data_type in _INTEGER_RANGES:
-        low, high = _INTEGER_RANGES[data_type]
+    kind = type_name(column_type)
+    if kind in _INTEGER_RANGES:
+        low, high = _INTEGER_RANGES[kind]
         kept = [int(m) for m in kept if float(m).is_integer() and low <= m <= high]
-    return pa.array(kept, type=value_type(data_type))
+    declared = expanded(column_type)
+    if isinstance(declared, Decimal):
+        numbers = [exact_decimal(value) for value in values if value is not None and not isinstance(value, bool)]
+        kept = [number for number in numbers if fits_decimal(number, declared)]
+    return pa.array(kept, type=value_type(column_type))
 
 
 _NUMERIC = ("int32", "int64", "float32", "float64")
 _FLOATING = ("float32", "float64")
-_EXPECTED: dict[DataType, str] = {
-    "bool": "a bool",
-    "int32": "a number",
-    "int64": "a number",
-    "float32": "a number",
-    "float64": "a number",
-    "string": "a str",
-    "date": "a date",
-    "timestamp": "a datetime",
-}
+# Values that travel as text: the column's type says how to read them.
+_TEXT = ("string", "binary", "date", "time", "timestamp", "duration")
 
 
-def _fits(value: Scalar, data_type: DataType) -> bool:
+def _fits(value: Scalar, kind: DataType) -> bool:
     """Whether ``value`` is of the column's kind: a string column is not compared with 3."""
     if isinstance(value, bool):
-        return data_type == "bool"
+        return kind == "bool"
     if isinstance(value, int | float):
-        return data_type in _NUMERIC
-    # Dates and timestamps travel as ISO text.
-    return data_type in ("string", "date", "timestamp")
+        return kind in _NUMERIC or kind == "decimal"
+    return kind in _TEXT or kind == "decimal"

@@ -111,9 +111,10 @@ def _stored(grouping: FactGrouping) -> set[str]:
 
 
 def _part_input(values: Chunked, function: PartFunction) -> Chunked:
-    """What a part aggregates: plain values for minima and maxima, floats for products, squares."""
+    """What a part aggregates: plain values for minima and maxima, floats for products, squares;
+    durations as integers (``counted_as_integers``)."""
     if function in ("min", "max"):
-        return plain(values)
+        return counted_as_integers(plain(values))
     if function == "product":
         return values.cast(pa.float64())
     if function == "sum_squares":
@@ -121,7 +122,14 @@ def _part_input(values: Chunked, function: PartFunction) -> Chunked:
         kernels: Any = pc  # float arrays; the stubs lose the type
         squares: Chunked = kernels.multiply(floats, floats)
         return squares
-    return values
+    return counted_as_integers(values)
+
+
+def counted_as_integers(values: Chunked) -> Chunked:
+    """Durations as integers in their unit: Arrow cannot sum them, nor take their minimum. Every
+    later step (roll-ups, maintained aggregates, a cluster's merge) then works on integers, and a
+    cube query makes the measure a duration again (``types.as_column_type``)."""
+    return values.cast(pa.int64()) if pa.types.is_duration(values.type) else values
 
 
 def roll_up(groups: pa.Table, kept: FactGrouping, wanted: FactGrouping) -> pa.Table:

@@ -47,6 +47,8 @@ def _array_hashes(array: pa.Array[Any]) -> Hashes:
         hashes = of_values[indices] if len(of_values) else np.zeros(len(array), dtype=np.uint64)
     elif pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or pa.types.is_binary(array.type):
         hashes = _bytes_hashes(array)
+    elif pa.types.is_decimal(array.type):  # by its 16 or 32 bytes: equal values of one type have equal bytes
+        hashes = _bytes_hashes(array.view(pa.binary(array.type.byte_width)))
     else:
         hashes = mix(_as_uint64(array))
     if array.null_count:

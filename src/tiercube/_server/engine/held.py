@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
-from tiercube._server.engine.arrays import Array, appended, dictionaries_differ, evaluate, filtered, take_rows
+from tiercube._server.engine.arrays import Array, Chunked, appended, dictionaries_differ, evaluate, filtered, location, take_rows
 from tiercube._server.engine.deletions import NONE, Deletions
+from tiercube._server.engine.duplicates import repeats_within
 from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.grouping import FactGrouping, RowMask, group_facts
 from tiercube._server.engine.key_index import KeyIndex, index_hashes, latest_of_each_key
@@ -45,6 +47,7 @@ class HeldRows:
         # Computed on first need, once per version: which physical rows are alive, and those rows.
         self._alive_rows: Array | None = None
         self._live: pa.Table | None = None
+        self._cardinalities: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -88,6 +91,25 @@ class HeldRows:
                 combined = found if combined is None else pc.and_(combined, found)
         return combined
 
+    @property
+    def nbytes(self) -> int:
+        return int(self._data.nbytes)
+
+    def estimated_groups(self, columns: Sequence[str]) -> int:
+        bound = 1
+        for column in columns:
+            if column not in self._cardinalities:
+                self._cardinalities[column] = cardinality_bound(self._data[column])
+            bound = min(bound * self._cardinalities[column], self._data.num_rows)
+        return bound
+
+    def counted_groups(self, columns: Sequence[str]) -> int:
+        data = self._physical().select(list(columns))
+        alive = self._alive()
+        if alive is not None:
+            data = filtered(data, alive)
+        return data.group_by(list(columns), use_threads=False).aggregate([]).num_rows if columns else 1
+
     def gathered(self) -> pa.Table:
         data = self._physical()
         alive = self._alive()
@@ -117,10 +139,11 @@ class HeldRows:
         if not keys:
             return Change(HeldRows(appended(self._data, data), self._deletions, self._index), data, None)
         incoming, hashes = latest_of_each_key(data, keys, index_hashes(data, keys))
+        repeats = repeats_within(data, keys, incoming.num_rows)
         if self._index is None and self.num_rows == 0:
             # Nothing to replace: the index is built when a later change needs it (a restart or a
             # large load does not wait for it).
-            return Change(HeldRows(appended(self._data, incoming), self._deletions), incoming, None)
+            return Change(HeldRows(appended(self._data, incoming), self._deletions), incoming, None, repeats=repeats)
         if self._index is None:
             self._index = KeyIndex.built(self._data, keys, self._deletions)
         index = self._index
@@ -130,7 +153,7 @@ class HeldRows:
         positions = np.arange(start, start + incoming.num_rows, dtype=np.int64)
         removed = take_rows(self._data, replaced) if len(replaced) else None
         rows = HeldRows(appended(self._data, incoming), self._deletions.marked(replaced), index)
-        return Change(rows, incoming, removed, commit=lambda: index.put(hashes, positions, found))
+        return Change(rows, incoming, removed, commit=lambda: index.put(hashes, positions, found), repeats=repeats)
 
     def dropped(self, condition: BoundFilter | None) -> Change:
         if condition is None:
@@ -148,6 +171,9 @@ class HeldRows:
     def pending_load(self, source: Source, layout: Layout, access: sources.Access) -> Pending:
         return Added(layout.conform(sources.read(source, layout.columns, access), sources.describe(source)), layout.keys)
 
+    def load_memory(self, source: Source, access: sources.Access) -> int:
+        return sources.memory_needed(source, access)
+
     def compacted(self) -> Rows | None:
         """Worth it once a quarter of the physical rows are marked."""
         rows = self._data.num_rows
@@ -156,6 +182,24 @@ class HeldRows:
         alive = self._alive()
         index = self._index.compacted(self._deletions, rows) if self._index is not None else None
         return HeldRows(filtered(self._data, alive) if alive is not None else self._data, NONE, index, self.identity)
+
+
+def cardinality_bound(column: Chunked) -> int:
+    """At most how many distinct values ``column`` holds (null counts as one): the sizes of its
+    dictionaries, the range of its integers, dates and times, else its length."""
+    rows = len(column)
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        seen = {location(chunk.dictionary): len(chunk.dictionary) for chunk in column.chunks if isinstance(chunk, pa.DictionaryArray)}
+        return min(sum(seen.values()) + 1, rows)
+    if pa.types.is_boolean(kind):
+        return min(3, rows)
+    if (pa.types.is_integer(kind) or pa.types.is_temporal(kind)) and rows and column.null_count < rows:
+        extremes: Any = pc.min_max(column)
+        # As integers (days, microseconds...): how many values fit between the extremes.
+        low, high = (int(extremes[end].cast(pa.int32() if pa.types.is_date32(kind) else pa.int64()).as_py()) for end in ("min", "max"))
+        return min(high - low + 2, rows)
+    return rows
 
 
 class ServerPlacement:
@@ -171,6 +215,14 @@ class ServerPlacement:
 
     def read(self, request: Read, access: sources.Access, origin: str) -> tuple[Layout, Change, int]:
         return read_on_server(request, access, origin, self.empty)
+
+    def read_memory(self, request: Read, access: sources.Access) -> int:
+        return sources.memory_needed(request.source, access)
+
+    def restored(self, layout: Layout, data: pa.Table) -> Rows:
+        # Held as they are: checking the keys again would cost seconds on a large table's restart
+        # (the key index is built by the first change that needs it).
+        return HeldRows(data)
 
     def stats(self) -> ClusterStats | None:
         return None

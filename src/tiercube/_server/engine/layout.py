@@ -15,8 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.types import cast_column, infer, null_column, storage_type
+from tiercube._server.engine.values import ValueMismatch, exact_decimal, text_value
+from tiercube._wire.column_types import ColumnType, canonical, describe_type, type_name
 from tiercube._wire.filters import Scalar
-from tiercube._wire.messages import Column, CreateTable, DataType, Read
+from tiercube._wire.messages import Column, CreateTable, Read
 from tiercube.errors import InvalidRequestError, LoadError
 
 _NAME = re.compile(r"^[^\x00-\x1f/]{1,200}$")
@@ -32,10 +34,10 @@ def check_name(kind: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """The columns of table ``name`` and their types, its key columns and default values."""
+    """The columns of table ``name`` and their types (``canonical``), its key columns and default values."""
 
     name: str
-    columns: Mapping[str, DataType]
+    columns: Mapping[str, ColumnType]
     keys: tuple[str, ...] = ()
     defaults: Mapping[str, Scalar] = field(default_factory=dict[str, Scalar])
 
@@ -43,11 +45,11 @@ class Layout:
     def created(cls, request: CreateTable) -> Layout:
         """The layout ``create_table`` asks for, checked."""
         check_name("table", request.name)
-        columns: dict[str, DataType] = {}
+        columns: dict[str, ColumnType] = {}
         for column in request.columns:
             if column.name in columns:
                 raise InvalidRequestError(f"column {column.name!r} is declared twice")
-            columns[check_name("column", column.name)] = column.data_type
+            columns[check_name("column", column.name)] = canonical(column.data_type)
         if not columns:
             raise InvalidRequestError("a table needs at least one column")
         layout = cls(request.name, columns, tuple(request.keys), dict(request.default_values))
@@ -58,7 +60,9 @@ class Layout:
     def read(cls, request: Read, schema: pa.Schema, origin: str) -> Layout:
         """The layout of a table read from a source of ``schema``: types inferred, unless overridden."""
         try:
-            columns: dict[str, DataType] = {n: request.data_types.get(n) or infer(schema.field(n).type, n) for n in schema.names}
+            columns: dict[str, ColumnType] = {
+                n: canonical(request.data_types[n]) if n in request.data_types else infer(schema.field(n).type, n) for n in schema.names
+            }
         except LoadError as error:  # name the file, like every other load error
             raise LoadError(f"{origin}: {error}", path=origin, column=error.column) from None
         layout = cls(request.table, columns, tuple(request.keys), dict(request.default_values))
@@ -78,6 +82,7 @@ class Layout:
         return pa.schema([(n, storage_type(t)) for n, t in self.columns.items()])
 
     def describe(self) -> list[Column]:
+        """The columns as they travel: a type with default parameters by its name."""
         return [Column(n, t) for n, t in self.columns.items()]
 
     def conform(self, incoming: pa.Table, origin: str) -> pa.Table:
@@ -103,16 +108,33 @@ class Layout:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
-def _fill(array: pa.ChunkedArray[Any], default: Scalar, data_type: DataType, column: str, origin: str) -> pa.ChunkedArray[Any]:
-    if data_type == "string":
+def _fill(array: pa.ChunkedArray[Any], default: Scalar, column_type: ColumnType, column: str, origin: str) -> pa.ChunkedArray[Any]:
+    if column_type == "string":
         return array.cast(pa.string()).fill_null(pa.scalar(str(default), pa.string())).dictionary_encode()
     try:
-        return pc.fill_null(array, pa.scalar(cast(Any, default)).cast(array.type))
+        # The stubs type fill_null's value per element type; here it is only known at run time.
+        return pc.fill_null(array, cast(Any, _default(default, column_type).cast(array.type)))
+    except ValueMismatch as error:
+        raise LoadError(
+            f"{origin}: default value of column {column!r} ({describe_type(column_type)}) does not fit: {error}; give {error.expected}",
+            path=origin,
+            column=column,
+        ) from None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError) as error:
         raise LoadError(f"{origin}: default value of column {column!r} does not fit: {error}", path=origin, column=column) from None
 
 
-def _check_subset(what: str, names: Iterable[str], columns: Mapping[str, DataType]) -> None:
+def _default(value: Scalar, column_type: ColumnType) -> pa.Scalar[Any]:
+    """A default value as an Arrow value: text as the column's type reads it, a number as a decimal if the column is one."""
+    if isinstance(value, str):
+        return text_value(value, column_type)
+    if type_name(column_type) == "decimal" and isinstance(value, int | float) and not isinstance(value, bool):
+        return pa.scalar(exact_decimal(value))
+    number: pa.Scalar[Any] = pa.scalar(cast(Any, value))
+    return number
+
+
+def _check_subset(what: str, names: Iterable[str], columns: Mapping[str, ColumnType]) -> None:
     for name in names:
         if name not in columns:
             raise InvalidRequestError(f"{what} {name!r} is not a column (columns: {', '.join(columns)})")

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from tiercube._server.engine import sources
 from tiercube._server.engine.arrays import Array, appended, filtered, last_positions, positions
+from tiercube._server.engine.duplicates import Repeats
 from tiercube._server.engine.filters import BoundFilter, first_matches
 from tiercube._server.engine.grouping import FactGrouping, RowMask
 from tiercube._server.engine.layout import Layout
@@ -45,6 +46,8 @@ class Change:
     exact: bool = True
     # What the writer keeps beside the rows (a key index) brought up to date once the change is made.
     commit: Callable[[], None] | None = None
+    # Rows of the change that a later row of it with the same key replaced (None: none did).
+    repeats: Repeats | None = None
 
 
 class Pending(Protocol):
@@ -70,8 +73,23 @@ class Rows(Protocol):
         every change: what is kept of the rows (maintained aggregates) is told apart by it."""
         ...
 
+    @property
+    def nbytes(self) -> int:
+        """The memory the rows hold (for estimates of what reading them costs)."""
+        ...
+
     def gathered(self) -> pa.Table:
         """Every row, on the server, with one dictionary per column (for small tables: a join's dimension)."""
+        ...
+
+    def estimated_groups(self, columns: Sequence[str]) -> int:
+        """At most how many distinct combinations of ``columns``' values the rows hold, cheaply: for
+        estimating what grouping them costs (dictionary sizes, ranges of integers and dates)."""
+        ...
+
+    def counted_groups(self, columns: Sequence[str]) -> int:
+        """How many distinct combinations of ``columns``' values there are, or an upper bound: a pass
+        over the rows, for when ``estimated_groups`` says a grouping may not fit in memory."""
         ...
 
     def grouped(self, grouping: FactGrouping, visible: RowPlan | None, narrow: RowMask | None) -> pa.Table:
@@ -103,6 +121,10 @@ class Rows(Protocol):
         """``source`` read and conformed to ``layout``, ready to be added."""
         ...
 
+    def load_memory(self, source: Source, access: sources.Access) -> int:
+        """About how much of the server's memory ``pending_load`` of ``source`` takes at its peak."""
+        ...
+
     def compacted(self) -> Rows | None:
         """The same rows, with the same ``identity``, holding no more memory than they need (after
         replaced or dropped rows); None when that would gain little. Costs a pass over the rows:
@@ -120,6 +142,14 @@ class Placement(Protocol):
     def read(self, request: Read, access: sources.Access, origin: str) -> tuple[Layout, Change, int]:
         """A new table's layout (inferred from its source), its first version holding the source's
         rows, and how many rows the source had."""
+        ...
+
+    def read_memory(self, request: Read, access: sources.Access) -> int:
+        """About how much of the server's memory ``read`` takes at its peak."""
+        ...
+
+    def restored(self, layout: Layout, data: pa.Table) -> Rows:
+        """Rows a table held before a restart (conformed to ``layout``, unique by key), as they are."""
         ...
 
     def stats(self) -> ClusterStats | None:

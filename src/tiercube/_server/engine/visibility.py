@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from tiercube._server.engine.arrays import POSITION, Array, Chunked, evaluate, plain, positions
 from tiercube._server.engine.filters import to_expression
 from tiercube._wire.filters import Filter
-from tiercube._wire.messages import DataType
+from tiercube._wire.column_types import ColumnType
 from tiercube.errors import InvalidRequestError, NotFoundError
 
 log = logging.getLogger("tiercube.server")
@@ -86,7 +86,7 @@ class RolePlan:
     members: tuple[tuple[tuple[str, ...], pa.Table], ...]
 
     @classmethod
-    def of(cls, table: str, columns: Mapping[str, DataType], condition: Filter | None, members: tuple[tuple[tuple[str, ...], pa.Table], ...]) -> RolePlan:
+    def of(cls, table: str, columns: Mapping[str, ColumnType], condition: Filter | None, members: tuple[tuple[tuple[str, ...], pa.Table], ...]) -> RolePlan:
         """The plan, with ``condition`` compiled once; one that no longer compiles hides every row."""
         if condition is None:
             return cls(table, None, members)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tiercube._server.engine.tables import StoredTable
+from tiercube._server.engine.tables import Loaded, StoredTable
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
 from tiercube._wire.messages import Append, CreateTable, Drop, DropResult, Load, LoadResult, Read, TableInfo
@@ -23,17 +23,20 @@ def create_table(call: Call[CreateTable]) -> TableInfo:
 
 
 def read(call: Call[Read]) -> LoadResult:
-    table, rows = call.state.tables.read(call.body, call.state.files)
-    return _after_load(LoadResult(_info(call, table), rows))
+    return _after_load(_result(call, call.state.tables.read(call.body, call.state.files)))
 
 
 def load(call: Call[Load]) -> LoadResult:
-    table, rows = call.state.tables.load(call.params["table"], call.body.source, call.state.files)
-    return _after_load(LoadResult(_info(call, table), rows))
+    loaded = call.state.tables.load(call.params["table"], call.body.source, call.state.files, call.body.on_duplicate_keys)
+    return _after_load(_result(call, loaded))
 
 
 def _info(call: Call[Any], table: StoredTable) -> TableInfo:
     return table.described(workers_shown=Group.SECURITY in call.grant.groups)
+
+
+def _result(call: Call[Any], loaded: Loaded) -> LoadResult:
+    return LoadResult(_info(call, loaded.table), loaded.rows, loaded.replaced)
 
 
 def _after_load(result: LoadResult) -> LoadResult:
@@ -44,8 +47,7 @@ def _after_load(result: LoadResult) -> LoadResult:
 
 
 def append(call: Call[Append]) -> LoadResult:
-    table, rows = call.state.tables.append(call.params["table"], call.body.rows)
-    return LoadResult(_info(call, table), rows)
+    return _result(call, call.state.tables.append(call.params["table"], call.body.rows))
 
 
 def drop(call: Call[Drop]) -> DropResult:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
-
+from tiercube._server.engine.cubes.results import Answer
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
 from tiercube._wire.cubes import CubeQuery, MdxQuery
@@ -13,16 +12,21 @@ def cube_names(call: Call[None]) -> list[str]:
     return call.state.cubes.names()
 
 
-def query_cube(call: Call[CubeQuery]) -> pa.Table:
-    return call.state.cubes.query(call.params["cube"], call.body, call.grant.visibility)
+def query_cube(call: Call[CubeQuery]) -> Answer:
+    return call.state.cubes.answer(call.params["cube"], call.body, call.grant.visibility)
 
 
-def query_mdx(call: Call[MdxQuery]) -> pa.Table:
-    return call.state.cubes.query_mdx(call.body, call.grant.visibility)
+def kept_answer(call: Call[CubeQuery]) -> Answer | None:
+    """A repeated query's answer, if the server keeps it: sent without a worker thread."""
+    return call.state.cubes.kept(call.params["cube"], call.body, call.grant.visibility)
+
+
+def query_mdx(call: Call[MdxQuery]) -> Answer:
+    return call.state.cubes.answer_mdx(call.body, call.grant.visibility)
 
 
 served = [
+    endpoint(routes.QUERY_CUBE, query_cube, at_once=kept_answer),
     endpoint(routes.QUERY_CUBES, cube_names),
-    endpoint(routes.QUERY_CUBE, query_cube),
     endpoint(routes.QUERY_MDX, query_mdx),
 ]

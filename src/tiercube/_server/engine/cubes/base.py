@@ -84,7 +84,8 @@ class Deadline:
         if time.monotonic() > self.end:
             raise QueryTimeoutError(
                 f"the query ran longer than the {self.timeout:g} s timeout (while {step}); "
-                "ask for fewer levels, add a filter, or raise the server's query timeout"
+                "ask for fewer levels, add a filter, or raise the server's query timeout",
+                timeout=self.timeout,
             )
 
 

@@ -18,7 +18,7 @@ from tiercube._server.engine.arrays import Array, Chunked, evaluate, plain
 from tiercube._server.engine.cubes.base import Aggregation, Deadline, Input
 from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.types import value_type
-from tiercube._wire.messages import DataType
+from tiercube._wire.column_types import ColumnType
 
 LevelSet = tuple[str, ...]
 
@@ -64,7 +64,7 @@ class Cells:
         base: pa.Table,
         inputs: Sequence[Input],
         values: Mapping[str, Array],
-        types: Mapping[str, DataType],
+        types: Mapping[str, ColumnType],
         deadline: Deadline,
     ) -> None:
         self.base = base

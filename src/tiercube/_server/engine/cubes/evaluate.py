@@ -23,6 +23,7 @@ from tiercube._server.engine.cubes.base import Deadline, Input, Leaf
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, nulls, repeat
 from tiercube._server.engine.cubes.holistic import VALUE, quantiles
 from tiercube._server.engine.cubes.model import Cube
+from tiercube._server.engine.exact import as_column_type, as_number, operands
 from tiercube._server.engine.filters import COMPARISONS, BoundFilter, bind
 from tiercube._wire.cubes import (
     Aggregate,
@@ -170,7 +171,7 @@ def _finish_leaf(leaf: Leaf, parts: dict[str, Array]) -> Array:
             (counted,) = parts.values()
             return counted.fill_null(0)
         case "mean":
-            return _divide(parts["sum"], parts["count"])
+            return _in_column_terms(leaf, _divide(parts["sum"], parts["count"]))
         case "std" | "var":
             return _deviation(parts["sum"], parts["count"], parts["sum_squares"], leaf.population, leaf.function == "std")
         case "single_value":
@@ -181,7 +182,11 @@ def _finish_leaf(leaf: Leaf, parts: dict[str, Array]) -> Array:
             return parts["product"]
         case "sum" | "min" | "max" | "median" | "quantile":
             (value,) = parts.values()
-            return value
+            return _in_column_terms(leaf, value)
+
+
+def _in_column_terms(leaf: Leaf, values: Array) -> Array:
+    return as_column_type(values, leaf.column.data_type) if leaf.column is not None else values
 
 
 def _deviation(total: Array, count: Array, squares: Array, population: bool, root: bool) -> Array:
@@ -199,7 +204,7 @@ def _deviation(total: Array, count: Array, squares: Array, population: bool, roo
 
 
 def _divide(left: Array, right: Array) -> Array:
-    numerator, denominator = left.cast(pa.float64()), right.cast(pa.float64())
+    numerator, denominator = as_number(left), as_number(right)
     quotient = pc.divide(numerator, denominator)
     # Dividing by zero gives null (not inf or an error), like an empty cell.
     result: Array = pc.if_else(pc.equal(denominator, pa.scalar(0.0)), pa.scalar(None, pa.float64()), quotient)
@@ -209,4 +214,4 @@ def _divide(left: Array, right: Array) -> Array:
 def _arithmetic(op: str, left: Array, right: Array) -> Array:
     if op == "/":
         return _divide(left, right)
-    return _ARITHMETIC[op](left, right)
+    return _ARITHMETIC[op](*operands(op, left, right))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from tiercube._server.engine.journal import Joined
 from tiercube._server.engine.tables import TableStore
 from tiercube._wire.cubes import Join, JoinInfo
 from tiercube.errors import ConflictError, InvalidRequestError
@@ -75,8 +76,17 @@ class JoinGraph:
         edge = Edge(source, request.target, tuple(mapping.items()))
         with self._lock:
             self._check_shape(edge)
-            self._edges.setdefault(source, []).append(edge)
+            with tables.journal.committing(Joined(edge.source, edge.target, list(edge.pairs))):
+                self._edges.setdefault(source, []).append(edge)
         return edge.info
+
+    def edges(self) -> list[Edge]:
+        """Every join, in the order they were made (per source table)."""
+        return [edge for edges in self._edges.values() for edge in edges]
+
+    def replay(self, record: Joined) -> None:
+        """Make the join ``record`` describes again, unchecked (it was checked when it was made)."""
+        self._edges.setdefault(record.source, []).append(Edge(record.source, record.target, tuple(record.pairs)))
 
     def _check_shape(self, edge: Edge) -> None:
         if edge.target == edge.source or edge.source in self._reachable_names(edge.target):

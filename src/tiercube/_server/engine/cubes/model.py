@@ -41,11 +41,9 @@ from tiercube._wire.cubes import (
     Siblings,
     Where,
 )
+from tiercube._wire.column_types import ColumnType
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or, filter_names
-from tiercube._wire.messages import DataType
 from tiercube.errors import InvalidRequestError, NotFoundError, QueryError
-
-NUMERIC: frozenset[DataType] = frozenset({"int32", "int64", "float32", "float64"})
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class ColumnRef:
 
     table: str
     column: str
-    data_type: DataType
+    data_type: ColumnType
     calculated: Compiled | None = field(default=None, compare=False)
 
     @property
@@ -101,7 +99,7 @@ class CubeSchema:
         compiled = compile_row(expression, self._found, where)
         return ColumnRef(compiled.table, compiled.key, compiled.data_type, compiled)
 
-    def _found(self, column: str, table: str | None) -> tuple[str, str, DataType]:
+    def _found(self, column: str, table: str | None) -> tuple[str, str, ColumnType]:
         ref = self.resolve(column, table)
         return ref.table, ref.column, ref.data_type
 
@@ -160,7 +158,7 @@ class Cube:
         except KeyError:
             raise QueryError(NotFoundError.describe("measure", name, self.measures, within=f"cube {self.name!r}")) from None
 
-    def level_types(self) -> dict[str, DataType]:
+    def level_types(self) -> dict[str, ColumnType]:
         return {name: level.data_type for name, level in self.levels().items()}
 
 

@@ -166,6 +166,8 @@ class Partials:
         self._missed: collections.OrderedDict[FactGrouping, int] = collections.OrderedDict()
         # Groupings too large to keep: grouping them whole again would only cost time.
         self._refused: collections.OrderedDict[FactGrouping, None] = collections.OrderedDict()
+        # Each changed table's latest version (its identity): a grouping of an older one is not kept.
+        self._latest: dict[str, object] = {}
 
     def serve(self, data: Snapshot, wanted: FactGrouping) -> pa.Table | None:
         """``wanted`` rolled up from a kept grouping of exactly ``data``, or None."""
@@ -207,6 +209,11 @@ class Partials:
             return
         entry = Entry(grouping, data.identity, groups)
         with self._lock:
+            latest = self._latest.get(grouping.fact, entry.data)
+            if latest is not entry.data:
+                # Made from rows a change replaced while it was grouped (readers do not wait for
+                # writers): it could never serve, and keeping it would push out the maintained ones.
+                return
             entries = self._entries.setdefault(grouping.fact, [])
             if any(e.data is entry.data and e.grouping.covers(grouping) for e in entries):
                 return
@@ -219,6 +226,7 @@ class Partials:
         (called under its write lock, before readers see ``new``)."""
         with self._lock:
             entries = self._entries.get(table, [])
+            self._latest[table] = new.identity
         kept: list[Entry] = []
         for entry in entries:
             if entry.data is not old.identity:
@@ -234,9 +242,18 @@ class Partials:
             self._counts["maintained"] += len(kept)
             self._evict()
 
+    def release(self) -> int:
+        """Forget every kept grouping, when memory is short: the bytes given back (queries rebuild them)."""
+        with self._lock:
+            entries = [e for found in self._entries.values() for e in found]
+            self._entries.clear()
+            self._counts["evicted"] += len(entries)
+            return sum(e.nbytes for e in entries)
+
     def forget(self, table: str) -> None:
         with self._lock:
             self._entries.pop(table, None)
+            self._latest.pop(table, None)
 
     def stats(self) -> AggregateStats:
         with self._lock:

@@ -11,13 +11,15 @@ import pyarrow as pa
 
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.mdx import to_cube_query
-from tiercube._server.engine.cubes.model import NUMERIC, Cube, CubeSchema, bind_measure, references
+from tiercube._server.engine.cubes.model import Cube, CubeSchema, bind_measure, references
 from tiercube._server.engine.cubes.validation import validate_measure
 from tiercube._server.engine.cubes.partials import Partials
-from tiercube._server.engine.cubes.results import Results
+from tiercube._server.engine.cubes.results import Answer, Results, digest
 from tiercube._server.engine.cubes.query import run_query
+from tiercube._server.engine.journal import CubeDefined, CubeDeleted, Joined, ModelRecord, TableDeleted
 from tiercube._server.engine.layout import check_name
 from tiercube._server.engine.tables import QueryLimits, TableStore
+from tiercube._server.engine.types import is_numeric
 from tiercube._server.engine.visibility import EVERYTHING, Visibility
 from tiercube._wire.cubes import (
     Aggregate,
@@ -45,6 +47,7 @@ class CubeStore:
 
     Definitions change under a lock and are replaced, never edited in place,
     so a query running meanwhile sees either the old or the new definition.
+    Each change is recorded in the tables' journal before it is made.
     ``partials`` are the maintained aggregates of the fact tables (the same
     object watches ``tables``); ``results`` the answers kept for repeated queries.
     """
@@ -91,12 +94,12 @@ class CubeStore:
         keys = {(reached.table, key) for reached in self.joins.reachable(request.fact_table) for key in tables.get(reached.table).keys}
         if request.mode != "manual":
             for ref in schema.columns:
-                if ref.data_type not in NUMERIC or (ref.table, ref.column) in keys:
+                if not is_numeric(ref.data_type) or (ref.table, ref.column) in keys:
                     level = ref.column if ref.column not in cube.hierarchies else f"{ref.table}.{ref.column}"
                     cube.hierarchies[level] = [LevelInfo(level, ref.column, ref.table, ref.data_type)]
         if request.mode == "auto":
             for ref in schema.columns:
-                if ref.table == request.fact_table and ref.data_type in NUMERIC and (ref.table, ref.column) not in keys:
+                if ref.table == request.fact_table and is_numeric(ref.data_type) and (ref.table, ref.column) not in keys:
                     cube.measures[f"{ref.column}.SUM"] = Aggregate("sum", ref.column, ref.table)
                     cube.measures[f"{ref.column}.MEAN"] = Aggregate("mean", ref.column, ref.table)
         if request.mode != "no_measures":
@@ -104,19 +107,22 @@ class CubeStore:
         with self._lock:
             if name in self._cubes:
                 raise ConflictError(f"a cube named {name!r} already exists")
-            self._cubes[name] = cube
+            with self.tables.journal.committing(CubeDefined(cube.info)):
+                self._cubes[name] = cube
         return cube.info
 
     def delete_cube(self, name: str) -> None:
         with self._lock:
             self._get(name)
-            del self._cubes[name]
+            with self.tables.journal.committing(CubeDeleted(name)):
+                del self._cubes[name]
 
     def _replace(self, cube: Cube) -> None:
         with self._lock:
             if self._cubes.get(cube.name) is None:
                 raise NotFoundError(f"cube {cube.name!r} was deleted meanwhile")
-            self._cubes[cube.name] = cube
+            with self.tables.journal.committing(CubeDefined(cube.info)):
+                self._cubes[cube.name] = cube
 
     # Measures ----------------------------------------------------------
 
@@ -195,8 +201,31 @@ class CubeStore:
         """Delete ``table`` unless a cube uses it, and forget its joins."""
         with self._lock, self.tables.catalog_lock:
             self.check_table_deletable(table)
-            self.tables.delete(table)
-            self.joins.forget(table)
+            self.tables.get(table)
+            with self.tables.journal.committing(TableDeleted(table)):
+                self.tables.delete(table)
+                self.joins.forget(table)
+
+    # Snapshots and replaying the journal -------------------------------
+
+    def recorded(self) -> list[Joined | CubeDefined]:
+        """The joins and cubes as records that make them again, joins first (cubes read through them)."""
+        joins = [Joined(edge.source, edge.target, list(edge.pairs)) for edge in self.joins.edges()]
+        return [*joins, *(CubeDefined(cube.info) for cube in self._cubes.values())]
+
+    def replay(self, record: ModelRecord) -> None:
+        """Apply ``record`` again as it was applied live, unchecked; nothing is recorded."""
+        match record:
+            case TableDeleted(table):
+                self.tables.delete(table)
+                self.joins.forget(table)
+            case Joined():
+                self.joins.replay(record)
+            case CubeDefined(info):
+                hierarchies = {h.name: list(h.levels) for h in info.hierarchies}
+                self._cubes[info.name] = Cube(info.name, info.fact_table, hierarchies, {m.name: m.expression for m in info.measures})
+            case CubeDeleted(name):
+                del self._cubes[name]
 
     # Queries -----------------------------------------------------------
 
@@ -208,24 +237,42 @@ class CubeStore:
         table store's (the server's config).
         Raises ``QueryError`` (bad names), ``QueryTimeoutError`` and ``ResultTooLargeError``.
         """
+        return self.answer(cube_name, request, visible, limits=limits).table
+
+    def answer(self, cube_name: str, request: CubeQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> Answer:
+        """``query``'s answer, as it is kept for the next caller asking the same (with its encoding)."""
         cube = self._get(cube_name)
         limits = limits if limits is not None else self.tables.limits
         if visible.restricted or self.results is None:
             plan = visible.rows(cube.fact_table)
-            return run_query(self.tables, self.joins, cube, request, limits=limits, visible=plan, partials=self.partials)
+            return Answer(run_query(self.tables, self.joins, cube, request, limits=limits, visible=plan, partials=self.partials))
         # The versions as they are before the query runs: see ``results``.
-        versions = tuple((r.table, self.tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table))
-        key = (id(cube), msgspec.json.encode(request), limits, versions)
+        key = self._key(cube, request, limits)
         answer = self.results.get(key)
         if answer is None:
-            answer = run_query(self.tables, self.joins, cube, request, limits=limits, partials=self.partials)
+            answer = Answer(run_query(self.tables, self.joins, cube, request, limits=limits, partials=self.partials))
             self.results.put(key, cube, answer)
         return answer
 
+    def kept(self, cube_name: str, request: CubeQuery, visible: Visibility) -> Answer | None:
+        """The answer kept for ``request``, if there is one: a lookup that never computes nor waits,
+        so the server can answer a repeated query without handing it to a worker thread."""
+        cube = self._cubes.get(cube_name)
+        if cube is None or visible.restricted or self.results is None:
+            return None
+        return self.results.get(self._key(cube, request, self.tables.limits))
+
+    def _key(self, cube: Cube, request: CubeQuery, limits: QueryLimits) -> bytes:
+        versions = [(r.table, self.tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table)]
+        return digest([id(cube).to_bytes(8, "little"), msgspec.json.encode([request, limits.timeout, limits.max_rows, versions])])
+
     def query_mdx(self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> pa.Table:
         """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``, as ``query`` would."""
+        return self.answer_mdx(request, visible, limits=limits).table
+
+    def answer_mdx(self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> Answer:
         cube_name, query = to_cube_query(request.mdx, lambda name: self._get(name).info)
-        return self.query(cube_name, query, visible, limits=limits)
+        return self.answer(cube_name, query, visible, limits=limits)
 
 
 def _level(schema: CubeSchema, definition: LevelDefinition) -> LevelInfo:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Literal, TypeAlias
 
-from tiercube._server.engine.calculated import NUMERIC
 from tiercube._server.engine.calendar import is_zero, signs
 from tiercube._server.engine.cubes.holistic import check_quantile
 from tiercube._server.engine.cubes.model import Cube, CubeSchema, bind_level_filter, children, references, walk
 from tiercube._server.engine.filters import bind
+from tiercube._server.engine.types import is_numeric
 from tiercube._wire.cubes import (
     Aggregate,
     AllOf,
@@ -51,7 +51,7 @@ from tiercube._wire.cubes import (
     Where,
 )
 from tiercube._wire.filters import Compare, IsNull
-from tiercube._wire.messages import DataType
+from tiercube._wire.column_types import ColumnType, DataType, describe_type, type_name
 from tiercube.errors import InvalidRequestError
 
 MAX_MEASURE_NODES = 10_000
@@ -82,14 +82,16 @@ def _check_node(cube: Cube, schema: CubeSchema, where: str, name: str, node: Mea
     def level(level_name: str, role: str) -> DataType:
         if level_name not in levels:
             raise InvalidRequestError(f"{where} {role} {level_name!r}, which is not a level of cube {cube.name!r}; its levels are {known}")
-        return levels[level_name].data_type
+        return type_name(levels[level_name].data_type)
 
     match node:
         case Aggregate(function):
             ref = schema.input_of(node, where)
-            if function in _NUMERIC_ONLY and ref.data_type not in NUMERIC:
+            if function in _NUMERIC_ONLY and not is_numeric(ref.data_type):
                 described = f"{ref.table}.{ref.column}" if ref.calculated is None else "the calculated column"
-                raise InvalidRequestError(f"{where}: {function} needs a numeric column but {described} is {ref.data_type}; cast it or pick a numeric one")
+                raise InvalidRequestError(
+                    f"{where}: {function} needs a numeric column but {described} is {describe_type(ref.data_type)}; cast it or pick a numeric one"
+                )
             if function == "quantile" and not check_quantile(node.q):
                 raise InvalidRequestError(f"{where}: a quantile is between 0 and 1, not {node.q}")
         case MeasureRef(other) if other != name and other not in cube.measures:
@@ -301,7 +303,8 @@ class _Kinds:
                 pass
 
 
-def _kind(data_type: DataType) -> Kind:
-    if data_type in NUMERIC:
+def _kind(column_type: ColumnType) -> Kind:
+    if is_numeric(column_type):
         return "number"
+    data_type = type_name(column_type)
     return "string" if data_type == "string" else "date" if data_type == "date" else "timestamp" if data_type == "timestamp" else "bool"
