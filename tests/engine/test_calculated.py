@@ -1,8 +1,9 @@
 """Calculated columns and date hierarchies: checked when set, computed over whole columns, equal to duckdb.
 
-Zoned timestamps are built here directly (the loading path keeps no zone yet):
-calendar parts and truncations follow the column's own zone across both
-daylight-saving changes, as duckdb's ``date_trunc`` does with ``TimeZone`` set.
+Calendar parts and truncations of a column declared as a zoned timestamp follow
+the column's own zone across both daylight-saving changes, as duckdb's
+``date_trunc`` does with ``TimeZone`` set. Decimals and times of day, the other
+column types with parameters, are inputs and levels too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tiercube._server.engine.cubes import CubeStore
 from tiercube._server.engine.held import HeldRows
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._wire.calculated import Call, Cast, Field, FilterValue, RowExpr, RowLiteral
+from tiercube._wire.column_types import Decimal, Time, Timestamp
 from tiercube._wire.cubes import Aggregate, CreateCube, CubeQuery, LevelDefinition, SetHierarchy, SetMeasure
 from tiercube._wire.filters import Compare, IsIn
 from tiercube._wire.messages import Column, CreateTable
@@ -158,7 +160,7 @@ MOMENTS = [
 def events(instants: list[dt.datetime]) -> Tables:
     tables = TableStore()
     cubes = CubeStore(tables)
-    tables.create(CreateTable("events", [Column("at", "timestamp"), Column("n", "int64")]))
+    tables.create(CreateTable("events", [Column("at", Timestamp("us", PARIS)), Column("n", "int64")]))
     at = pa.array(instants, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz=PARIS))
     tables.get("events").rows = HeldRows(pa.table({"at": at, "n": list(range(len(instants)))}))
     cubes.create_cube(CreateCube("events", mode="manual"))
@@ -188,3 +190,29 @@ def test_zoned_truncation_follows_the_zone_across_daylight_saving(instants: list
     assert [row for row in got if row not in repeated] == [row for row in expected if not (row[0].month == 10 and row[1] == 2)]
     assert len({row[0].timestamp() for row in repeated}) == len(repeated)
     assert all(row[0].minute == 0 for row in repeated)
+
+
+# Decimals and times of day -------------------------------------------------------
+
+
+def test_decimals_and_times_of_day_are_calculated_inputs_and_levels() -> None:
+    tables = TableStore()
+    cubes = CubeStore(tables)
+    columns = [Column("id", "int64"), Column("price", Decimal(12, 2)), Column("qty", "int64"), Column("opens", Time("s"))]
+    tables.create(CreateTable("shop", columns, keys=["id"]))
+    # Over 4,096 rows (a block of the engine's columns), with nulls, ties and zero quantities.
+    tables.append("shop", [
+        [i, f"{(i * 37) % 1000 / 100:.2f}" if i % 7 else None, i % 5, f"{8 + i % 4:02d}:{(i * 15) % 60:02d}:00"] for i in range(5000)
+    ])
+    cubes.create_cube(CreateCube("shop", mode="manual"))
+    cubes.set_hierarchy("shop", "opens", SetHierarchy([LevelDefinition("opens", "opens")]))
+    cubes.set_hierarchy("shop", "pricey", SetHierarchy([LevelDefinition("pricey", "", expression=call("greater", Field("price"), RowLiteral(5)))]))
+    cubes.set_measure("shop", "revenue", SetMeasure(Aggregate("sum", call("multiply", Field("qty"), Field("price")))))
+    cubes.set_measure("shop", "price", SetMeasure(Aggregate("sum", "price")))
+    result = cubes.query("shop", CubeQuery(["revenue", "price"], ["opens", "pricey"], include_totals=True), limits=QueryLimits(30, 100_000))
+    assert result["opens"].type == pa.time32("s") and pa.types.is_decimal(result["price"].type)  # sums of decimals stay exact
+    connection = duckdb.connect()
+    connection.register("shop", tables.get("shop").rows.gathered())
+    assert_same(result, [tuple(row) for row in connection.sql("""
+        SELECT opens, price > 5, sum(qty * price)::DOUBLE, sum(price) FROM shop
+        GROUP BY ROLLUP(opens, price > 5) ORDER BY opens NULLS LAST, GROUPING(opens), 2 NULLS LAST, GROUPING(price > 5)""").fetchall()])
