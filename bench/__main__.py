@@ -18,14 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import (
-    changes, cluster, concurrency, connect, durability, explorer, loads, mixed, peers, queries, report, soak, startup, transport, typecheck,
+    analytics, changes, cluster, concurrency, connect, durability, explorer, loads, mixed, peers, queries, report, soak, startup,
+    transport, typecheck,
 )  # fmt: skip
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
 AREAS = (
-    "import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "explorer", "cluster", "durability", "changes",
-    "mixed", "soak", "typecheck",
+    "import", "start", "connect", "transport", "loads", "queries", "concurrency", "peers", "analytics", "explorer", "cluster",
+    "durability", "changes", "mixed", "soak", "typecheck",
 )  # fmt: skip
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -111,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "peers" in areas:
             begin("peers")
             figures += peers.measure(context, data)
+        if "analytics" in areas:
+            begin("analytics")
+            figures += analytics.measure(context)
         if "explorer" in areas:
             begin("explorer")
             figures += explorer.measure(context, data)

@@ -52,6 +52,7 @@ FIGURES = [
     "peers.dashboard.1",
     "peers.dashboard.4",
     "peers.append_then_q1",
+    *(f"analytics.{shape}" for shape in ("running_total", "running_total.served", "quantiles", "top5", "shift_growth")),
     "explorer.first_paint.cold",
     "explorer.first_paint.served",
     "durability.restart",

@@ -247,9 +247,21 @@ def test_a_read_only_user_gets_no_editing_control_an_admin_does(page: Page, sess
         act(admin, lambda: admin.get_by_role("button", name="Add").click())
         assert "qty per price" in session.cubes["sales"].measures
         assert "qty per price" in admin.locator("#code").inner_text()
+        # Along a level: the level's list takes the right measure's place.
+        admin.get_by_label("new measure's name").fill("running qty")
+        admin.get_by_label("left measure").select_option("qty.SUM")
+        admin.get_by_label("operator").select_option("running total along")
+        assert not admin.get_by_label("right measure").is_visible()
+        admin.get_by_label("along level").select_option("region")
+        act(admin, lambda: admin.get_by_role("button", name="Add").click())
+        rows = session.cubes["sales"].query("qty.SUM", "running qty", levels=["region"]).to_pylist()
+        totals = [row["qty.SUM"] for row in rows]
+        assert [row["running qty"] for row in rows] == [sum(totals[: i + 1]) for i in range(len(totals))]
     finally:
         context.close()
-        del session.cubes["sales"].measures["qty per price"]
+        for name in ("qty per price", "running qty"):
+            if name in session.cubes["sales"].measures:
+                del session.cubes["sales"].measures[name]
 
 
 def test_a_restricted_user_sees_only_its_members(page: Page, session: tiercube.Session) -> None:

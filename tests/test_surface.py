@@ -81,11 +81,13 @@ TABLES: dict[type[object], tuple[str, ...]] = {
 CUBE_GROUPS: dict[str, frozenset[str]] = {
     "query": frozenset({"name", "query", "explore"}),
     "read model": frozenset({"fact_table", "hierarchies", "levels", "measures"}),
+    "edit model and data": frozenset({"create_date_hierarchy"}),
 }
 CUBES: dict[type[object], tuple[str, ...]] = {
     tiercube.QueryCube: ("query",),
     tiercube.ReadOnlyCube: ("query", "read model"),
-    tiercube.EditableCube: ("query", "read model"),  # its measures and hierarchies are the editable ones
+    # Its measures and hierarchies are the editable ones, and it derives date hierarchies.
+    tiercube.EditableCube: ("query", "read model", "edit model and data"),
 }
 
 # ... and the mappings of tables, cubes, measures and hierarchies: editing is item assignment and deletion.

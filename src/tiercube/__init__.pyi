@@ -5,6 +5,7 @@ The two lists (these imports and ``__init__._LAZY``) are held equal by a test.
 
 from tiercube import agg, capabilities, errors
 from tiercube._client.auth import Authenticate, BasicAuthentication, ClientCertificate
+from tiercube._client.calculated import CalculatedColumn
 from tiercube._client.cloud_loading import CloudTable
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.cube_model import (
@@ -26,6 +27,7 @@ from tiercube._client.measures import Measure, MeasureCondition, MeasureExpressi
 from tiercube._client.owner import Session, connect
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
+from tiercube._client.scopes import Top, at, cumulative, origin, rank, shift, siblings, switch
 from tiercube._client.security import Security
 from tiercube._client.sessions import (
     AnySession,
@@ -40,6 +42,7 @@ from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
 from tiercube._config import CloudStore, SessionConfig, TableConfig, TlsConfig, UserConfig
 from tiercube._version import __version__
 from tiercube._wire.column_types import ColumnType, DataType, Decimal, Duration, Time, Timestamp
+from tiercube._wire.cubes import Period
 from tiercube._wire.messages import OnDuplicateKeys, Partition, User
 from tiercube._wire.tiers import CapabilityReport, ConditionResult
 from tiercube.errors import (
@@ -70,12 +73,13 @@ __all__ = [
     "Authenticate",
     "AuthenticationError",
     "BasicAuthentication",
+    "CalculatedColumn",
     "CapabilityError",
     "CapabilityReport",
     "ClientCertificate",
-    "ClusterError",
     "CloudStore",
     "CloudTable",
+    "ClusterError",
     "Column",
     "ColumnType",
     "Condition",
@@ -114,6 +118,7 @@ __all__ = [
     "OnDuplicateKeys",
     "ParquetLoad",
     "Partition",
+    "Period",
     "PermissionDeniedError",
     "ProtocolError",
     "QueryCube",
@@ -142,15 +147,23 @@ __all__ = [
     "TlsConfig",
     "TooLargeForMemoryError",
     "TooManyAttemptsError",
+    "Top",
     "User",
     "UserConfig",
     "__version__",
     "agg",
+    "at",
     "capabilities",
     "connect",
+    "cumulative",
     "errors",
     "filtered",
     "level",
+    "origin",
     "parent_value",
+    "rank",
+    "shift",
+    "siblings",
+    "switch",
     "where",
 ]

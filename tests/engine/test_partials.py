@@ -22,7 +22,8 @@ from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.grouping import FactGrouping
 from tiercube._server.engine.cubes.results import Results
 from tiercube._server.engine.tables import QueryLimits, TableStore
-from tiercube._wire.cubes import Aggregate, AggregateFunction, CreateCube, CubeQuery, Join, SetMeasure
+from tiercube._wire.calculated import Call, Field, FilterValue
+from tiercube._wire.cubes import Aggregate, AggregateFunction, CreateCube, CubeQuery, Join, LevelDefinition, SetHierarchy, SetMeasure
 from tiercube._wire.filters import Compare, Filter, IsIn
 
 REGIONS = ["EU", "US", "ASIA", None]
@@ -37,6 +38,14 @@ MEASURES = {
     "products": "count(DISTINCT product)",
     "categories": "count(DISTINCT category)",
     "contributors.COUNT": "count(*)",
+    # Quantiles keep a grouping by the column they read; products are computed again where rows go.
+    "price.MEDIAN": "median(price)",
+    "qty.Q25": "quantile_disc(qty, 0.25)",
+    "price.STD": "stddev_samp(price)",
+    "qty.VAR": "var_pop(qty)",
+    "qty.PROD": "product(qty)",
+    "one region": "CASE WHEN min(region) = max(region) THEN min(region) END",
+    "revenue": "sum(qty * price)",
 }
 
 row = st.tuples(
@@ -86,7 +95,7 @@ drops = st.one_of(
 queries = st.builds(
     Query,
     st.lists(st.sampled_from(sorted(MEASURES)), min_size=1, max_size=4, unique=True),
-    st.lists(st.sampled_from(["region", "product", "category"]), max_size=2, unique=True),
+    st.lists(st.sampled_from(["region", "product", "category", "positive"]), max_size=2, unique=True),
     st.one_of(st.none(), st.lists(st.sampled_from(["EU", "US", "ASIA"]), min_size=1, max_size=2, unique=True)),
     st.booleans(),
 )
@@ -107,6 +116,17 @@ def engine(partials: Partials | None) -> tuple[TableStore, CubeStore]:
     }
     for name, (function, column) in extra.items():
         cubes.set_measure("sales", name, SetMeasure(Aggregate(function, column)))
+    more = {
+        "price.MEDIAN": Aggregate("median", "price"), "qty.Q25": Aggregate("quantile", "qty", q=0.25, interpolation="discrete"),
+        "price.STD": Aggregate("std", "price"), "qty.VAR": Aggregate("var", "qty", population=True),
+        "qty.PROD": Aggregate("prod", "qty"), "one region": Aggregate("single_value", "region"),
+        "revenue": Aggregate("sum", Call("multiply", [Field("qty"), Field("price")])),
+    }
+    for name, expression in more.items():
+        cubes.set_measure("sales", name, SetMeasure(expression))
+    # A calculated level over a number: computed per row, a key of the groupings kept.
+    positive = FilterValue(Compare("qty", ">", 0, "sales"))
+    cubes.set_hierarchy("sales", "positive", SetHierarchy([LevelDefinition("positive", "", expression=positive)]))
     return tables, cubes
 
 
@@ -123,8 +143,8 @@ def expected(tables: TableStore, step: Query) -> list[tuple[Any, ...]]:
     order = ", ".join(f"{level} NULLS LAST, GROUPING({level})" for level in step.levels)
     return oracle(
         tables,
-        f"SELECT {select} FROM sales LEFT JOIN products USING (product) {where} {group} HAVING count(*) > 0"
-        + (f" ORDER BY {order}" if order else ""),
+        f"SELECT {select} FROM (SELECT *, qty > 0 AS positive FROM sales LEFT JOIN products USING (product)) {where} {group} "
+        "HAVING count(*) > 0" + (f" ORDER BY {order}" if order else ""),
     )
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import msgspec
 
 from tiercube._client import display
-from tiercube._client.conditions import Column
+from tiercube._client.calculated import CalculatedColumn, row_expression
+from tiercube._client.conditions import Column, Condition
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.measures import Measure, MeasureExpression
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._client.views import SnapshotMapping
 from tiercube._wire import paths
+from tiercube._wire.calculated import RowExpr
 from tiercube._wire.cubes import (
     CreateCube,
     CubeInfo,
@@ -42,16 +44,21 @@ class Level(Column):
     conditions on that column: usable in queries, measures and restrictions alike.
     """
 
-    __slots__ = ("hierarchy", "column", "data_type")
+    __slots__ = ("hierarchy", "column", "data_type", "expression")
 
     def __init__(self, info: LevelInfo, hierarchy: str) -> None:
         super().__init__(info.name, info.table)
         self.hierarchy = hierarchy
         self.column = info.column
         self.data_type: ColumnType = info.data_type
+        self.expression = info.expression
 
     def _target(self) -> tuple[str, str | None]:
-        return self.column, self.table
+        # A calculated level (a date hierarchy's month) is compared as a level: it is no table's column.
+        return (self.column, self.table) if self.expression is None else (self.name, None)
+
+    def _row(self) -> RowExpr:
+        return super()._row() if self.expression is None else self.expression
 
     def __repr__(self) -> str:
         return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {describe_type(self.data_type)})>"
@@ -173,17 +180,35 @@ class EditableHierarchies(Hierarchies):
     the columns explicitly.
     """
 
-    def __setitem__(self, name: str, levels: Sequence[str] | Mapping[str, str]) -> None:
+    def __setitem__(self, name: str, levels: Sequence[str] | Mapping[str, LevelSource]) -> None:
         if isinstance(levels, str):
             levels = [levels]
         pairs = levels.items() if isinstance(levels, Mapping) else [(c, c) for c in levels]
-        body = SetHierarchy([LevelDefinition(level, column) for level, column in pairs])
-        info = self._connection.json("PUT", self._path(paths.CUBE_HIERARCHY, hierarchy=name), HierarchyInfo, body)
+        self._set(name, [_definition_of(level, source) for level, source in pairs])
+
+    def _set(self, name: str, definitions: list[LevelDefinition]) -> Hierarchy:
+        info = self._connection.json("PUT", self._path(paths.CUBE_HIERARCHY, hierarchy=name), HierarchyInfo, SetHierarchy(definitions))
         self._structure.changed(hierarchies=lambda hierarchies: [*(h for h in hierarchies if h.name != name), info])
+        return Hierarchy(info.name, [Level(level, info.name) for level in info.levels])
 
     def __delitem__(self, name: str) -> None:
         self._connection.request("DELETE", self._path(paths.CUBE_HIERARCHY, hierarchy=name))
         self._structure.changed(hierarchies=lambda hierarchies: [h for h in hierarchies if h.name != name])
+
+
+LevelSource: TypeAlias = "str | Column | CalculatedColumn | Condition"
+"""What a level shows: a column (by name, or ``t["day"]``), a calculated column (``t["day"].month``,
+``t["qty"] * t["price"]``) or a condition (``t["price"] > 100``, a level of true, false and null)."""
+
+DateLevel: TypeAlias = Literal["year", "quarter", "month", "week", "day", "hour", "minute"]
+
+
+def _definition_of(level: str, source: LevelSource) -> LevelDefinition:
+    if isinstance(source, str):
+        return LevelDefinition(level, source)
+    if isinstance(source, Column) and not isinstance(source, Level):
+        return LevelDefinition(level, source.name, source.table)
+    return LevelDefinition(level, "", expression=row_expression(source))  # raises TypeError for anything else
 
 
 @public
@@ -248,6 +273,26 @@ class EditableCube(ReadOnlyCube):
     @property
     def measures(self) -> EditableMeasures:
         return EditableMeasures(self._structure)
+
+    def create_date_hierarchy(
+        self, name: str, column: Column | CalculatedColumn, levels: Sequence[DateLevel] | Mapping[str, DateLevel] = ("year", "quarter", "month", "day")
+    ) -> Hierarchy:
+        """A hierarchy of ``levels`` derived from a date or timestamp column, from the top down::
+
+            cube.create_date_hierarchy("calendar", sales["day"])   # year > quarter > month > day
+            cube.create_date_hierarchy("time", events["at"], levels={"Date": "day", "Hour": "hour"})
+
+        Each level's members are the column's values truncated to the start of their year,
+        quarter, month, ISO week (a Monday), day, hour or minute (duckdb's ``date_trunc``), as
+        dates (or timestamps, in the column's own time zone), so they sort in time and
+        ``tiercube.Period`` moves along them. They are derived on the server from the column's
+        distinct values, whenever a query needs them, so they follow every append, upsert and
+        drop. A mapping names the levels (level name -> unit); by default they are named after
+        their units, capitalized (Year, Quarter, Month, Day), beside the column's own level.
+        """
+        pairs: Iterable[tuple[str, DateLevel]] = levels.items() if isinstance(levels, Mapping) else [(unit.capitalize(), unit) for unit in levels]
+        definitions = [LevelDefinition(level, "", expression=column.date_trunc(unit).to_wire()) for level, unit in pairs]
+        return EditableHierarchies(self._structure)._set(name, definitions)  # pyright: ignore[reportPrivateUsage]
 
 
 @public

@@ -7,9 +7,10 @@ one with ``cube.measures["name"] = expression`` and every client sees it.
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, overload
 
 from tiercube._client import display
+from tiercube._client.calculated import Calculable, CalculatedColumn, ColumnLike, if_else
 from tiercube._client.conditions import Column, Condition
 from tiercube._public import public
 from tiercube._wire import cubes as wire
@@ -154,9 +155,36 @@ def column_name(column: str | Column) -> str:
     return column.name if isinstance(column, Column) else column
 
 
+@overload
+def where(condition: MeasureCondition | Condition, then: MeasureExpression, otherwise: Operand | None = None) -> MeasureExpression: ...
+@overload
+def where(condition: MeasureCondition | Condition, then: int | float, otherwise: MeasureExpression) -> MeasureExpression: ...
+@overload
+def where(condition: MeasureCondition | Condition, then: int | float, otherwise: int | float | None = None) -> MeasureExpression: ...
+@overload
+def where(condition: CalculatedColumn | Condition, then: ColumnLike, otherwise: Calculable = None) -> CalculatedColumn: ...
+@overload
+def where(condition: CalculatedColumn | Condition, then: Calculable, otherwise: ColumnLike) -> CalculatedColumn: ...
+@overload
+def where(condition: CalculatedColumn, then: Calculable, otherwise: Calculable = None) -> CalculatedColumn: ...
 @public
-def where(condition: MeasureCondition | Condition, then: Operand, otherwise: Operand | None = None) -> MeasureExpression:
-    """``then`` in cells where ``condition`` holds, else ``otherwise`` (null when not given)."""
+def where(
+    condition: MeasureCondition | Condition | CalculatedColumn,
+    then: Operand | Calculable,
+    otherwise: Operand | Calculable = None,
+) -> MeasureExpression | CalculatedColumn:
+    """Per cell, ``then`` where ``condition`` holds, else ``otherwise`` (null when not given)::
+
+        m["big orders"] = tiercube.where(m["qty.SUM"] > 100, m["revenue"])
+
+    Given columns or calculated columns, it is a calculated column instead, row by row::
+
+        discounted = tiercube.where(sales["qty"] > 10, sales["price"] * 0.9, sales["price"])
+    """
+    if isinstance(condition, CalculatedColumn) or isinstance(then, ColumnLike) or isinstance(otherwise, ColumnLike):
+        if isinstance(condition, MeasureCondition) or isinstance(then, MeasureExpression) or isinstance(otherwise, MeasureExpression):
+            raise TypeError("where(...) either chooses between measures per cell or between columns per row, not both")
+        return if_else(condition, then, otherwise)
     other = _expr(otherwise) if otherwise is not None else None
     return MeasureExpression(wire.Where(MeasureCondition.of(condition).to_wire(), _expr(then), other))
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from tiercube._client import display
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
+from tiercube._client.scopes import Top
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
@@ -48,6 +49,7 @@ class QueryCube(ServerObject):
         filter: Condition | None = None,
         include_totals: bool = False,
         result_limit: int | None = None,
+        top: Top | None = None,
     ) -> pa.Table:
         """Aggregate ``measures`` by ``levels``: one column per level, then one per measure.
 
@@ -56,6 +58,8 @@ class QueryCube(ServerObject):
         ``include_totals`` adds subtotal rows, with null in rolled-up levels.
         ``result_limit`` lowers the server's limit on result rows for this query;
         a larger result raises ``ResultTooLargeError`` (it is never cut short).
+        ``top=tiercube.Top(3, "revenue", per="region")`` keeps the 3 best rows per
+        region; totals stay computed over every row.
         """
         body = CubeQuery(
             measures=[name_of(m, "a measure") for m in measures],
@@ -63,6 +67,7 @@ class QueryCube(ServerObject):
             filter=filter.to_wire() if filter is not None else None,
             include_totals=include_totals,
             max_rows=result_limit,
+            top=top.to_wire() if top is not None else None,
         )
         return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
 

@@ -16,6 +16,12 @@ Names in expressions:
   ``CubeQuery.levels``) are the cube's level names, unique within a cube.
 - ``MeasureRef.name`` names another measure of the same cube; cycles are
   rejected when a measure is set.
+
+Scopes (``Cumulative``, ``Shift``, ``At``, ``Siblings``, ``Origin``, ``Rank``,
+``MemberOf``) evaluate their ``measure`` in other cells than the one being
+computed (earlier members, another member, the siblings, finer cells) and
+combine those values. Member order is the level's value order (dates
+chronologically), nulls last.
 """
 
 from __future__ import annotations
@@ -24,20 +30,40 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
-from tiercube._wire.filters import Filter, Operator
+from tiercube._public import public
+from tiercube._wire.calculated import RowExpr
 from tiercube._wire.column_types import ColumnType
+from tiercube._wire.filters import Filter, Operator, Scalar
 
-AggregateFunction: TypeAlias = Literal["sum", "mean", "min", "max", "count", "distinct_count"]
-"""``count`` counts non-null values; ``distinct_count`` counts distinct non-null values."""
+AggregateFunction: TypeAlias = Literal[
+    "sum", "mean", "min", "max", "count", "distinct_count",
+    "median", "quantile", "std", "var", "prod", "single_value",
+]
+"""``count`` counts non-null values; ``distinct_count`` counts distinct non-null values;
+``median`` is ``quantile`` at 0.5 with linear interpolation; ``std`` and ``var`` are the
+sample's (``population`` for the population's); ``single_value`` is the value when every
+non-null value of the cell is the same, else null."""
+
+Interpolation: TypeAlias = Literal["linear", "lower", "higher", "nearest", "midpoint", "discrete"]
+"""How a quantile between two values is chosen, at position ``p = (n - 1) * q`` of the ``n`` sorted
+non-null values: ``linear`` interpolates (SQL's ``percentile_cont``, duckdb's ``quantile_cont``),
+``lower``/``higher`` take the value at ``floor(p)``/``ceil(p)``, ``nearest`` the nearer of the two
+(half to even), ``midpoint`` their mean, and ``discrete`` the value at ``ceil(n * q) - 1`` (SQL's
+``percentile_disc``, duckdb's ``quantile_disc``)."""
 
 
 class Aggregate(msgspec.Struct, frozen=True, tag="aggregate"):
-    """``function`` over the values of ``column`` of the rows that make up a cell."""
+    """``function`` over the values of ``column`` (or of a calculated column) of the rows that make up a cell."""
 
     function: AggregateFunction
-    column: str
-    # Only needed when ``column`` exists in several of the cube's tables.
+    column: str | RowExpr
+    # Only needed when ``column`` names a column that exists in several of the cube's tables.
     table: str | None = None
+    # ``quantile`` only: which one (0 to 1) and how it is interpolated.
+    q: float = 0.5
+    interpolation: Interpolation = "linear"
+    # ``std`` and ``var`` only: of the population (divide by n) instead of the sample (n - 1).
+    population: bool = False
 
 
 class RowCount(msgspec.Struct, frozen=True, tag="row_count"):
@@ -98,7 +124,120 @@ class ParentValue(msgspec.Struct, frozen=True, tag="parent_value"):
     level: str
 
 
-MeasureExpr: TypeAlias = Aggregate | RowCount | MeasureRef | Constant | Arithmetic | Where | Filtered | ParentValue
+@public
+class Period(msgspec.Struct, frozen=True):
+    """A calendar period: ``tiercube.Period(months=3)``, ``Period(days=7)``, ``Period(years=1)``.
+
+    Used along a date or timestamp level, as the window of ``tiercube.cumulative`` (the
+    members within the period up to and including the current one) and as the offset of
+    ``tiercube.shift`` (``Period(months=-1)``: the same cell a month earlier). Months and
+    years are calendar months and years: March 31 minus a month is February 29 (or 28).
+    """
+
+    years: int = 0
+    months: int = 0
+    weeks: int = 0
+    days: int = 0
+    hours: int = 0
+    minutes: int = 0
+
+
+class Window(msgspec.Struct, frozen=True):
+    """The members a cumulative value adds up, ending at the current member: the last
+    ``members`` of them, or those within ``period`` (a date or timestamp level)."""
+
+    members: int | None = None
+    period: Period | None = None
+
+
+class Cumulative(msgspec.Struct, frozen=True, tag="cumulative"):
+    """The running total of ``measure`` along ``level``: its values at every member up to the
+    cell's, within ``window`` when given, starting again at every member of ``partitioning``
+    (a level above ``level`` in its hierarchy: year-to-date, per-region totals).
+
+    Where the cell does not show ``level`` (a total row) the value is ``measure``'s own.
+    """
+
+    measure: MeasureExpr
+    level: str
+    partitioning: str | None = None
+    window: Window | None = None
+
+
+class Shift(msgspec.Struct, frozen=True, tag="shift"):
+    """``measure`` at the member ``offset`` positions away along ``level`` (-1: the previous one),
+    or, with ``period``, at the member that far away in time (a date or timestamp level).
+
+    Members are those ``level`` has among the query's fact rows; past the first or the last,
+    or where the shifted cell has no fact row, the value is null. Where the cell does not show
+    ``level`` the value is null too.
+    """
+
+    measure: MeasureExpr
+    level: str
+    offset: int = 0
+    period: Period | None = None
+
+
+class At(msgspec.Struct, frozen=True, tag="at"):
+    """``measure`` in the cell whose members of the given levels are fixed (level -> member);
+    the cell's other members stay. Null where that cell has no fact row."""
+
+    measure: MeasureExpr
+    members: dict[str, Scalar]
+
+
+class Siblings(msgspec.Struct, frozen=True, tag="siblings"):
+    """The total of ``measure`` over the cell and its siblings along ``level`` (the members of
+    ``level`` that share the cell's other members), without the cell's own with ``exclude_self``.
+
+    Where the cell does not show ``level`` the value is ``measure``'s own (null with ``exclude_self``).
+    """
+
+    measure: MeasureExpr
+    level: str
+    exclude_self: bool = False
+
+
+OriginFunction: TypeAlias = Literal["sum", "mean", "min", "max", "median"]
+
+
+class Origin(msgspec.Struct, frozen=True, tag="origin"):
+    """``measure`` computed at the cell's levels plus ``levels``, then combined per cell with
+    ``function`` (the sum over products of price.MEAN * qty.SUM; the median basket: the median
+    over orders of their revenue). Null values are left out; a cell whose are all null is null."""
+
+    measure: MeasureExpr
+    levels: list[str]
+    function: OriginFunction = "sum"
+
+
+class Rank(msgspec.Struct, frozen=True, tag="rank"):
+    """The rank of the cell's member of ``level`` by ``measure`` (1 for the largest, or the
+    smallest when ``ascending``) among the members that share the cell's other members, or
+    those that share its member of ``within``. Ties share the smaller rank (SQL's ``rank()``);
+    a null value, or a cell that does not show ``level``, has no rank (null)."""
+
+    measure: MeasureExpr
+    level: str
+    within: str | None = None
+    ascending: bool = False
+
+
+class MemberOf(msgspec.Struct, frozen=True, tag="member_of"):
+    """The member of ``level`` at which ``measure`` is ``largest`` (else smallest) among the cell's
+    members of ``level``; ties go to the first member in the level's order; null when every
+    value is null."""
+
+    measure: MeasureExpr
+    level: str
+    largest: bool = True
+
+
+MeasureExpr: TypeAlias = (
+    Aggregate | RowCount | MeasureRef | Constant | Arithmetic | Where | Filtered | ParentValue
+    | Cumulative | Shift | At | Siblings | Origin | Rank | MemberOf
+)
 
 
 class MeasureComparison(msgspec.Struct, frozen=True, tag="measure_comparison"):
@@ -153,10 +292,14 @@ class JoinInfo(msgspec.Struct, frozen=True):
 
 
 class LevelInfo(msgspec.Struct, frozen=True):
+    """A level: it shows ``column`` of ``table`` or, with an ``expression``, a calculated
+    column over ``table`` (whose first column is ``column``), of type ``data_type``."""
+
     name: str
     column: str
     table: str
     data_type: ColumnType
+    expression: RowExpr | None = None
 
 
 class HierarchyInfo(msgspec.Struct, frozen=True):
@@ -195,9 +338,12 @@ class SetMeasure(msgspec.Struct, frozen=True):
 
 
 class LevelDefinition(msgspec.Struct, frozen=True):
+    """A level showing ``column``, or the calculated column ``expression`` (``column`` is then ignored)."""
+
     name: str
     column: str
     table: str | None = None
+    expression: RowExpr | None = None
 
 
 class SetHierarchy(msgspec.Struct, frozen=True):
@@ -215,7 +361,8 @@ class CubeQuery(msgspec.Struct, frozen=True):
     ``include_totals`` adds a subtotal row per prefix of ``levels`` and a
     grand total row; their rolled-up level columns are null (a member that
     is itself null looks the same, and sorts just before the subtotal).
-    ``max_rows`` lowers the server's result limit for this query.
+    ``max_rows`` lowers the server's result limit for this query. ``top`` keeps only the
+    best rows (see ``Top``); totals are still over every row.
     """
 
     measures: list[str] = []
@@ -223,6 +370,17 @@ class CubeQuery(msgspec.Struct, frozen=True):
     filter: Filter | None = None
     include_totals: bool = False
     max_rows: int | None = None
+    top: Top | None = None
+
+
+class Top(msgspec.Struct, frozen=True):
+    """Keep the ``n`` rows with the largest ``measure`` per member of ``per`` (overall when
+    None); ties go to the rows first in level order. Total rows stay, with totals over every
+    row, for the members shown."""
+
+    n: int
+    measure: str
+    per: str | None = None
 
 
 class MdxQuery(msgspec.Struct, frozen=True):

@@ -2,25 +2,34 @@
 
 ``group_facts`` groups a table's rows by the fact columns a query needs (its
 levels on the fact table, the join keys of its dimensions) with the partial
-aggregates its measures need (sum, count, min, max, row count). The result is
-small, decomposable (groupings of parts merge into a grouping of the whole),
-and all the rest of a query looks at. Rows held by the server and rows on a
-cluster's workers are grouped by this same code.
+aggregates its measures need (sum, count, min, max, product, sum of squares,
+row count). The result is small, decomposable (groupings of parts merge into a
+grouping of the whole), and all the rest of a query looks at. Rows held by the
+server and rows on a cluster's workers are grouped by this same code.
+
+A key or a part may be a calculated column (``calculated.Compiled``), computed
+over the rows being grouped before they are grouped: named by its definition,
+so groupings that need the same one are the same grouping.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, filtered, plain
+from tiercube._server.engine.calculated import Compiled, column_values
 
-PartFunction: TypeAlias = Literal["sum", "count", "min", "max"]
+PartFunction: TypeAlias = Literal["sum", "count", "min", "max", "product", "sum_squares"]
 ROWS = "\x1frows"
-_COMBINE: dict[PartFunction, Any] = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
+_COMBINE: dict[PartFunction, Any] = {
+    "sum": "sum", "count": "sum", "min": "min", "max": "max", "product": "product", "sum_squares": "sum",
+}
+SUBTRACTABLE: frozenset[PartFunction] = frozenset({"sum", "count", "sum_squares"})
+"""Parts whose value for rows removed can be subtracted; the others are computed again."""
 # The stubs spell aggregation lists out by function name; ours are built from data.
 Aggregations: TypeAlias = "list[tuple[Any, ...]]"
 
@@ -32,6 +41,8 @@ class FactGrouping:
     fact: str
     keys: frozenset[str]
     parts: frozenset[tuple[str, PartFunction]]
+    # The calculated columns among keys and parts, by ``Compiled.key`` (which is their name there).
+    calculated: tuple[Compiled, ...] = field(default=(), compare=False)
 
     def covers(self, other: FactGrouping) -> bool:
         return self.fact == other.fact and other.keys <= self.keys and other.parts <= self.parts
@@ -50,32 +61,68 @@ class FactGrouping:
     def kept(self) -> FactGrouping:
         """This grouping as it is kept: every sum with the count of its values, to subtract exactly."""
         counts: set[tuple[str, PartFunction]] = {(column, "count") for column, function in self.parts if function == "sum"}
-        return FactGrouping(self.fact, self.keys, self.parts | counts)
+        return FactGrouping(self.fact, self.keys, self.parts | counts, self.calculated)
+
+    def with_calculated(self, data: pa.Table) -> pa.Table:
+        """``data`` (rows of the fact table) with the calculated columns this grouping reads appended."""
+        for compiled in self.calculated:
+            if compiled.key not in data.column_names:
+                data = data.append_column(compiled.key, column_values(data, compiled))
+        return data
 
 
 def group_facts(data: pa.Table, grouping: FactGrouping, rows: Array | None = None) -> pa.Table:
     """``data`` (with one dictionary per column) grouped by ``grouping``: keys, parts, then ``ROWS``.
 
-    With ``rows``, only the rows it marks: the needed columns are selected first, then filtered.
+    With ``rows``, only the rows it marks: the needed columns are selected first, then filtered,
+    then the calculated ones computed (over the rows kept only).
     """
+    if rows is not None and grouping.calculated:
+        read = {c for compiled in grouping.calculated for c in compiled.columns}
+        data = filtered(data.select(sorted(read | _stored(grouping))), rows)
+        rows = None
+    data = grouping.with_calculated(data)
     inputs = data.select([])  # keeps the row count when no column is needed
     for column in sorted(grouping.keys):
         inputs = inputs.append_column(alias(grouping.fact, column), data[column])
     aggregations: Aggregations = [([], "count_all")]
+    names = {"count_all": ROWS}
     for column, function in sorted(grouping.parts):
         source = f"{alias(grouping.fact, column)}\x1f{function}"
         if source not in inputs.column_names:
-            values: Chunked = plain(data[column]) if function in ("min", "max") else data[column]
-            inputs = inputs.append_column(source, counted_as_integers(values))
-        aggregations.append((source, function))
+            inputs = inputs.append_column(source, _part_input(data[column], function))
+        kernel = "sum" if function == "sum_squares" else function
+        aggregations.append((source, kernel))
+        names[f"{source}_{kernel}"] = grouping.part_name(column, function)
     if rows is not None:
         inputs = filtered(inputs, rows)
-    grouped = inputs.group_by(grouping.key_names).aggregate(aggregations).rename_columns({"count_all": ROWS})
+    grouped = inputs.group_by(grouping.key_names).aggregate(aggregations).rename_columns(names)
     # Keys as plain values: groupings are small, and pyarrow 26 crashes unifying the dictionaries
     # group_by gives dictionary keys that hold a null.
     for name in grouping.key_names:
         grouped = grouped.set_column(grouped.column_names.index(name), name, plain(grouped[name]))
     return _non_empty(grouped, grouping)
+
+
+def _stored(grouping: FactGrouping) -> set[str]:
+    """The stored columns ``grouping`` reads as they are (not through a calculated column)."""
+    calculated = {compiled.key for compiled in grouping.calculated}
+    return {c for c in grouping.keys | {c for c, _ in grouping.parts} if c not in calculated}
+
+
+def _part_input(values: Chunked, function: PartFunction) -> Chunked:
+    """What a part aggregates: plain values for minima and maxima, floats for products, squares;
+    durations as integers (``counted_as_integers``)."""
+    if function in ("min", "max"):
+        return counted_as_integers(plain(values))
+    if function == "product":
+        return values.cast(pa.float64())
+    if function == "sum_squares":
+        floats = values.cast(pa.float64())
+        kernels: Any = pc  # float arrays; the stubs lose the type
+        squares: Chunked = kernels.multiply(floats, floats)
+        return squares
+    return counted_as_integers(values)
 
 
 def counted_as_integers(values: Chunked) -> Chunked:

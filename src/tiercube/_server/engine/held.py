@@ -197,7 +197,9 @@ def cardinality_bound(column: Chunked) -> int:
     if (pa.types.is_integer(kind) or pa.types.is_temporal(kind)) and rows and column.null_count < rows:
         extremes: Any = pc.min_max(column)
         # As integers (days, microseconds...): how many values fit between the extremes.
-        low, high = (int(extremes[end].cast(pa.int32() if pa.types.is_date32(kind) else pa.int64()).as_py()) for end in ("min", "max"))
+        # Arrow casts 32-bit dates and times to 32-bit integers only.
+        narrow = pa.types.is_date32(kind) or pa.types.is_time32(kind)
+        low, high = (int(extremes[end].cast(pa.int32() if narrow else pa.int64()).as_py()) for end in ("min", "max"))
         return min(high - low + 2, rows)
     return rows
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Chunked, last_per_key, plain
+from tiercube._server.engine.calculated import column_values
 from tiercube._server.engine.cancellation import checkpoint
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema
@@ -28,8 +29,15 @@ from tiercube._server.engine.tables import TableStore
 from tiercube._server.engine.visibility import RowPlan
 from tiercube.errors import QueryTimeoutError
 
-LeafFunction: TypeAlias = Literal["rows", "sum", "mean", "min", "max", "count", "distinct_count"]
-Combine: TypeAlias = Literal["sum", "min", "max", "count_distinct"]
+LeafFunction: TypeAlias = Literal[
+    "rows", "sum", "mean", "min", "max", "count", "distinct_count",
+    "median", "quantile", "std", "var", "prod", "single_value",
+]
+Combine: TypeAlias = Literal["sum", "min", "max", "product", "count_distinct", "none"]
+"""How a base column's values combine into a cell's; "none": not combined, read row by row (quantiles)."""
+KEYED: frozenset[LeafFunction] = frozenset({"distinct_count", "median", "quantile"})
+"""Aggregates that cannot be combined from parts: the base is grouped by the column they read too,
+so each group holds one of its values, and the cell's values are its groups' (weighted by rows)."""
 
 
 Aggregation: TypeAlias = "tuple[str | list[str], Any] | tuple[str | list[str], Any, Any]"
@@ -37,10 +45,16 @@ Aggregation: TypeAlias = "tuple[str | list[str], Any] | tuple[str | list[str], A
 
 @dataclass(frozen=True)
 class Leaf:
-    """An aggregate over fact rows; ``column`` is None for the row count."""
+    """An aggregate over fact rows; ``column`` is None for the row count.
+
+    ``q`` and ``interpolation`` say which quantile; ``population`` which deviation (see ``Aggregate``).
+    """
 
     function: LeafFunction
     column: ColumnRef | None
+    q: float = 0.5
+    interpolation: str = "linear"
+    population: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,13 +106,17 @@ def build_base(
     """
     fact = schema.fact
     wanted: dict[str, set[ColumnRef]] = {}
-    for ref in [*levels, *(leaf.column for leaf in leaves if leaf.column is not None)]:
+    # Calculated levels over a fact table's text, dates and booleans: computed once per group of
+    # the columns they read (1,095 days, not ten million rows), after grouping by those columns.
+    after = [ref for ref in levels if ref.calculated is not None and ref.table == fact and ref.calculated.few_valued]
+    read_after = {schema.resolve(column, fact) for ref in after if ref.calculated is not None for column in ref.calculated.columns}
+    for ref in [*levels, *read_after, *(leaf.column for leaf in leaves if leaf.column is not None)]:
         wanted.setdefault(ref.table, set())
-    for ref in levels:
+    for ref in [*(ref for ref in levels if ref not in after), *read_after]:
         wanted[ref.table].add(ref)
     for leaf in leaves:
-        if leaf.column is not None and (leaf.column.table != fact or leaf.function == "distinct_count"):
-            # Dimension columns and distinct counts are per-group constants in the base.
+        if leaf.column is not None and (leaf.column.table != fact or leaf.function in KEYED):
+            # Dimension columns and the columns of keyed aggregates are per-group constants in the base.
             wanted[leaf.column.table].add(leaf.column)
     via = {r.table: r.via for r in schema.reached if r.via is not None}
     needed = _with_ancestors(set(wanted), via, fact)
@@ -114,7 +132,9 @@ def build_base(
         if leaf.column is not None and leaf.column.table == fact
         for function in _FUNCTIONS.get(leaf.function, ())
     }
-    grouping = FactGrouping(fact, frozenset(keys), frozenset(fact_parts))
+    read = [*wanted.get(fact, set()), *(leaf.column for leaf in leaves if leaf.column is not None and leaf.column.table == fact)]
+    calculated = tuple(dict.fromkeys(ref.calculated for ref in read if ref.calculated is not None))
+    grouping = FactGrouping(fact, frozenset(keys), frozenset(fact_parts), calculated)
     grouped = _grouped(tables, grouping, visible, partials, narrow)
     deadline.check("grouping the fact table")
     for edge in first_hops:
@@ -125,6 +145,10 @@ def build_base(
         right = [alias(edge.target, t) for _, t in edge.pairs]
         grouped = grouped.join(view, keys=left, right_keys=right, join_type="left outer")
     deadline.check("joining the dimensions")
+    for ref in after:
+        if ref.alias not in grouped.column_names and ref.calculated is not None:
+            names = {column: alias(fact, column) for column in ref.calculated.columns}
+            grouped = grouped.append_column(ref.alias, column_values(grouped, ref.calculated, names))
     for leaf in leaves:
         if leaf.column is not None and leaf.column.table != fact:
             grouped, parts[leaf] = _dimension_parts(leaf, grouped)
@@ -153,8 +177,12 @@ def _with_ancestors(tables: set[str], via: dict[str, Edge], fact: str) -> set[st
 # The partial aggregates each fact measure needs, and how a cell combines them.
 _FUNCTIONS: dict[LeafFunction, tuple[PartFunction, ...]] = {
     "sum": ("sum",), "mean": ("sum", "count"), "min": ("min",), "max": ("max",), "count": ("count",),
+    "prod": ("product",), "std": ("sum", "count", "sum_squares"), "var": ("sum", "count", "sum_squares"),
+    "single_value": ("min", "max"),
 }
-_COMBINES: dict[PartFunction, Combine] = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
+_COMBINES: dict[PartFunction, Combine] = {
+    "sum": "sum", "count": "sum", "min": "min", "max": "max", "product": "product", "sum_squares": "sum",
+}
 
 
 def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
@@ -165,6 +193,8 @@ def _fact_parts(leaf: Leaf, fact: str) -> dict[str, Input]:
         return {}
     if leaf.function == "distinct_count":
         return {"distinct": Input(column.alias, "count_distinct")}
+    if leaf.function in KEYED:
+        return {"value": Input(column.alias, "none"), "weight": Input(ROWS, "none")}
     return {
         function: Input(f"{column.alias}\x1f{function}_{function}", _COMBINES[function])
         for function in _FUNCTIONS[leaf.function]
@@ -203,21 +233,41 @@ def _dimension_parts(leaf: Leaf, grouped: pa.Table) -> tuple[pa.Table, dict[str,
     values = grouped[column]
     if leaf.function in ("min", "max"):
         return _plain_part(grouped, Input(column, "min" if leaf.function == "min" else "max"), leaf.function)
+    if leaf.function == "single_value":
+        grouped, low = _plain_part(grouped, Input(column, "min"), "min")
+        grouped, high = _plain_part(grouped, Input(column, "max"), "max")
+        return grouped, {**low, **high}
     if leaf.function == "distinct_count":
         return grouped, {"distinct": Input(column, "count_distinct")}
+    if leaf.function in KEYED:
+        return grouped, {"value": Input(column, "none"), "weight": Input(ROWS, "none")}
     rows = grouped[ROWS]
     result: dict[str, Input] = {}
-    for part in ["sum", "count"] if leaf.function == "mean" else [leaf.function]:
+    for part in _FUNCTIONS[leaf.function]:
         name = f"{column}\x1f{part}"
         if name not in grouped.column_names:
-            derived: Chunked = (  # ty: ignore[invalid-assignment]
-                pc.multiply_checked(rows, values)
-                if part == "sum"
-                else pc.if_else(pc.is_valid(values), rows, pa.scalar(0, pa.int64()))
-            )
-            grouped = grouped.append_column(name, derived)
-        result[part] = Input(name, "sum")
+            grouped = grouped.append_column(name, _weighted(part, values, rows))
+        result[part] = Input(name, _COMBINES[part])
     return grouped, result
+
+
+def _weighted(part: PartFunction, values: Chunked, rows: Chunked) -> Chunked:
+    """A part of a dimension value that a group's ``rows`` fact rows each count once."""
+    kernels: Any = pc  # the stubs cannot follow these types through; they are checked by the tests
+    derived: Chunked
+    match part:
+        case "sum":
+            derived = kernels.multiply_checked(rows, values)
+        case "count":
+            derived = kernels.if_else(pc.is_valid(values), rows, pa.scalar(0, pa.int64()))
+        case "sum_squares":
+            floats = values.cast(pa.float64())
+            derived = kernels.multiply(rows.cast(pa.float64()), kernels.multiply(floats, floats))
+        case "product":
+            derived = kernels.power(values.cast(pa.float64()), rows.cast(pa.float64()))
+        case "min" | "max":
+            derived = plain(values)
+    return derived
 
 
 def _view(
@@ -230,6 +280,9 @@ def _view(
     keys = [target for _, target in edge.pairs]
     join_columns = [source for e in below for source, _ in e.pairs]
     data = tables.get(table).rows.gathered()
+    for ref in wanted.get(table, set()):
+        if ref.calculated is not None and ref.column not in data.column_names:
+            data = data.append_column(ref.column, column_values(data, ref.calculated))
     selected = data.select(list(dict.fromkeys([*keys, *join_columns, *columns])))
     for name in [*keys, *join_columns]:
         selected = selected.set_column(selected.column_names.index(name), name, plain(selected[name]))

@@ -7,17 +7,21 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from tiercube._server.engine.calculated import Compiled, compile_row
 from tiercube._server.engine.cubes.joins import JoinGraph, Reached
 from tiercube._server.engine.filters import BoundFilter, bind
 from tiercube._server.engine.grouping import alias
 from tiercube._server.engine.tables import TableStore
+from tiercube._wire.calculated import RowExpr
 from tiercube._wire.cubes import (
     Aggregate,
     AllOf,
     AnyOf,
     Arithmetic,
+    At,
     Constant,
     CubeInfo,
+    Cumulative,
     Filtered,
     HierarchyInfo,
     LevelFilter,
@@ -27,24 +31,30 @@ from tiercube._wire.cubes import (
     MeasureExpr,
     MeasureInfo,
     MeasureRef,
+    MemberOf,
     NotCondition,
+    Origin,
     ParentValue,
+    Rank,
     RowCount,
+    Shift,
+    Siblings,
     Where,
 )
+from tiercube._wire.column_types import ColumnType
 from tiercube._wire.filters import And, Compare, Filter, IsIn, IsNull, Not, Or, filter_names
-from tiercube._server.engine.types import is_numeric
-from tiercube._wire.column_types import ColumnType, describe_type
 from tiercube.errors import InvalidRequestError, NotFoundError, QueryError
 
 
 @dataclass(frozen=True)
 class ColumnRef:
-    """A column of one of a cube's tables."""
+    """A column of one of a cube's tables, or a calculated column over one (then ``column``
+    is ``calculated.key``: equal definitions are equal references)."""
 
     table: str
     column: str
     data_type: ColumnType
+    calculated: Compiled | None = field(default=None, compare=False)
 
     @property
     def alias(self) -> str:
@@ -83,6 +93,27 @@ class CubeSchema:
         where = f"table {table!r}" if table is not None else f"cube tables ({', '.join(r.table for r in self.reached)})"
         known = ", ".join(sorted({c.column for c in self.columns if table in (None, c.table)}))
         raise InvalidRequestError(f"no column {column!r} in {where}; the columns are {known}")
+
+    def calculated(self, expression: RowExpr, where: str) -> ColumnRef:
+        """The calculated column ``expression``, checked and compiled (``InvalidRequestError`` names a mistake)."""
+        compiled = compile_row(expression, self._found, where)
+        return ColumnRef(compiled.table, compiled.key, compiled.data_type, compiled)
+
+    def _found(self, column: str, table: str | None) -> tuple[str, str, ColumnType]:
+        ref = self.resolve(column, table)
+        return ref.table, ref.column, ref.data_type
+
+    def input_of(self, node: Aggregate, where: str = "the measure") -> ColumnRef:
+        """The column (or calculated column) an aggregate reads; mistakes name ``where`` they are."""
+        if isinstance(node.column, str):
+            return self.resolve(node.column, node.table)
+        return self.calculated(node.column, f"{where}: {node.function}(...)")
+
+    def level(self, level: LevelInfo) -> ColumnRef:
+        """The column (or calculated column) a level shows."""
+        if level.expression is not None:
+            return self.calculated(level.expression, f"level {level.name!r}")
+        return self.resolve(level.column, level.table)
 
 
 @dataclass
@@ -144,12 +175,46 @@ def children(node: MeasureExpr | MeasureCondition) -> Iterator[MeasureExpr | Mea
                 yield otherwise
         case Filtered(measure, _) | ParentValue(measure, _):
             yield measure
+        case Cumulative() | Shift() | At() | Siblings() | Origin() | Rank() | MemberOf():
+            yield node.measure
         case AllOf(conditions) | AnyOf(conditions):
             yield from conditions
         case NotCondition(condition):
             yield condition
         case Aggregate() | RowCount() | MeasureRef() | Constant() | LevelFilter():
             pass  # leaves
+
+
+def scope_levels(node: MeasureExpr | MeasureCondition) -> list[str]:
+    """The levels a scope names (the one it moves along, partitions by, fixes, or adds)."""
+    match node:
+        case Cumulative(_, level, partitioning):
+            return [level] if partitioning is None else [level, partitioning]
+        case Shift(_, level) | Siblings(_, level) | MemberOf(_, level) | ParentValue(_, level):
+            return [level]
+        case At(_, members):
+            return list(members)
+        case Origin(_, levels):
+            return list(levels)
+        case Rank(_, level, within):
+            return [level] if within is None else [level, within]
+        case _:
+            return []
+
+
+def added_levels(node: MeasureExpr | MeasureCondition) -> list[str]:
+    """The levels a scope evaluates its measure by beyond the cell's own: the base must group by them."""
+    match node:
+        case Cumulative(_, _, partitioning) | Rank(_, _, partitioning):
+            return [] if partitioning is None else [partitioning]
+        case At(_, members):
+            return list(members)
+        case Origin(_, levels):
+            return list(levels)
+        case MemberOf(_, level):
+            return [level]
+        case _:
+            return []
 
 
 def walk(node: MeasureExpr | MeasureCondition) -> Iterator[MeasureExpr | MeasureCondition]:
@@ -207,6 +272,8 @@ def bind_measure(cube: Cube, node: MeasureExpr, where: str) -> MeasureExpr:
             return Where(condition(when), expression(then), expression(otherwise) if otherwise is not None else None)
         case ParentValue(measure, level):
             return ParentValue(expression(measure), level)
+        case Cumulative() | Shift() | At() | Siblings() | Origin() | Rank() | MemberOf():
+            return msgspec.structs.replace(node, measure=expression(node.measure))
         case Aggregate() | RowCount() | MeasureRef() | Constant():
             return node
 
@@ -225,8 +292,8 @@ def references(expression: MeasureExpr) -> References:
         match node:
             case MeasureRef(name):
                 measures.add(name)
-            case ParentValue(_, level):
-                levels.add(level)
+            case ParentValue() | Cumulative() | Shift() | At() | Siblings() | Origin() | Rank() | MemberOf():
+                levels.update(scope_levels(node))
             case Filtered(_, condition) | LevelFilter(condition):
                 levels.update(filter_names(condition))
             case _:
@@ -251,51 +318,3 @@ def bind_level_filter(cube: Cube, condition: Filter, where: str) -> BoundFilter:
         return bind(condition, types)
     except InvalidRequestError as error:
         raise QueryError(f"{where}: {error}") from None
-
-
-def validate_measure(cube: Cube, schema: CubeSchema, name: str, expression: MeasureExpr) -> None:
-    """Raise an ``InvalidRequestError`` if ``expression`` cannot be a measure ``name`` of ``cube``."""
-    where = f"measure {name!r}"
-    for node in walk(expression):
-        match node:
-            case Aggregate(function, column, table):
-                ref = schema.resolve(column, table)
-                if function in ("sum", "mean") and not is_numeric(ref.data_type):
-                    raise InvalidRequestError(
-                        f"{where}: {function} needs a numeric column but {ref.table}.{ref.column} is {describe_type(ref.data_type)}"
-                    )
-            case MeasureRef(other) if other != name and other not in cube.measures:
-                raise InvalidRequestError(
-                    f"{where} refers to measure {other!r}, which cube {cube.name!r} does not have; "
-                    f"its measures are {', '.join(cube.measures) or 'none'}"
-                )
-            case ParentValue(_, level) if level not in cube.levels():
-                raise InvalidRequestError(
-                    f"{where} takes the parent of {level!r}, which is not a level of cube {cube.name!r}; "
-                    f"its levels are {', '.join(cube.levels()) or 'none'}"
-                )
-            case Filtered(_, condition) | LevelFilter(condition):
-                bind_level_filter(cube, condition, where)  # refused when the measure is set, not at query time
-            case Constant(value) if isinstance(value, bool):
-                raise InvalidRequestError(f"{where}: a constant must be a number, not {value!r}")
-            case Constant(value) if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                raise InvalidRequestError(f"{where}: the constant {value} is beyond any 64-bit integer; write it as a float")
-            case _:
-                pass
-    _check_no_cycle(cube, name, expression)
-
-
-def _check_no_cycle(cube: Cube, name: str, expression: MeasureExpr) -> None:
-    seen: set[str] = set()
-
-    def visit(current: MeasureExpr, path: list[str]) -> None:
-        for other in sorted(references(current).measures):
-            if other == name:
-                raise InvalidRequestError(
-                    f"measure {name!r} would depend on itself: {' -> '.join([*path, other])}"
-                )
-            if other in cube.measures and other not in seen:
-                seen.add(other)
-                visit(cube.measures[other], [*path, other])
-
-    visit(expression, [name])

@@ -9,10 +9,12 @@ a subset of a kept one rolls it up instead of reading the fact rows.
 A kept grouping follows its table's data: every change hands the rows it
 added and removed to ``changed``, under the table's write lock, before the
 new data is visible. Added rows are grouped and merged (sums and counts add
-up, minima and maxima combine); removed rows are subtracted where that is
-exact (sums and counts, with a count of values to tell an emptied sum from a
-zero), and the groups they touched are computed again from the new data
-where it is not (minima and maxima). A query uses a grouping only if it was
+up, minima, maxima and products combine); removed rows are subtracted where
+that is exact (sums, counts and sums of squares, with a count of values to
+tell an emptied sum from a zero), and the groups they touched are computed
+again from the new data where it is not (minima, maxima and products).
+Quantiles and distinct counts keep a grouping that includes the column they
+read (a row per distinct value of it), which adds and subtracts like any other. A query uses a grouping only if it was
 made from the very version of the rows the query reads (``rows.Rows``, a new
 object on every change), so it never sees a stale cell: read-your-writes holds.
 
@@ -33,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import POSITION, Chunked, plain, positions
-from tiercube._server.engine.grouping import ROWS, FactGrouping, group_facts, merge_groups, roll_up, with_rows
+from tiercube._server.engine.grouping import ROWS, SUBTRACTABLE, FactGrouping, group_facts, merge_groups, roll_up, with_rows
 from tiercube._wire.messages import AggregateStats
 
 log = logging.getLogger("tiercube.server")
@@ -63,7 +65,7 @@ def maintained(groups: pa.Table, grouping: FactGrouping, new: Snapshot, added: p
     pieces = [groups]
     if added is not None and added.num_rows:
         pieces.append(group_facts(added.unify_dictionaries(), grouping))
-    exact = all(function in ("sum", "count") for _, function in grouping.parts)
+    exact = all(function in SUBTRACTABLE for _, function in grouping.parts)
     gone = group_facts(removed.unify_dictionaries(), grouping) if removed is not None and removed.num_rows else None
     if gone is not None and exact:
         pieces.append(_negated(gone, grouping))
@@ -72,9 +74,9 @@ def maintained(groups: pa.Table, grouping: FactGrouping, new: Snapshot, added: p
         return merged
     if exact:
         return _emptied_sums_are_null(with_rows(merged), grouping)
-    # Minima and maxima cannot be subtracted: the groups removed rows touched are computed again.
+    # Minima, maxima and products cannot be subtracted: the groups removed rows touched are computed again.
     affected = gone.select(grouping.key_names)
-    fresh = group_facts(_rows_with_keys(new.gathered(), grouping, affected), grouping)
+    fresh = group_facts(_rows_with_keys(grouping.with_calculated(new.gathered()), grouping, affected), grouping)
     untouched = _without_keys(merged, grouping, affected)
     return pa.concat_tables([untouched, fresh.select(untouched.column_names)])
 

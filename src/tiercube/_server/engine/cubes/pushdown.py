@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, evaluate, last_per_key, location, plain
+from tiercube._server.engine.calculated import column_values
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef
 from tiercube._server.engine.filters import BoundFilter
@@ -103,12 +104,19 @@ class _Judge:
         ref = self.levels.refs[leaf.column]
         test = _tester(leaf.column, self.expressions[id(leaf)])
         if ref.table == self.levels.fact:
+            if ref.calculated is not None:
+                # A calculated level: computed per dictionary value or distinct date where it can be.
+                judged: Array = test(column_values(self.data, ref.calculated))
+                return judged
             return _spread(self.data[ref.column], test)
         edge = self.levels.hops.get(ref.table)
         if edge is None or len(edge.pairs) != 1 or ref.table not in self.dimensions:
             raise _Unsupported
         ((source, target),) = edge.pairs
-        dimension = last_per_key(self.dimensions[ref.table].select(list(dict.fromkeys([target, ref.column]))), [target])
+        rows = self.dimensions[ref.table]
+        if ref.calculated is not None and ref.column not in rows.column_names:
+            rows = rows.append_column(ref.column, column_values(rows, ref.calculated))
+        dimension = last_per_key(rows.select(list(dict.fromkeys([target, ref.column]))), [target])
         keys = plain(dimension[target]).combine_chunks()
         valid = pc.is_valid(keys)
         keys, outcome = keys.filter(valid), test(plain(dimension[ref.column]).combine_chunks().filter(valid))

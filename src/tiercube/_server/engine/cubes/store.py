@@ -11,13 +11,8 @@ import pyarrow as pa
 
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.mdx import to_cube_query
-from tiercube._server.engine.cubes.model import (
-    Cube,
-    CubeSchema,
-    bind_measure,
-    references,
-    validate_measure,
-)
+from tiercube._server.engine.cubes.model import Cube, CubeSchema, bind_measure, references
+from tiercube._server.engine.cubes.validation import validate_measure
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.cubes.results import Answer, Results, digest
 from tiercube._server.engine.cubes.query import run_query
@@ -34,6 +29,7 @@ from tiercube._wire.cubes import (
     HierarchyInfo,
     Join,
     JoinInfo,
+    LevelDefinition,
     LevelInfo,
     MdxQuery,
     MeasureInfo,
@@ -167,8 +163,7 @@ class CubeStore:
                     raise ConflictError(
                         f"cube {cube_name!r} already has a level named {definition.name!r}; level names are unique in a cube"
                     )
-                ref = schema.resolve(definition.column, definition.table)
-                levels.append(LevelInfo(definition.name, ref.column, ref.table, ref.data_type))
+                levels.append(_level(schema, definition))
             removed = [lv.name for lv in cube.hierarchies.get(name, []) if lv.name not in {x.name for x in levels}]
             for level in removed:
                 _refuse_if_used(cube, "level", level, _measures_using_level(cube, level))
@@ -278,6 +273,16 @@ class CubeStore:
     def answer_mdx(self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> Answer:
         cube_name, query = to_cube_query(request.mdx, lambda name: self._get(name).info)
         return self.answer(cube_name, query, visible, limits=limits)
+
+
+def _level(schema: CubeSchema, definition: LevelDefinition) -> LevelInfo:
+    """The level ``definition`` asks for, its column (or calculated column) checked now, not at query time."""
+    if definition.expression is None:
+        ref = schema.resolve(definition.column, definition.table)
+        return LevelInfo(definition.name, ref.column, ref.table, ref.data_type)
+    ref = schema.calculated(definition.expression, f"level {definition.name!r}")
+    assert ref.calculated is not None
+    return LevelInfo(definition.name, ref.calculated.columns[0], ref.table, ref.data_type, definition.expression)
 
 
 def _measures_using_level(cube: Cube, level: str) -> list[str]:

@@ -244,6 +244,25 @@ function render() {
   const options = state.info.measures.map((m) => `<option>${escapeHtml(m.name)}</option>`).join("");
   $("new-measure-left").innerHTML = options;
   $("new-measure-right").innerHTML = options;
+  $("new-measure-level").innerHTML = levelsOf(state.info).map((l) => `<option>${escapeHtml(l.name)}</option>`).join("");
+}
+
+// What the new-measure form builds: arithmetic on two measures, or a measure moved along a level
+// (the wire form of tiercube.cumulative, shift(-1), rank, and a measure over its parent_value).
+function newMeasure(op, left, right, level) {
+  const ref = (name) => ({ type: "measure_ref", name });
+  switch (op) {
+    case "cumulative":
+      return { type: "cumulative", measure: ref(left), level };
+    case "shift":
+      return { type: "shift", measure: ref(left), level, offset: -1 };
+    case "rank":
+      return { type: "rank", measure: ref(left), level };
+    case "share":
+      return { type: "arithmetic", op: "/", left: ref(left), right: { type: "parent_value", measure: ref(left), level } };
+    default:
+      return { type: "arithmetic", op, left: ref(left), right: ref(right) };
+  }
 }
 
 function escapeHtml(text) {
@@ -362,11 +381,15 @@ function wire() {
     state.rows = names("level-names");
     run();
   });
+  $("new-measure-op").addEventListener("change", () => {
+    const alongLevel = !["+", "-", "*", "/"].includes($("new-measure-op").value);
+    $("new-measure-right").hidden = alongLevel;
+    $("new-measure-level").hidden = !alongLevel;
+  });
   $("new-measure").addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = $("new-measure-name").value.trim();
-    const ref = (id) => ({ type: "measure_ref", name: $(id).value });
-    const expression = { type: "arithmetic", op: $("new-measure-op").value, left: ref("new-measure-left"), right: ref("new-measure-right") };
+    const expression = newMeasure($("new-measure-op").value, $("new-measure-left").value, $("new-measure-right").value, $("new-measure-level").value);
     try {
       await api.request("PUT", `/api/v1/cubes/${encodeURIComponent(state.cube)}/measures/${encodeURIComponent(name)}`, { expression });
     } catch (error) {
