@@ -9,7 +9,8 @@ carries what the server knew (as psycopg's ``Error.diag`` does)::
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
     ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable, busy or stopping
-    │   └── StorageError        507: the server could not keep a change in its data directory
+    │   ├── ServerTimeoutError  the server did not answer within the client's timeout (stopped, frozen)
+    │   └── StorageError        507: the server could not keep a change or a temporary file on its disk
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
@@ -141,6 +142,29 @@ class ServerUnavailableError(TiercubeError):
 
     code = "unavailable"
     status = 503
+
+
+@public
+class ServerTimeoutError(ServerUnavailableError):
+    """The server did not answer within the client's ``timeout`` (``connect(timeout=)``, ``Session.start(timeout=)``).
+
+    It accepted the connection but sent nothing back in time: it is stopped
+    (SIGSTOP), frozen, or busier than the timeout allows. The call is
+    abandoned and its connection closed, which the server treats as a client
+    that went away: work it had not finished is cancelled. ``session.health()``
+    tells a frozen server from a live one; pass a larger ``timeout`` (or None,
+    no limit) for loads and queries that take longer.
+    """
+
+    code = "server_timeout"
+    status = 504
+
+    def __init__(self, message: str, *, url: str | None = None, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        """The server's URL."""
+        self.timeout = timeout
+        """The seconds the client waited for an answer."""
 
 
 @public

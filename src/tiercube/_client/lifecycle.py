@@ -27,7 +27,7 @@ from tiercube._client.endpoints import EndpointListener, HandlerT, HttpMethod
 from tiercube._config import Bootstrap, SessionConfig
 from tiercube._wire import paths
 from tiercube._wire.messages import EndpointRegistration
-from tiercube.errors import ServerStartError
+from tiercube.errors import ServerStartError, ServerUnavailableError
 
 _START_TIMEOUT = 60.0
 _WAIT_SLICE = 0.1
@@ -120,6 +120,24 @@ class ServerProcess:
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
 
+    def check_running(self) -> None:
+        """Raise ``ServerUnavailableError`` if the server's process has exited or is stopped (SIGSTOP, a debugger).
+
+        A stopped process still holds its port, and its kernel still accepts
+        connections for it, so only its process state tells it from a slow one.
+        """
+        code = self.process.poll()
+        if code is not None:
+            raise ServerUnavailableError(
+                f"the tiercube server (pid {self.process.pid}) has exited with code {code}; the end of its log {self.logs_path}:\n"
+                + _tail(self.logs_path)
+            )
+        if _process_state(self.process.pid) in _STOPPED_STATES:
+            raise ServerUnavailableError(
+                f"the tiercube server (pid {self.process.pid}) is stopped (SIGSTOP or a debugger) and answers nothing; "
+                f"kill -CONT {self.process.pid} resumes it"
+            )
+
     def stop(self, timeout: float | None = None) -> None:
         """Ask the server to stop (end-of-file on its stdin), then make sure it did (after ``stop_timeout``)."""
         timeout = self.stop_timeout if timeout is None else timeout
@@ -133,6 +151,20 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
         _close_pipes(self.process)  # also when the server had stopped by itself
+
+
+# /proc/<pid>/stat's states of a process that runs no code until it is continued.
+_STOPPED_STATES = frozenset("Tt")
+
+
+def _process_state(pid: int) -> str | None:
+    """The process's state letter from /proc (``R``, ``S``, ``T``...), or None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # The command name, in parentheses, may hold spaces and parentheses: the state follows the last ')'.
+            return stat.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return None
 
 
 def _close_pipes(process: subprocess.Popen[bytes]) -> None:
