@@ -7,11 +7,13 @@ Each test starts its own server: most of them freeze, starve or kill it.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
 
+import pyarrow as pa
 import pytest
 
 import tiercube
@@ -85,3 +87,45 @@ def test_timeout_none_waits_for_a_server_that_comes_back() -> None:
         assert client.tables.keys() == set()
         client.close()
 
+
+def _address_space(pid: int) -> int:
+    """The process's virtual memory size in bytes (what RLIMIT_AS bounds)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmSize")
+
+
+@contextmanager
+def address_space_limited(pid: int, room: int) -> Generator[None]:
+    """The process may map only ``room`` more bytes for the block (RLIMIT_AS, as ``prlimit --as`` sets it)."""
+    before = resource.prlimit(pid, resource.RLIMIT_AS)
+    resource.prlimit(pid, resource.RLIMIT_AS, (_address_space(pid) + room, before[1]))
+    try:
+        yield
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_AS, before)
+
+
+def test_running_out_of_memory_is_a_503_and_the_connection_stays_usable() -> None:
+    rows = 2_000_000
+    with tiercube.Session.start() as owner:
+        data = pa.table({"id": pa.array(range(rows), pa.int64()), "qty": pa.array([1.5] * rows)})
+        cube = owner.create_cube(owner.read_arrow(data, table_name="t", keys=["id"]))
+        # The same query on a small table first: the server's thread pools start before the limit, not under it.
+        owner.create_cube(owner.read_arrow(data.slice(0, 1000), table_name="warm", keys=["id"])).query("qty.SUM", levels=["id"])
+        client = tiercube.connect(owner.url)
+        assert client.tables["t"].row_count == rows
+        with address_space_limited(server_pid(owner), 4 << 20):
+            # A group by a level with a member per row needs hundreds of megabytes it cannot map.
+            with pytest.raises(tiercube.ResourceExhaustedError, match="ran out of memory") as exhausted:
+                client.cubes["t"].query("qty.SUM", levels=["id"])
+            assert exhausted.value.limit is not None and exhausted.value.limit > 0
+            with pytest.raises(tiercube.ResourceExhaustedError):
+                cube.query("qty.SUM", levels=["id"])
+        # The same sessions, the same connections: the next requests are answered.
+        assert client.tables["t"].row_count == rows
+        assert cube.query("qty.SUM")["qty.SUM"].to_pylist() == [1.5 * rows]
+        assert client.cubes["t"].query("qty.SUM", levels=["id"]).num_rows == rows
+        client.close()
