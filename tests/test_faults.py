@@ -6,17 +6,26 @@ Each test starts its own server: most of them freeze, starve or kill it.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
 
+import httpx
 import pyarrow as pa
 import pytest
 
 import tiercube
+from tests.test_session_lifecycle import alive
+from tiercube._server.main import STOP_GRACE
+from tiercube._version import PROTOCOL_VERSION, __version__
+from tiercube._wire import paths
+from tiercube._wire.paths import path
 from tiercube.errors import ServerTimeoutError, ServerUnavailableError
 
 
@@ -129,3 +138,34 @@ def test_running_out_of_memory_is_a_503_and_the_connection_stays_usable() -> Non
         assert cube.query("qty.SUM")["qty.SUM"].to_pylist() == [1.5 * rows]
         assert client.cubes["t"].query("qty.SUM", levels=["id"]).num_rows == rows
         client.close()
+
+
+def test_the_server_ends_with_its_sigkilled_owner_while_a_client_leaves_a_large_answer_unread() -> None:
+    owner_code = """
+import json, time, pyarrow as pa, tiercube
+session = tiercube.Session.start()
+session.read_arrow(pa.table({"id": pa.array(range(3_000_000), pa.int64()), "qty": pa.array([1.5] * 3_000_000)}), table_name="t")
+print(json.dumps({"pid": session._server.process.pid, "url": session.url}), flush=True)
+time.sleep(600)
+"""
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        started = json.loads(owner.stdout.readline())
+        pid, url = int(started["pid"]), str(started["url"])
+        stated = {paths.CLIENT_VERSION_HEADER: __version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+        query = path(paths.TABLE_QUERY, table="t")
+        with httpx.Client(base_url=url, headers=stated, timeout=30) as client, client.stream("POST", query, json={}) as answer:
+            # 48 MB of rows on their way, and this client reads none of them: the server's writes wait on it.
+            assert answer.status_code == 200 and int(answer.headers["content-length"]) > 40_000_000
+            owner.send_signal(signal.SIGKILL)
+            assert owner.wait(timeout=30) == -signal.SIGKILL
+            deadline = time.monotonic() + STOP_GRACE + 20
+            while alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not alive(pid), f"the server {pid} outlived its SIGKILLed owner while an answer was unread"
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
