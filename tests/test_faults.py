@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
@@ -25,6 +26,7 @@ from tests.test_session_lifecycle import alive
 from tiercube._server.main import STOP_GRACE
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
+from tiercube._wire.messages import ArrowFileSource, LoadResult, Read
 from tiercube._wire.paths import path
 from tiercube.errors import ServerTimeoutError, ServerUnavailableError
 
@@ -169,3 +171,25 @@ time.sleep(600)
         owner.wait()
         if owner.stdout is not None:
             owner.stdout.close()
+
+
+@pytest.mark.parametrize("change", ["truncated", "rewritten"])
+def test_a_loaded_arrow_file_changed_afterwards_changes_nothing(tmp_path: Path, change: str) -> None:
+    rows = 200_000
+    arrow_file = tmp_path / "facts.arrow"
+    data = pa.table({"id": pa.array(range(rows), pa.int64()), "qty": pa.array([2.0] * rows)})
+    with pa.OSFile(str(arrow_file), "wb") as sink, pa.ipc.new_file(sink, data.schema) as writer:
+        writer.write_table(data, max_chunksize=10_000)
+    with tiercube.Session.start() as owner:
+        # The request read_arrow() sends for its transfer file, naming this file instead (as any local caller may).
+        owner._connection.json("POST", paths.READ, LoadResult, Read(table="t", source=ArrowFileSource(str(arrow_file))))  # pyright: ignore[reportPrivateUsage]
+        table = owner.tables["t"]
+        if change == "truncated":
+            os.truncate(arrow_file, 0)
+        else:
+            # Same size, other values, written in place: what a mapping would show.
+            with open(arrow_file, "r+b") as file:
+                file.write(b"\xff" * arrow_file.stat().st_size)
+        assert table.query().equals(data)
+        assert owner.create_cube(table).query("qty.SUM")["qty.SUM"].to_pylist() == [2.0 * rows]
+        assert owner.health() > 0

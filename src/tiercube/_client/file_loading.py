@@ -58,7 +58,7 @@ class DataFrameLike(Protocol):
 
 @contextmanager
 def shared_arrow_file(table: pa.Table, label: str) -> Generator[ArrowFileSource]:
-    """Write ``table`` where the server can memory-map it; remove it afterwards. ``label``: how
+    """Write ``table`` where the server can read it (into its own memory); remove it afterwards. ``label``: how
     errors name it (the caller's frame or table)."""
     import pyarrow as pa
 
