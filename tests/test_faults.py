@@ -6,13 +6,17 @@ Each test starts its own server: most of them freeze, starve or kill it.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
@@ -193,3 +197,142 @@ def test_a_loaded_arrow_file_changed_afterwards_changes_nothing(tmp_path: Path, 
         assert table.query().equals(data)
         assert owner.create_cube(table).query("qty.SUM")["qty.SUM"].to_pylist() == [2.0 * rows]
         assert owner.health() > 0
+
+
+def test_a_worker_killed_mid_query_fails_it_with_cluster_error() -> None:
+    from distributed import Client, LocalCluster
+
+    rows = 1_000_000
+    data = pa.table({"id": pa.array(range(rows), pa.int64()), "qty": pa.array([1.0] * rows)})
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+        tiercube.Session.start(cluster=cluster) as session,
+    ):
+        table = session.read_arrow(data, table_name="fragile", keys=["id"], distributed=True)
+        cube = session.create_cube(table)
+        victim = (table.partitions or [])[0].worker
+        worker_pid = client.run(os.getpid, workers=[victim])[victim]
+        failures: list[BaseException] = []
+        answered = 0
+
+        def query_until_it_fails() -> None:
+            nonlocal answered
+            while not failures:
+                try:
+                    # A different filter each time: no kept grouping answers it, the workers must.
+                    cube.query("qty.SUM", levels=["id"], filter=cube.levels["id"] != answered)
+                    answered += 1
+                except BaseException as error:  # whatever it is, the assertion below shows it
+                    failures.append(error)
+
+        querying = threading.Thread(target=query_until_it_fails)
+        querying.start()
+        while answered < 1 and querying.is_alive():
+            time.sleep(0.01)
+        time.sleep(0.1)  # well into the next query
+        os.kill(worker_pid, signal.SIGKILL)
+        querying.join(60)
+        assert not querying.is_alive()
+        (failure,) = failures
+        assert isinstance(failure, tiercube.ClusterError), repr(failure)
+        assert failure.table == "fragile" and failure.partition == 0, failure
+        assert "table.drop()" in str(failure)
+
+
+def _ours(kind: str, pid: int) -> list[Path]:
+    return sorted(Path(tempfile.gettempdir()).glob(f"tiercube-{kind}-{pid}-*"))
+
+
+def test_closing_a_session_removes_its_share_directory_and_lets_go_of_it() -> None:
+    session = tiercube.Session.start()
+    pid = server_pid(session)
+    (share,) = _ours("share", pid)
+    assert session.logs_path.parent in _ours("session", os.getpid())
+    held = weakref.ref(session._server)  # pyright: ignore[reportPrivateUsage]
+    session.close()
+    assert not share.exists()
+    assert session.logs_path.exists()  # to read after close(): removed when this interpreter exits
+    del session
+    gc.collect()
+    assert held() is None, "something (atexit) still holds the closed session's server"
+
+
+def test_an_owner_that_exits_leaves_no_directory() -> None:
+    owner_code = "import tiercube\ns = tiercube.Session.start()\nprint(s.logs_path.parent, flush=True)\ns.close()\n"
+    result = subprocess.run([sys.executable, "-c", owner_code], capture_output=True, text=True, timeout=60, check=True)
+    assert not Path(result.stdout.strip()).exists()
+
+
+def test_directories_left_by_killed_processes_are_removed_at_the_next_start() -> None:
+    owner_code = "import time, tiercube\ns = tiercube.Session.start()\nprint(s.logs_path.parent, flush=True)\ntime.sleep(600)\n"
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        left_by_owner = Path(owner.stdout.readline().strip())
+        assert left_by_owner.is_dir()
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+    assert left_by_owner.exists()
+    with tiercube.Session.start() as killed:
+        assert not left_by_owner.exists()
+        pid = server_pid(killed)
+        (left_by_server,) = _ours("share", pid)
+        os.kill(pid, signal.SIGKILL)
+        killed.wait(10)
+    assert left_by_server.exists()
+    with tiercube.Session.start():
+        assert not left_by_server.exists()
+
+
+def test_an_unusable_temporary_directory_is_a_storage_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "gone"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    with pytest.raises(tiercube.StorageError, match="cannot create a temporary directory .*TMPDIR") as refused:
+        tiercube.Session.start()
+    assert refused.value.path is not None and refused.value.path.startswith(str(missing))
+
+
+@contextmanager
+def files_limited_to(size: int) -> Generator[None]:
+    """This process may write files of ``size`` bytes at most for the block (RLIMIT_FSIZE, ``ulimit -f``).
+
+    Python ignores SIGXFSZ, so a longer write fails with EFBIG, as a full disk fails one with ENOSPC.
+    """
+    before = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, before[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, before)
+
+
+def test_a_frame_that_cannot_be_written_for_the_server_is_a_storage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = pa.table({"id": pa.array(range(1_000_000), pa.int64())})
+    with tiercube.Session.start() as owner:
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        with files_limited_to(1 << 20), pytest.raises(tiercube.StorageError, match="cannot write the pyarrow.Table loaded into table 't' to") as refused:
+            owner.read_arrow(data, table_name="t")
+        assert refused.value.path is not None and refused.value.path.endswith("data.arrow")
+        assert list(tmp_path.iterdir()) == []  # nothing half-written left
+        assert "t" not in owner.tables
+        assert owner.read_arrow(data, table_name="t").row_count == 1_000_000
+
+
+def test_tiercube_serve_says_its_temporary_directory_is_unusable_not_that_it_cannot_listen(tmp_path: Path) -> None:
+    def no_file_may_grow() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tiercube", "serve", "--log-file", str(tmp_path / "server.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=no_file_may_grow,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "tiercube serve: cannot create a temporary directory" in result.stderr
+    assert "TMPDIR" in result.stderr and "cannot listen" not in result.stderr

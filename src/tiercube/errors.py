@@ -10,7 +10,7 @@ carries what the server knew (as psycopg's ``Error.diag`` does)::
     ├── ServerStartError        Session.start() could not bring the server up
     ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable, busy or stopping
     │   ├── ServerTimeoutError  the server did not answer within the client's timeout (stopped, frozen)
-    │   └── StorageError        507: the server could not keep a change or a temporary file on its disk
+    │   └── StorageError        507: a disk would not take a change, a log or a temporary file
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
@@ -169,14 +169,24 @@ class ServerTimeoutError(ServerUnavailableError):
 
 @public
 class StorageError(ServerUnavailableError):
-    """The server could not keep a change in its data directory (full disk, I/O error), so it did not make it (507).
+    """A disk would not take what had to be written (full, read-only, missing, an I/O error) (507).
 
-    At start, the data directory could not be used: another server holds it,
-    or a file in it is damaged (the message names the file and the offset).
+    On the server: it could not keep a change in its data directory, so it did
+    not make it; at start, the data directory could not be used (another
+    server holds it, or a file in it is damaged: the message names the file and
+    the offset), or its temporary directory could not be written. On the
+    client: ``Session.start()`` could not make the directory for the server's
+    log, or a frame could not be written for the server to read. ``path`` says
+    where; the message says what to free or to point elsewhere (``TMPDIR``).
     """
 
     code = "storage"
     status = 507
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        """The file or directory that could not be written or used, when one is known."""
 
 
 @public

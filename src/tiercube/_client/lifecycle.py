@@ -13,7 +13,6 @@ import secrets
 import selectors
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import msgspec
 from tiercube._client.core import SessionCore
 from tiercube._client.endpoints import EndpointListener, HandlerT, HttpMethod
 from tiercube._config import Bootstrap, SessionConfig
+from tiercube._temporary import owned_directory, storage_errors
 from tiercube._wire import paths
 from tiercube._wire.messages import EndpointRegistration
 from tiercube.errors import ServerStartError, ServerUnavailableError
@@ -71,8 +71,8 @@ class ServerProcess:
     ) -> ServerProcess:
         """Start the server child; ``while_starting`` runs here while it boots."""
         token = secrets.token_urlsafe(32)
-        logs_path = Path(tempfile.mkdtemp(prefix="tiercube-session-"), "server.log")
-        with open(logs_path, "ab") as log:
+        logs_path = Path(owned_directory("session", until_exit=True), "server.log")
+        with storage_errors(str(logs_path), "create the server's log"), open(logs_path, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tiercube._server.child"],
                 stdin=subprocess.PIPE,
@@ -94,7 +94,7 @@ class ServerProcess:
             raise
         url = _read_ready_line(process, logs_path)
         server = cls(process, url, token, logs_path, _STOP_TIMEOUT_WITH_DATA if config.data_dir is not None else 10.0)
-        # Normal interpreter exit stops the server even if close() was never called.
+        # Normal interpreter exit stops the server even if close() was never called (stop() unregisters it).
         atexit.register(server.stop)
         return server
 
@@ -139,7 +139,12 @@ class ServerProcess:
             )
 
     def stop(self, timeout: float | None = None) -> None:
-        """Ask the server to stop (end-of-file on its stdin), then make sure it did (after ``stop_timeout``)."""
+        """Ask the server to stop (end-of-file on its stdin), then make sure it did (after ``stop_timeout``).
+
+        ``atexit`` lets go of this object then: a closed session is not kept
+        until the interpreter exits (its log is: it is removed at exit).
+        """
+        atexit.unregister(self.stop)
         timeout = self.stop_timeout if timeout is None else timeout
         if self.process.poll() is None:
             assert self.process.stdin is not None
