@@ -52,7 +52,7 @@ def stopped(pid: int) -> Generator[None]:
 def test_a_stopped_server_fails_calls_after_the_timeout_and_health_says_why() -> None:
     with tiercube.Session.start(timeout=2.0) as owner:
         owner.create_table("t", data_types={"x": "int64"}).append((1,))
-        client = tiercube.connect(owner.url, timeout=1.0)
+        client = tiercube.connect(owner.url, timeout=1.0, require=tiercube.ReadOnlySession)
         assert client.tables["t"].row_count == 1
         assert 0 < client.health() < 1.0
         assert 0 < owner.health() < 1.0
@@ -89,7 +89,7 @@ def test_the_owner_health_says_an_exited_server_has_exited() -> None:
 
 def test_timeout_none_waits_for_a_server_that_comes_back() -> None:
     with tiercube.Session.start() as owner:
-        client = tiercube.connect(owner.url, timeout=None)
+        client = tiercube.connect(owner.url, timeout=None, require=tiercube.ReadOnlySession)
         pid = server_pid(owner)
         os.kill(pid, signal.SIGSTOP)
         # Continued after longer than a short timeout would have allowed.
@@ -130,7 +130,7 @@ def test_running_out_of_memory_is_a_503_and_the_connection_stays_usable() -> Non
         cube = owner.create_cube(owner.read_arrow(data, table_name="t", keys=["id"]))
         # The same query on a small table first: the server's thread pools start before the limit, not under it.
         owner.create_cube(owner.read_arrow(data.slice(0, 1000), table_name="warm", keys=["id"])).query("qty.SUM", levels=["id"])
-        client = tiercube.connect(owner.url)
+        client = tiercube.connect(owner.url, require=tiercube.ReadOnlySession)
         assert client.tables["t"].row_count == rows
         with address_space_limited(server_pid(owner), 4 << 20):
             # A group by a level with a member per row needs hundreds of megabytes it cannot map.

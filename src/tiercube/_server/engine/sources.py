@@ -139,7 +139,7 @@ def _binary(path: str | CloudLocation, access: Access) -> Generator[IO[bytes]]:
 def _read_arrow(path: str) -> pa.Table:
     # Read into memory the server owns, never mapped: a table over a mapped file changed when the
     # file was rewritten, and killed the server with SIGBUS when it was truncated.
-    with pa.OSFile(path) as file:
+    with pa.OSFile(path, "rb") as file:
         table = pa.ipc.open_file(file).read_all()
     # The file is the caller's bytes: a corrupt one must fail here, not in every later query.
     table.validate(full=True)
