@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,16 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 import tiercube
 from tests.test_session_lifecycle import alive
+from tiercube._server.app import AnswerUnexpected
 from tiercube._server.main import STOP_GRACE
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
@@ -338,3 +346,36 @@ def test_tiercube_serve_says_its_temporary_directory_is_unusable_not_that_it_can
     assert result.returncode == 2, result.stderr
     assert "tiercube serve: cannot create a temporary directory" in result.stderr
     assert "TMPDIR" in result.stderr and "cannot listen" not in result.stderr
+
+
+def test_a_500_answers_and_leaves_the_connection_open() -> None:
+    async def bug(request: Request) -> Response:
+        raise RuntimeError("a bug in a route")
+
+    async def fine(request: Request) -> Response:
+        return Response(b"fine")
+
+    # The server's own error handling (app.py) around routes of its own: one with a bug in it.
+    app = Starlette(routes=[Route("/bug", bug), Route("/fine", fine)], middleware=[Middleware(AnswerUnexpected)])
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+    serving = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    serving.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        with socket.create_connection(sock.getsockname(), timeout=10) as connection:
+            reader = connection.makefile("rb")
+            answers = []
+            for target in ("/bug", "/fine"):  # one connection, two requests
+                connection.sendall(f"GET {target} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+                head = [reader.readline()]
+                while head[-1] not in (b"\r\n", b""):
+                    head.append(reader.readline())
+                length = next(int(line.split(b":")[1]) for line in head if line.lower().startswith(b"content-length"))
+                answers.append((head[0].split()[1], reader.read(length)))
+        assert answers[0][0] == b"500" and b"internal error (RuntimeError)" in answers[0][1]
+        assert answers[1] == (b"200", b"fine")
+    finally:
+        server.should_exit = True
+        serving.join(10)
