@@ -366,7 +366,7 @@ def test_a_500_answers_and_leaves_the_connection_open() -> None:
             time.sleep(0.01)
         with socket.create_connection(sock.getsockname(), timeout=10) as connection:
             reader = connection.makefile("rb")
-            answers = []
+            answers: list[tuple[bytes, bytes]] = []
             for target in ("/bug", "/fine"):  # one connection, two requests
                 connection.sendall(f"GET {target} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
                 head = [reader.readline()]
