@@ -22,7 +22,6 @@ from tiercube.errors import ProtocolError, ServerTimeoutError, ServerUnavailable
 T = TypeVar("T")
 
 
-
 @functools.cache
 def _system_trust() -> ssl.SSLContext:
     return ssl.create_default_context()
