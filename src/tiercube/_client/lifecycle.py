@@ -2,7 +2,9 @@
 
 The server is a child process. It reads end-of-file on its stdin when the
 owner goes away, however the owner goes (SIGKILL included), and stops: it
-never outlives the process that started it.
+never outlives the process that started it (if serving has not ended 10
+seconds later, a client not reading its answer, it exits anyway: see
+``tiercube._server.main.STOP_GRACE``).
 """
 
 from __future__ import annotations
