@@ -38,7 +38,7 @@ from tiercube.capabilities import Capability
 
 # The contract's capability groups, by the names of the members that make them.
 SESSION_GROUPS: dict[str, frozenset[str]] = {
-    "query": frozenset({"cubes", "query_mdx", "link", "url", "close", "capabilities"}),
+    "query": frozenset({"cubes", "query_mdx", "link", "url", "close", "capabilities", "health"}),
     "read model": frozenset({"tables", "stats"}),
     "edit model and data": frozenset({"create_table", "create_cube"}),
     "cloud loading": frozenset({"read_csv", "read_parquet"}),

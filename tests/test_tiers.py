@@ -290,7 +290,7 @@ def test_minimal_when_the_server_is_not_tiercube(servers: Servers) -> None:
             assert held(report) == ""
             assert {c.reason for c in report.conditions} == {"the server's /versions/rest is not a tiercube versions document"}
             assert_readable(report, "MinimalSession")
-            assert public(session) == {"capabilities", "close", "cubes", "link", "query_mdx", "url"}
+            assert public(session) == {"capabilities", "close", "cubes", "health", "link", "query_mdx", "url"}
 
 
 def test_minimal_when_the_wire_protocol_differs(servers: Servers) -> None:

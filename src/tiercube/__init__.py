@@ -84,6 +84,7 @@ _LAZY = {
     "S3Location": "tiercube._client.sources",
     "Security": "tiercube._client.security",
     "ServerStartError": "tiercube.errors",
+    "ServerTimeoutError": "tiercube.errors",
     "ServerUnavailableError": "tiercube.errors",
     "Session": "tiercube._client.owner",
     "SessionConfig": "tiercube._config",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from tiercube._config import SessionConfig
     from tiercube._server.main import configure_logging, serve
+    from tiercube._temporary import private_directory, storage_errors
     from tiercube.errors import ClusterError, InvalidRequestError, StorageError
 
     try:
@@ -35,8 +35,13 @@ def _serve(args: argparse.Namespace) -> int:
     except InvalidRequestError as error:
         print(f"tiercube serve: {error}", file=sys.stderr)
         return 2
-    log_file = args.log_file or str(Path(tempfile.mkdtemp(prefix="tiercube-serve-"), "server.log"))
-    configure_logging(log_file)
+    try:
+        log_file = args.log_file or str(Path(private_directory("tiercube-serve-"), "server.log"))
+        with storage_errors(log_file, "write the log to"):
+            configure_logging(log_file)
+    except StorageError as error:
+        print(f"tiercube serve: {error}", file=sys.stderr)
+        return 2
 
     def ready(url: str) -> None:
         print(f"tiercube session server at {url} (log: {log_file}); stop with Ctrl+C", flush=True)

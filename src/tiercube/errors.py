@@ -9,7 +9,8 @@ carries what the server knew (as psycopg's ``Error.diag`` does)::
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
     ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable, busy or stopping
-    │   └── StorageError        507: the server could not keep a change in its data directory
+    │   ├── ServerTimeoutError  the server did not answer within the client's timeout (stopped, frozen)
+    │   └── StorageError        507: a disk would not take a change, a log or a temporary file
     ├── ProtocolError           the answer is not what a tiercube server says
     ├── ClusterError            503: a cluster worker is gone, or a distributed table lost a partition
     ├── CapabilityError         connect(require=...) was not granted
@@ -144,15 +145,48 @@ class ServerUnavailableError(TiercubeError):
 
 
 @public
-class StorageError(ServerUnavailableError):
-    """The server could not keep a change in its data directory (full disk, I/O error), so it did not make it (507).
+class ServerTimeoutError(ServerUnavailableError):
+    """The server did not answer within the client's ``timeout`` (``connect(timeout=)``, ``Session.start(timeout=)``).
 
-    At start, the data directory could not be used: another server holds it,
-    or a file in it is damaged (the message names the file and the offset).
+    It accepted the connection but sent nothing back in time: it is stopped
+    (SIGSTOP), frozen, or busier than the timeout allows. The call is
+    abandoned and its connection closed, which the server treats as a client
+    that went away: work it had not finished is cancelled. ``session.health()``
+    tells a frozen server from a live one; pass a larger ``timeout`` (or None,
+    no limit) for loads and queries that take longer.
+    """
+
+    code = "server_timeout"
+    status = 504
+
+    def __init__(self, message: str, *, url: str | None = None, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        """The server's URL."""
+        self.timeout = timeout
+        """The seconds the client waited for an answer."""
+
+
+@public
+class StorageError(ServerUnavailableError):
+    """A disk would not take what had to be written (full, read-only, missing, an I/O error) (507).
+
+    On the server: it could not keep a change in its data directory, so it did
+    not make it; at start, the data directory could not be used (another
+    server holds it, or a file in it is damaged: the message names the file and
+    the offset), or its temporary directory could not be written. On the
+    client: ``Session.start()`` could not make the directory for the server's
+    log, or a frame could not be written for the server to read. ``path`` says
+    where; the message says what to free or to point elsewhere (``TMPDIR``).
     """
 
     code = "storage"
     status = 507
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        """The file or directory that could not be written or used, when one is known."""
 
 
 @public

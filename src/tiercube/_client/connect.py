@@ -25,6 +25,7 @@ from tiercube._client.sessions import (
     ReadOnlySession,
     RemoteSession,
 )
+from tiercube._client.timeouts import DEFAULT_TIMEOUT
 from tiercube._wire.tiers import CapabilityReport, TierName
 from tiercube.capabilities import Capability
 from tiercube.errors import CapabilityError
@@ -34,6 +35,7 @@ P = TypeVar("P")
 
 Location: TypeAlias = "Path | str | None"
 Credentials: TypeAlias = "Authenticate | ClientCertificate | None"
+Timeout: TypeAlias = "float | None"
 
 
 class Connecting:
@@ -47,26 +49,27 @@ class Connecting:
 
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: None = None, certificate_authority: Location = None) -> ReadOnlySession | MinimalSession: ...
+    def connect(url: str, *, authentication: None = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> ReadOnlySession | MinimalSession: ...
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None) -> AnySession: ...
+    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AnySession: ...
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, require: type[TierT]) -> TierT: ...
+    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[TierT]) -> TierT: ...
     @overload
     @staticmethod
     @deprecated("require= takes one tier class (or a capability marker): a union of tiers is not a tier")
-    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, require: UnionType) -> Never: ...
+    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: UnionType) -> Never: ...
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, require: Capability[P]) -> P: ...
+    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: Capability[P]) -> P: ...
     @staticmethod
     def connect(
         url: str,
         *,
         authentication: Credentials = None,
         certificate_authority: Location = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         require: type[Any] | Capability[Any] | UnionType | None = None,
     ) -> object:
         """Connect to a running session server and return the session it grants.
@@ -81,6 +84,10 @@ class Connecting:
         ``certificate_authority`` is the CA file that signed the server's
         certificate, when it is not a public one.
 
+        ``timeout`` is how many seconds a call waits for the server to answer
+        (default 300); past it the call raises ``ServerTimeoutError`` instead
+        of hanging on a stopped server. None waits forever.
+
         ``require`` names what the caller needs: a tier class, returned as
         exactly that class when the server grants at least its capabilities,
         or a marker from ``tiercube.capabilities`` such as ``SHARED_FILE_LOADING``.
@@ -90,7 +97,8 @@ class Connecting:
         are lost when it restarts.
 
         Raises ``AuthenticationError`` for rejected credentials,
-        ``ServerUnavailableError`` when nothing answers at ``url``, and
+        ``ServerUnavailableError`` when nothing answers at ``url`` (``ServerTimeoutError``
+        when something accepts the connection but does not answer in time), and
         ``ProtocolError`` when ``/versions/rest`` does not exist there.
         """
         wanted = _wanted(require)
@@ -102,6 +110,7 @@ class Connecting:
             authentication=header_auth,
             client_certificate=authentication if isinstance(authentication, ClientCertificate) else None,
             certificate_authority=certificate_authority,
+            timeout=timeout,
         )
         try:
             report, nonce = evaluate(connection.url, fetch_document(connection), credentials_given=authentication is not None)

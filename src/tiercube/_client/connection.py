@@ -13,10 +13,11 @@ import pyarrow as pa
 
 from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._client.endpoints import ON_BEHALF_OF
+from tiercube._client.timeouts import CONNECT_TIMEOUT, DEFAULT_TIMEOUT
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import arrow_ipc, paths
 from tiercube._wire.messages import ErrorBody
-from tiercube.errors import ProtocolError, ServerUnavailableError, TiercubeError
+from tiercube.errors import ProtocolError, ServerTimeoutError, ServerUnavailableError, TiercubeError
 
 T = TypeVar("T")
 
@@ -52,8 +53,11 @@ class Connection:
         authentication: Authenticate | None = None,
         client_certificate: ClientCertificate | None = None,
         certificate_authority: Path | str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
+        """Seconds a call waits for the server to answer (between two reads of the answer); None: forever."""
         # Asked for headers on every request, so tokens may refresh (merged here: an httpx.Auth flow
         # costs a generator and a request copy per request).
         self._authenticate = authentication
@@ -61,14 +65,17 @@ class Connection:
             base_url=self.url,
             verify=_tls_context(self.url, certificate_authority, client_certificate),
             headers={paths.CLIENT_VERSION_HEADER: __version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)},
-            # Loads and queries are bounded by the server; only connecting is bounded here.
-            timeout=httpx.Timeout(None, connect=10.0),
+            # A frozen server accepts connections (the kernel does) but never answers: reads are bounded too.
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
         )
 
     share_proof: str | None = None
     """The server's share nonce as this client read it: proof of condition d, sent with every request."""
 
-    def request(self, method: str, path: str, body: object = None) -> httpx.Response:
+    def request(
+        self, method: str, path: str, body: object = None, *, timeout: float | None = None, anonymous: bool = False
+    ) -> httpx.Response:
+        """Send one request; ``timeout`` (seconds) overrides the connection's for it, ``anonymous`` sends no credentials."""
         content = msgspec.json.encode(body) if body is not None else None
         headers = {"content-type": paths.JSON} if content is not None else {}
         if self.share_proof is not None:
@@ -76,12 +83,29 @@ class Connection:
         delegation = ON_BEHALF_OF.get()
         if delegation is not None:
             headers[paths.DELEGATION_HEADER] = delegation
-        if self._authenticate is not None:
+        if self._authenticate is not None and not anonymous:
             headers.update(self._authenticate(self.url + path))
         if self._client.is_closed:
             raise ServerUnavailableError(f"this session's connection to {self.url} is closed")
+        waited = self.timeout if timeout is None else timeout
         try:
-            response = self._client.request(method, path, content=content, headers=headers)
+            response = self._client.request(
+                method, path, content=content, headers=headers, timeout=httpx.Timeout(waited, connect=CONNECT_TIMEOUT)
+            )
+        except httpx.ConnectTimeout:
+            raise ServerTimeoutError(
+                f"the tiercube server at {self.url} did not accept a connection within {CONNECT_TIMEOUT:g} s",
+                url=self.url,
+                timeout=CONNECT_TIMEOUT,
+            ) from None
+        except httpx.TimeoutException:
+            within = "in time" if waited is None else f"within {waited:g} s"
+            raise ServerTimeoutError(
+                f"the tiercube server at {self.url} did not answer {method} {path} {within}: it is stopped, "
+                "frozen or busier than that; session.health() tells which, and a larger timeout= (or None) waits longer",
+                url=self.url,
+                timeout=waited,
+            ) from None
         except httpx.TransportError as error:
             raise ServerUnavailableError(f"cannot reach the tiercube server at {self.url}: {error}") from None
         if response.is_success:

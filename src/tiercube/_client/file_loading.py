@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +36,7 @@ from tiercube._client.sources import (
     wire_path,
 )
 from tiercube._public import public
+from tiercube._temporary import owned_directory, storage_errors
 from tiercube._wire.messages import ArrowFileSource, OnDuplicateKeys, ParquetSource
 from tiercube.errors import LoadError
 
@@ -58,15 +58,16 @@ class DataFrameLike(Protocol):
 
 @contextmanager
 def shared_arrow_file(table: pa.Table, label: str) -> Generator[ArrowFileSource]:
-    """Write ``table`` where the server can memory-map it; remove it afterwards. ``label``: how
+    """Write ``table`` where the server can read it (into its own memory); remove it afterwards. ``label``: how
     errors name it (the caller's frame or table)."""
     import pyarrow as pa
 
-    directory = tempfile.mkdtemp(prefix="tiercube-transfer-")
+    directory = owned_directory("transfer")
     try:
         file_path = str(Path(directory, "data.arrow"))
-        with pa.OSFile(file_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
+        with storage_errors(file_path, f"write {label} to"), pa.OSFile(file_path, "wb") as sink:
+            with pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
         yield ArrowFileSource(file_path, label)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

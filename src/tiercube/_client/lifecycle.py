@@ -2,7 +2,9 @@
 
 The server is a child process. It reads end-of-file on its stdin when the
 owner goes away, however the owner goes (SIGKILL included), and stops: it
-never outlives the process that started it.
+never outlives the process that started it (if serving has not ended 10
+seconds later, a client not reading its answer, it exits anyway: see
+``tiercube._server.main.STOP_GRACE``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import secrets
 import selectors
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ import msgspec
 from tiercube._client.core import SessionCore
 from tiercube._client.endpoints import EndpointListener, HandlerT, HttpMethod
 from tiercube._config import Bootstrap, SessionConfig
+from tiercube._temporary import owned_directory, storage_errors
 from tiercube._wire import paths
 from tiercube._wire.messages import EndpointRegistration
-from tiercube.errors import ServerStartError
+from tiercube.errors import ServerStartError, ServerUnavailableError
 
 _START_TIMEOUT = 60.0
 _WAIT_SLICE = 0.1
@@ -71,8 +73,8 @@ class ServerProcess:
     ) -> ServerProcess:
         """Start the server child; ``while_starting`` runs here while it boots."""
         token = secrets.token_urlsafe(32)
-        logs_path = Path(tempfile.mkdtemp(prefix="tiercube-session-"), "server.log")
-        with open(logs_path, "ab") as log:
+        logs_path = Path(owned_directory("session", until_exit=True), "server.log")
+        with storage_errors(str(logs_path), "create the server's log"), open(logs_path, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tiercube._server.child"],
                 stdin=subprocess.PIPE,
@@ -94,7 +96,7 @@ class ServerProcess:
             raise
         url = _read_ready_line(process, logs_path)
         server = cls(process, url, token, logs_path, _STOP_TIMEOUT_WITH_DATA if config.data_dir is not None else 10.0)
-        # Normal interpreter exit stops the server even if close() was never called.
+        # Normal interpreter exit stops the server even if close() was never called (stop() unregisters it).
         atexit.register(server.stop)
         return server
 
@@ -120,8 +122,31 @@ class ServerProcess:
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
 
+    def check_running(self) -> None:
+        """Raise ``ServerUnavailableError`` if the server's process has exited or is stopped (SIGSTOP, a debugger).
+
+        A stopped process still holds its port, and its kernel still accepts
+        connections for it, so only its process state tells it from a slow one.
+        """
+        code = self.process.poll()
+        if code is not None:
+            raise ServerUnavailableError(
+                f"the tiercube server (pid {self.process.pid}) has exited with code {code}; the end of its log {self.logs_path}:\n"
+                + _tail(self.logs_path)
+            )
+        if _process_state(self.process.pid) in _STOPPED_STATES:
+            raise ServerUnavailableError(
+                f"the tiercube server (pid {self.process.pid}) is stopped (SIGSTOP or a debugger) and answers nothing; "
+                f"kill -CONT {self.process.pid} resumes it"
+            )
+
     def stop(self, timeout: float | None = None) -> None:
-        """Ask the server to stop (end-of-file on its stdin), then make sure it did (after ``stop_timeout``)."""
+        """Ask the server to stop (end-of-file on its stdin), then make sure it did (after ``stop_timeout``).
+
+        ``atexit`` lets go of this object then: a closed session is not kept
+        until the interpreter exits (its log is: it is removed at exit).
+        """
+        atexit.unregister(self.stop)
         timeout = self.stop_timeout if timeout is None else timeout
         if self.process.poll() is None:
             assert self.process.stdin is not None
@@ -133,6 +158,20 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
         _close_pipes(self.process)  # also when the server had stopped by itself
+
+
+# /proc/<pid>/stat's states of a process that runs no code until it is continued.
+_STOPPED_STATES = frozenset("Tt")
+
+
+def _process_state(pid: int) -> str | None:
+    """The process's state letter from /proc (``R``, ``S``, ``T``...), or None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # The command name, in parentheses, may hold spaces and parentheses: the state follows the last ')'.
+            return stat.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return None
 
 
 def _close_pipes(process: subprocess.Popen[bytes]) -> None:

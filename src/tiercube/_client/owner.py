@@ -17,6 +17,7 @@ from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
+from tiercube._client.timeouts import DEFAULT_TIMEOUT, HEALTH_TIMEOUT
 from tiercube._config import SessionConfig
 from tiercube._public import public
 
@@ -76,6 +77,7 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         *,
         cluster: str | DaskCluster | DaskClient | None = None,
         data_dir: str | Path | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> Session:
         """Start a session server and return its owner session.
 
@@ -85,7 +87,9 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         lets tables live on its workers: see ``create_table(distributed=...)``;
         it needs the ``tiercube[cluster]`` extra. With ``data_dir`` (a directory,
         created if missing) every change is kept there and the session starts
-        from what it holds: see the README's "What survives a stop". Raises ``ServerStartError``
+        from what it holds: see the README's "What survives a stop". ``timeout``
+        is how many seconds a call waits for the server to answer, as in
+        ``connect(timeout=)``. Raises ``ServerStartError``
         with the end of the server's log if it does not come up.
         """
         config_path = None if config is None or isinstance(config, SessionConfig) else str(Path(config).resolve())
@@ -105,11 +109,23 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         token = server.owner_token
         ca = config.tls.certificate if config.tls else None
         try:
-            connection = Connection(server.url, authentication=lambda url: {"Authorization": f"Bearer {token}"}, certificate_authority=ca)
+            connection = Connection(
+                server.url, authentication=lambda url: {"Authorization": f"Bearer {token}"}, certificate_authority=ca, timeout=timeout
+            )
             return cls(connection, server)
         except BaseException:
             server.stop()
             raise
+
+    def health(self, timeout: float = HEALTH_TIMEOUT) -> float:
+        """Whether the server answers now: the seconds it took to answer a request that does no work.
+
+        Raises ``ServerUnavailableError`` at once when the server's process has
+        exited or is stopped (SIGSTOP, a debugger), ``ServerTimeoutError`` when it
+        runs but does not answer within ``timeout`` seconds (frozen or swamped).
+        """
+        self._server.check_running()
+        return super().health(timeout)
 
     def close(self) -> None:
         """Stop the server (its data is gone, unless kept in a data directory) and close the connection."""

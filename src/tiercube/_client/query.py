@@ -6,6 +6,7 @@ working against servers whose wire protocol differs from this client's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from tiercube._client import display
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.scopes import Top
+from tiercube._client.timeouts import HEALTH_TIMEOUT
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
@@ -125,6 +127,20 @@ class Querying(SessionCore):
     def capabilities(self) -> CapabilityReport:
         """Conditions a to f as ``connect()`` found them, and the resulting tier."""
         return self._report
+
+    def health(self, timeout: float = HEALTH_TIMEOUT) -> float:
+        """Whether the server answers now: the seconds it took to answer a request that does no work.
+
+        Raises ``ServerTimeoutError`` when the server accepts the connection but
+        does not answer within ``timeout`` seconds (stopped with SIGSTOP, frozen,
+        or swamped), and ``ServerUnavailableError`` when nothing listens any more.
+        The owner's session also looks at the server's process first: one that
+        has exited or is stopped is said to be so at once.
+        """
+        started = time.perf_counter()
+        # Without credentials: checking a password would cost more than the answer.
+        self._connection.request("GET", paths.VERSIONS, timeout=timeout, anonymous=True)
+        return time.perf_counter() - started
 
     def query_mdx(self, mdx: str, /) -> pa.Table:
         """Run an MDX ``SELECT`` (the subset documented in ``tiercube.mdx``); same shape as ``cube.query``."""

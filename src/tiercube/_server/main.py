@@ -32,6 +32,9 @@ log = logging.getLogger("tiercube.server")
 
 PARSER_VARIABLE = "TIERCUBE_HTTP_PARSER"
 
+STOP_GRACE = 10.0
+"""Seconds the server may take to stop serving once ``stop_event`` is set (its owner is gone), before it exits anyway."""
+
 
 def configure_logging(log_file: str | None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -96,6 +99,23 @@ def _check_tls_files(config: SessionConfig) -> None:
             raise InvalidRequestError(f"TLS {what} file {path} does not exist or cannot be read")
 
 
+def _exit_unless_stopped(served: threading.Event, state: ServerState, url: str) -> None:
+    """Give serving ``STOP_GRACE`` seconds to end, then end the process, on this thread, whatever the event loop does.
+
+    uvicorn stops by waiting for every answer under way, and an answer a
+    client does not read stays under way forever: a server whose owner was
+    SIGKILLed outlived it while any client left a large answer unread. What
+    follows serving (the data directory's last snapshot) is bounded work and
+    may take its time; a change it would have kept is in the log anyway.
+    """
+    if served.wait(STOP_GRACE):
+        return
+    log.warning("session server at %s: still serving %g s after it was told to stop (a client is not reading its answer): exiting", url, STOP_GRACE)
+    state.share.remove()
+    logging.shutdown()
+    os._exit(1)
+
+
 def serve(
     config: SessionConfig,
     *,
@@ -142,7 +162,9 @@ def serve(
         if stop_event is not None:
             stop_event.wait()
             request_stop()
+            _exit_unless_stopped(served, state, url)
 
+    served = threading.Event()
     threading.Thread(target=announce, name="tiercube-ready", daemon=True).start()
     # uvicorn shuts down on SIGINT/SIGTERM, then re-raises the signal into the handler it
     # found: with the default ones that is a KeyboardInterrupt traceback or death by SIGTERM
@@ -153,6 +175,7 @@ def serve(
     try:
         server.run(sockets=[sock])
     finally:
+        served.set()
         for sig, handler in previous:
             signal.signal(sig, handler)
         state.cleanup()

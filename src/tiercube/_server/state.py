@@ -13,12 +13,12 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from tiercube._config import SessionConfig
+from tiercube._temporary import owned_directory, storage_errors
 from tiercube._server.access import Judge
 from tiercube._server.authentication import Authenticator
 from tiercube._server.cluster.connection import Cluster
@@ -38,6 +38,7 @@ from tiercube._server.file_access import FileAccess
 from tiercube._server.restrictions import Restrictions
 from tiercube._version import __version__
 from tiercube._wire.messages import AggregateStats, ServerStats, ShareProof
+from tiercube.errors import StorageError
 
 log = logging.getLogger("tiercube.server")
 
@@ -51,11 +52,16 @@ class ShareFile:
     """
 
     def __init__(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="tiercube-share-")
+        self.directory = owned_directory("share")
         self.path = os.path.join(self.directory, "nonce")
         self.nonce = secrets.token_hex(16)
-        with open(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
-            file.write(self.nonce)
+        try:
+            with storage_errors(self.path, "write the share proof to"):
+                with open(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+                    file.write(self.nonce)
+        except StorageError:
+            self.remove()
+            raise
         self.proof = ShareProof.of(self.path, self.nonce)
 
     def remove(self) -> None:

@@ -122,6 +122,10 @@ class Cluster:
             if isinstance(answer, _Lost):
                 log.warning("worker %s no longer holds %s", worker, answer.key)
                 raise ClusterError("a cluster worker no longer holds its partition (it restarted)")
+            if isinstance(answer, OSError | TimeoutError | CancelledError):
+                # The connection to the worker, not the work: it died or left while it worked.
+                log.warning("worker %s did not finish its work: %r", worker, answer)
+                raise ClusterError(f"a cluster worker did not finish its work ({type(answer).__name__}): it may have left the cluster")
             if isinstance(answer, BaseException):
                 raise answer
         return answers

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -242,7 +243,25 @@ class Partitions:
 
     def _run(self, function: Any, *args: Any) -> dict[str, Any]:
         self.check()
-        return self.cluster.run({part.worker: (part.future.key, function, args) for part in self.parts})
+        try:
+            return self.cluster.run({part.worker: (part.future.key, function, args) for part in self.parts})
+        except ClusterError:
+            self._name_the_lost_partition()
+            raise
+
+    def _name_the_lost_partition(self) -> None:
+        """A worker failed during the work: ``check``'s error, which names the table and the partition, once
+        the scheduler has seen the worker go (it hears of a killed worker within moments)."""
+        deadline = time.monotonic() + _LOSS_NOTICED_WITHIN
+        while True:
+            self.check()
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
+
+
+# Seconds the scheduler may take to drop a worker that died during a query from its list.
+_LOSS_NOTICED_WITHIN = 5.0
 
 
 def _in_order(parts: list[pa.Table], limit: int | None) -> pa.Table:

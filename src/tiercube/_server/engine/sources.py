@@ -137,8 +137,10 @@ def _binary(path: str | CloudLocation, access: Access) -> Generator[IO[bytes]]:
 
 
 def _read_arrow(path: str) -> pa.Table:
-    with pa.memory_map(path) as mapped:
-        table = pa.ipc.open_file(mapped).read_all()
+    # Read into memory the server owns, never mapped: a table over a mapped file changed when the
+    # file was rewritten, and killed the server with SIGBUS when it was truncated.
+    with pa.OSFile(path, "rb") as file:
+        table = pa.ipc.open_file(file).read_all()
     # The file is the caller's bytes: a corrupt one must fail here, not in every later query.
     table.validate(full=True)
     return table
