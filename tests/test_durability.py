@@ -328,6 +328,7 @@ with admin(served.start()) as session:
             table.append((n, "x" * 20000 + str(n)))
         except tiercube.StorageError as error:
             assert "No space left on device" in str(error) and "the change was not made" in str(error), error
+            assert error.path == "{data_dir}/log", error.path  # the field travelled with the error
             break
         acknowledged.append(n)
         n += 1

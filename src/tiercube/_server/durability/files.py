@@ -26,11 +26,11 @@ def private_directory(path: Path) -> Path:
         path.mkdir(mode=0o700, parents=True)
     except FileExistsError:
         if not path.is_dir():
-            raise StorageError(f"data directory {path} is not a directory") from None
+            raise StorageError(f"data directory {path} is not a directory", path=str(path)) from None
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
             log.warning("%s can be read by other users; it holds password hashes and data: chmod 700 it", path)
     except OSError as error:
-        raise StorageError(f"cannot create the data directory {path}: {error.strerror}") from None
+        raise StorageError(f"cannot create the data directory {path}: {error.strerror}", path=str(path)) from None
     return path
 
 
@@ -72,7 +72,7 @@ def replace_durably(path: Path, data: bytes) -> None:
 
 def damaged(path: Path, offset: int, what: str) -> StorageError:
     """The error for a damaged file of the data directory: the server does not start from part of its data."""
-    return StorageError(f"{path}, offset {offset}: {what}. The data directory is damaged: restore it from a backup")
+    return StorageError(f"{path}, offset {offset}: {what}. The data directory is damaged: restore it from a backup", path=str(path))
 
 
 def lock(directory: Path) -> int:
@@ -84,7 +84,7 @@ def lock(directory: Path) -> int:
     except BlockingIOError:
         holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
         os.close(descriptor)
-        raise StorageError(f"data directory {directory} is in use by another tiercube server (process {holder})") from None
+        raise StorageError(f"data directory {directory} is in use by another tiercube server (process {holder})", path=str(directory)) from None
     os.ftruncate(descriptor, 0)
     os.write(descriptor, f"{os.getpid()}\n".encode())
     return descriptor

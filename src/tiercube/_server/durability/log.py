@@ -60,7 +60,7 @@ def create_segment(directory: Path, number: int) -> None:
         fsync_path(directory)
     except OSError as error:
         path.unlink(missing_ok=True)  # a full disk: the next try starts afresh
-        raise StorageError(f"cannot start log segment {path}: {error.strerror}") from None
+        raise StorageError(f"cannot start log segment {path}: {error.strerror}", path=str(path)) from None
 
 
 class _Waiting:
@@ -119,7 +119,7 @@ class LogWriter:
         error: StorageError | None = StorageError("the change was not recorded (an internal error: the server's log says more)")
         try:
             if self._broken is not None:
-                raise StorageError(self._broken)
+                raise StorageError(self._broken, path=str(self.directory))
             group = self.next_record
             buffers = [part for i, waiting in enumerate(batch) for part in waiting.body.framed(group + i, group)]
             try:
@@ -134,7 +134,7 @@ class LogWriter:
                     f"the server could not write to its data directory {self.directory} ({failure.strerror}); "
                     "it takes no more changes: restart it"
                 )
-                raise StorageError(self._broken) from None
+                raise StorageError(self._broken, path=str(self.directory)) from None
             self.next_record += len(batch)
             self.size += written
             self.written += written
@@ -152,10 +152,11 @@ class LogWriter:
             os.ftruncate(self._descriptor, self.size)
         except OSError:
             self._broken = f"the server could not write to its data directory {self.directory} ({failure.strerror}); restart it"
-            return StorageError(self._broken)
+            return StorageError(self._broken, path=str(self.directory))
         return StorageError(
             f"the server could not write to its data directory {self.directory} ({failure.strerror}); "
-            "the change was not made: free some space there and try again"
+            "the change was not made: free some space there and try again",
+            path=str(self.directory),
         )
 
     def rotate(self) -> int:
