@@ -119,8 +119,10 @@ PROTOCOLS: dict[Any, tuple[str, ...]] = {
     capabilities.SupportsEditing: ("query", "read model", "edit model and data"),
     capabilities.SupportsCloudLoading: EDITING_TIER,
     capabilities.SupportsFileLoading: (*EDITING_TIER, "shared-file-system loading"),
-    capabilities.SupportsSecurity: ("security management",),
-    capabilities.SupportsLifecycle: ("owner lifecycle",),
+    # Every tier queries: a protocol of any other group includes query, so that
+    # ``with connect(..., require=SECURITY) as session:`` and ``session.close()`` type-check.
+    capabilities.SupportsSecurity: ("query", "security management"),
+    capabilities.SupportsLifecycle: ("query", "owner lifecycle"),
 }
 MARKERS: dict[Capability[object], object] = {
     capabilities.QUERY: capabilities.SupportsQuery,
