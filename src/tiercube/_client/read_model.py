@@ -14,7 +14,8 @@ from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
 from tiercube._wire.column_types import ColumnType, describe_type
-from tiercube._wire.messages import Partition, ServerStats, TableInfo, TableQuery
+from tiercube._wire.messages import Partition, TableInfo, TableQuery
+from tiercube._wire.stats import ServerStats
 
 if TYPE_CHECKING:
     import pyarrow as pa
