@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import msgspec
 
 from tiercube._client import display
-from tiercube._client.conditions import Column
+from tiercube._client.levels import Level
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.measures import Measure, MeasureExpression
@@ -20,41 +20,16 @@ from tiercube._wire.cubes import (
     CubeInfo,
     HierarchyInfo,
     LevelDefinition,
-    LevelInfo,
     MeasureInfo,
     SetHierarchy,
     SetMeasure,
 )
-from tiercube._wire.column_types import ColumnType, describe_type
 
 if TYPE_CHECKING:
     # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
     from tiercube._client.connection import Connection
 
 CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]
-
-
-@public
-class Level(Column):
-    """A level of a hierarchy; compare it to build filters: ``levels["Region"] == "EU"``.
-
-    A level shows a column of one of the cube's tables, and its conditions are
-    conditions on that column: usable in queries, measures and restrictions alike.
-    """
-
-    __slots__ = ("hierarchy", "column", "data_type")
-
-    def __init__(self, info: LevelInfo, hierarchy: str) -> None:
-        super().__init__(info.name, info.table)
-        self.hierarchy = hierarchy
-        self.column = info.column
-        self.data_type: ColumnType = info.data_type
-
-    def _target(self) -> tuple[str, str | None]:
-        return self.column, self.table
-
-    def __repr__(self) -> str:
-        return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {describe_type(self.data_type)})>"
 
 
 @public

@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from tiercube._client import display
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
+from tiercube._client.levels import Level
+from tiercube._client.measures import Measure
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
@@ -43,13 +45,16 @@ class QueryCube(ServerObject):
 
     def query(
         self,
-        *measures: str,
-        levels: str | Sequence[str] = (),
+        *measures: str | Measure,
+        levels: str | Level | Sequence[str | Level] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
         result_limit: int | None = None,
     ) -> pa.Table:
         """Aggregate ``measures`` by ``levels``: one column per level, then one per measure.
+
+        Measures and levels are given by name or as the objects the cube hands out
+        (``cube.measures["qty.SUM"]``, ``cube.levels["region"]``).
 
         ``filter`` restricts level members (``cube.levels["Region"] == "EU"``, or
         ``tiercube.level("Region") == "EU"`` without the cube's structure).
@@ -59,7 +64,7 @@ class QueryCube(ServerObject):
         """
         body = CubeQuery(
             measures=[name_of(m, "a measure") for m in measures],
-            levels=[name_of(level, "a level") for level in ([levels] if isinstance(levels, str) else levels)],
+            levels=[name_of(level, "a level") for level in ([levels] if isinstance(levels, str | Level) else levels)],
             filter=filter.to_wire() if filter is not None else None,
             include_totals=include_totals,
             max_rows=result_limit,
