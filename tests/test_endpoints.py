@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 import tiercube
@@ -31,6 +33,19 @@ def test_custom_endpoint_answers_with_the_owners_function(fresh_owner: tiercube.
 
     posted = httpx.post(f"{fresh_owner.url}/api/custom/echo", json={"a": [1, 2]}, auth=(ADMIN.username, ADMIN.password))
     assert posted.json() == {"a": [1, 2]}
+
+
+def test_an_async_endpoint_is_awaited(fresh_owner: tiercube.Session) -> None:
+    """``async def`` handlers type-check as handlers; each call runs to its end, its await included."""
+
+    @fresh_owner.endpoint("later")
+    async def later(request: tiercube.EndpointRequest) -> dict[str, object]:
+        await asyncio.sleep(0.01)
+        return {"asked_by": request.user, "tables": list(fresh_owner.tables)}
+
+    answer = httpx.get(f"{fresh_owner.url}/api/custom/later", auth=(USER.username, USER.password))
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"asked_by": "user", "tables": list(fresh_owner.tables)}
 
 
 def test_custom_endpoints_need_authentication_and_exist(fresh_owner: tiercube.Session) -> None:

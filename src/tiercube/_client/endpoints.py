@@ -9,10 +9,10 @@ from __future__ import annotations
 import hmac
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 
 import msgspec
 
@@ -47,6 +47,7 @@ class EndpointRequest:
 
 
 Handler: TypeAlias = Callable[[EndpointRequest], object]
+"""A function, or an ``async def`` function (awaited to its end for each call), of the request."""
 HandlerT = TypeVar("HandlerT", bound=Handler)
 """A decorated handler keeps its own type: ``@session.endpoint(...)`` returns the function as it was."""
 
@@ -55,8 +56,13 @@ class EndpointListener:
     """Serves the owner's handlers on 127.0.0.1 for its server to forward requests to."""
 
     def __init__(self, token: str) -> None:
-        # http.server costs about 50 ms to import: only owners who declare an endpoint pay it.
+        # http.server and asyncio cost about 50 ms each to import: only owners who declare an endpoint pay them.
+        import asyncio
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        # An ``async def`` handler returns a coroutine: run it to its end on the request's own thread
+        # (a thread of the listener, where no event loop runs), in the context that carries ON_BEHALF_OF.
+        self._run_coroutine: Callable[[Coroutine[object, object, object]], object] = asyncio.run
 
         self.handlers: dict[tuple[str, str], Handler] = {}
         listener = self
@@ -100,7 +106,10 @@ class EndpointListener:
         # answers them with what the caller may see (in this thread only).
         acting = ON_BEHALF_OF.set(request.delegation)
         try:
-            return 200, msgspec.json.encode(handler(call))
+            answer = handler(call)
+            if isinstance(answer, Coroutine):
+                answer = self._run_coroutine(cast("Coroutine[object, object, object]", answer))
+            return 200, msgspec.json.encode(answer)
         except Exception as error:  # the owner's code failed: say so, and how
             detail = "".join(traceback.format_exception_only(error)).strip()
             return 500, msgspec.json.encode(ErrorBody("endpoint_failed", f"the endpoint {request.route!r} raised {detail}"))
