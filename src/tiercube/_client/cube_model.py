@@ -97,6 +97,12 @@ class Measures(_CubeView, SnapshotMapping[Measure]):
     def _all(self) -> dict[str, Measure]:
         return {m.name: Measure(m.name, m.expression) for m in self._structure.get().measures}
 
+    # Restated with the item's own type: jedi (IPython's completer, VS Code's notebooks) follows no
+    # inherited generic __getitem__ of a live object, so ``cube.measures[name].`` completed nothing.
+    def __getitem__(self, name: str) -> Measure:
+        """The measure by name; ``NotFoundError`` names the cube's measures when there is none."""
+        return super().__getitem__(name)
+
     def _repr_html_(self) -> str:
         """For notebooks: each measure and its expression (no request once the cube knows its structure)."""
         return display.measures(self._structure.name, self._connection, self._structure.get)
@@ -138,6 +144,12 @@ class Hierarchies(_CubeView, SnapshotMapping[Hierarchy]):
     def _all(self) -> dict[str, Hierarchy]:
         return _hierarchies(self._structure.get())
 
+    # Restated with the item's own type: jedi (IPython's completer, VS Code's notebooks) follows no
+    # inherited generic __getitem__ of a live object, so ``cube.hierarchies[name].`` completed nothing.
+    def __getitem__(self, name: str) -> Hierarchy:
+        """The hierarchy by name; ``NotFoundError`` names the cube's hierarchies when there is none."""
+        return super().__getitem__(name)
+
 
 @public
 class EditableHierarchies(Hierarchies):
@@ -169,6 +181,12 @@ class Levels(_CubeView, SnapshotMapping[Level]):
 
     def _all(self) -> dict[str, Level]:
         return {level.name: level for h in _hierarchies(self._structure.get()).values() for level in h.levels}
+
+    # Restated with the item's own type: jedi (IPython's completer, VS Code's notebooks) follows no
+    # inherited generic __getitem__ of a live object, so ``cube.levels[name].`` completed nothing.
+    def __getitem__(self, name: str) -> Level:
+        """The level by name; ``NotFoundError`` names the cube's levels when there is none."""
+        return super().__getitem__(name)
 
 
 @public
