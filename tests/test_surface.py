@@ -39,7 +39,7 @@ from tiercube.capabilities import Capability
 # The contract's capability groups, by the names of the members that make them.
 SESSION_GROUPS: dict[str, frozenset[str]] = {
     "query": frozenset({"cubes", "query_mdx", "link", "url", "close", "capabilities"}),
-    "read model": frozenset({"tables", "stats"}),
+    "read model": frozenset({"tables", "stats", "model"}),
     "edit model and data": frozenset({"create_table", "create_cube"}),
     "cloud loading": frozenset({"read_csv", "read_parquet"}),
     "shared-file-system loading": frozenset({"read_arrow", "read_pandas"}),

@@ -20,7 +20,6 @@ import pytest
 import tiercube
 from tests.conftest import ADMIN, SECURED, USER
 from tests.tiers import make_sales
-from tiercube._client.model import render_model
 from typecheck import sales_model
 
 TYPE_CHECKING_INVALID_USAGE = TYPE_CHECKING
@@ -50,9 +49,10 @@ def query_by_names(session: tiercube.ReadOnlySession) -> pa.Table:
 
 
 def a_minimal_session_has_cubes_but_no_tables(session: tiercube.MinimalSession) -> None:
-    """The cube views need only query; the table views need the read-model tier."""
+    """The cube views need only query; the table views, and writing the model, the read-model tier."""
     assert_type(sales_model.sales_cube(session), sales_model.SalesCube)
     if TYPE_CHECKING_INVALID_USAGE:
+        session.model()  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
         sales_model.sales_table(session)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
 
 
@@ -66,8 +66,9 @@ def owner() -> Generator[tiercube.Session]:
 
 def test_the_checked_file_is_what_the_generator_writes(owner: tiercube.Session) -> None:
     with tiercube.connect(owner.url, authentication=USER, require=tiercube.ReadOnlySession) as read_only:
-        written = render_model(read_only)
+        written = read_only.model()
     assert written.replace(owner.url, WRITTEN_AT) == GENERATED.read_text()
+    assert owner.model() == written  # the owner reads the same model
 
 
 def test_the_command_writes_the_same_module(owner: tiercube.Session) -> None:

@@ -73,7 +73,6 @@ def _hash_password(args: argparse.Namespace) -> int:
 
 def _model(args: argparse.Namespace) -> int:
     import tiercube
-    from tiercube._client.model import render_model
     from tiercube.capabilities import READ_MODEL
 
     authentication = None
@@ -82,7 +81,7 @@ def _model(args: argparse.Namespace) -> int:
         authentication = tiercube.BasicAuthentication(args.user, password)
     try:
         with tiercube.connect(args.url, authentication=authentication, require=READ_MODEL) as session:
-            print(render_model(session), end="")
+            print(session.model(), end="")
     except tiercube.TiercubeError as error:
         print(f"tiercube model: {error}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """The typed data model: a Python module of ``Literal`` names written from a live session.
 
-``tiercube model URL > sales_model.py`` writes it. For each cube it declares
+``tiercube model URL > sales_model.py`` writes it, as does ``session.model()``. For each cube it declares
 the names of its measures, levels and hierarchies as ``Literal`` types and a
 ``Protocol`` whose ``query`` takes only those, with a function that hands the
 session's own cube out typed by it; for each table its column names, and a
@@ -15,19 +15,33 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from tiercube._version import __version__
-from tiercube.capabilities import SupportsReadModel
 
 
-def render_model(session: SupportsReadModel) -> str:
-    """The module's text for what ``session`` can read now: its tables and cubes, and their names."""
-    tables = {name: list(session.tables[name].columns) for name in sorted(session.tables)}
-    cubes: dict[str, dict[str, list[str]]] = {}
-    for name in sorted(session.cubes):
-        cube = session.cubes[name]
-        cubes[name] = {"measures": list(cube.measures), "levels": list(cube.levels), "hierarchies": list(cube.hierarchies)}
-    return _module(session.url, tables, cubes)
+class _Table(Protocol):
+    @property
+    def columns(self) -> list[str]: ...
+
+
+class _Cube(Protocol):
+    @property
+    def measures(self) -> Mapping[str, object]: ...
+    @property
+    def levels(self) -> Mapping[str, object]: ...
+    @property
+    def hierarchies(self) -> Mapping[str, object]: ...
+
+
+def render_model(url: str, tables: Mapping[str, _Table], cubes: Mapping[str, _Cube]) -> str:
+    """The module's text for a session's ``tables`` and ``cubes`` as they are now, and their names."""
+    columns = {name: list(tables[name].columns) for name in sorted(tables)}
+    structures: dict[str, dict[str, list[str]]] = {}
+    for name in sorted(cubes):
+        cube = cubes[name]
+        structures[name] = {"measures": list(cube.measures), "levels": list(cube.levels), "hierarchies": list(cube.hierarchies)}
+    return _module(url, columns, structures)
 
 
 def _module(url: str, tables: Mapping[str, list[str]], cubes: Mapping[str, Mapping[str, list[str]]]) -> str:

@@ -10,6 +10,7 @@ from tiercube._client.core import SessionCore
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import ReadOnlyCube
+from tiercube._client.model import render_model
 from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
@@ -129,6 +130,16 @@ class ModelReading(SessionCore):
         memory budget (``aggregate_memory_bytes``), how often they served, and the answers it keeps;
         with a Dask cluster, its workers and their memory (``cluster``, for admins)."""
         return self._connection.json("GET", paths.STATS, ServerStats)
+
+    def model(self) -> str:
+        """The typed data model: a Python module whose ``Literal`` names of this session's tables,
+        columns, cubes, measures, levels and hierarchies let type checkers catch a misspelt one.
+
+        Save it (``tiercube model URL > sales_model.py`` writes the same) and ask for the session's
+        objects through it: ``sales_model.sales_cube(session).query("qty.SUM", levels=["region"])``.
+        One request per table and cube.
+        """
+        return render_model(self._connection.url, Tables(self._connection, ReadOnlyTable), Cubes(self._connection, ReadOnlyCube))
 
 
 class ReadOnlyModel(ModelReading):
