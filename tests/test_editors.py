@@ -79,3 +79,9 @@ def ipython_completions(namespace: dict[str, object], text: str) -> set[str]:
 )
 def test_ipython_completes_what_a_live_cube_hands_out(live: dict[str, object], text: str, expected: set[str]) -> None:
     assert expected <= ipython_completions(live, text)
+
+
+@pytest.mark.parametrize("text", ["session.", "cube.", "cube.measures['qty.SUM']."])
+def test_ipython_offers_no_private_names_of_public_objects(live: dict[str, object], text: str) -> None:
+    offered = ipython_completions(live, text)
+    assert offered and not {name for name in offered if name.startswith("_")}

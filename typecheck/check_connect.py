@@ -132,6 +132,13 @@ def connect_requiring_a_union_of_tiers(url: str, authentication: Authentication)
         return type(admin).__name__
 
 
+def connect_requiring_tiers_held_in_a_variable(url: str, authentication: Authentication, wanted: type[LocalSession] | type[RemoteSession]) -> str:
+    """A variable holding either class: the union of both, in every checker (pyrefly once made it Never)."""
+    with tiercube.connect(url, authentication=authentication, require=wanted) as admin:
+        assert_type(admin, LocalSession | RemoteSession)
+        return type(admin).__name__
+
+
 def connect_anonymously_requiring_a_tier(url: str) -> str:
     """Without credentials, the tiers that need none may be required."""
     with tiercube.connect(url, require=ReadOnlySession) as read_only:
@@ -301,6 +308,7 @@ def test_overloads_return_what_they_say(tiers: Tiers, open_server: str, not_tier
     other_credentials(url, "token", Path("client.pem"))
     assert connect_requiring_a_union_of_tiers(url, ADMIN) == "LocalSession"
     assert connect_requiring_a_union_of_tiers(tiers.remote.url, ADMIN) == "RemoteSession"
+    assert connect_requiring_tiers_held_in_a_variable(tiers.remote.url, ADMIN, RemoteSession) == "RemoteSession"
     assert connect_anonymously_requiring_a_tier(open_server) == "ReadOnlySession"
     assert connect_anonymously_requiring_a_union(open_server) == "ReadOnlySession"
     assert connect_anonymously_requiring_a_union(not_tiercube.url) == "MinimalSession"
