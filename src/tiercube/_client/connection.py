@@ -53,7 +53,7 @@ class Connection:
         client_certificate: ClientCertificate | None = None,
         certificate_authority: Path | str | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url: str = url.rstrip("/")
         # Asked for headers on every request, so tokens may refresh (merged here: an httpx.Auth flow
         # costs a generator and a request copy per request).
         self._authenticate = authentication

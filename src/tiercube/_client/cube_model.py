@@ -39,8 +39,8 @@ class Hierarchy:
     __slots__ = ("name", "levels")
 
     def __init__(self, name: str, levels: Sequence[Level]) -> None:
-        self.name = name
-        self.levels = tuple(levels)
+        self.name: str = name
+        self.levels: tuple[Level, ...] = tuple(levels)
 
     def __repr__(self) -> str:
         return f"<Hierarchy {self.name}: {' > '.join(level.name for level in self.levels)}>"

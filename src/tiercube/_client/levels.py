@@ -20,8 +20,8 @@ class Level(Column):
 
     def __init__(self, info: LevelInfo, hierarchy: str) -> None:
         super().__init__(info.name, info.table)
-        self.hierarchy = hierarchy
-        self.column = info.column
+        self.hierarchy: str = hierarchy
+        self.column: str = info.column
         self.data_type: ColumnType = info.data_type
 
     def _target(self) -> tuple[str, str | None]:

@@ -32,10 +32,10 @@ class TableSchema:
     __slots__ = ("name", "columns", "keys", "row_count")
 
     def __init__(self, info: TableInfo) -> None:
-        self.name = info.name
+        self.name: str = info.name
         self.columns: dict[str, ColumnType] = {c.name: c.data_type for c in info.columns}
-        self.keys = tuple(info.keys)
-        self.row_count = info.row_count
+        self.keys: tuple[str, ...] = tuple(info.keys)
+        self.row_count: int = info.row_count
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TableSchema):
