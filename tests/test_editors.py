@@ -51,7 +51,10 @@ def live() -> Generator[dict[str, object]]:
     """An owner session with a table and a cube, as a notebook's namespace holds them."""
     with tiercube.Session.start() as session:
         sales = session.create_table("sales", data_types={"id": "int64", "region": "string", "qty": "int64"}, keys=["id"])
-        yield {"session": session, "cube": session.create_cube(sales)}
+        cube = session.create_cube(sales)
+        # Without security, a caller without credentials reads: a ReadOnlySession.
+        with tiercube.connect(session.url, require=tiercube.ReadOnlySession) as read_only:
+            yield {"session": session, "cube": cube, "ro": read_only}
 
 
 class Shell(Protocol):
@@ -75,13 +78,17 @@ def ipython_completions(namespace: dict[str, object], text: str) -> set[str]:
         ("cube.measures['qty.SUM'].", {"name", "definition"}),
         ("cube.levels['region'].", {"isin", "isnull", "hierarchy", "data_type"}),
         ("cube.hierarchies['region'].", {"levels", "name"}),
+        ("ro.tables['sales'].", {"query", "schema", "row_count"}),
+        ("session.tables['sales'].", {"append", "load", "query"}),
+        ("ro.cubes['sales'].", {"query", "measures", "levels"}),
+        ("ro.cubes['sales'].measures['qty.SUM'].", {"name", "definition"}),
     ],
 )
-def test_ipython_completes_what_a_live_cube_hands_out(live: dict[str, object], text: str, expected: set[str]) -> None:
+def test_ipython_completes_what_a_live_session_hands_out(live: dict[str, object], text: str, expected: set[str]) -> None:
     assert expected <= ipython_completions(live, text)
 
 
-@pytest.mark.parametrize("text", ["session.", "cube.", "cube.measures['qty.SUM']."])
+@pytest.mark.parametrize("text", ["session.", "ro.", "cube.", "ro.tables['sales'].", "cube.measures['qty.SUM']."])
 def test_ipython_offers_no_private_names_of_public_objects(live: dict[str, object], text: str) -> None:
     offered = ipython_completions(live, text)
     assert offered and not {name for name in offered if name.startswith("_")}

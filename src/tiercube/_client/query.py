@@ -135,4 +135,8 @@ class MinimalCubes(SessionCore):
     @property
     def cubes(self) -> Cubes[QueryCube]:
         """The cubes by name; each can only be queried."""
-        return Cubes(self._connection, QueryCube)
+        return _QueryCubes(self._connection, QueryCube)
+
+
+class _QueryCubes(Cubes[QueryCube]):
+    """``Cubes[QueryCube]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""

@@ -139,7 +139,7 @@ class ModelReading(SessionCore):
         objects through it: ``sales_model.sales_cube(session).query("qty.SUM", levels=["region"])``.
         One request per table and cube.
         """
-        return render_model(self._connection.url, Tables(self._connection, ReadOnlyTable), Cubes(self._connection, ReadOnlyCube))
+        return render_model(self._connection.url, _ReadOnlyTables(self._connection, ReadOnlyTable), _ReadOnlyCubes(self._connection, ReadOnlyCube))
 
 
 class ReadOnlyModel(ModelReading):
@@ -148,9 +148,17 @@ class ReadOnlyModel(ModelReading):
     @property
     def tables(self) -> Tables[ReadOnlyTable]:
         """The tables by name; each can be inspected and queried."""
-        return Tables(self._connection, ReadOnlyTable)
+        return _ReadOnlyTables(self._connection, ReadOnlyTable)
 
     @property
     def cubes(self) -> Cubes[ReadOnlyCube]:
         """The cubes by name, with their hierarchies, levels and measures."""
-        return Cubes(self._connection, ReadOnlyCube)
+        return _ReadOnlyCubes(self._connection, ReadOnlyCube)
+
+
+class _ReadOnlyTables(Tables[ReadOnlyTable]):
+    """``Tables[ReadOnlyTable]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""
+
+
+class _ReadOnlyCubes(Cubes[ReadOnlyCube]):
+    """``Cubes[ReadOnlyCube]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""
