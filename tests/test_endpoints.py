@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Literal, assert_type
+
 import httpx
 
 import tiercube
@@ -22,7 +25,12 @@ def test_custom_endpoint_answers_with_the_owners_function(fresh_owner: tiercube.
 
     @fresh_owner.endpoint("echo", method="POST")
     def echo(request: tiercube.EndpointRequest) -> object:
+        assert_type(request.method, Literal["GET", "POST", "PUT", "DELETE"])
         return request.json()
+
+    @fresh_owner.endpoint("sum", method="POST")
+    def add(request: tiercube.EndpointRequest) -> int:
+        return sum(request.json(dict[str, list[int]])["a"])
 
     answer = httpx.get(f"{fresh_owner.url}/api/custom/best", params={"limit": "1"}, auth=(USER.username, USER.password))
     assert answer.status_code == 200
@@ -31,6 +39,23 @@ def test_custom_endpoint_answers_with_the_owners_function(fresh_owner: tiercube.
 
     posted = httpx.post(f"{fresh_owner.url}/api/custom/echo", json={"a": [1, 2]}, auth=(ADMIN.username, ADMIN.password))
     assert posted.json() == {"a": [1, 2]}
+    added = httpx.post(f"{fresh_owner.url}/api/custom/sum", json={"a": [1, 2]}, auth=(ADMIN.username, ADMIN.password))
+    assert added.json() == 3
+    refused = httpx.post(f"{fresh_owner.url}/api/custom/sum", json={"a": ["x"]}, auth=(ADMIN.username, ADMIN.password))
+    assert refused.status_code == 500 and "raised msgspec.ValidationError: Expected `int`, got `str`" in refused.json()["message"]
+
+
+def test_an_async_endpoint_is_awaited(fresh_owner: tiercube.Session) -> None:
+    """``async def`` handlers type-check as handlers; each call runs to its end, its await included."""
+
+    @fresh_owner.endpoint("later")
+    async def later(request: tiercube.EndpointRequest) -> dict[str, object]:
+        await asyncio.sleep(0.01)
+        return {"asked_by": request.user, "tables": list(fresh_owner.tables)}
+
+    answer = httpx.get(f"{fresh_owner.url}/api/custom/later", auth=(USER.username, USER.password))
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"asked_by": "user", "tables": list(fresh_owner.tables)}
 
 
 def test_custom_endpoints_need_authentication_and_exist(fresh_owner: tiercube.Session) -> None:

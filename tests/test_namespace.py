@@ -18,8 +18,11 @@ from types import FunctionType
 import msgspec
 
 import tiercube
+from tiercube._client.connect import Connecting
 
 STUB = Path(tiercube.__file__).with_suffix(".pyi")
+# What the stub imports to write connect out, not to offer.
+PRIVATE_STUB_IMPORTS = {"Path", "overload", "TypeForm", "AnonymousTierT", "P", "TierT", "Capability"}
 
 
 def test_the_stub_and_the_lazy_loader_name_the_same_things_in_the_same_places() -> None:
@@ -30,12 +33,46 @@ def test_the_stub_and_the_lazy_loader_name_the_same_things_in_the_same_places() 
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
     }
+    # Re-exported in the "X as X" form: jedi completes nothing else of a stub.
+    exported = {
+        alias.name: node.module
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname == alias.name
+    }
+    # Written out in the stub: connect, which is a function assigned to a name where it lives.
+    defined = {node.name: "tiercube._client.owner" for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert not set(imported) - set(exported) - PRIVATE_STUB_IMPORTS, "a public name imported without 'as'"
+    exported |= defined
     declared = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign))
     lazy: dict[str, str] = vars(tiercube)["_LAZY"]
-    assert sorted(declared) == sorted(imported) == sorted(lazy) == sorted(tiercube.__all__)
-    for name, module in imported.items():
+    assert sorted(declared) == sorted(exported) == sorted(lazy) == sorted(tiercube.__all__)
+    for name, module in exported.items():
         # "from tiercube import agg" imports the module tiercube.agg.
         assert lazy[name] == (f"tiercube.{name}" if module == "tiercube" else module), name
+
+
+def _connect_overloads(tree: ast.Module | ast.ClassDef) -> list[str]:
+    """The overloads of ``connect`` in ``tree`` as text, with the aliases of ``_client.connect`` spelt out."""
+    return [
+        ast.unparse(node.args).replace("Location", "Path | str | None").replace("Credentials", "Authenticate | ClientCertificate | None")
+        .replace("Timeout=DEFAULT_TIMEOUT", "float | None=300.0")
+        + f" -> {ast.unparse(node.returns) if node.returns else ''}"
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name == "connect" and "overload" in map(ast.unparse, node.decorator_list)
+    ]
+
+
+def test_the_stub_writes_out_connect_as_it_is_defined() -> None:
+    """Its overloads, in order, and its docstring: what an editor shows for ``tiercube.connect``."""
+    source = ast.parse(Path(inspect.getfile(Connecting)).read_text())
+    connecting = next(node for node in source.body if isinstance(node, ast.ClassDef) and node.name == "Connecting")
+    stub = ast.parse(STUB.read_text())
+    assert _connect_overloads(stub) == _connect_overloads(connecting) and len(_connect_overloads(stub)) == 5
+    first = next(node for node in stub.body if isinstance(node, ast.FunctionDef))
+    assert ast.get_docstring(first) == inspect.getdoc(tiercube.connect)
+    assert not any("Never" in overload for overload in _connect_overloads(stub))
 
 
 def test_every_public_name_resolves() -> None:

@@ -14,9 +14,20 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
+def readme_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+
+
 def test_the_readme_shows_the_quickstart_example_as_it_is() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
-    assert (EXAMPLES / "quickstart.py").read_text() in blocks
+    assert (EXAMPLES / "quickstart.py").read_text() in readme_blocks()
+
+
+def test_every_python_example_of_the_readme_is_type_checked_as_written() -> None:
+    """Each block is the quickstart or ends a typecheck/readme_*.py file, which all five checkers judge."""
+    checked = [(EXAMPLES / "quickstart.py").read_text()]
+    checked += [path.read_text() for path in sorted((ROOT / "typecheck").glob("readme_*.py"))]
+    missing = [block for block in readme_blocks() if not any(text.endswith(f"\n{block}") or text == block for text in checked)]
+    assert not missing, "README examples without a typecheck/readme_*.py file ending with them:\n" + "\n---\n".join(missing)
 
 
 def test_the_quickstart_example_runs_and_its_shares_are_shares_of_the_region(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -95,20 +95,20 @@ def connect_requiring_a_capability(url: str, authentication: Authentication) -> 
     assert_type(editor, SupportsEditing)
     cloud = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.CLOUD_LOADING)
     assert_type(cloud, SupportsCloudLoading)
-    security = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.SECURITY)
-    assert_type(security, SupportsSecurity)
+    # Every capability protocol includes query: a session required for security is closed like any other.
+    with tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.SECURITY) as security:
+        assert_type(security, SupportsSecurity)
+        assert_type(security.cubes, tiercube.Cubes[tiercube.QueryCube])
     reader = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.READ_MODEL)
     assert_type(reader, SupportsReadModel)
     querier = tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.QUERY)
     assert_type(querier, SupportsQuery)
     for session in (loader, editor, cloud, reader, querier):
         session.close()
-    assert isinstance(security, SupportsQuery)
-    security.close()
 
     if TYPE_CHECKING_INVALID_USAGE:
         # mypy refuses a Protocol class where a concrete class is expected; use the markers.
-        tiercube.connect(url, authentication=authentication, require=SupportsFileLoading)  # type: ignore[type-var, type-abstract]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
+        tiercube.connect(url, authentication=authentication, require=SupportsFileLoading)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
         # The owner's class cannot be reached by connecting.
         tiercube.connect(url, authentication=authentication, require=tiercube.Session)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
         tiercube.connect(url, authentication=authentication, require=str)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
@@ -116,11 +116,40 @@ def connect_requiring_a_capability(url: str, authentication: Authentication) -> 
         tiercube.connect(url, authentication="admin:admin-password")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
         # Anonymous sessions have no editing member, even on the wider tier of the union.
         tiercube.connect(url).create_table  # type: ignore[union-attr]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # pyrefly: ignore[missing-attribute]  # ty: ignore[missing-attribute]
-        # A union of tiers is not a tier: every checker flags it (the overload is deprecated), and it raises.
-        tiercube.connect(url, authentication=authentication, require=LocalSession | RemoteSession)  # type: ignore[deprecated]  # pyright: ignore[reportDeprecated]  # pyrefly: ignore[deprecated]  # ty: ignore[deprecated]
+        # Only ReadOnlySession and MinimalSession are granted without credentials: asking for more is refused.
+        tiercube.connect(url, require=LocalSession)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
+        tiercube.connect(url, require=ReadOnlySession | RemoteSession)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
     untyped: Any = tiercube.connect  # as code the checkers do not see would call it
-    with pytest.raises(TypeError, match="require= takes one tier class, not the union"):
-        untyped(url, authentication=authentication, require=LocalSession | RemoteSession)
+    with pytest.raises(TypeError, match="require= takes a tier class .*, a union of them, or a marker"):
+        untyped(url, authentication=authentication, require=tiercube.Session | LocalSession)
+
+
+def connect_requiring_a_union_of_tiers(url: str, authentication: Authentication) -> str:
+    """``require=`` a union: the strongest of its tiers the server grants, typed as the union."""
+    with tiercube.connect(url, authentication=authentication, require=LocalSession | RemoteSession) as admin:
+        assert_type(admin, LocalSession | RemoteSession)
+        assert_type(admin.security, tiercube.Security)
+        return type(admin).__name__
+
+
+def connect_requiring_tiers_held_in_a_variable(url: str, authentication: Authentication, wanted: type[LocalSession] | type[RemoteSession]) -> str:
+    """A variable holding either class: the union of both, in every checker (pyrefly once made it Never)."""
+    with tiercube.connect(url, authentication=authentication, require=wanted) as admin:
+        assert_type(admin, LocalSession | RemoteSession)
+        return type(admin).__name__
+
+
+def connect_anonymously_requiring_a_tier(url: str) -> str:
+    """Without credentials, the tiers that need none may be required."""
+    with tiercube.connect(url, require=ReadOnlySession) as read_only:
+        assert_type(read_only, ReadOnlySession)
+        return type(read_only).__name__
+
+
+def connect_anonymously_requiring_a_union(url: str) -> str:
+    with tiercube.connect(url, require=ReadOnlySession | MinimalSession) as anonymous:
+        assert_type(anonymous, ReadOnlySession | MinimalSession)
+        return type(anonymous).__name__
 
 
 def create_a_table_through_the_editing_capability(url: str, authentication: Authentication) -> None:
@@ -136,8 +165,6 @@ def create_a_table_through_the_editing_capability(url: str, authentication: Auth
 
 def connect_through_the_session_class(url: str, open_url: str, authentication: Authentication) -> None:
     """``Session.connect`` is ``tiercube.connect`` with the same overloads, as in the reference system."""
-    assert tiercube.Session.connect is tiercube.connect
-    assert type(tiercube.connect).__name__ == "function" and tiercube.connect.__name__ == "connect"
     with tiercube.Session.connect(open_url) as anonymous:
         assert_type(anonymous, ReadOnlySession | MinimalSession)
     with tiercube.Session.connect(url, authentication=authentication) as granted:
@@ -147,10 +174,13 @@ def connect_through_the_session_class(url: str, open_url: str, authentication: A
     loader = tiercube.Session.connect(url, authentication=authentication, require=SHARED_FILE_LOADING)
     assert_type(loader, SupportsFileLoading)
     loader.close()
+    with tiercube.Session.connect(url, authentication=authentication, require=LocalSession | RemoteSession) as admin:
+        assert_type(admin, LocalSession | RemoteSession)
     if TYPE_CHECKING_INVALID_USAGE:
         tiercube.Session.connect(url, authentication=authentication, require=str)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
-        # Last: a checker may treat what follows a Never-typed call as unreachable.
-        tiercube.Session.connect(url, authentication=authentication, require=LocalSession | RemoteSession)  # type: ignore[deprecated]  # pyright: ignore[reportDeprecated]  # pyrefly: ignore[deprecated]  # ty: ignore[deprecated]
+    # Last: ty narrows Session.connect by this ``is``, and then judges no call of it.
+    assert tiercube.Session.connect is tiercube.connect
+    assert type(tiercube.connect).__name__ == "function" and tiercube.connect.__name__ == "connect"
 
 
 def connect_requiring_the_lifecycle(url: str, authentication: Authentication) -> None:
@@ -276,6 +306,17 @@ def test_overloads_return_what_they_say(tiers: Tiers, open_server: str, not_tier
     connect_requiring_a_capability(url, ADMIN)
     connect_through_the_session_class(url, open_server, ADMIN)
     other_credentials(url, "token", Path("client.pem"))
+    assert connect_requiring_a_union_of_tiers(url, ADMIN) == "LocalSession"
+    assert connect_requiring_a_union_of_tiers(tiers.remote.url, ADMIN) == "RemoteSession"
+    assert connect_requiring_tiers_held_in_a_variable(tiers.remote.url, ADMIN, RemoteSession) == "RemoteSession"
+    assert connect_anonymously_requiring_a_tier(open_server) == "ReadOnlySession"
+    assert connect_anonymously_requiring_a_union(open_server) == "ReadOnlySession"
+    assert connect_anonymously_requiring_a_union(not_tiercube.url) == "MinimalSession"
+
+
+def test_a_union_of_tiers_none_of_which_is_granted_raises(tiers: Tiers) -> None:
+    with pytest.raises(tiercube.CapabilityError, match=r"LocalSession \| RemoteSession was required, but .* grants ReadOnlySession"):
+        connect_requiring_a_union_of_tiers(url=tiers.owner.url, authentication=USER)
 
 
 def test_the_editing_capability_takes_every_create_table_parameter(tiers: Tiers) -> None:

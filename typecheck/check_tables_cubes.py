@@ -74,6 +74,14 @@ def read_only_cube(session: tiercube.ReadOnlySession) -> None:
     assert_type(cube.hierarchies["region"], Hierarchy)
     assert_type(cube.levels["region"], Level)
     assert_type(cube.query("qty.SUM", levels=[cube.levels["region"].name]), pa.Table)
+    # The objects the cube hands out are taken wherever their names are.
+    by_objects = cube.query(cube.measures["qty.SUM"], levels=[cube.levels["region"]])
+    assert by_objects.equals(cube.query("qty.SUM", levels=["region"]))
+    assert cube.query(cube.measures["qty.SUM"], levels=cube.levels["region"]).equals(by_objects)
+    stats = session.stats()
+    assert_type(stats, tiercube.ServerStats)
+    assert_type(stats.aggregates, tiercube.AggregateStats)
+    assert_type(stats.cluster, tiercube.ClusterStats | None)
     assert cube.fact_table == "sales" and cube.hierarchies["region"].levels[0].name == "region"
     if TYPE_CHECKING_INVALID_USAGE:
         cube.measures["double"] = cube.measures["qty.SUM"] * 2  # type: ignore[index]  # pyright: ignore[reportIndexIssue]  # pyrefly: ignore[unsupported-operation]  # ty: ignore[invalid-assignment]
@@ -81,6 +89,9 @@ def read_only_cube(session: tiercube.ReadOnlySession) -> None:
         cube.hierarchies["h"] = ["region"]  # type: ignore[index]  # pyright: ignore[reportIndexIssue]  # pyrefly: ignore[unsupported-operation]  # ty: ignore[invalid-assignment]
         del cube.hierarchies["region"]  # type: ignore[attr-defined]  # pyright: ignore[reportIndexIssue]  # pyrefly: ignore[unsupported-operation]  # ty: ignore[not-subscriptable]
         del session.cubes["sales"]  # type: ignore[attr-defined]  # pyright: ignore[reportIndexIssue]  # pyrefly: ignore[unsupported-operation]  # ty: ignore[not-subscriptable]
+        # A hierarchy is not a level, nor a table column a measure.
+        cube.query("qty.SUM", levels=[cube.hierarchies["region"]])  # type: ignore[list-item]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+        cube.query(session.tables["sales"]["qty"])  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
 
 
 def query_cube(session: tiercube.MinimalSession) -> None:

@@ -1,75 +1,206 @@
 """What ``import tiercube`` offers, for type checkers; ``__init__.py`` imports each name on first use.
 
-The two lists (these imports and ``__init__._LAZY``) are held equal by a test.
+The two lists (these imports and ``__init__._LAZY``) are held equal by a test. Every name is
+imported as ``X as X``: jedi (and the editors that use it) completes only a stub's names
+re-exported in that form, whatever ``__all__`` says.
 """
 
-from tiercube import agg, capabilities, errors
-from tiercube._client.auth import Authenticate, BasicAuthentication, ClientCertificate
-from tiercube._client.calculated import CalculatedColumn
-from tiercube._client.cloud_loading import CloudTable
-from tiercube._client.conditions import Column, Condition
+from pathlib import Path
+from typing import overload
+
+from typing_extensions import TypeForm
+
+from tiercube import (
+    agg as agg,
+    capabilities as capabilities,
+    errors as errors,
+)
+from tiercube._client.auth import (
+    Authenticate as Authenticate,
+    BasicAuthentication as BasicAuthentication,
+    ClientCertificate as ClientCertificate,
+)
+from tiercube._client.calculated import CalculatedColumn as CalculatedColumn
+from tiercube._client.cloud_loading import CloudTable as CloudTable
+from tiercube._client.connect import AnonymousTierT, P, TierT
+from tiercube._client.conditions import (
+    Column as Column,
+    Condition as Condition,
+)
 from tiercube._client.cube_model import (
-    EditableCube,
-    EditableCubes,
-    EditableHierarchies,
-    EditableMeasures,
-    Hierarchies,
-    Hierarchy,
-    Level,
-    Levels,
-    Measures,
-    ReadOnlyCube,
+    EditableCube as EditableCube,
+    EditableCubes as EditableCubes,
+    EditableHierarchies as EditableHierarchies,
+    EditableMeasures as EditableMeasures,
+    Hierarchies as Hierarchies,
+    Hierarchy as Hierarchy,
+    Levels as Levels,
+    Measures as Measures,
+    ReadOnlyCube as ReadOnlyCube,
 )
-from tiercube._client.editing import EditableTable, EditableTables
-from tiercube._client.endpoints import EndpointRequest
-from tiercube._client.file_loading import DataFrameLike, LocalTable
-from tiercube._client.measures import Measure, MeasureCondition, MeasureExpression, filtered, level, parent_value, where
-from tiercube._client.owner import Session, connect
-from tiercube._client.query import Cubes, QueryCube
-from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
-from tiercube._client.scopes import Top, at, cumulative, origin, rank, shift, siblings, switch
-from tiercube._client.security import Security
+from tiercube._client.editing import (
+    EditableTable as EditableTable,
+    EditableTables as EditableTables,
+)
+from tiercube._client.endpoints import EndpointRequest as EndpointRequest
+from tiercube._client.explorer_widget import ExplorerWidget as ExplorerWidget
+from tiercube._client.file_loading import (
+    DataFrameLike as DataFrameLike,
+    LocalTable as LocalTable,
+)
+from tiercube._client.levels import Level as Level
+from tiercube._client.measures import (
+    Measure as Measure,
+    MeasureCondition as MeasureCondition,
+    MeasureExpression as MeasureExpression,
+    filtered as filtered,
+    level as level,
+    parent_value as parent_value,
+    where as where,
+)
+from tiercube._client.owner import Session as Session
+from tiercube._client.query import (
+    Cubes as Cubes,
+    QueryCube as QueryCube,
+)
+from tiercube._client.read_model import (
+    ReadOnlyTable as ReadOnlyTable,
+    Tables as Tables,
+    TableSchema as TableSchema,
+)
+from tiercube._client.scopes import (
+    Top as Top,
+    at as at,
+    cumulative as cumulative,
+    origin as origin,
+    rank as rank,
+    shift as shift,
+    siblings as siblings,
+    switch as switch,
+)
+from tiercube._client.security import Security as Security
 from tiercube._client.sessions import (
-    AnySession,
-    LocalSession,
-    MinimalSession,
-    NoSecurityLocalSession,
-    NoSecuritySession,
-    ReadOnlySession,
-    RemoteSession,
+    AnySession as AnySession,
+    LocalSession as LocalSession,
+    MinimalSession as MinimalSession,
+    NoSecurityLocalSession as NoSecurityLocalSession,
+    NoSecuritySession as NoSecuritySession,
+    ReadOnlySession as ReadOnlySession,
+    RemoteSession as RemoteSession,
 )
-from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
-from tiercube._config import CloudStore, SessionConfig, TableConfig, TlsConfig, UserConfig
-from tiercube._version import __version__
-from tiercube._wire.column_types import ColumnType, DataType, Decimal, Duration, Time, Timestamp
-from tiercube._wire.cubes import Period
-from tiercube._wire.messages import OnDuplicateKeys, Partition, User
-from tiercube._wire.tiers import CapabilityReport, ConditionResult
+from tiercube._client.sources import (
+    CsvLoad as CsvLoad,
+    LocalFile as LocalFile,
+    ParquetLoad as ParquetLoad,
+    S3Location as S3Location,
+)
+from tiercube._config import (
+    CloudStore as CloudStore,
+    SessionConfig as SessionConfig,
+    TableConfig as TableConfig,
+    TlsConfig as TlsConfig,
+    UserConfig as UserConfig,
+)
+from tiercube._version import __version__ as __version__
+from tiercube._wire.column_types import (
+    ColumnType as ColumnType,
+    DataType as DataType,
+    Decimal as Decimal,
+    Duration as Duration,
+    Time as Time,
+    Timestamp as Timestamp,
+)
+from tiercube._wire.cubes import Period as Period
+from tiercube._wire.messages import (
+    OnDuplicateKeys as OnDuplicateKeys,
+    Partition as Partition,
+    User as User,
+)
+from tiercube._wire.stats import (
+    AggregateStats as AggregateStats,
+    ClusterStats as ClusterStats,
+    ServerStats as ServerStats,
+    WorkerStats as WorkerStats,
+)
+from tiercube._wire.tiers import (
+    CapabilityReport as CapabilityReport,
+    ConditionResult as ConditionResult,
+)
+from tiercube.capabilities import Capability
 from tiercube.errors import (
-    AuthenticationError,
-    CapabilityError,
-    ClusterError,
-    ConflictError,
-    InvalidRequestError,
-    LoadError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProtocolError,
-    QueryError,
-    QueryTimeoutError,
-    RequestTooLargeError,
-    ResourceExhaustedError,
-    ResultTooLargeError,
-    ServerStartError,
-    ServerTimeoutError,
-    ServerUnavailableError,
-    StorageError,
-    TiercubeError,
-    TooLargeForMemoryError,
-    TooManyAttemptsError,
+    AuthenticationError as AuthenticationError,
+    CapabilityError as CapabilityError,
+    ClusterError as ClusterError,
+    ConflictError as ConflictError,
+    InvalidRequestError as InvalidRequestError,
+    LoadError as LoadError,
+    NotFoundError as NotFoundError,
+    PermissionDeniedError as PermissionDeniedError,
+    ProtocolError as ProtocolError,
+    QueryError as QueryError,
+    QueryTimeoutError as QueryTimeoutError,
+    RequestTooLargeError as RequestTooLargeError,
+    ResourceExhaustedError as ResourceExhaustedError,
+    ResultTooLargeError as ResultTooLargeError,
+    ServerStartError as ServerStartError,
+    ServerTimeoutError as ServerTimeoutError,
+    ServerUnavailableError as ServerUnavailableError,
+    StorageError as StorageError,
+    TiercubeError as TiercubeError,
+    TooLargeForMemoryError as TooLargeForMemoryError,
+    TooManyAttemptsError as TooManyAttemptsError,
 )
 
+# Written out, not imported from tiercube._client.owner (where it is Session.connect assigned to a
+# name): editors then show a function with its overloads and docstring, not a variable holding one.
+# tests/test_namespace.py holds them equal to Connecting.connect's.
+@overload
+def connect(url: str, *, authentication: None = None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> ReadOnlySession | MinimalSession:
+    """Connect to a running session server and return the session it grants.
+
+    One request to ``{url}/versions/rest``, carrying the credentials, tells
+    the conditions a to f of the capability contract; the returned object's
+    class is the first tier whose conditions hold, and has exactly that
+    tier's members (``session.capabilities`` prints why).
+
+    ``authentication`` is an ``Authenticate`` callable such as
+    ``BasicAuthentication(user, password)``, or a ``ClientCertificate``.
+    ``certificate_authority`` is the CA file that signed the server's
+    certificate, when it is not a public one.
+
+    ``timeout`` is how many seconds a call waits for the server to answer
+    (default 300); past it the call raises ``ServerTimeoutError`` instead
+    of hanging on a stopped server. None waits forever.
+
+    ``require`` names what the caller needs: a tier class, returned as
+    exactly that class when the server grants at least its capabilities;
+    a union of tier classes (``LocalSession | RemoteSession``), returned as
+    the strongest of them the server grants; or a marker from
+    ``tiercube.capabilities`` such as ``SHARED_FILE_LOADING``. Otherwise
+    ``CapabilityError`` says which conditions failed and why. A tier above
+    ``ReadOnlySession`` needs credentials: the type checker refuses
+    ``require=LocalSession`` without ``authentication=``.
+
+    Changes made through a connected session live in the server's memory;
+    they survive a restart only when the server has a data directory.
+
+    Raises ``AuthenticationError`` for rejected credentials,
+    ``ServerUnavailableError`` when nothing answers at ``url`` (``ServerTimeoutError``
+    when something accepts the connection but does not answer in time), and
+    ``ProtocolError`` when ``/versions/rest`` does not exist there.
+    """
+@overload
+def connect(url: str, *, authentication: Authenticate | ClientCertificate | None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> AnySession: ...
+@overload
+def connect(url: str, *, authentication: Authenticate | ClientCertificate | None = None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: Capability[P]) -> P: ...
+@overload
+def connect(url: str, *, authentication: None = None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: TypeForm[AnonymousTierT]) -> AnonymousTierT: ...
+@overload
+def connect(url: str, *, authentication: Authenticate | ClientCertificate | None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: TypeForm[TierT]) -> TierT: ...
+
+
 __all__ = [
+    "AggregateStats",
     "AnySession",
     "Authenticate",
     "AuthenticationError",
@@ -81,6 +212,7 @@ __all__ = [
     "CloudStore",
     "CloudTable",
     "ClusterError",
+    "ClusterStats",
     "Column",
     "ColumnType",
     "Condition",
@@ -99,6 +231,7 @@ __all__ = [
     "EditableTable",
     "EditableTables",
     "EndpointRequest",
+    "ExplorerWidget",
     "Hierarchies",
     "Hierarchy",
     "InvalidRequestError",
@@ -135,6 +268,7 @@ __all__ = [
     "S3Location",
     "Security",
     "ServerStartError",
+    "ServerStats",
     "ServerTimeoutError",
     "ServerUnavailableError",
     "Session",
@@ -152,6 +286,7 @@ __all__ = [
     "Top",
     "User",
     "UserConfig",
+    "WorkerStats",
     "__version__",
     "agg",
     "at",

@@ -1,4 +1,4 @@
-"""The ``tiercube`` command: ``serve``, ``demo`` and ``hash-password``."""
+"""The ``tiercube`` command: ``serve``, ``demo``, ``hash-password`` and ``model``."""
 
 from __future__ import annotations
 
@@ -76,6 +76,23 @@ def _hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace) -> int:
+    import tiercube
+    from tiercube.capabilities import READ_MODEL
+
+    authentication = None
+    if args.user:
+        password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass(f"password of {args.user}: ")
+        authentication = tiercube.BasicAuthentication(args.user, password)
+    try:
+        with tiercube.connect(args.url, authentication=authentication, require=READ_MODEL) as session:
+            print(session.model(), end="")
+    except tiercube.TiercubeError as error:
+        print(f"tiercube model: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from tiercube._version import PROTOCOL_VERSION, __version__
 
@@ -118,6 +135,15 @@ def parser() -> argparse.ArgumentParser:
 
     hashing = commands.add_parser("hash-password", help="print an scrypt hash for a config file's password_hash")
     hashing.set_defaults(run=_hash_password)
+
+    model = commands.add_parser(
+        "model",
+        help="print a Python module of the session's names (tables, columns, cubes, measures, levels) as Literal "
+        "types, so that type checkers catch a misspelt one: tiercube model URL > sales_model.py",
+    )
+    model.add_argument("url", help="the session server's address")
+    model.add_argument("--user", help="sign in as this user (the password is read from stdin or prompted for)")
+    model.set_defaults(run=_model)
     return root
 
 

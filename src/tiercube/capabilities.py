@@ -34,7 +34,7 @@ from tiercube._client.read_model import ReadOnlyTable, Tables
 from tiercube._client.security import Security
 from tiercube._client.sources import CsvReadOptions, ReadOptions, S3Location, StrPath
 from tiercube._wire.column_types import ColumnType
-from tiercube._wire.messages import ServerStats
+from tiercube._wire.stats import ServerStats
 from tiercube._wire.tiers import CapabilityReport
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class SupportsReadModel(SupportsQuery, Protocol):
     @property
     def cubes(self) -> Cubes[ReadOnlyCube]: ...
     def stats(self) -> ServerStats: ...
+    def model(self) -> str: ...
 
 
 @runtime_checkable
@@ -120,16 +121,16 @@ class SupportsFileLoading(SupportsCloudLoading, Protocol):
 
 
 @runtime_checkable
-class SupportsSecurity(Protocol):
-    """Manage users, passwords and roles."""
+class SupportsSecurity(SupportsQuery, Protocol):
+    """Manage users, passwords and roles (and query: every tier does)."""
 
     @property
     def security(self) -> Security: ...
 
 
 @runtime_checkable
-class SupportsLifecycle(Protocol):
-    """What only the owner (the process that started the server) has."""
+class SupportsLifecycle(SupportsQuery, Protocol):
+    """What only the owner (the process that started the server) has (and query: every tier does)."""
 
     @property
     def port(self) -> int: ...

@@ -48,7 +48,7 @@ class CloudLoading(Editing[CloudTable]):
     @property
     def tables(self) -> EditableTables[CloudTable]:
         """The tables by name; ``del tables[name]`` deletes one."""
-        return EditableTables(self._connection, CloudTable)
+        return _CloudTables(self._connection, CloudTable)
 
     def _table(self, name: str) -> CloudTable:
         return CloudTable(self._connection, name)
@@ -72,3 +72,7 @@ def _check_cloud(location: object) -> None:
             f"{location!r} is not an S3Location: this session does not share the server's file system, "
             "so it can only load from cloud storage"
         )
+
+
+class _CloudTables(EditableTables[CloudTable]):
+    """``EditableTables[CloudTable]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""

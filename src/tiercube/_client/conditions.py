@@ -32,8 +32,8 @@ class Column(ColumnLike):
     __slots__ = ("name", "table")
 
     def __init__(self, name: str, table: str | None = None) -> None:
-        self.name = name
-        self.table = table
+        self.name: str = name
+        self.table: str | None = table
 
     def _target(self) -> tuple[str, str | None]:
         """The (column, table) that conditions on this compare."""

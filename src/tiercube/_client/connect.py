@@ -9,28 +9,22 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from types import UnionType
-from typing import Any, Never, TypeAlias, TypeVar, Union, cast, overload
+from typing import Any, TypeAlias, TypeVar, Union, cast, get_args, overload
 
-from typing_extensions import deprecated
+from typing_extensions import TypeForm
 
 from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._client.negotiation import evaluate, fetch_document
-from tiercube._client.sessions import (
-    TIERS,
-    AnySession,
-    LocalSession,
-    MinimalSession,
-    NoSecurityLocalSession,
-    NoSecuritySession,
-    ReadOnlySession,
-    RemoteSession,
-)
+from tiercube._client.sessions import TIERS, AnySession, MinimalSession, ReadOnlySession
 from tiercube._client.timeouts import DEFAULT_TIMEOUT
 from tiercube._wire.tiers import CapabilityReport, TierName
 from tiercube.capabilities import Capability
 from tiercube.errors import CapabilityError
 
-TierT = TypeVar("TierT", LocalSession, RemoteSession, NoSecurityLocalSession, NoSecuritySession, ReadOnlySession, MinimalSession)
+TierT = TypeVar("TierT", bound=AnySession)
+"""A tier, or a union of tiers (``require=LocalSession | RemoteSession``)."""
+AnonymousTierT = TypeVar("AnonymousTierT", bound=ReadOnlySession | MinimalSession)
+"""The tiers a caller without credentials can be granted: asking for more needs ``authentication=``."""
 P = TypeVar("P")
 
 Location: TypeAlias = "Path | str | None"
@@ -53,16 +47,18 @@ class Connecting:
     @overload
     @staticmethod
     def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AnySession: ...
-    @overload
-    @staticmethod
-    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[TierT]) -> TierT: ...
-    @overload
-    @staticmethod
-    @deprecated("require= takes one tier class (or a capability marker): a union of tiers is not a tier")
-    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: UnionType) -> Never: ...
+    # Before the TypeForm overloads: ty refuses a marker as a type form instead of trying the next overload.
     @overload
     @staticmethod
     def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: Capability[P]) -> P: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: None = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: TypeForm[AnonymousTierT]
+    ) -> AnonymousTierT: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: TypeForm[TierT]) -> TierT: ...
     @staticmethod
     def connect(
         url: str,
@@ -70,7 +66,7 @@ class Connecting:
         authentication: Credentials = None,
         certificate_authority: Location = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
-        require: type[Any] | Capability[Any] | UnionType | None = None,
+        require: TypeForm[AnySession] | Capability[Any] | None = None,
     ) -> object:
         """Connect to a running session server and return the session it grants.
 
@@ -89,12 +85,16 @@ class Connecting:
         of hanging on a stopped server. None waits forever.
 
         ``require`` names what the caller needs: a tier class, returned as
-        exactly that class when the server grants at least its capabilities,
-        or a marker from ``tiercube.capabilities`` such as ``SHARED_FILE_LOADING``.
-        Otherwise ``CapabilityError`` says which conditions failed and why.
+        exactly that class when the server grants at least its capabilities;
+        a union of tier classes (``LocalSession | RemoteSession``), returned as
+        the strongest of them the server grants; or a marker from
+        ``tiercube.capabilities`` such as ``SHARED_FILE_LOADING``. Otherwise
+        ``CapabilityError`` says which conditions failed and why. A tier above
+        ``ReadOnlySession`` needs credentials: the type checker refuses
+        ``require=LocalSession`` without ``authentication=``.
 
-        Changes made through a connected session live in the server's memory and
-        are lost when it restarts.
+        Changes made through a connected session live in the server's memory;
+        they survive a restart only when the server has a data directory.
 
         Raises ``AuthenticationError`` for rejected credentials,
         ``ServerUnavailableError`` when nothing answers at ``url`` (``ServerTimeoutError``
@@ -122,28 +122,30 @@ class Connecting:
                 if isinstance(granted, cast(type, wanted.protocol)):
                     return granted
                 raise CapabilityError(_refusal(report, repr(wanted)), report)
-            if _grants(report.tier, wanted):
+            # The strongest tier asked for that the grant covers (TIERS is strongest first).
+            tier = next((tier for tier in TIERS.values() if tier in wanted and _grants(report.tier, tier)), None)
+            if tier is not None:
                 # The object is the class asked for, and its report says so (the server's grant is unchanged).
-                return wanted(connection, dataclasses.replace(report, tier=cast(TierName, wanted.__name__)))
-            raise CapabilityError(_refusal(report, wanted.__name__), report)
+                return tier(connection, dataclasses.replace(report, tier=cast(TierName, tier.__name__)))
+            raise CapabilityError(_refusal(report, " | ".join(tier.__name__ for tier in wanted)), report)
         except BaseException:
             connection.close()
             raise
 
 
 
-def _wanted(require: object) -> type[AnySession] | Capability[Any] | None:
-    """``require`` checked before anything is sent: a tier class, a capability marker, or None."""
-    if require is None or isinstance(require, Capability) or require in TIERS.values():
-        return cast("type[AnySession] | Capability[Any] | None", require)
-    if isinstance(require, UnionType | type(Union[int, str])):
-        raise TypeError(
-            f"require= takes one tier class, not the union {require}: ask for the least you need "
-            "(e.g. tiercube.ReadOnlySession) or a marker such as tiercube.capabilities.EDITING, "
-            "then narrow the session with isinstance()"
-        )
+def _wanted(require: object) -> list[type[AnySession]] | Capability[Any] | None:
+    """``require`` checked before anything is sent: the tier classes it names (one, or the members
+    of a union), a capability marker, or None."""
+    if require is None or isinstance(require, Capability):
+        return cast("Capability[object] | None", require)  # pyright would see Capability[Unknown]
+    members = get_args(require) if isinstance(require, UnionType | type(Union[int, str])) else (require,)
+    if members and all(member in TIERS.values() for member in members):
+        return list(cast("tuple[type[AnySession], ...]", members))
     tiers = ", ".join(TIERS)
-    raise TypeError(f"require= takes a tier class ({tiers}) or a marker from tiercube.capabilities, not {require!r}")
+    raise TypeError(
+        f"require= takes a tier class ({tiers}), a union of them, or a marker from tiercube.capabilities, not {require!r}"
+    )
 
 
 def _grants(granted: TierName, wanted: type[AnySession]) -> bool:

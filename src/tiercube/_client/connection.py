@@ -55,7 +55,7 @@ class Connection:
         certificate_authority: Path | str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url: str = url.rstrip("/")
         self.timeout = timeout
         """Seconds a call waits for the server to answer (between two reads of the answer); None: forever."""
         # Asked for headers on every request, so tokens may refresh (merged here: an httpx.Auth flow

@@ -10,24 +10,22 @@ import msgspec
 from tiercube._client import display
 from tiercube._client.calculated import CalculatedColumn, row_expression
 from tiercube._client.conditions import Column, Condition
+from tiercube._client.levels import Level
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.measures import Measure, MeasureExpression
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._client.views import SnapshotMapping
 from tiercube._wire import paths
-from tiercube._wire.calculated import RowExpr
 from tiercube._wire.cubes import (
     CreateCube,
     CubeInfo,
     HierarchyInfo,
     LevelDefinition,
-    LevelInfo,
     MeasureInfo,
     SetHierarchy,
     SetMeasure,
 )
-from tiercube._wire.column_types import ColumnType, describe_type
 
 if TYPE_CHECKING:
     # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
@@ -37,42 +35,14 @@ CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]
 
 
 @public
-class Level(Column):
-    """A level of a hierarchy; compare it to build filters: ``levels["Region"] == "EU"``.
-
-    A level shows a column of one of the cube's tables, and its conditions are
-    conditions on that column: usable in queries, measures and restrictions alike.
-    """
-
-    __slots__ = ("hierarchy", "column", "data_type", "expression")
-
-    def __init__(self, info: LevelInfo, hierarchy: str) -> None:
-        super().__init__(info.name, info.table)
-        self.hierarchy = hierarchy
-        self.column = info.column
-        self.data_type: ColumnType = info.data_type
-        self.expression = info.expression
-
-    def _target(self) -> tuple[str, str | None]:
-        # A calculated level (a date hierarchy's month) is compared as a level: it is no table's column.
-        return (self.column, self.table) if self.expression is None else (self.name, None)
-
-    def _row(self) -> RowExpr:
-        return super()._row() if self.expression is None else self.expression
-
-    def __repr__(self) -> str:
-        return f"<Level {self.hierarchy}.{self.name} ({self.table}.{self.column}: {describe_type(self.data_type)})>"
-
-
-@public
 class Hierarchy:
     """A hierarchy and its levels, top down."""
 
     __slots__ = ("name", "levels")
 
     def __init__(self, name: str, levels: Sequence[Level]) -> None:
-        self.name = name
-        self.levels = tuple(levels)
+        self.name: str = name
+        self.levels: tuple[Level, ...] = tuple(levels)
 
     def __repr__(self) -> str:
         return f"<Hierarchy {self.name}: {' > '.join(level.name for level in self.levels)}>"
@@ -129,6 +99,12 @@ class Measures(_CubeView, SnapshotMapping[Measure]):
     def _all(self) -> dict[str, Measure]:
         return {m.name: Measure(m.name, m.expression) for m in self._structure.get().measures}
 
+    # Restated with the item's own type: jedi (IPython's completer, VS Code's notebooks) follows no
+    # inherited generic __getitem__ of a live object, so ``cube.measures[name].`` completed nothing.
+    def __getitem__(self, name: str) -> Measure:
+        """The measure by name; ``NotFoundError`` names the cube's measures when there is none."""
+        return super().__getitem__(name)
+
     def _repr_html_(self) -> str:
         """For notebooks: each measure and its expression (no request once the cube knows its structure)."""
         return display.measures(self._structure.name, self._connection, self._structure.get)
@@ -169,6 +145,12 @@ class Hierarchies(_CubeView, SnapshotMapping[Hierarchy]):
 
     def _all(self) -> dict[str, Hierarchy]:
         return _hierarchies(self._structure.get())
+
+    # Restated with the item's own type: jedi (IPython's completer, VS Code's notebooks) follows no
+    # inherited generic __getitem__ of a live object, so ``cube.hierarchies[name].`` completed nothing.
+    def __getitem__(self, name: str) -> Hierarchy:
+        """The hierarchy by name; ``NotFoundError`` names the cube's hierarchies when there is none."""
+        return super().__getitem__(name)
 
 
 @public
@@ -219,6 +201,12 @@ class Levels(_CubeView, SnapshotMapping[Level]):
 
     def _all(self) -> dict[str, Level]:
         return {level.name: level for h in _hierarchies(self._structure.get()).values() for level in h.levels}
+
+    # Restated with the item's own type: jedi (IPython's completer, VS Code's notebooks) follows no
+    # inherited generic __getitem__ of a live object, so ``cube.levels[name].`` completed nothing.
+    def __getitem__(self, name: str) -> Level:
+        """The level by name; ``NotFoundError`` names the cube's levels when there is none."""
+        return super().__getitem__(name)
 
 
 @public

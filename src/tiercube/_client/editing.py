@@ -118,7 +118,7 @@ class Editing(ModelReading, Generic[TableT]):
     @property
     def cubes(self) -> EditableCubes[EditableCube]:
         """The cubes by name; ``del cubes[name]`` deletes one."""
-        return EditableCubes(self._connection, EditableCube)
+        return _EditableCubes(self._connection, EditableCube)
 
     def create_cube(
         self, fact_table: ReadOnlyTable | str, /, *, name: str | None = None, mode: CubeMode = "auto"
@@ -161,3 +161,7 @@ def file_size(location: StrPath | S3Location) -> int | None:
         return os.path.getsize(location)
     except OSError:
         return None
+
+
+class _EditableCubes(EditableCubes[EditableCube]):
+    """``EditableCubes[EditableCube]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
+from tiercube._public import public
+
 _ESM = """
 function render({ model, el }) {
   const frame = document.createElement("iframe");
@@ -29,8 +31,13 @@ export default { render };
 """
 
 
+@public
 class ExplorerWidget(anywidget.AnyWidget):
-    """The explorer on one cube; ``src`` is its address, with the session token in the fragment."""
+    """The explorer on one cube, as ``cube.explore()`` returns it; ``src`` is its address, with the session token in the fragment.
+
+    ``tiercube.ExplorerWidget`` needs the notebook extra (``pip install "tiercube[notebook]"``, anywidget),
+    as ``cube.explore()`` does: without it both raise ``ImportError`` saying so.
+    """
 
     _esm = _ESM
     src = traitlets.Unicode().tag(sync=True)

@@ -131,7 +131,7 @@ class FileLoading(Editing[LocalTable]):
     @property
     def tables(self) -> EditableTables[LocalTable]:
         """The tables by name; ``del tables[name]`` deletes one."""
-        return EditableTables(self._connection, LocalTable)
+        return _LocalTables(self._connection, LocalTable)
 
     def _table(self, name: str) -> LocalTable:
         return LocalTable(self._connection, name)
@@ -164,3 +164,7 @@ class FileLoading(Editing[LocalTable]):
         """Create a table from a ``pandas.DataFrame`` (its index is not loaded), or any data frame that exports Arrow."""
         checked("read_pandas", options, ReadOptions)
         return self.read_arrow(frame, table_name=table_name, **options)
+
+
+class _LocalTables(EditableTables[LocalTable]):
+    """``EditableTables[LocalTable]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""

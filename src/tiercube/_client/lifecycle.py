@@ -246,7 +246,8 @@ class OwnerLifecycle(SessionCore):
 
         The server authenticates callers as for a query; the function gets an
         ``EndpointRequest`` and returns anything msgspec can encode as JSON.
-        It runs in this process, on a listener thread.
+        It runs in this process, on a listener thread; an ``async def``
+        function runs to its end in an event loop of that thread.
 
         While it runs, this session's queries from that thread see only the
         rows the caller may see (its roles' restrictions), so an endpoint

@@ -141,8 +141,8 @@ class Measure(MeasureExpression):
 
     def __init__(self, name: str, definition: wire.MeasureExpr) -> None:
         super().__init__(wire.MeasureRef(name))
-        self.name = name
-        self.definition = definition
+        self.name: str = name
+        self.definition: wire.MeasureExpr = definition
 
     def __repr__(self) -> str:
         return f"<Measure {self.name!r} = {describe_expression(self.definition)}>"

@@ -16,6 +16,8 @@ from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.scopes import Top
 from tiercube._client.timeouts import HEALTH_TIMEOUT
+from tiercube._client.levels import Level
+from tiercube._client.measures import Measure
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
@@ -46,14 +48,17 @@ class QueryCube(ServerObject):
 
     def query(
         self,
-        *measures: str,
-        levels: str | Sequence[str] = (),
+        *measures: str | Measure,
+        levels: str | Level | Sequence[str | Level] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
         result_limit: int | None = None,
         top: Top | None = None,
     ) -> pa.Table:
         """Aggregate ``measures`` by ``levels``: one column per level, then one per measure.
+
+        Measures and levels are given by name or as the objects the cube hands out
+        (``cube.measures["qty.SUM"]``, ``cube.levels["region"]``).
 
         ``filter`` restricts level members (``cube.levels["Region"] == "EU"``, or
         ``tiercube.level("Region") == "EU"`` without the cube's structure).
@@ -65,7 +70,7 @@ class QueryCube(ServerObject):
         """
         body = CubeQuery(
             measures=[name_of(m, "a measure") for m in measures],
-            levels=[name_of(level, "a level") for level in ([levels] if isinstance(levels, str) else levels)],
+            levels=[name_of(level, "a level") for level in ([levels] if isinstance(levels, str | Level) else levels)],
             filter=filter.to_wire() if filter is not None else None,
             include_totals=include_totals,
             max_rows=result_limit,
@@ -151,4 +156,8 @@ class MinimalCubes(SessionCore):
     @property
     def cubes(self) -> Cubes[QueryCube]:
         """The cubes by name; each can only be queried."""
-        return Cubes(self._connection, QueryCube)
+        return _QueryCubes(self._connection, QueryCube)
+
+
+class _QueryCubes(Cubes[QueryCube]):
+    """``Cubes[QueryCube]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""

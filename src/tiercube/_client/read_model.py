@@ -10,11 +10,13 @@ from tiercube._client.core import SessionCore
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import ReadOnlyCube
+from tiercube._client.model import render_model
 from tiercube._client.query import Cubes
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
 from tiercube._wire.column_types import ColumnType, describe_type
-from tiercube._wire.messages import Partition, ServerStats, TableInfo, TableQuery
+from tiercube._wire.messages import Partition, TableInfo, TableQuery
+from tiercube._wire.stats import ServerStats
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,10 +32,10 @@ class TableSchema:
     __slots__ = ("name", "columns", "keys", "row_count")
 
     def __init__(self, info: TableInfo) -> None:
-        self.name = info.name
+        self.name: str = info.name
         self.columns: dict[str, ColumnType] = {c.name: c.data_type for c in info.columns}
-        self.keys = tuple(info.keys)
-        self.row_count = info.row_count
+        self.keys: tuple[str, ...] = tuple(info.keys)
+        self.row_count: int = info.row_count
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TableSchema):
@@ -129,6 +131,16 @@ class ModelReading(SessionCore):
         with a Dask cluster, its workers and their memory (``cluster``, for admins)."""
         return self._connection.json("GET", paths.STATS, ServerStats)
 
+    def model(self) -> str:
+        """The typed data model: a Python module whose ``Literal`` names of this session's tables,
+        columns, cubes, measures, levels and hierarchies let type checkers catch a misspelt one.
+
+        Save it (``tiercube model URL > sales_model.py`` writes the same) and ask for the session's
+        objects through it: ``sales_model.sales_cube(session).query("qty.SUM", levels=["region"])``.
+        One request per table and cube.
+        """
+        return render_model(self._connection.url, _ReadOnlyTables(self._connection, ReadOnlyTable), _ReadOnlyCubes(self._connection, ReadOnlyCube))
+
 
 class ReadOnlyModel(ModelReading):
     """Read access to tables and to the structure of cubes."""
@@ -136,9 +148,17 @@ class ReadOnlyModel(ModelReading):
     @property
     def tables(self) -> Tables[ReadOnlyTable]:
         """The tables by name; each can be inspected and queried."""
-        return Tables(self._connection, ReadOnlyTable)
+        return _ReadOnlyTables(self._connection, ReadOnlyTable)
 
     @property
     def cubes(self) -> Cubes[ReadOnlyCube]:
         """The cubes by name, with their hierarchies, levels and measures."""
-        return Cubes(self._connection, ReadOnlyCube)
+        return _ReadOnlyCubes(self._connection, ReadOnlyCube)
+
+
+class _ReadOnlyTables(Tables[ReadOnlyTable]):
+    """``Tables[ReadOnlyTable]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""
+
+
+class _ReadOnlyCubes(Cubes[ReadOnlyCube]):
+    """``Cubes[ReadOnlyCube]`` as a class of its own, so that jedi completes its items (see ``views.ObjectMapping``)."""

@@ -128,10 +128,10 @@ class CsvLoad(Generic[LocationT]):
         null_values: list[str] | None = None, timestamp_formats: list[str] = [],  # noqa: B006 (never mutated)
     ) -> None:
         self.path = path
-        self.options = CsvOptions(separator, header, column_names, quote_char, encoding, null_values, list(timestamp_formats))
+        self._options = CsvOptions(separator, header, column_names, quote_char, encoding, null_values, list(timestamp_formats))
 
     def to_wire(self) -> CsvSource:
-        return CsvSource(wire_path(self.path), self.options)
+        return CsvSource(wire_path(self.path), self._options)
 
     def __repr__(self) -> str:
         return f"CsvLoad({self.path!r})"

@@ -77,7 +77,13 @@ class SnapshotMapping(Mapping[str, V]):
 
 
 class ObjectMapping(Mapping[str, V_co]):
-    """Server objects (tables, cubes) by name: names asked for each time, handles made without asking."""
+    """Server objects (tables, cubes) by name: names asked for each time, handles made without asking.
+
+    Sessions hand out instances of small private subclasses (``_ReadOnlyTables`` is
+    ``Tables[ReadOnlyTable]``): jedi, which IPython's completer and VS Code's notebooks use,
+    finds the items' type of a live mapping only through a base class written with it, so
+    ``session.tables["sales"].`` completed nothing on an instance of the generic class.
+    """
 
     def __init__(self, connection: Connection, make: Callable[[Connection, str], V_co]) -> None:
         self._connection = connection
@@ -111,7 +117,8 @@ class ObjectMapping(Mapping[str, V_co]):
 
     def __repr__(self) -> str:
         closed = self._connection.closed
-        return f"<{type(self).__name__}: {'(closed)' if closed else _listing(self._names)}>"
+        shown = next(c.__name__ for c in type(self).__mro__ if not c.__name__.startswith("_"))  # the public class
+        return f"<{shown}: {'(closed)' if closed else _listing(self._names)}>"
 
 
 def _listing(names: Callable[[], list[str]]) -> str:

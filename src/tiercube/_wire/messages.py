@@ -11,6 +11,9 @@ from tiercube._public import public
 # Re-exported: modules have always found DataType here.
 from tiercube._wire.column_types import ColumnType as ColumnType, DataType as DataType
 from tiercube._wire.filters import Filter, Scalar
+# Re-exported: the server's modules find the statistics here with every other message.
+from tiercube._wire.stats import AggregateStats as AggregateStats, ClusterStats as ClusterStats
+from tiercube._wire.stats import ServerStats as ServerStats, WorkerStats as WorkerStats
 from tiercube.errors import ERRORS_BY_CODE, Detail, TiercubeError
 
 OnDuplicateKeys: TypeAlias = Literal["error", "last"]
@@ -262,44 +265,3 @@ class ForwardedRequest(msgspec.Struct, frozen=True):
     # Sent back by the owner's requests made on the caller's behalf (see DELEGATION_HEADER).
     delegation: str | None = None
     restricted: bool = False
-
-
-class AggregateStats(msgspec.Struct, frozen=True):
-    """The maintained aggregates: how many, their size against the budget, and how they served."""
-
-    entries: int
-    bytes: int
-    budget: int
-    hits: int
-    misses: int
-    maintained: int
-    evicted: int
-
-
-class WorkerStats(msgspec.Struct, frozen=True):
-    """A Dask worker: its address, threads, and memory in use and allowed (bytes, as it reports them)."""
-
-    address: str
-    threads: int
-    memory: int
-    memory_limit: int
-
-
-class ClusterStats(msgspec.Struct, frozen=True):
-    """The Dask cluster a session's distributed tables live on."""
-
-    scheduler: str
-    workers: list[WorkerStats]
-
-
-class ServerStats(msgspec.Struct, frozen=True):
-    """``GET /api/v1/stats``: what the engine keeps to answer repeated queries fast.
-
-    ``cluster``: the Dask cluster's workers, for callers that manage security
-    (None for others, and without a cluster).
-    """
-
-    aggregates: AggregateStats
-    kept_answers: int
-    kept_answer_bytes: int
-    cluster: ClusterStats | None = None
