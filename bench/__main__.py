@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import cluster, concurrency, connect, durability, explorer, loads, peers, queries, report, startup, transport, typecheck
+from bench import cluster, concurrency, connect, durability, explorer, explorer_views, loads, peers, queries, report, startup, transport, typecheck
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
 
@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "explorer" in areas:
             begin("explorer")
             figures += explorer.measure(context, data)
+            figures += explorer_views.measure(context, data)
         if "cluster" in areas:
             begin("cluster")
             figures += cluster.measure(context, data)

@@ -54,6 +54,7 @@ FIGURES = [
     "peers.append_then_q1",
     "explorer.first_paint.cold",
     "explorer.first_paint.served",
+    *(f"explorer.view.{step}" for step in ("first_paint", "totals", "sort", "heatmap", "grid")),
     "durability.restart",
     "durability.append_log_cost",
     "durability.append_on_disk",

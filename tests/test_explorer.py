@@ -220,7 +220,7 @@ def test_a_key_is_kept_off_the_first_view_and_a_view_too_large_says_what_to_do(p
         act(page, lambda: page.get_by_role("button", name="rows: id").click())  # 60,000 rows
         alert = page.locator("#message").inner_text()
         assert "more than 50,000 cells" in alert and "Add a filter" in alert and "raise" not in alert
-        assert page.locator("#status").inner_text() == ""
+        assert page.locator("#view-status").inner_text() == ""
         assert grid(page) == [[]] or len(grid(page)) <= 1  # the old grid does not stay under the new chips
     finally:
         del session.cubes["big"]

@@ -4,7 +4,7 @@
 import { ApiError } from "./api.js";
 import { levelsOf, renderBuilder } from "./builder.js";
 import { chooseMembers, chooseRange } from "./members.js";
-import { api, can, decode, worker, label, levelType, message, queryPath, ready, run, state, viewFragment, wireValue } from "./view.js";
+import { api, can, decode, forget, label, levelType, message, queryPath, ready, run, state, viewFragment, wireValue, worker } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 const TIME_TYPES = new Set(["date", "timestamp"]);
@@ -246,7 +246,10 @@ async function main() {
       select.replaceChildren(...Object.keys(versions).map((name) => new Option(name, name)));
       if (versions[current] !== undefined) select.value = current;
     }
-    if (changed) run();
+    if (changed) {
+      forget();
+      run();
+    }
   });
 }
 

@@ -139,7 +139,7 @@ export function ready() {
 }
 
 function failed(error) {
-  $("status").textContent = "";
+  $("view-status").textContent = "";
   if (error instanceof ApiError && error.code === "result_too_large") {
     message(`This view has more than ${CELL_LIMIT.toLocaleString()} cells, more than the page shows. Add a filter (Filter next to a level), take a level off the rows or columns, or collapse a member.`);
   } else {
@@ -160,6 +160,28 @@ export async function clear() {
   }
 }
 
+// The answers of the last queries, decoded: switching between the grid and a chart, or back to a
+// view just left, draws again without asking. Emptied when the data changes (``forget``).
+const answered = new Map();
+const KEPT_ANSWERS = 16;
+
+export function forget() {
+  answered.clear();
+}
+
+// The decoded answer to ``body``, from the server unless the page has it already.
+export function ask(body) {
+  const key = JSON.stringify([state.cube, body]);
+  let answer = answered.get(key);
+  if (answer === undefined) {
+    answer = api.arrow(queryPath(), body).then(decode);
+    answer.catch(() => answered.delete(key)); // a refusal is not kept: the next try asks again
+    answered.set(key, answer);
+    if (answered.size > KEPT_ANSWERS) answered.delete(answered.keys().next().value);
+  }
+  return answer;
+}
+
 export const queryPath = () => `/api/query/cubes/${encodeURIComponent(state.cube)}/query`;
 
 export async function run() {
@@ -172,11 +194,11 @@ export async function run() {
   const asked = queries();
   viewFragment();
   $("code").textContent = pythonQuery(state.cube, asked.map((q) => q.body));
-  $("status").textContent = "querying…";
+  $("view-status").textContent = "querying…";
   const started = performance.now();
   let answers;
   try {
-    answers = await Promise.all(asked.map((q) => api.arrow(queryPath(), q.body).then(decode)));
+    answers = await Promise.all(asked.map((q) => ask(q.body)));
   } catch (error) {
     failed(error);
     return;
@@ -190,7 +212,7 @@ export async function run() {
     cells = buildTree(asked, answers);
     await showTree();
   }
-  $("status").textContent = `${cells.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
+  $("view-status").textContent = `${cells.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
   ready();
 }
 
@@ -293,11 +315,11 @@ async function toggle(index) {
     return;
   }
   const body = levelQuery(row.node.path);
-  $("status").textContent = "querying…";
+  $("view-status").textContent = "querying…";
   const started = performance.now();
   let answer;
   try {
-    answer = await api.arrow(queryPath(), body).then(decode);
+    answer = await ask(body);
   } catch (error) {
     failed(error);
     return;
@@ -307,7 +329,7 @@ async function toggle(index) {
   viewFragment();
   $("code").textContent = pythonQuery(state.cube, queries().map((q) => q.body));
   await showTree();
-  $("status").textContent = `${label(state.rows[row.node.path.length - 1], row.node.path.at(-1))}: ${answer.rows.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
+  $("view-status").textContent = `${label(state.rows[row.node.path.length - 1], row.node.path.at(-1))}: ${answer.rows.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
   ready();
 }
 
