@@ -67,9 +67,15 @@ class ServerProcess:
 
     @classmethod
     def spawn(
-        cls, config: SessionConfig, config_path: str | None = None, while_starting: Callable[[], object] = lambda: None
+        cls,
+        config: SessionConfig,
+        config_path: str | None = None,
+        while_starting: Callable[[], object] = lambda: None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> ServerProcess:
-        """Start the server child; ``while_starting`` runs here while it boots."""
+        """Start the server child, listening on ``host`` and ``port``; ``while_starting`` runs here while it boots."""
         token = secrets.token_urlsafe(32)
         logs_path = Path(tempfile.mkdtemp(prefix="tiercube-session-"), "server.log")
         with open(logs_path, "ab") as log:
@@ -85,7 +91,7 @@ class ServerProcess:
             )
         assert process.stdin is not None and process.stdout is not None
         protected = [path for path in (config_path, str(logs_path)) if path]
-        process.stdin.write(msgspec.json.encode(Bootstrap(config, token, protected)) + b"\n")
+        process.stdin.write(msgspec.json.encode(Bootstrap(config, token, protected, host, port)) + b"\n")
         process.stdin.flush()
         try:
             while_starting()
