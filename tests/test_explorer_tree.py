@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Page
 
 import tiercube
 from tests.browser import act, browser, by_label, grid, member, page, screenshot, sign_in
-from tests.conftest import ADMIN, SECURED
+from tests.conftest import ADMIN, SECURED, USER
+from tests.test_explorer_server import STATED
+from tiercube._wire import paths
 
 __all__ = ["browser", "page"]  # fixtures: pytest finds them by the names the tests ask for
 
@@ -220,3 +223,34 @@ def test_a_link_keeps_filters_totals_expanded_members_and_sort(page: Page, sessi
     assert other.get_by_label("Totals").is_checked()
     assert "country in (France, Germany, USA)" in other.locator("#filters").inner_text()
     assert json.loads(parse_qs(urlsplit(link).fragment)["expanded"][0]) == [["Europe"]]
+
+
+def test_a_saved_view_opens_for_a_role_it_is_shared_with_and_no_other(page: Page, session: tiercube.Session) -> None:
+    geography_tree(page, session)
+    expand(page, "Asia")
+    drawn = grid(page)
+    for name, roles in (("asia drill", "ROLE_USER"), ("admin only", "")):
+        page.get_by_role("button", name="Save view").click()
+        page.get_by_label("view name").fill(name)
+        page.get_by_label("share with roles").fill(roles)
+        page.locator("#save-dialog").get_by_role("button", name="Save").click()
+        page.locator("#message").get_by_text(f'Saved "{name}"').wait_for()
+    assert page.get_by_label("saved views").locator("option").all_inner_texts() == ["Saved views…", "admin only", "asia drill"]
+    other = page.context.browser
+    assert other is not None
+    context = other.new_context(viewport={"width": 2400, "height": 1000})
+    try:
+        user = context.new_page()
+        sign_in(user, session.link, USER)
+        # The user's role sees the view shared with it, under its owner's name; not the other one.
+        assert user.get_by_label("saved views").locator("option").all_inner_texts() == ["Saved views…", "asia drill (shared by admin)"]
+        act(user, lambda: user.get_by_label("saved views").select_option(label="asia drill (shared by admin)"))
+        assert grid(user) == drawn
+        assert user.get_by_label("Totals").is_checked()
+        # The API says the same to the user's own credentials: the private view is not theirs to see.
+        listed = httpx.get(session.url + paths.EXPLORER_VIEWS, auth=(USER.username, USER.password), headers=STATED, timeout=10)
+        assert [(view["name"], view["owner"], view["shared_with"]) for view in listed.json()["views"]] == [("asia drill", "admin", ["ROLE_USER"])]
+        deleted = httpx.delete(session.url + paths.EXPLORER_VIEW.format(view="asia drill"), auth=(USER.username, USER.password), headers=STATED, timeout=10)
+        assert deleted.status_code == 404  # only its owner deletes it
+    finally:
+        context.close()

@@ -4,6 +4,7 @@
 import { ApiError } from "./api.js";
 import { levelsOf, renderBuilder } from "./builder.js";
 import { chooseMembers, chooseRange } from "./members.js";
+import { savedViews } from "./saved.js";
 import { api, can, decode, forget, label, levelType, message, queryPath, ready, run, state, viewFragment, wireValue, worker } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -224,11 +225,23 @@ async function main() {
   // The grant and the cubes' names at once: each only needs the versions this page states.
   const [grant, names] = await Promise.all([api.grant(), api.json("GET", "/api/query/cubes")]);
   state.grant = grant;
+  api.user = grant.user ?? "anyone"; // whose saved views are whose (the server's name for no one signed in)
   $("who").textContent = who(grant);
   $("who").title = `tier: ${grant.tier}`;
   $("sign-out").hidden = !state.grant.security || api.token !== null;
   const select = $("cube");
   select.replaceChildren(...names.map((name) => new Option(name, name)));
+  const refreshViews = savedViews(api, {
+    open: (fragment) => {
+      const view = Object.fromEntries(new URLSearchParams(fragment));
+      if (!names.includes(view.cube)) return message(`The saved view's cube "${view.cube}" is not here any more.`);
+      select.value = view.cube;
+      return openCube(view.cube, view);
+    },
+    fragment: () => location.hash.slice(1),
+    message,
+  });
+  refreshViews().catch((error) => message(error.message));
   if (names.length === 0) {
     message("This session has no cube yet: create one from Python with session.create_cube(table).");
     ready();
