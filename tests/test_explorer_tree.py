@@ -43,7 +43,7 @@ START = datetime.date(2024, 1, 1)
 
 @pytest.fixture(scope="module")
 def session() -> Generator[tiercube.Session]:
-    """A secured server: 3,000 sales over three years, a geography hierarchy and an average price."""
+    """A secured server: 3,000 sales over three years, a geography hierarchy, an average price, a share."""
     generator = random.Random(18)
     with tiercube.Session.start(SECURED) as owner:
         sales = owner.create_table(
@@ -59,6 +59,8 @@ def session() -> Generator[tiercube.Session]:
         hierarchies = cube.hierarchies
         del hierarchies["region"], hierarchies["country"], hierarchies["city"]
         hierarchies["geography"] = ["region", "country", "city"]
+        measures = cube.measures
+        measures["share of region"] = measures["qty.SUM"] / tiercube.parent_value(measures["qty.SUM"], "country")
         yield owner
 
 

@@ -1,7 +1,7 @@
 // The explorer: pick a cube, put levels on rows and columns, pick measures and filters; the server
 // computes every cell (and every total), Perspective draws the grid and the charts. This module is
 // the page: the builder's actions, opening a cube or a link, exports, editing, the live redraw.
-import { ApiError } from "./api.js";
+import { ApiError, SERVER_GONE } from "./api.js";
 import { levelsOf, renderBuilder } from "./builder.js";
 import { chooseMembers, chooseRange } from "./members.js";
 import { savedViews } from "./saved.js";
@@ -185,6 +185,7 @@ async function addMeasure(event) {
 }
 
 function wire() {
+  $("gone").textContent = SERVER_GONE;
   $("cube").addEventListener("change", () => openCube($("cube").value));
   $("totals").addEventListener("change", () => {
     state.totals = $("totals").checked;
@@ -263,6 +264,8 @@ async function main() {
       forget();
       run();
     }
+  }, (reached) => {
+    $("gone").hidden = reached;
   });
 }
 

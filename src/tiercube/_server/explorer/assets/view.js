@@ -6,8 +6,9 @@ import "./vendor/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js"
 import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
 import perspective from "./vendor/perspective/cdn/perspective.js";
 import { Api, ApiError } from "./api.js";
-import { SEPARATOR, flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
+import { flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
 import { LockedViewer } from "./viewer.js";
+import { columnsConfig, measureOf, secondAxis } from "./formats.js";
 import { levelsOf } from "./builder.js";
 import { pythonQuery } from "./code.js";
 
@@ -248,8 +249,7 @@ function buildTree(asked, answers) {
 }
 
 function valueType(schema, column) {
-  const measure = state.measures.find((m) => column === m || column.endsWith(`${SEPARATOR}${m}`));
-  return schema[measure] === "integer" ? "integer" : "float";
+  return schema[measureOf(column, state.measures)] === "integer" ? "integer" : "float";
 }
 
 // Draws ``data`` with ``config``: the same configuration (new numbers, an expanded member) only
@@ -281,7 +281,10 @@ async function showTree() {
   };
   const schema = Object.fromEntries(order.map((name) => [name, name === labelColumn ? "string" : valueType(state.tree.types, name)]));
   state.exported = { data: exported, schema: Object.fromEntries(Object.keys(exported).map((name) => [name, schema[name] ?? "string"])) };
-  await draw(data, schema, { plugin: "Datagrid", columns: order, group_by: [], split_by: [], aggregates: {} });
+  await draw(data, schema, {
+    plugin: "Datagrid", columns: order, group_by: [], split_by: [], aggregates: {},
+    columns_config: columnsConfig(order, state.measures, state.info),
+  });
 }
 
 // Charts draw the cells as the server sent them. Each (rows,
@@ -292,8 +295,11 @@ async function showCells(answer, body) {
   const data = Object.fromEntries(columns.map((name) => [name, answer.columns[name]]));
   const schema = Object.fromEntries(columns.map((name) => [name, state.measures.includes(name) ? valueType(answer.schema, name) : "string"]));
   for (const level of body.levels) data[level] = data[level].map((value) => label(level, value));
+  const twoAxes = state.plugin === "Y Bar" || state.plugin === "Y Line";
   await draw(data, schema, {
     plugin: state.plugin,
+    plugin_config: twoAxes ? { splitMainValues: secondAxis(answer.columns, state.measures) } : {},
+    columns_config: columnsConfig(state.measures, state.measures, state.info),
     group_by: state.rows,
     split_by: state.columns,
     columns: state.plugin === "Heatmap" ? [state.measures[0]] : state.measures,
