@@ -36,7 +36,7 @@ class SavedViews:
     def visible(self, caller: Caller | None) -> list[SavedView]:
         """The caller's own views by name, then those others shared with one of its roles."""
         user = _user(caller)
-        roles = set(caller.roles) if caller is not None else set()
+        roles: set[str] = set(caller.roles) if caller is not None else set()
         with self._lock:
             own = sorted(self._by_user.get(user, {}).values(), key=lambda view: view.name)
             shared = [
