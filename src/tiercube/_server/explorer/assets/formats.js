@@ -25,7 +25,7 @@ export function columnsConfig(columns, measures, info) {
   return config;
 }
 
-// The measures a bar or line chart puts on its second axis: those far smaller than the largest.
+// The measures a line chart puts on its second axis: those far smaller than the largest.
 export function secondAxis(columns, measures) {
   if (measures.length < 2) return [];
   const largest = Object.fromEntries(measures.map((m) => [m, Math.max(0, ...columns[m].filter(Number.isFinite).map(Math.abs))]));

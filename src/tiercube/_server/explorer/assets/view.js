@@ -295,7 +295,8 @@ async function showCells(answer, body) {
   const data = Object.fromEntries(columns.map((name) => [name, answer.columns[name]]));
   const schema = Object.fromEntries(columns.map((name) => [name, state.measures.includes(name) ? valueType(answer.schema, name) : "string"]));
   for (const level of body.levels) data[level] = data[level].map((value) => label(level, value));
-  const twoAxes = state.plugin === "Y Bar" || state.plugin === "Y Line";
+  // Lines only: Perspective 3.8's bar chart draws a second axis with the first one's scale.
+  const twoAxes = state.plugin === "Y Line";
   await draw(data, schema, {
     plugin: state.plugin,
     plugin_config: twoAxes ? { splitMainValues: secondAxis(answer.columns, state.measures) } : {},
