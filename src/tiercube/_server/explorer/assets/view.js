@@ -211,6 +211,7 @@ export async function run() {
     await showCells(answers[0], asked[0].body);
   } else {
     cells = buildTree(asked, answers);
+    state.tree.answers = answers;
     await showTree();
   }
   $("view-status").textContent = `${cells.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
@@ -252,20 +253,44 @@ function valueType(schema, column) {
   return schema[measureOf(column, state.measures)] === "integer" ? "integer" : "float";
 }
 
-// Draws ``data`` with ``config``: the same configuration (new numbers, an expanded member) only
-// replaces the rows of the table on screen, and the viewer keeps its scroll position.
-async function draw(data, schema, config) {
+// Draws ``data`` with ``config``. ``source`` says what the data was made of (the answers, which
+// the page keeps, and how the tree stood): data made of the same is not sent to Perspective
+// again. The same configuration (new numbers, an expanded member) replaces the rows of the table
+// on screen, and the viewer keeps its scroll position; the tables last left (the grid, when a
+// chart is drawn) are kept to come back to.
+async function draw(data, schema, config, source) {
   const key = JSON.stringify([config, schema]);
+  const same = (entry) => entry.source.length === source.length && entry.source.every((part, i) => part === source[i]);
   if (state.shown && state.shown.key === key) {
-    await state.shown.table.replace(data);
+    if (!same(state.shown)) await state.shown.table.replace(data);
+    state.shown.source = source;
     await viewer.draw(config, null);
     return;
   }
-  const table = await worker.table(schema);
-  await table.update(data);
-  await viewer.draw(config, table);
-  state.shown?.table.delete().catch(() => {});
-  state.shown = { table, key };
+  let entry = parked.get(key);
+  parked.delete(key);
+  if (entry && !same(entry)) await entry.table.replace(data);
+  if (!entry) {
+    entry = { table: await worker.table(schema), key };
+    await entry.table.update(data);
+  }
+  entry.source = source;
+  await viewer.draw(config, entry.table);
+  park(state.shown);
+  state.shown = entry;
+}
+
+const parked = new Map(); // configuration key -> {table, key, source}
+const KEPT_TABLES = 2;
+
+function park(entry) {
+  if (!entry) return;
+  parked.set(entry.key, entry);
+  if (parked.size > KEPT_TABLES) {
+    const [oldest] = parked.values();
+    parked.delete(oldest.key);
+    oldest.table.delete().catch(() => {});
+  }
 }
 
 async function showTree() {
@@ -281,10 +306,11 @@ async function showTree() {
   };
   const schema = Object.fromEntries(order.map((name) => [name, name === labelColumn ? "string" : valueType(state.tree.types, name)]));
   state.exported = { data: exported, schema: Object.fromEntries(Object.keys(exported).map((name) => [name, schema[name] ?? "string"])) };
+  const source = [...state.tree.answers, ...[...state.expanded].sort(), JSON.stringify(state.sort)];
   await draw(data, schema, {
     plugin: "Datagrid", columns: order, group_by: [], split_by: [], aggregates: {},
     columns_config: columnsConfig(order, state.measures, state.info),
-  });
+  }, source);
 }
 
 // Charts draw the cells as the server sent them. Each (rows,
@@ -305,7 +331,7 @@ async function showCells(answer, body) {
     split_by: state.columns,
     columns: state.plugin === "Heatmap" ? [state.measures[0]] : state.measures,
     aggregates: Object.fromEntries(state.measures.map((m) => [m, "unique"])),
-  });
+  }, [answer]);
 }
 
 // Expands a member (one query: its children) or collapses it (none).
