@@ -2,9 +2,12 @@
 
 The server serves the pages and assets (``pages``), signs browsers in and
 out (``signing_in``), tells open pages what changed (``events``) and keeps
-each user's saved views (``views``). The
-page itself is ``assets/explorer.js``: it queries the same API as the Python
-client, with the same grant, so it can show no more than the API answers.
+each user's saved views (``views``). The page itself is ``assets/explorer.js``
+(the builder and the page) with ``assets/view.js`` (queries and drawing) and
+``assets/tree.js`` (the server's answers as the grid's rows): it queries the
+same API as the Python client, with the same grant, so it can show no more than
+the API answers, and it adds nothing up (``assets/viewer.js`` locks the
+viewer's own grouping and aggregation).
 The viewer it renders with, FINOS Perspective, is vendored under
 ``assets/vendor`` by ``explorer/build.py`` at the repository's root.
 """
