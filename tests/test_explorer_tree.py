@@ -39,13 +39,18 @@ GEOGRAPHY = {
 }
 CITIES = [(region, country, city) for region, countries in GEOGRAPHY.items() for country, cities in countries.items() for city in cities]
 START = datetime.date(2024, 1, 1)
+EU_USER = tiercube.BasicAuthentication("eu", "eu-password")
 
 
 @pytest.fixture(scope="module")
 def session() -> Generator[tiercube.Session]:
     """A secured server: 3,000 sales over three years, a geography hierarchy, an average price, a share."""
     generator = random.Random(18)
-    with tiercube.Session.start(SECURED) as owner:
+    config = tiercube.SessionConfig(
+        users=[*SECURED.users, tiercube.UserConfig(name=EU_USER.username, password=EU_USER.password, roles=["EUROPE"])],
+        max_failed_logins_per_minute=1000,
+    )
+    with tiercube.Session.start(config) as owner:
         sales = owner.create_table(
             "sales",
             data_types={"id": "int64", "day": "date", "region": "string", "country": "string", "city": "string", "qty": "int64", "price": "float64"},
@@ -61,6 +66,7 @@ def session() -> Generator[tiercube.Session]:
         hierarchies["geography"] = ["region", "country", "city"]
         measures = cube.measures
         measures["share of region"] = measures["qty.SUM"] / tiercube.parent_value(measures["qty.SUM"], "country")
+        owner.security.restrict("EUROPE", sales["region"] == "Europe")
         yield owner
 
 
@@ -73,9 +79,9 @@ def requests(page: Page) -> int:
     return int(page.locator("body").get_attribute("data-requests") or "0")
 
 
-def geography_tree(page: Page, session: tiercube.Session) -> None:
-    """Signed in as the admin, the geography hierarchy on rows, qty.SUM and price.MEAN, with totals."""
-    sign_in(page, session.link, ADMIN)
+def geography_tree(page: Page, session: tiercube.Session, user: tiercube.BasicAuthentication = ADMIN) -> None:
+    """Signed in (as the admin), the geography hierarchy on rows, qty.SUM and price.MEAN, with totals."""
+    sign_in(page, session.link, user)
     act(page, lambda: page.get_by_role("button", name="rows: hierarchy geography").click())
     act(page, lambda: page.get_by_label("measure price.MEAN").check())
     act(page, lambda: page.get_by_label("Totals").check())
@@ -256,3 +262,24 @@ def test_a_saved_view_opens_for_a_role_it_is_shared_with_and_no_other(page: Page
         assert deleted.status_code == 404  # only its owner deletes it
     finally:
         context.close()
+
+
+def test_a_restricted_user_drills_and_exports_only_its_rows(page: Page, session: tiercube.Session, tmp_path: Path) -> None:
+    geography_tree(page, session, EU_USER)
+    europe = tiercube.level("region") == "Europe"
+    cube = cube_of(session)
+    assert {name for name in by_label(grid(page))} == {"Europe", "Total"}
+    # The user's grand total is Europe's: the server totals only the rows the user may see.
+    assert by_label(grid(page))["Total"]["qty.SUM"] == cube.query("qty.SUM", filter=europe)["qty.SUM"].to_pylist()[0]
+    expand(page, "Europe")
+    expected = {row["country"]: row["qty.SUM"] for row in cube.query("qty.SUM", levels=["country"], filter=europe).to_pylist()}
+    shown = by_label(grid(page))
+    assert {name: shown[name]["qty.SUM"] for name in expected} == expected
+    assert set(shown) == {"Europe", *expected, "Total"}
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    path = tmp_path / "europe.csv"
+    download.value.save_as(path)
+    exported = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert {row["region"] for row in exported} == {"Europe", "Total"}
+    assert {row["country"]: int(float(row["qty.SUM"])) for row in exported if row["country"]} == expected
