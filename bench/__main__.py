@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import (
-    analytics, changes, cluster, concurrency, connect, durability, explorer, loads, mixed, peers, queries, report, soak, startup,
-    transport, typecheck,
+    analytics, changes, cluster, concurrency, connect, durability, explorer, explorer_views, loads, mixed, peers, queries, report, soak,
+    startup, transport, typecheck,
 )  # fmt: skip
 from bench.common import MODES, SEED, Context, Figure
 from bench.data import Dataset
@@ -118,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "explorer" in areas:
             begin("explorer")
             figures += explorer.measure(context, data)
+            figures += explorer_views.measure(context, data)
         if "cluster" in areas:
             begin("cluster")
             figures += cluster.measure(context, data)

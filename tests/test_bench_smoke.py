@@ -55,6 +55,7 @@ FIGURES = [
     *(f"analytics.{shape}" for shape in ("running_total", "running_total.served", "quantiles", "top5", "shift_growth")),
     "explorer.first_paint.cold",
     "explorer.first_paint.served",
+    *(f"explorer.view.{step}" for step in ("first_paint", "totals", "sort", "heatmap", "grid")),
     "durability.restart",
     "durability.append_log_cost",
     "durability.append_on_disk",

@@ -5,50 +5,33 @@ equal to ``cube.query``), filters members by searching, switches to a
 chart, exports the view and reads the files back, and sees an append made
 from Python appear. A ReadOnly user gets no editing control, a restricted
 user only its members, a Minimal caller can still query by name, and an
-embedded explorer signs in with its token. Screenshots of the main views go
-to ``test-artifacts/explorer`` (or ``$TIERCUBE_TEST_ARTIFACTS``) and must not
-be blank.
+embedded explorer signs in with its token. Screenshots of the main views
+must not be blank (``tests/browser.py``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 import random
-import re
-import shutil
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from PIL import Image
-from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 import tiercube
+from tests.browser import VIEWPORT, act, browser, by_label, grid, page, screenshot, sign_in
 from tests.conftest import ADMIN, SECURED, USER
 from tiercube._wire import paths
 
-ARTIFACTS = Path(os.environ.get("TIERCUBE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")) / "explorer"
-# What the machine's probe found to work for a root user in a closed network (see dev.py).
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
-# Wide enough that the grid draws every column of these views (it draws only what is on screen).
-VIEWPORT: ViewportSize = {"width": 2400, "height": 1000}
+__all__ = ["browser", "page"]  # fixtures: pytest finds them by the names the tests ask for
+
 EU_USER = tiercube.BasicAuthentication("eu", "eu-password")
 REGIONS = ["Americas", "Asia", "Europe", "Oceania"]
 PRODUCTS = {f"p{i:02d}": ["fruit", "grain", "drink", "sweets"][i % 4] for i in range(12)}
-
-
-def chromium() -> str:
-    found = os.environ.get("TIERCUBE_CHROMIUM") or shutil.which("chromium")
-    if found is None:
-        pytest.fail("the browser tests need Debian's chromium: `apt-get install chromium` (python3 dev.py test installs it)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -76,73 +59,9 @@ def session() -> Generator[tiercube.Session]:
         yield owner
 
 
-@pytest.fixture(scope="module")
-def browser() -> Generator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Generator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, f"the page raised: {errors}"
-
-
-def act(page: Page, action: Callable[[], object], timeout: float = 15_000) -> None:
-    """Do ``action`` and wait until the page has drawn the answer to the query it causes."""
-    before = page.locator("body").get_attribute("data-ready")
-    action()
-    selector = "body[data-ready]" if before is None else f"body[data-ready]:not([data-ready='{before}'])"
-    page.locator(selector).wait_for(timeout=timeout)
-
-
-def sign_in(page: Page, url: str, user: tiercube.BasicAuthentication) -> None:
-    page.goto(url)
-    page.wait_for_url(re.compile(r".*/explorer/sign-in(#.*)?$"))  # the link's fragment survives the redirect
-    page.get_by_label("User name").fill(user.username)
-    page.get_by_label("Password").fill(user.password)
-    act(page, lambda: page.get_by_role("button", name="Sign in").click())
-
-
-def grid(page: Page) -> list[list[str]]:
-    """The grid as drawn: the header row, then the body's rows, cell texts."""
-    table = page.locator("perspective-viewer regular-table")
-    header = [cell.strip() for cell in table.locator("thead tr").last.locator("th").all_inner_texts()]
-    body = [[cell.strip() for cell in row.locator("th, td").all_inner_texts()] for row in table.locator("tbody tr").all()]
-    return [header, *body]
-
-
-def number(text: str) -> float:
-    return float(text.replace(",", ""))
-
-
-def by_label(rows: list[list[str]]) -> dict[str, dict[str, float | None]]:
-    """Grid rows keyed by their first cell, each a mapping of column header to number (None when empty)."""
-    header, *body = rows
-    return {row[0]: {h: (number(v) if v else None) for h, v in zip(header[1:], row[1:], strict=False)} for row in body}
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """Keep a screenshot of the page in the artifacts, and check it shows something."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    with Image.open(path) as image:
-        colors = image.convert("RGB").getcolors(maxcolors=1 << 16)
-    assert colors is None or len(colors) > 8, f"{path} looks blank ({len(colors or [])} colours)"
-    return path
-
-
 def test_an_analyst_signs_in_pivots_and_reads_the_server_s_numbers(page: Page, session: tiercube.Session) -> None:
     sign_in(page, session.link, ADMIN)
-    assert page.locator("#who").inner_text() == "admin · RemoteSession"
+    assert page.locator("#who").inner_text() == "admin · may query and edit"
     act(page, lambda: page.get_by_role("button", name="rows: region").click())
     act(page, lambda: page.get_by_role("button", name="columns: category").click())
     act(page, lambda: page.get_by_label("measure price per unit").check())
@@ -231,7 +150,7 @@ def test_an_append_from_python_shows_without_reloading(page: Page, session: tier
 
 def test_a_read_only_user_gets_no_editing_control_an_admin_does(page: Page, session: tiercube.Session, browser: Browser) -> None:
     sign_in(page, session.link, USER)
-    assert page.locator("#who").inner_text() == "user · ReadOnlySession"
+    assert page.locator("#who").inner_text() == "user · may query (read only)"
     assert not page.locator("#editing").is_visible()
     assert page.get_by_role("button", name="Add").count() == 0 or not page.get_by_role("button", name="Add").is_visible()
     screenshot(page, "read-only")
@@ -287,7 +206,7 @@ def test_a_minimal_caller_still_queries_by_name(page: Page, session: tiercube.Se
 
     page.route("**/*", other_protocol)
     sign_in(page, session.link, USER)
-    assert page.locator("#who").inner_text() == "user · MinimalSession"
+    assert page.locator("#who").inner_text() == "user · may query by name"
     assert page.locator("#by-name").is_visible() and not page.locator("#structure").is_visible()
     page.get_by_label("Measures").fill("qty.SUM, price per unit")
     page.get_by_label("Levels").fill("region")
@@ -298,15 +217,23 @@ def test_a_minimal_caller_still_queries_by_name(page: Page, session: tiercube.Se
     screenshot(page, "minimal")
 
 
-def test_a_view_too_large_to_show_says_so(page: Page, session: tiercube.Session) -> None:
+def test_a_key_is_kept_off_the_first_view_and_a_view_too_large_says_what_to_do(page: Page, session: tiercube.Session) -> None:
     big = session.create_table("big", data_types={"id": "int64", "n": "int64"}, keys=["id"])
     big.load(pa.table({"id": pa.array(range(60_000), pa.int64()), "n": pa.array([1] * 60_000, pa.int64())}))
     session.create_cube(big)
     try:
         sign_in(page, session.link, USER)
-        page.get_by_label("cube").select_option("big")  # its only level is its key: 60,000 rows
-        page.locator("#message").get_by_text("more cells than the page shows").wait_for()
-        assert page.locator("#status").inner_text() == ""
+        act(page, lambda: page.get_by_label("cube").select_option("big"))
+        # Its only level is its key (a member per row): not on rows at first, not even listed.
+        assert page.locator("#rows li").count() == 0
+        assert by_label(grid(page)) == {"Total": {"n.SUM": 60_000}}
+        assert not page.get_by_role("button", name="rows: id").is_visible()
+        page.get_by_role("button", name="1 more level").click()
+        act(page, lambda: page.get_by_role("button", name="rows: id").click())  # 60,000 rows
+        alert = page.locator("#message").inner_text()
+        assert "more than 50,000 cells" in alert and "Add a filter" in alert and "raise" not in alert
+        assert page.locator("#view-status").inner_text() == ""
+        assert grid(page)[1:] == []  # the old grid does not stay under the new chips
     finally:
         del session.cubes["big"]
         del session.tables["big"]
@@ -319,7 +246,7 @@ def test_an_embedded_explorer_signs_in_with_its_token(page: Page, session: tierc
     assert "#cube=sales&token=" in src
     page.goto(src)
     page.locator("body[data-ready]").wait_for()
-    assert page.locator("#who").inner_text() == "user · ReadOnlySession"
+    assert page.locator("#who").inner_text() == "user · may query (read only)"
     assert "token" not in page.url  # taken out of the address bar
     assert not page.get_by_role("button", name="Sign out").is_visible()
     assert set(by_label(grid(page))) <= {*REGIONS, "(null)"}

@@ -215,9 +215,9 @@ def test_assets_stay_in_their_directory(server: InProcessServer, path: str) -> N
 
 def test_assets_are_served_with_their_types_and_revalidated(server: InProcessServer) -> None:
     with server.client() as client:
-        script = client.get("/explorer/assets/explorer.js")
+        script = client.get("/explorer/assets/view.js")  # the module that loads the viewer
         wasm = client.get("/explorer/assets/vendor/perspective/wasm/perspective-server.wasm")
-        again = client.get("/explorer/assets/explorer.js", headers={"if-none-match": script.headers["etag"]})
+        again = client.get("/explorer/assets/view.js", headers={"if-none-match": script.headers["etag"]})
     assert script.headers["content-type"].startswith("text/javascript") and "perspective" in script.text
     assert wasm.headers["content-type"] == "application/wasm" and wasm.content[:4] == b"\0asm"
     assert again.status_code == 304 and again.content == b""

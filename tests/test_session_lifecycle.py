@@ -102,6 +102,19 @@ def test_start_gives_a_running_server_with_url_port_and_log() -> None:
         session.close()
 
 
+def test_a_session_started_on_a_port_keeps_its_link_across_restarts() -> None:
+    with tiercube.Session.start() as first:
+        port = first.port  # a port that was free a moment ago
+    with tiercube.Session.start(port=port) as again:
+        link = again.link
+        assert link == f"http://127.0.0.1:{port}/"
+        with pytest.raises(tiercube.errors.ServerStartError, match="(?i)address already in use"):
+            tiercube.Session.start(port=port)  # taken: said so, with the server's log
+    with tiercube.Session.start(host="127.0.0.1", port=port) as restarted:
+        assert restarted.link == link
+        assert httpx.get(restarted.link, timeout=10, follow_redirects=False).status_code in (303, 200)
+
+
 def test_close_stops_the_server_and_the_session() -> None:
     session = tiercube.Session.start()
     session.create_table("kept_nowhere", data_types={"x": "int64"}).append((1,))

@@ -228,3 +228,6 @@ class Bootstrap(msgspec.Struct, frozen=True):
     owner_token: str
     # The config file it came from and the server's log, which no load may read.
     protected_files: list[str] = []
+    # Where to listen: port 0 is any free port (a new one, and so a new link, at every start).
+    host: str = "127.0.0.1"
+    port: int = 0

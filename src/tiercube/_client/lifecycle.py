@@ -69,9 +69,15 @@ class ServerProcess:
 
     @classmethod
     def spawn(
-        cls, config: SessionConfig, config_path: str | None = None, while_starting: Callable[[], object] = lambda: None
+        cls,
+        config: SessionConfig,
+        config_path: str | None = None,
+        while_starting: Callable[[], object] = lambda: None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> ServerProcess:
-        """Start the server child; ``while_starting`` runs here while it boots."""
+        """Start the server child, listening on ``host`` and ``port``; ``while_starting`` runs here while it boots."""
         token = secrets.token_urlsafe(32)
         logs_path = Path(owned_directory("session", until_exit=True), "server.log")
         with storage_errors(str(logs_path), "create the server's log"), open(logs_path, "ab") as log:
@@ -87,7 +93,7 @@ class ServerProcess:
             )
         assert process.stdin is not None and process.stdout is not None
         protected = [path for path in (config_path, str(logs_path)) if path]
-        process.stdin.write(msgspec.json.encode(Bootstrap(config, token, protected)) + b"\n")
+        process.stdin.write(msgspec.json.encode(Bootstrap(config, token, protected, host, port)) + b"\n")
         process.stdin.flush()
         try:
             while_starting()

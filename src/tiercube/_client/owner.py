@@ -78,6 +78,8 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         cluster: str | DaskCluster | DaskClient | None = None,
         data_dir: str | Path | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> Session:
         """Start a session server and return its owner session.
 
@@ -87,10 +89,12 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         lets tables live on its workers: see ``create_table(distributed=...)``;
         it needs the ``tiercube[cluster]`` extra. With ``data_dir`` (a directory,
         created if missing) every change is kept there and the session starts
-        from what it holds: see the README's "What survives a stop". ``timeout``
-        is how many seconds a call waits for the server to answer, as in
-        ``connect(timeout=)``. Raises ``ServerStartError``
-        with the end of the server's log if it does not come up.
+        from what it holds: see the README's "What survives a stop". The server listens on
+        ``host`` (this machine only by default; ``"0.0.0.0"`` for every interface) and ``port``
+        (0: any free one); with a fixed port, ``session.link`` stays the same across restarts.
+        ``timeout`` is how many seconds a call waits for the server to answer, as in
+        ``connect(timeout=)``. Raises ``ServerStartError`` with the end of the server's log if
+        it does not come up (a port in use among them: pick another, or stop what holds it).
         """
         config_path = None if config is None or isinstance(config, SessionConfig) else str(Path(config).resolve())
         if not isinstance(config, SessionConfig):
@@ -102,7 +106,7 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         config.check_cluster()
         # The client's httpx and pyarrow (about 0.25 s) load while the child boots, not after.
         server = ServerProcess.spawn(
-            config, config_path, while_starting=lambda: importlib.import_module("tiercube._client.connection")
+            config, config_path, while_starting=lambda: importlib.import_module("tiercube._client.connection"), host=host, port=port
         )
         from tiercube._client.connection import Connection
 

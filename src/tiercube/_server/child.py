@@ -37,6 +37,8 @@ def main() -> None:
 
     serve(
         bootstrap.config,
+        host=bootstrap.host,
+        port=bootstrap.port,
         owner_token=bootstrap.owner_token,
         on_ready=on_ready,
         stop_event=owner_gone,

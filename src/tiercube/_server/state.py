@@ -36,6 +36,7 @@ from tiercube._server.engine.rows import Placement
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.file_access import FileAccess
 from tiercube._server.restrictions import Restrictions
+from tiercube._server.saved_views import SavedViews
 from tiercube._version import __version__
 from tiercube._wire.messages import AggregateStats, ServerStats, ShareProof
 from tiercube.errors import StorageError
@@ -96,6 +97,7 @@ class ServerState:
     judge: Judge = field(init=False)
     files: FileAccess = field(init=False)
     endpoints: CustomEndpoints = field(init=False)
+    saved_views: SavedViews = field(default_factory=SavedViews)  # the explorer's, per user, in memory
     # Whether the server is stopping: long-lived responses (the explorer's events) end then.
     stopping: Callable[[], bool] = lambda: False
 

@@ -43,3 +43,30 @@ class CubeVersions(msgspec.Struct, frozen=True):
     """One event of ``GET /explorer/events``: each cube and the version of the data it reads."""
 
     cubes: dict[str, str]
+
+
+class SaveView(msgspec.Struct, frozen=True):
+    """``PUT /api/v1/explorer/views/{view}``: keep the page's view under a name, for its user.
+
+    ``fragment`` is the view as the explorer's address holds it (cube, rows, columns,
+    measures, filters, totals, expanded members, sort, chart); ``shared_with`` the roles
+    whose users may open it too. Saving a name again replaces that view.
+    """
+
+    fragment: str
+    shared_with: list[str] = []
+
+
+class SavedView(msgspec.Struct, frozen=True):
+    """A saved view, as ``GET /api/v1/explorer/views`` lists it."""
+
+    name: str
+    owner: str
+    fragment: str
+    shared_with: list[str]
+
+
+class SavedViews(msgspec.Struct, frozen=True):
+    """The caller's own views, then those shared with one of its roles."""
+
+    views: list[SavedView]

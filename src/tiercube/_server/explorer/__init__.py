@@ -1,9 +1,13 @@
 """The explorer at ``session.link``: a pivot builder and charts over the cubes, in the browser.
 
 The server serves the pages and assets (``pages``), signs browsers in and
-out (``signing_in``) and tells open pages what changed (``events``). The
-page itself is ``assets/explorer.js``: it queries the same API as the Python
-client, with the same grant, so it can show no more than the API answers.
+out (``signing_in``), tells open pages what changed (``events``) and keeps
+each user's saved views (``views``). The page itself is ``assets/explorer.js``
+(the builder and the page) with ``assets/view.js`` (queries and drawing) and
+``assets/tree.js`` (the server's answers as the grid's rows): it queries the
+same API as the Python client, with the same grant, so it can show no more than
+the API answers, and it adds nothing up (``assets/viewer.js`` locks the
+viewer's own grouping and aggregation).
 The viewer it renders with, FINOS Perspective, is vendored under
 ``assets/vendor`` by ``explorer/build.py`` at the repository's root.
 """
@@ -16,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tiercube._server.explorer import events, pages, signing_in
+from tiercube._server.explorer import events, pages, signing_in, views
 from tiercube._wire import routes
 
 
@@ -34,4 +38,5 @@ served = [
     _route(routes.EXPLORER_GRANT, signing_in.grant),
     _route(routes.EXPLORER_EVENTS, events.events),
     _route(routes.EXPLORER_SESSIONS, signing_in.embed_session),
+    *views.served,
 ]

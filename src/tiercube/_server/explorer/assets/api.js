@@ -8,6 +8,8 @@
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
 
+export const SERVER_GONE = "The server is not answering: it has stopped or restarted, or the network is down. This page works again once it is back (reload it then).";
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -44,7 +46,13 @@ export class Api {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const response = await fetch(path, init);
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch {
+      // The browser says only "Failed to fetch": no answer at all, so the server is not there.
+      throw new ApiError(0, "server_gone", SERVER_GONE);
+    }
     if (response.ok) return response;
     let error = { code: "http", message: `${method} ${path}: ${response.status} ${response.statusText}` };
     try {
@@ -78,8 +86,9 @@ export class Api {
   }
 
   // Server-sent events, read with fetch (EventSource cannot send the headers above).
-  // Reconnects after an error or when the server ends a stream; returns a function that stops it.
-  watch(onVersions) {
+  // Reconnects after an error or when the server ends a stream; ``onReach(false)`` when the
+  // server cannot be reached, ``onReach(true)`` when it can again. Returns a function that stops it.
+  watch(onVersions, onReach = () => {}) {
     let stopped = false;
     let controller = null;
     const run = async () => {
@@ -88,6 +97,7 @@ export class Api {
         try {
           const response = await fetch("/explorer/events", { headers: this.headers(), signal: controller.signal, credentials: "same-origin" });
           if (!response.ok) throw new Error(`events: ${response.status}`);
+          onReach(true);
           const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
           let buffered = "";
           for (;;) {
@@ -104,7 +114,8 @@ export class Api {
           }
         } catch (error) {
           if (stopped) return;
-          console.warn("explorer events:", error);
+          if (error instanceof TypeError) onReach(false); // no answer at all (an HTTP error is an answer)
+          else console.warn("explorer events:", error);
         }
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }

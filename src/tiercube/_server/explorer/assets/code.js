@@ -12,8 +12,12 @@ function condition(filter) {
   switch (filter.type) {
     case "isin":
       return `tiercube.level(${py(filter.column)}).isin(${filter.values.map(py).join(", ")})`;
+    case "compare":
+      return `(tiercube.level(${py(filter.column)}) ${filter.op} ${py(filter.value)})`;
+    case "isnull":
+      return `tiercube.level(${py(filter.column)}).isnull()`;
     case "and":
-      return filter.operands.map((operand) => `(${condition(operand)})`).join(" & ");
+      return filter.operands.map((operand) => (operand.type === "compare" ? condition(operand) : `(${condition(operand)})`)).join(" & ");
     default:
       return JSON.stringify(filter);
   }

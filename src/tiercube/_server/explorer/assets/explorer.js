@@ -1,250 +1,166 @@
-// The explorer: pick a cube, put levels on rows and columns, pick measures and member filters;
-// the server computes the cells (and the totals), Perspective draws the grid and the charts.
-import "./vendor/perspective-viewer/cdn/perspective-viewer.js";
-import "./vendor/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js";
-import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
-import perspective from "./vendor/perspective/cdn/perspective.js";
-import { Api, ApiError } from "./api.js";
-import { SEPARATOR, pivot } from "./pivot.js";
-import { pythonQuery } from "./code.js";
-import { chooseMembers } from "./members.js";
-
-// The page never asks for more cells than this; a larger view says so and asks for a filter.
-export const CELL_LIMIT = 50000;
+// The explorer: pick a cube, put levels on rows and columns, pick measures and filters; the server
+// computes every cell (and every total), Perspective draws the grid and the charts. This module is
+// the page: the builder's actions, opening a cube or a link, exports, editing, the live redraw.
+import { ApiError, SERVER_GONE } from "./api.js";
+import { levelsOf, renderBuilder } from "./builder.js";
+import { chooseMembers, chooseRange } from "./members.js";
+import { savedViews } from "./saved.js";
+import { api, can, decode, forget, label, levelType, message, queryPath, ready, run, state, viewFragment, wireValue, worker } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
-const api = new Api();
-const worker = await perspective.worker();
-const viewer = $("viewer");
+const TIME_TYPES = new Set(["date", "timestamp"]);
 
-const state = {
-  grant: null,
-  cube: null,
-  info: null, // the cube's structure, when the grant lets the page read it
-  measures: [],
-  rows: [],
-  columns: [],
-  filters: {}, // level -> selected members
-  totals: false,
-  plugin: "Datagrid",
-  versions: {},
-  shown: null, // the Perspective table on screen, and the view it is drawn with
+// A level kept out of the list until asked for: a key of the fact table or a timestamp has about
+// a member per fact row, too many to put on rows or to tick in a filter.
+function highCardinality(level) {
+  return (level.table === state.info.fact_table && state.factKeys.includes(level.column)) || levelType(level.name) === "timestamp";
+}
+
+function filterText(level, filter) {
+  if (filter.members) {
+    const shown = filter.members.slice(0, 3).map((m) => (m === null ? "(null)" : String(m))).join(", ");
+    return `${level} in (${shown}${filter.members.length > 3 ? ", …" : ""})`;
+  }
+  if (filter.from && filter.to) return `${level} ${filter.from} to ${filter.to}`;
+  return filter.from ? `${level} from ${filter.from}` : `${level} to ${filter.to}`;
+}
+
+const actions = {
+  measure(name, checked) {
+    state.measures = checked ? [...state.measures, name] : state.measures.filter((m) => m !== name);
+    if (state.sort && !state.measures.some((m) => state.sort.column.endsWith(m))) state.sort = null;
+    run();
+  },
+  place(levels, where) {
+    state.rows = state.rows.filter((l) => !levels.includes(l));
+    state.columns = state.columns.filter((l) => !levels.includes(l));
+    state[where].push(...levels);
+    reshaped();
+  },
+  remove(where, level) {
+    state[where] = state[where].filter((l) => l !== level);
+    reshaped();
+  },
+  filter(level) {
+    const query = (body) => api.arrow(queryPath(), body).then(decode);
+    const done = (chosen) => {
+      if (chosen === null) delete state.filters[level];
+      else state.filters[level] = chosen;
+      render();
+      run();
+    };
+    // A date or a timestamp is filtered by a range, not by ticking a box per day.
+    if (TIME_TYPES.has(levelType(level))) chooseRange(level, levelType(level), state.filters[level] ?? {}, done);
+    else chooseMembers(level, state.filters[level]?.members ?? [], query, (value) => label(level, value), (value) => wireValue(level, value), done);
+  },
+  clearFilter(level) {
+    delete state.filters[level];
+    render();
+    run();
+  },
 };
 
-const can = (group) => state.grant.groups.includes(group);
-
-function message(text) {
-  $("message").hidden = !text;
-  $("message").textContent = text || "";
-}
-
-function levelsOf(info) {
-  return info.hierarchies.flatMap((hierarchy) => hierarchy.levels);
-}
-
-function label(level, value) {
-  if (value === null || value === undefined) return "(null)";
-  const type = state.info ? levelsOf(state.info).find((l) => l.name === level)?.data_type : undefined;
-  if (type === "date") return new Date(value).toISOString().slice(0, 10);
-  if (type === "datetime") return new Date(value).toISOString().replace(".000Z", "Z");
-  return String(value);
-}
-
-// Arrow IPC from the server -> plain columns, decoded by Perspective's own engine.
-async function decode(buffer) {
-  const table = await worker.table(buffer);
-  const view = await table.view();
-  const [columns, schema, rows] = [await view.to_columns(), await table.schema(), await table.size()];
-  await view.delete();
-  await table.delete();
-  return { columns, schema, rows };
-}
-
-function wireFilter() {
-  const operands = Object.entries(state.filters)
-    .filter(([, members]) => members.length)
-    .map(([level, members]) => ({ type: "isin", column: level, values: members }));
-  if (operands.length === 0) return null;
-  return operands.length === 1 ? operands[0] : { type: "and", operands };
-}
-
-function queries() {
-  const base = { measures: state.measures, filter: wireFilter(), max_rows: CELL_LIMIT };
-  const charting = state.plugin !== "Datagrid";
-  const totals = state.totals && !charting;
-  const list = [{ ...base, levels: [...state.rows, ...state.columns], include_totals: totals }];
-  if (totals && state.rows.length && state.columns.length) {
-    list.push({ ...base, levels: [...state.columns, ...state.rows], include_totals: true });
-  }
-  return list;
-}
-
-// Marks the page as drawn: tests and the first-paint benchmark wait for this attribute to change.
-function ready() {
-  document.body.dataset.ready = String(performance.now());
-}
-
-async function run() {
-  if (!state.cube || state.measures.length === 0) {
-    message(state.cube ? (state.info ? "Pick at least one measure." : "Name the measures (and levels) to query.") : "");
-    ready();
-    return;
-  }
-  const asked = queries();
-  viewFragment();
-  $("code").textContent = pythonQuery(state.cube, asked);
-  $("status").textContent = "querying…";
-  const started = performance.now();
-  let answers;
-  try {
-    const path = `/api/query/cubes/${encodeURIComponent(state.cube)}/query`;
-    answers = await Promise.all(asked.map((body) => api.arrow(path, body)));
-  } catch (error) {
-    $("status").textContent = "";
-    if (error instanceof ApiError && error.code === "result_too_large") {
-      message(`This view has more cells than the page shows (${CELL_LIMIT.toLocaleString()}): add a filter or take a level off. ${error.message}`);
-    } else {
-      message(error.message);
-    }
-    return;
-  }
-  message("");
-  const cells = await show(asked, answers);
-  $("status").textContent = `${cells.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
-  ready();
-}
-
-// Draws the answers; returns how many cells the server sent. The same view with new numbers
-// (a live update, a filter) replaces the table's rows in place: the viewer keeps its state.
-async function show(asked, answers) {
-  let data;
-  let schema = null;
-  let config;
-  let cells;
-  if (state.plugin === "Datagrid" && (state.columns.length || asked[0].include_totals)) {
-    const parts = await Promise.all(answers.map(decode));
-    const { grid, order } = pivot(
-      parts.map((part, i) => ({ ...part, levels: asked[i].levels })),
-      state.rows,
-      state.columns,
-      state.measures,
-      label,
-    );
-    data = grid;
-    schema = Object.fromEntries(order.map((name) => [name, state.rows.includes(name) ? "string" : valueType(parts[0].schema, name)]));
-    config = { plugin: "Datagrid", columns: order, group_by: [], split_by: [], aggregates: {} };
-    cells = parts[0].rows;
-  } else if (state.plugin === "Datagrid") {
-    // Levels on rows only, no totals: the server's cells are the grid, loaded as they came.
-    data = answers[0];
-    config = { plugin: "Datagrid", columns: [...state.rows, ...state.measures], group_by: [], split_by: [], aggregates: {} };
-  } else {
-    // Charts draw the cells as the server sent them: each (rows, columns) group holds exactly one
-    // cell, so Perspective's "sum" of a group is that cell, whatever the measure.
-    data = answers[0];
-    config = {
-      plugin: state.plugin,
-      group_by: state.rows,
-      split_by: state.columns,
-      columns: state.plugin === "Heatmap" ? [state.measures[0]] : state.measures,
-      aggregates: Object.fromEntries(state.measures.map((m) => [m, "sum"])),
-    };
-  }
-  const key = JSON.stringify([config, schema]);
-  if (state.shown && state.shown.key === key) {
-    await state.shown.table.replace(data);
-  } else {
-    const table = schema ? await worker.table(schema) : await worker.table(data);
-    if (schema) await table.update(data);
-    // The configuration first: drawn with the previous one, the new table can upset a chart.
-    const loaded = viewer.load(table);
-    await viewer.restore({ ...config, sort: [], filter: [], expressions: {}, settings: false });
-    await loaded;
-    state.shown?.table.delete().catch(() => {});
-    state.shown = { table, key };
-  }
-  return cells ?? (await state.shown.table.size());
-}
-
-function valueType(schema, column) {
-  const measure = state.measures.find((m) => column === m || column.endsWith(`${SEPARATOR}${m}`));
-  return schema[measure] === "integer" ? "integer" : "float";
-}
-
-// The builder -------------------------------------------------------------------------------
-
-function chip(list, text, onRemove) {
-  const item = document.createElement("li");
-  item.textContent = text;
-  const remove = document.createElement("button");
-  remove.type = "button";
-  remove.textContent = "×";
-  remove.setAttribute("aria-label", `remove ${text}`);
-  remove.addEventListener("click", onRemove);
-  item.append(remove);
-  list.append(item);
+// Rows or columns changed: the tree starts again from its top level.
+function reshaped() {
+  state.expanded.clear();
+  state.sort = null;
+  render();
+  run();
 }
 
 function render() {
-  const measures = $("measures");
-  measures.replaceChildren();
-  for (const measure of state.info.measures) {
-    const item = document.createElement("li");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.checked = state.measures.includes(measure.name);
-    box.setAttribute("aria-label", `measure ${measure.name}`);
-    box.addEventListener("change", () => {
-      state.measures = box.checked ? [...state.measures, measure.name] : state.measures.filter((m) => m !== measure.name);
-      run();
-    });
-    const name = document.createElement("label");
-    name.append(box, " ", measure.name);
-    item.append(name);
-    measures.append(item);
+  renderBuilder(state, actions, filterText, highCardinality);
+}
+
+// The first view: the first measure and, on rows, the first level that is neither a date nor a
+// level of a member per row; nothing on rows rather than such a level.
+function firstView() {
+  const measures = state.info.measures.map((m) => m.name);
+  state.measures = measures.filter((m) => m !== "contributors.COUNT").slice(0, 1);
+  if (state.measures.length === 0) state.measures = measures.slice(0, 1);
+  const first = levelsOf(state.info).find((level) => !highCardinality(level) && !TIME_TYPES.has(levelType(level.name)));
+  state.rows = first ? [first.name] : [];
+}
+
+function parsed(text, fallback) {
+  try {
+    return text ? JSON.parse(text) : fallback;
+  } catch {
+    return fallback;
   }
-  const levels = $("levels").tBodies[0];
-  levels.replaceChildren();
-  for (const level of levelsOf(state.info)) {
-    const row = levels.insertRow();
-    row.insertCell().textContent = level.name;
-    for (const [text, act] of [
-      ["Rows", () => place(level.name, "rows")],
-      ["Columns", () => place(level.name, "columns")],
-      ["Filter", () => pickMembers(level.name)],
-    ]) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = text;
-      button.setAttribute("aria-label", `${text.toLowerCase()}: ${level.name}`);
-      button.addEventListener("click", act);
-      row.insertCell().append(button);
+}
+
+// ``view``: what the address's fragment asks for (as ``viewFragment`` writes it), if anything.
+async function openCube(name, view = {}) {
+  Object.assign(state, { cube: name, rows: [], columns: [], filters: {}, sort: null, tree: null, showAll: false });
+  state.expanded.clear();
+  const list = (text) => (text ? text.split(",").filter(Boolean) : []);
+  if (can("READ_MODEL")) {
+    state.info = await api.json("GET", `/api/v1/cubes/${encodeURIComponent(name)}`);
+    const fact = await api.json("GET", `/api/v1/tables/${encodeURIComponent(state.info.fact_table)}`).catch(() => ({ keys: [] }));
+    state.factKeys = fact.keys;
+    firstView();
+    const levels = new Set(levelsOf(state.info).map((l) => l.name));
+    if (view.rows !== undefined || view.columns !== undefined) {
+      state.rows = list(view.rows).filter((l) => levels.has(l));
+      state.columns = list(view.columns).filter((l) => levels.has(l) && !state.rows.includes(l));
     }
+    const measures = state.info.measures.map((m) => m.name);
+    if (view.measures !== undefined) state.measures = list(view.measures).filter((m) => measures.includes(m));
+    const filters = parsed(view.filters, {});
+    state.filters = Object.fromEntries(Object.entries(filters).filter(([level]) => levels.has(level)));
+    $("structure").hidden = false;
+    $("editing").hidden = !can("EDIT");
+    render();
+  } else {
+    state.info = null;
+    state.measures = list(view.measures);
+    state.rows = list(view.rows);
+    $("measure-names").value = state.measures.join(", ");
+    $("level-names").value = state.rows.join(", ");
+    $("by-name").hidden = false;
+    $("structure").hidden = true;
+    $("editing").hidden = true;
   }
-  for (const where of ["rows", "columns"]) {
-    const list = $(where);
-    list.replaceChildren();
-    for (const level of state[where]) chip(list, level, () => {
-      state[where] = state[where].filter((l) => l !== level);
-      render();
-      run();
-    });
+  state.totals = view.totals === "1";
+  $("totals").checked = state.totals;
+  for (const path of parsed(view.expanded, [])) state.expanded.add(JSON.stringify(path));
+  if (view.sort) state.sort = { column: view.sort.replace(/^-/, ""), descending: view.sort.startsWith("-") };
+  choosePlugin(view.plugin && document.querySelector(`button.plugin[data-plugin="${CSS.escape(view.plugin)}"]`) ? view.plugin : "Datagrid");
+  await run();
+}
+
+function choosePlugin(plugin) {
+  state.plugin = plugin;
+  $("hint").hidden = plugin !== "Datagrid";
+  for (const button of document.querySelectorAll("button.plugin")) button.setAttribute("aria-pressed", String(button.dataset.plugin === plugin));
+}
+
+function download(name, data, type) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([data], { type }));
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}
+
+// The rows the page loaded, as the server computed them (the grid with a column per row level),
+// never what the viewer shows: the viewer adds nothing up, and the export does not ask it.
+async function exportView(format) {
+  if (!state.shown) return;
+  let table = state.shown.table;
+  if (state.exported) {
+    table = await worker.table(state.exported.schema);
+    await table.update(state.exported.data);
   }
-  const filters = $("filters");
-  filters.replaceChildren();
-  for (const [level, members] of Object.entries(state.filters)) {
-    if (!members.length) continue;
-    const shown = members.slice(0, 3).map((m) => label(level, m)).join(", ") + (members.length > 3 ? ", …" : "");
-    chip(filters, `${level} in (${shown})`, () => {
-      delete state.filters[level];
-      render();
-      run();
-    });
+  const view = await table.view();
+  try {
+    const data = format === "csv" ? await view.to_csv() : await view.to_arrow();
+    download(`${state.cube}.${format}`, data, format === "csv" ? "text/csv" : "application/vnd.apache.arrow.file");
+  } finally {
+    await view.delete();
+    if (table !== state.shown.table) await table.delete();
   }
-  const options = state.info.measures.map((m) => `<option>${escapeHtml(m.name)}</option>`).join("");
-  $("new-measure-left").innerHTML = options;
-  $("new-measure-right").innerHTML = options;
-  $("new-measure-level").innerHTML = levelsOf(state.info).map((l) => `<option>${escapeHtml(l.name)}</option>`).join("");
 }
 
 // What the new-measure form builds: arithmetic on two measures, or a measure moved along a level
@@ -265,101 +181,28 @@ function newMeasure(op, left, right, level) {
   }
 }
 
-function escapeHtml(text) {
-  const span = document.createElement("span");
-  span.textContent = text;
-  return span.innerHTML;
-}
-
-function place(level, where) {
-  state.rows = state.rows.filter((l) => l !== level);
-  state.columns = state.columns.filter((l) => l !== level);
-  state[where].push(level);
+async function addMeasure(event) {
+  event.preventDefault();
+  const name = $("new-measure-name").value.trim();
+  if (state.info.measures.some((m) => m.name === name)) {
+    message(`The cube already has a measure named "${name}": pick another name (or delete that measure from Python first).`);
+    return;
+  }
+  const expression = newMeasure($("new-measure-op").value, $("new-measure-left").value, $("new-measure-right").value, $("new-measure-level").value);
+  try {
+    await api.request("PUT", `/api/v1/cubes/${encodeURIComponent(state.cube)}/measures/${encodeURIComponent(name)}`, { expression });
+  } catch (error) {
+    message(error.message);
+    return;
+  }
+  state.info = await api.json("GET", `/api/v1/cubes/${encodeURIComponent(state.cube)}`);
+  state.measures = [...state.measures, name];
   render();
   run();
 }
 
-function pickMembers(level) {
-  const query = (body) => api.arrow(`/api/query/cubes/${encodeURIComponent(state.cube)}/query`, body).then(decode);
-  const type = levelsOf(state.info).find((l) => l.name === level)?.data_type;
-  chooseMembers(level, type, state.filters[level] || [], query, label, (chosen) => {
-    if (chosen === null) delete state.filters[level];
-    else state.filters[level] = chosen;
-    render();
-    run();
-  });
-}
-
-// The page ------------------------------------------------------------------------------------
-
-// ``view``: what the address's fragment asks for (as ``viewFragment`` writes it), if anything.
-async function openCube(name, view = {}) {
-  state.cube = name;
-  state.rows = [];
-  state.columns = [];
-  state.filters = {};
-  const list = (text) => (text ? text.split(",").filter(Boolean) : []);
-  if (can("READ_MODEL")) {
-    state.info = await api.json("GET", `/api/v1/cubes/${encodeURIComponent(name)}`);
-    const fact = api.json("GET", `/api/v1/tables/${encodeURIComponent(state.info.fact_table)}`);
-    const measures = state.info.measures.map((m) => m.name);
-    state.measures = measures.filter((m) => m !== "contributors.COUNT").slice(0, 1);
-    if (state.measures.length === 0) state.measures = measures.slice(0, 1);
-    // Rows start with the first level that is not a key of the fact table (one row per fact row).
-    const factInfo = await fact;
-    const levels = levelsOf(state.info);
-    const first = levels.find((l) => !(l.table === factInfo.name && factInfo.keys.includes(l.column))) ?? levels[0];
-    if (first) state.rows = [first.name];
-    const known = new Set(levels.map((l) => l.name));
-    if (view.rows !== undefined || view.columns !== undefined) {
-      state.rows = list(view.rows).filter((l) => known.has(l));
-      state.columns = list(view.columns).filter((l) => known.has(l) && !state.rows.includes(l));
-    }
-    if (view.measures !== undefined) state.measures = list(view.measures).filter((m) => measures.includes(m));
-    $("structure").hidden = false;
-    $("editing").hidden = !can("EDIT");
-    render();
-  } else {
-    state.measures = list(view.measures);
-    state.rows = list(view.rows);
-    $("measure-names").value = state.measures.join(", ");
-    $("level-names").value = state.rows.join(", ");
-    $("by-name").hidden = false;
-    $("structure").hidden = true;
-    $("editing").hidden = true;
-  }
-  if (view.plugin && document.querySelector(`button.plugin[data-plugin="${CSS.escape(view.plugin)}"]`)) choosePlugin(view.plugin);
-  await run();
-}
-
-// The view in the address bar, so that a link opens it again (never with the embedded token).
-function viewFragment() {
-  const fragment = new URLSearchParams({ cube: state.cube, rows: state.rows.join(","), columns: state.columns.join(","), measures: state.measures.join(",") });
-  if (state.plugin !== "Datagrid") fragment.set("plugin", state.plugin);
-  history.replaceState(null, "", `${location.pathname}#${fragment}`);
-}
-
-function choosePlugin(plugin) {
-  state.plugin = plugin;
-  for (const button of document.querySelectorAll("button.plugin")) button.setAttribute("aria-pressed", String(button.dataset.plugin === plugin));
-}
-
-function download(name, data, type) {
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(new Blob([data], { type }));
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-}
-
-// What the viewer shows now, as the user may have re-pivoted it in the viewer's own settings.
-async function exportView(format) {
-  const view = await viewer.getView();
-  const data = format === "csv" ? await view.to_csv() : await view.to_arrow();
-  download(`${state.cube}.${format}`, data, format === "csv" ? "text/csv" : "application/vnd.apache.arrow.file");
-}
-
 function wire() {
+  $("gone").textContent = SERVER_GONE;
   $("cube").addEventListener("change", () => openCube($("cube").value));
   $("totals").addEventListener("change", () => {
     state.totals = $("totals").checked;
@@ -371,6 +214,10 @@ function wire() {
       run();
     });
   }
+  $("more-levels").addEventListener("click", () => {
+    state.showAll = true;
+    render();
+  });
   $("export-csv").addEventListener("click", () => exportView("csv"));
   $("export-arrow").addEventListener("click", () => exportView("arrow"));
   $("copy-code").addEventListener("click", () => navigator.clipboard.writeText($("code").textContent));
@@ -379,6 +226,7 @@ function wire() {
     const names = (id) => $(id).value.split(",").map((s) => s.trim()).filter(Boolean);
     state.measures = names("measure-names");
     state.rows = names("level-names");
+    state.expanded.clear();
     run();
   });
   $("new-measure-op").addEventListener("change", () => {
@@ -386,21 +234,13 @@ function wire() {
     $("new-measure-right").hidden = alongLevel;
     $("new-measure-level").hidden = !alongLevel;
   });
-  $("new-measure").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const name = $("new-measure-name").value.trim();
-    const expression = newMeasure($("new-measure-op").value, $("new-measure-left").value, $("new-measure-right").value, $("new-measure-level").value);
-    try {
-      await api.request("PUT", `/api/v1/cubes/${encodeURIComponent(state.cube)}/measures/${encodeURIComponent(name)}`, { expression });
-    } catch (error) {
-      message(error.message);
-      return;
-    }
-    state.info = await api.json("GET", `/api/v1/cubes/${encodeURIComponent(state.cube)}`);
-    state.measures = [...state.measures, name];
-    render();
-    run();
-  });
+  $("new-measure").addEventListener("submit", addMeasure);
+}
+
+// Who is signed in and what they may do, in plain words.
+function who(grant) {
+  const may = can("EDIT") ? "may query and edit" : can("READ_MODEL") ? "may query (read only)" : "may query by name";
+  return `${grant.user ?? "anyone"} · ${may}`;
 }
 
 async function main() {
@@ -408,10 +248,23 @@ async function main() {
   // The grant and the cubes' names at once: each only needs the versions this page states.
   const [grant, names] = await Promise.all([api.grant(), api.json("GET", "/api/query/cubes")]);
   state.grant = grant;
-  $("who").textContent = `${state.grant.user ?? "anonymous"} · ${state.grant.tier}`;
+  api.user = grant.user ?? "anyone"; // whose saved views are whose (the server's name for no one signed in)
+  $("who").textContent = who(grant);
+  $("who").title = `tier: ${grant.tier}`;
   $("sign-out").hidden = !state.grant.security || api.token !== null;
   const select = $("cube");
   select.replaceChildren(...names.map((name) => new Option(name, name)));
+  const refreshViews = savedViews(api, {
+    open: (fragment) => {
+      const view = Object.fromEntries(new URLSearchParams(fragment));
+      if (!names.includes(view.cube)) return message(`The saved view's cube "${view.cube}" is not here any more.`);
+      select.value = view.cube;
+      return openCube(view.cube, view);
+    },
+    fragment: () => location.hash.slice(1),
+    message,
+  });
+  refreshViews().catch((error) => message(error.message));
   if (names.length === 0) {
     message("This session has no cube yet: create one from Python with session.create_cube(table).");
     ready();
@@ -429,8 +282,13 @@ async function main() {
       select.replaceChildren(...Object.keys(versions).map((name) => new Option(name, name)));
       if (versions[current] !== undefined) select.value = current;
     }
-    if (changed) run();
+    if (changed) {
+      forget();
+      run();
+    }
+  }, (reached) => {
+    $("gone").hidden = reached;
   });
 }
 
-main().catch((error) => message(error.message));
+main().catch((error) => message(error instanceof ApiError ? error.message : `The page could not start: ${error.message}`));

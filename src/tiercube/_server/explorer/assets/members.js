@@ -1,13 +1,14 @@
-// The member filter: a level's members (only those the caller may see: the server answers), searched
-// in the browser, chosen with checkboxes.
+// The filters: a level's members (only those the caller may see: the server answers), searched in
+// the browser, chosen with checkboxes; a date or a timestamp by a range, on a calendar.
 import { ApiError } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 // A level with more members than this asks for another filter first.
 export const MEMBER_LIMIT = 10000;
 
-// ``query(body)``: the decoded answer of a cube query; ``done(members | null)``: apply, or no filter.
-export async function chooseMembers(level, type, selected, query, label, done) {
+// ``query(body)``: the decoded answer of a cube query; ``label(member)`` its text; ``wire(member)``
+// the member as a filter sends it; ``done({members} | null)``: apply, or no filter.
+export async function chooseMembers(level, selected, query, label, wire, done) {
   const dialog = $("members");
   $("members-title").textContent = `Filter ${level}`;
   $("members-note").textContent = "loading members…";
@@ -27,15 +28,13 @@ export async function chooseMembers(level, type, selected, query, label, done) {
         : error.message;
     return;
   }
-  // Members come back as Perspective decodes them (dates as milliseconds); filters send them as the API takes them.
-  const wire = (value) => (value !== null && (type === "date" || type === "datetime") ? label(level, value) : value);
   const chosen = new Set(members.filter((member) => selected.includes(wire(member))));
   const draw = () => {
     const needle = $("members-search").value.toLowerCase();
     const list = $("members-list");
     list.replaceChildren();
     for (const member of members) {
-      const text = label(level, member);
+      const text = label(member);
       if (needle && !text.toLowerCase().includes(needle)) continue;
       const item = document.createElement("li");
       const box = document.createElement("input");
@@ -51,7 +50,26 @@ export async function chooseMembers(level, type, selected, query, label, done) {
   $("members-search").oninput = draw;
   draw();
   dialog.onclose = () => {
-    if (dialog.returnValue === "apply") done([...chosen].map(wire));
+    if (dialog.returnValue === "apply") done(chosen.size ? { members: [...chosen].map(wire) } : null);
     else if (dialog.returnValue === "clear") done(null);
   };
+}
+
+// ``current``: {from, to} as the filter holds them (ISO text, either may be null); ``done({from, to} | null)``.
+export function chooseRange(level, type, current, done) {
+  const dialog = $("range");
+  $("range-title").textContent = `${level}: from, to`;
+  for (const [id, value] of [["range-from", current.from], ["range-to", current.to]]) {
+    const input = $(id);
+    input.type = type === "date" ? "date" : "datetime-local";
+    input.step = type === "date" ? "" : "1";
+    input.value = value ?? "";
+  }
+  dialog.returnValue = "";
+  dialog.onclose = () => {
+    const [from, to] = [$("range-from").value || null, $("range-to").value || null];
+    if (dialog.returnValue === "apply") done(from || to ? { from, to } : null);
+    else if (dialog.returnValue === "clear") done(null);
+  };
+  dialog.showModal();
 }

@@ -1,0 +1,390 @@
+// The view: the queries the page's state asks for, their answers drawn as a tree (the grid) or as
+// they came (charts), a member expanded or collapsed, a column sorted. The server computes every
+// cell and every total; Perspective draws them.
+import "./vendor/perspective-viewer/cdn/perspective-viewer.js";
+import "./vendor/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js";
+import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
+import perspective from "./vendor/perspective/cdn/perspective.js";
+import { Api, ApiError } from "./api.js";
+import { flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
+import { LockedViewer } from "./viewer.js";
+import { columnsConfig, measureOf, secondAxis } from "./formats.js";
+import { levelsOf } from "./builder.js";
+import { pythonQuery } from "./code.js";
+
+// The page never asks for more cells than this; a larger view says so and asks for a filter.
+export const CELL_LIMIT = 50000;
+
+const $ = (id) => document.getElementById(id);
+export const api = new Api();
+export const worker = await perspective.worker();
+
+export const state = {
+  grant: null,
+  cube: null,
+  info: null, // the cube's structure, when the grant lets the page read it
+  factKeys: [], // the fact table's key columns: a member per fact row, not offered as levels at first
+  measures: [],
+  rows: [],
+  columns: [],
+  filters: {}, // level -> {members: [...]} or {from, to} (either may be null)
+  totals: false,
+  plugin: "Datagrid",
+  expanded: new Set(), // the ids of the row paths drawn with their children
+  sort: null, // {column, descending}: siblings ordered by a column of the grid
+  showAll: false,
+  versions: {},
+  tree: null, // {roots, grand, columnKeys}: the server's answers, as the grid's rows
+  grid: null, // the rows on screen (flatten's ``rows``)
+  shown: null, // the Perspective table on screen, and the key of the configuration it is drawn with
+  exported: null, // the grid as exports write it ({data, schema}), or null: the table on screen
+};
+
+export const can = (group) => state.grant.groups.includes(group);
+
+export function message(text) {
+  $("message").hidden = !text;
+  $("message").textContent = text || "";
+}
+
+const viewer = new LockedViewer($("viewer"), {
+  onSort: (column) => sortBy(column),
+  onToggle: (index) => toggle(index),
+  onRefused: () => message("The grid's own settings are off: the server computes every number. Use the builder on the left."),
+});
+
+export function levelType(level) {
+  const type = state.info ? levelsOf(state.info).find((l) => l.name === level)?.data_type : undefined;
+  return typeof type === "object" && type !== null ? type.type : type;
+}
+
+// One way to show a member: dates as 2024-01-31, timestamps as 2024-01-31 12:00:00.
+export function label(level, value) {
+  if (value === null || value === undefined) return "(null)";
+  const type = levelType(level);
+  if (type === "date") return new Date(value).toISOString().slice(0, 10);
+  if (type === "timestamp") return new Date(value).toISOString().slice(0, 19).replace("T", " ");
+  return String(value);
+}
+
+// A member as the API takes it in a filter (dates and timestamps as ISO text).
+export function wireValue(level, value) {
+  const type = levelType(level);
+  if (value === null) return null;
+  if (type === "date") return label(level, value);
+  if (type === "timestamp") return new Date(value).toISOString().slice(0, 23);
+  return value;
+}
+
+// Arrow IPC from the server -> plain columns, decoded by Perspective's own engine.
+export async function decode(buffer) {
+  const table = await worker.table(buffer);
+  const view = await table.view();
+  const [columns, schema, rows] = [await view.to_columns(), await table.schema(), await table.size()];
+  await view.delete();
+  await table.delete();
+  return { columns, schema, rows };
+}
+
+function combine(operands) {
+  if (operands.length === 0) return null;
+  return operands.length === 1 ? operands[0] : { type: "and", operands };
+}
+
+function userFilter() {
+  const operands = [];
+  for (const [level, filter] of Object.entries(state.filters)) {
+    if (filter.members) operands.push({ type: "isin", column: level, values: filter.members });
+    if (filter.from) operands.push({ type: "compare", column: level, op: ">=", value: filter.from });
+    if (filter.to) operands.push({ type: "compare", column: level, op: "<=", value: filter.to });
+  }
+  return operands;
+}
+
+// The query for the level below ``path`` (the top level for []), limited to that member.
+function levelQuery(path) {
+  const operands = userFilter();
+  path.forEach((member, i) => {
+    const level = state.rows[i];
+    operands.push(member === null ? { type: "isnull", column: level } : { type: "compare", column: level, op: "==", value: wireValue(level, member) });
+  });
+  const rolled = state.totals && (path.length === 0 || state.columns.length > 0);
+  return {
+    measures: state.measures, levels: [...state.rows.slice(0, path.length + 1), ...state.columns],
+    filter: combine(operands), include_totals: rolled, max_rows: CELL_LIMIT,
+  };
+}
+
+// What the view asks the server: for a chart its cells; for the grid the top level, the column
+// totals, and the children of every expanded member.
+function queries() {
+  const base = { measures: state.measures, filter: combine(userFilter()), max_rows: CELL_LIMIT };
+  if (state.plugin !== "Datagrid") return [{ role: "cells", body: { ...base, levels: [...state.rows, ...state.columns] } }];
+  if (state.rows.length === 0) {
+    // One row, the total over everything, per column member.
+    return [{ role: "column totals", body: { ...base, levels: state.columns, include_totals: state.totals && state.columns.length > 0 } }];
+  }
+  const list = [{ role: "level", path: [], body: levelQuery([]) }];
+  if (state.totals && state.columns.length) list.push({ role: "column totals", body: { ...base, levels: state.columns } });
+  const open = [...state.expanded].map((id) => JSON.parse(id)).filter((path) => path.length < state.rows.length);
+  open.sort((a, b) => a.length - b.length);
+  for (const path of open) list.push({ role: "level", path, body: levelQuery(path) });
+  return list;
+}
+
+// Marks the page as drawn: tests and the benchmark wait for this attribute to change. The number
+// of requests the page has made goes with it, so that a test can count the round trips of an action.
+export function ready() {
+  document.body.dataset.requests = String(api.requests);
+  document.body.dataset.ready = String(performance.now());
+}
+
+function failed(error) {
+  $("view-status").textContent = "";
+  if (error instanceof ApiError && error.code === "result_too_large") {
+    message(`This view has more than ${CELL_LIMIT.toLocaleString()} cells, more than the page shows. Add a filter (Filter next to a level), take a level off the rows or columns, or collapse a member.`);
+  } else {
+    message(error.message);
+  }
+  clear();
+  ready();
+}
+
+export async function clear() {
+  // A view that cannot be drawn leaves no grid: the old one would stand under the new chips.
+  state.tree = null;
+  state.grid = null;
+  if (state.shown) {
+    await viewer.draw({ plugin: "Datagrid", columns: [], group_by: [], split_by: [], aggregates: {} }, await worker.table({ "": "string" }));
+    state.shown.table.delete().catch(() => {});
+    state.shown = null;
+  }
+}
+
+// The answers of the last queries, decoded: switching between the grid and a chart, or back to a
+// view just left, draws again without asking. Emptied when the data changes (``forget``).
+const answered = new Map();
+const KEPT_ANSWERS = 16;
+
+export function forget() {
+  answered.clear();
+}
+
+// The decoded answer to ``body``, from the server unless the page has it already.
+export function ask(body) {
+  const key = JSON.stringify([state.cube, body]);
+  let answer = answered.get(key);
+  if (answer === undefined) {
+    answer = api.arrow(queryPath(), body).then(decode);
+    answer.catch(() => answered.delete(key)); // a refusal is not kept: the next try asks again
+    answered.set(key, answer);
+    if (answered.size > KEPT_ANSWERS) answered.delete(answered.keys().next().value);
+  }
+  return answer;
+}
+
+export const queryPath = () => `/api/query/cubes/${encodeURIComponent(state.cube)}/query`;
+
+export async function run() {
+  if (!state.cube || state.measures.length === 0) {
+    message(state.cube ? (state.info ? "Pick at least one measure." : "Name the measures (and levels) to query.") : "");
+    await clear();
+    ready();
+    return;
+  }
+  const asked = queries();
+  viewFragment();
+  $("code").textContent = pythonQuery(state.cube, asked.map((q) => q.body));
+  $("view-status").textContent = "querying…";
+  const started = performance.now();
+  let answers;
+  try {
+    answers = await Promise.all(asked.map((q) => ask(q.body)));
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  message("");
+  let cells;
+  if (asked[0].role === "cells") {
+    cells = answers[0].rows;
+    await showCells(answers[0], asked[0].body);
+  } else {
+    cells = buildTree(asked, answers);
+    state.tree.answers = answers;
+    await showTree();
+  }
+  $("view-status").textContent = `${cells.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
+  ready();
+}
+
+function treeOptions(depth, rolled) {
+  return { rowLevels: state.rows, columnLevels: state.columns, measures: state.measures, depth, rolled, columnKeys: state.tree.columnKeys };
+}
+
+// The answers of ``queries()`` as the tree: the top level, then each expanded member's children.
+function buildTree(asked, answers) {
+  state.tree = { roots: [], grand: null, columnKeys: new Map(), types: answers[0].schema };
+  const byPath = new Map();
+  let cells = 0;
+  asked.forEach((query, i) => {
+    cells += answers[i].rows;
+    if (query.role === "column totals") return;
+    const { nodes, grand } = readLevel(answers[i], treeOptions(query.path.length, query.body.include_totals));
+    for (const node of nodes) byPath.set(pathId(node.path), node);
+    if (query.path.length === 0) {
+      state.tree.roots = nodes;
+      state.tree.grand = state.totals ? grand : null;
+    } else {
+      const parent = byPath.get(pathId(query.path));
+      if (parent) parent.children = nodes;
+      else state.expanded.delete(pathId(query.path)); // the member is gone (a filter, new data)
+    }
+  });
+  asked.forEach((query, i) => {
+    if (query.role !== "column totals") return;
+    state.tree.grand ??= grandNode();
+    readGrand(answers[i], state.tree.grand, treeOptions(0, query.body.include_totals));
+  });
+  return cells;
+}
+
+function valueType(schema, column) {
+  return schema[measureOf(column, state.measures)] === "integer" ? "integer" : "float";
+}
+
+// Draws ``data`` with ``config``. ``source`` says what the data was made of (the answers, which
+// the page keeps, and how the tree stood): data made of the same is not sent to Perspective
+// again. The same configuration (new numbers, an expanded member) replaces the rows of the table
+// on screen, and the viewer keeps its scroll position; the tables last left (the grid, when a
+// chart is drawn) are kept to come back to.
+async function draw(data, schema, config, source) {
+  const key = JSON.stringify([config, schema]);
+  const same = (entry) => entry.source.length === source.length && entry.source.every((part, i) => part === source[i]);
+  if (state.shown && state.shown.key === key) {
+    if (!same(state.shown)) await state.shown.table.replace(data);
+    state.shown.source = source;
+    await viewer.draw(config, null);
+    return;
+  }
+  let entry = parked.get(key);
+  parked.delete(key);
+  if (entry && !same(entry)) await entry.table.replace(data);
+  if (!entry) {
+    entry = { table: await worker.table(schema), key };
+    await entry.table.update(data);
+  }
+  entry.source = source;
+  await viewer.draw(config, entry.table);
+  park(state.shown);
+  state.shown = entry;
+}
+
+const parked = new Map(); // configuration key -> {table, key, source}
+const KEPT_TABLES = 2;
+
+function park(entry) {
+  if (!entry) return;
+  parked.set(entry.key, entry);
+  if (parked.size > KEPT_TABLES) {
+    const [oldest] = parked.values();
+    parked.delete(oldest.key);
+    oldest.table.delete().catch(() => {});
+  }
+}
+
+async function showTree() {
+  const { data, order, rows, labelColumn, exported } = flatten(state.tree.roots, state.tree.grand, {
+    rowLevels: state.rows, columnLevels: state.columns, measures: state.measures, columnKeys: state.tree.columnKeys,
+    totals: state.totals, sort: state.sort, label,
+  });
+  state.grid = rows;
+  viewer.rowStyle = (index) => {
+    const row = rows[index];
+    if (!row) return null;
+    return { kind: row.grand ? "grand" : row.expanded ? "subtotal" : "member", expandable: row.expandable };
+  };
+  const schema = Object.fromEntries(order.map((name) => [name, name === labelColumn ? "string" : valueType(state.tree.types, name)]));
+  state.exported = { data: exported, schema: Object.fromEntries(Object.keys(exported).map((name) => [name, schema[name] ?? "string"])) };
+  const source = [...state.tree.answers, ...[...state.expanded].sort(), JSON.stringify(state.sort)];
+  await draw(data, schema, {
+    plugin: "Datagrid", columns: order, group_by: [], split_by: [], aggregates: {},
+    columns_config: columnsConfig(order, state.measures, state.info),
+  }, source);
+}
+
+// Charts draw the cells as the server sent them. Each (rows,
+// columns) group holds exactly one cell, and "unique" is that cell: the chart adds nothing up.
+async function showCells(answer, body) {
+  state.exported = null; // the table on screen is the server's answer as it came
+  const columns = [...body.levels, ...state.measures];
+  const data = Object.fromEntries(columns.map((name) => [name, answer.columns[name]]));
+  const schema = Object.fromEntries(columns.map((name) => [name, state.measures.includes(name) ? valueType(answer.schema, name) : "string"]));
+  for (const level of body.levels) data[level] = data[level].map((value) => label(level, value));
+  // Lines only: Perspective 3.8's bar chart draws a second axis with the first one's scale.
+  const twoAxes = state.plugin === "Y Line";
+  await draw(data, schema, {
+    plugin: state.plugin,
+    plugin_config: twoAxes ? { splitMainValues: secondAxis(answer.columns, state.measures) } : {},
+    columns_config: columnsConfig(state.measures, state.measures, state.info),
+    group_by: state.rows,
+    split_by: state.columns,
+    columns: state.plugin === "Heatmap" ? [state.measures[0]] : state.measures,
+    aggregates: Object.fromEntries(state.measures.map((m) => [m, "unique"])),
+  }, [answer]);
+}
+
+// Expands a member (one query: its children) or collapses it (none).
+async function toggle(index) {
+  const row = state.grid?.[index];
+  if (!row || !row.expandable) return;
+  const id = pathId(row.node.path);
+  if (row.expanded) {
+    row.node.children = null;
+    state.expanded.delete(id);
+    viewFragment();
+    await showTree();
+    ready();
+    return;
+  }
+  const body = levelQuery(row.node.path);
+  $("view-status").textContent = "querying…";
+  const started = performance.now();
+  let answer;
+  try {
+    answer = await ask(body);
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  row.node.children = readLevel(answer, treeOptions(row.node.path.length, body.include_totals)).nodes;
+  state.expanded.add(id);
+  viewFragment();
+  $("code").textContent = pythonQuery(state.cube, queries().map((q) => q.body));
+  await showTree();
+  $("view-status").textContent = `${label(state.rows[row.node.path.length - 1], row.node.path.at(-1))}: ${answer.rows.toLocaleString()} cells in ${Math.round(performance.now() - started)} ms`;
+  ready();
+}
+
+// A header click: sort by that column, then the other way, then the server's order again.
+async function sortBy(column) {
+  if (!state.tree) return;
+  if (state.sort?.column !== column) state.sort = { column, descending: false };
+  else if (!state.sort.descending) state.sort = { column, descending: true };
+  else state.sort = null;
+  viewFragment();
+  await showTree();
+  ready();
+}
+
+// The address names the whole view (filters, totals, expanded members and sort included), so
+// that a link opens it again; never with the embedded token.
+export function viewFragment() {
+  const fragment = new URLSearchParams({ cube: state.cube, rows: state.rows.join(","), columns: state.columns.join(","), measures: state.measures.join(",") });
+  if (state.plugin !== "Datagrid") fragment.set("plugin", state.plugin);
+  if (state.totals) fragment.set("totals", "1");
+  if (Object.keys(state.filters).length) fragment.set("filters", JSON.stringify(state.filters));
+  if (state.expanded.size) fragment.set("expanded", JSON.stringify([...state.expanded].map((id) => JSON.parse(id))));
+  if (state.sort) fragment.set("sort", `${state.sort.descending ? "-" : ""}${state.sort.column}`);
+  history.replaceState(null, "", `${location.pathname}#${fragment}`);
+}

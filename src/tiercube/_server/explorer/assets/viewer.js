@@ -1,0 +1,106 @@
+// Perspective draws; it never computes. Its own settings panel would let the analyst group, split,
+// aggregate, filter or sort the rows it holds, and so add the server's subtotals into totals of
+// its own (issue 18: a grand total three times the true one, prices summed). The panel's button
+// is hidden, and any change to the viewer's configuration that did not come from this page is
+// undone. A click on a column's header sorts the tree (within each parent) instead of the rows; a
+// click on a member's name expands or collapses it.
+
+const LOCKED = ["plugin", "group_by", "split_by", "aggregates", "filter", "sort", "expressions", "columns"];
+
+export class LockedViewer {
+  // ``onSort(column)``: a header was clicked; ``onToggle(rowIndex)``: a row's name was clicked;
+  // ``onRefused()``: the viewer's configuration was changed from outside the page, and undone.
+  constructor(viewer, { onSort, onToggle, onRefused }) {
+    this.viewer = viewer;
+    this.expected = null; // the configuration the page drew with
+    this.busy = 0;
+    this.rowStyle = () => null; // row index -> {bold, background} or null
+    this.styled = new WeakSet();
+    const style = document.createElement("style");
+    style.textContent = "#settings_button { display: none !important; }";
+    viewer.shadowRoot.append(style);
+    viewer.addEventListener("perspective-config-update", () => this.check());
+    // Capturing: the page answers these clicks before the grid's own handlers (which would sort).
+    viewer.addEventListener("click", (event) => this.click(event, onSort, onToggle), { capture: true });
+    this.onRefused = onRefused;
+  }
+
+  // Draws ``table`` with ``config``, or (``replace``) only puts new rows in the table on screen.
+  async draw(config, load) {
+    this.busy += 1;
+    try {
+      this.expected = { ...config, settings: false, sort: [], filter: [], expressions: {} };
+      if (load) {
+        const loaded = this.viewer.load(load);
+        // The configuration first: drawn with the previous one, the new table can upset a chart.
+        await this.viewer.restore(this.expected);
+        await loaded;
+      } else {
+        await this.viewer.restore(this.expected);
+      }
+      this.styleGrid();
+    } finally {
+      this.busy -= 1;
+    }
+  }
+
+  async check() {
+    if (this.busy || !this.expected) return;
+    const current = await this.viewer.save();
+    const changed = current.settings || LOCKED.some((key) => JSON.stringify(current[key]) !== JSON.stringify(this.expected[key]));
+    if (!changed) return;
+    this.busy += 1;
+    try {
+      await this.viewer.restore(this.expected);
+    } finally {
+      this.busy -= 1;
+    }
+    this.onRefused();
+  }
+
+  table() {
+    return this.viewer.querySelector("perspective-viewer-datagrid")?.regular_table ?? null;
+  }
+
+  click(event, onSort, onToggle) {
+    const table = this.table();
+    if (!table || this.expected?.plugin !== "Datagrid") return;
+    const cell = event.composedPath().find((element) => element.tagName === "TD" || element.tagName === "TH");
+    if (!cell) return;
+    const meta = table.getMeta(cell);
+    if (!meta) return;
+    if (cell.closest("thead")) {
+      event.stopPropagation();
+      const column = this.expected.columns[meta.x];
+      if (column !== undefined) onSort(column);
+    } else if (meta.x === 0 && meta.y !== undefined) {
+      event.stopPropagation();
+      onToggle(meta.y);
+    }
+  }
+
+  // Subtotal rows (expanded members) and the grand total in bold on a tint, after the grid's own
+  // styling; each row says what it is in ``data-kind`` (member, subtotal, grand).
+  styleGrid() {
+    const table = this.table();
+    if (!table) return;
+    if (!this.styled.has(table)) {
+      this.styled.add(table);
+      table.addStyleListener(() => {
+        for (const row of table.querySelectorAll("tbody tr")) {
+          const first = row.querySelector("td, th");
+          const meta = first && table.getMeta(first);
+          const look = meta ? this.rowStyle(meta.y) : null;
+          row.dataset.kind = look?.kind ?? "";
+          const strong = look?.kind === "subtotal" || look?.kind === "grand";
+          for (const cell of row.children) {
+            cell.style.fontWeight = strong ? "600" : "";
+            cell.style.background = look?.kind === "grand" ? "#dfe6ee" : strong ? "#eef2f6" : "";
+            cell.style.cursor = meta?.x === 0 && look?.expandable ? "pointer" : "";
+          }
+        }
+      });
+    }
+    table.draw();
+  }
+}
