@@ -27,6 +27,8 @@ from tiercube._client.owner import Session, connect
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables, TableSchema
 from tiercube._client.security import Security
+from tiercube._client.token_auth import TokenAuthentication
+from tiercube._client.tokens import Token
 from tiercube._client.sessions import (
     AnySession,
     LocalSession,
@@ -42,6 +44,7 @@ from tiercube._version import __version__
 from tiercube._wire.column_types import ColumnType, DataType, Decimal, Duration, Time, Timestamp
 from tiercube._wire.messages import OnDuplicateKeys, Partition, User
 from tiercube._wire.tiers import CapabilityReport, ConditionResult
+from tiercube._wire.tokens import TokenInfo
 from tiercube.errors import (
     AuthenticationError,
     CapabilityError,
@@ -142,6 +145,9 @@ __all__ = [
     "TlsConfig",
     "TooLargeForMemoryError",
     "TooManyAttemptsError",
+    "Token",
+    "TokenAuthentication",
+    "TokenInfo",
     "User",
     "UserConfig",
     "__version__",

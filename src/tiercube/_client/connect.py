@@ -25,11 +25,19 @@ from tiercube._client.sessions import (
     ReadOnlySession,
     RemoteSession,
 )
-from tiercube._wire.tiers import CapabilityReport, TierName
+from tiercube._client.token_auth import TokenAuthentication
+from tiercube._wire.tiers import CapabilityReport, TierName, narrower
 from tiercube.capabilities import Capability
 from tiercube.errors import CapabilityError
 
 TierT = TypeVar("TierT", LocalSession, RemoteSession, NoSecurityLocalSession, NoSecuritySession, ReadOnlySession, MinimalSession)
+# The tiers a token of each tier can give: its own and every narrower one.
+RemoteT = TypeVar("RemoteT", RemoteSession, NoSecuritySession, ReadOnlySession, MinimalSession)
+NoSecurityLocalT = TypeVar("NoSecurityLocalT", NoSecurityLocalSession, NoSecuritySession, ReadOnlySession, MinimalSession)
+NoSecurityT = TypeVar("NoSecurityT", NoSecuritySession, ReadOnlySession, MinimalSession)
+ReadOnlyT = TypeVar("ReadOnlyT", ReadOnlySession, MinimalSession)
+_UpToReadOnly: TypeAlias = "ReadOnlySession | MinimalSession"
+_UpToNoSecurity: TypeAlias = "NoSecuritySession | ReadOnlySession | MinimalSession"
 P = TypeVar("P")
 
 Location: TypeAlias = "Path | str | None"
@@ -45,6 +53,62 @@ class Connecting:
     loses the overloads in mypy and pyright).
     """
 
+    # A token: never a wider tier than its own (listed first: TokenAuthentication is no Authenticate).
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[MinimalSession], certificate_authority: Location = None) -> MinimalSession: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[ReadOnlySession], certificate_authority: Location = None) -> _UpToReadOnly: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[NoSecuritySession], certificate_authority: Location = None) -> _UpToNoSecurity: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[NoSecurityLocalSession], certificate_authority: Location = None
+    ) -> NoSecurityLocalSession | _UpToNoSecurity: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[RemoteSession], certificate_authority: Location = None) -> RemoteSession | _UpToNoSecurity: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[LocalSession], certificate_authority: Location = None) -> AnySession: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[MinimalSession], certificate_authority: Location = None, require: type[MinimalSession]
+    ) -> MinimalSession: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[ReadOnlySession], certificate_authority: Location = None, require: type[ReadOnlyT]
+    ) -> ReadOnlyT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[NoSecuritySession], certificate_authority: Location = None, require: type[NoSecurityT]
+    ) -> NoSecurityT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[NoSecurityLocalSession], certificate_authority: Location = None, require: type[NoSecurityLocalT]
+    ) -> NoSecurityLocalT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[RemoteSession], certificate_authority: Location = None, require: type[RemoteT]
+    ) -> RemoteT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[LocalSession], certificate_authority: Location = None, require: type[TierT]
+    ) -> TierT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[Any], certificate_authority: Location = None, require: Capability[P]
+    ) -> P: ...
     @overload
     @staticmethod
     def connect(url: str, *, authentication: None = None, certificate_authority: Location = None) -> ReadOnlySession | MinimalSession: ...
@@ -65,7 +129,7 @@ class Connecting:
     def connect(
         url: str,
         *,
-        authentication: Credentials = None,
+        authentication: Credentials | TokenAuthentication[Any] = None,
         certificate_authority: Location = None,
         require: type[Any] | Capability[Any] | UnionType | None = None,
     ) -> object:
@@ -77,7 +141,9 @@ class Connecting:
         tier's members (``session.capabilities`` prints why).
 
         ``authentication`` is an ``Authenticate`` callable such as
-        ``BasicAuthentication(user, password)``, or a ``ClientCertificate``.
+        ``BasicAuthentication(user, password)``, a ``ClientCertificate``, or a
+        ``TokenAuthentication(token)``: a token never yields a wider tier than
+        its own, in the type as on the server.
         ``certificate_authority`` is the CA file that signed the server's
         certificate, when it is not a public one.
 
@@ -96,15 +162,26 @@ class Connecting:
         wanted = _wanted(require)
         from tiercube._client.connection import Connection  # httpx and pyarrow load on first use, not on import
 
-        header_auth = authentication if not isinstance(authentication, ClientCertificate) else None
+        token: TokenAuthentication[Any] | None = None
+        header_auth: Authenticate | None = None
+        certificate: ClientCertificate | None = None
+        match authentication:
+            case TokenAuthentication():
+                token, header_auth = authentication, authentication.headers
+            case ClientCertificate():
+                certificate = authentication
+            case _:
+                header_auth = authentication
         connection = Connection(
             url,
             authentication=header_auth,
-            client_certificate=authentication if isinstance(authentication, ClientCertificate) else None,
+            client_certificate=certificate,
             certificate_authority=certificate_authority,
         )
         try:
             report, nonce = evaluate(connection.url, fetch_document(connection), credentials_given=authentication is not None)
+            if token is not None:
+                report = dataclasses.replace(report, tier=narrower(report.tier, token.tier), ceiling=narrower(report.ceiling or token.tier, token.tier))
             connection.share_proof = nonce
             granted = TIERS[report.tier](connection, report)
             if wanted is None:
@@ -146,4 +223,6 @@ def _grants(granted: TierName, wanted: type[AnySession]) -> bool:
 def _refusal(report: CapabilityReport, wanted: str) -> str:
     lines = [f"{wanted} was required, but the server at {report.url} grants {report.tier}:"]
     lines += [f"  {condition}" for condition in report.conditions]
+    if report.ceiling is not None:
+        lines.append(f"  and the token connected with grants at most {report.ceiling}")
     return "\n".join(lines)

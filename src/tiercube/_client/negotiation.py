@@ -12,7 +12,7 @@ import msgspec
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
-from tiercube._wire.tiers import MEANINGS, CapabilityReport, ConditionResult, choose_tier
+from tiercube._wire.tiers import MEANINGS, CapabilityReport, ConditionResult, choose_tier, narrower
 from tiercube.errors import AuthenticationError, ProtocolError
 
 if TYPE_CHECKING:
@@ -53,7 +53,11 @@ def evaluate(url: str, document: VersionsDocument | None, *, credentials_given: 
         ConditionResult("f", MEANINGS["f"], document.sdk_exposed, "the admin API is " + ("exposed" if document.sdk_exposed else "not exposed")),
     )
     user = document.caller.username if document.caller is not None else None
-    return CapabilityReport(url, choose_tier({c.letter: c.held for c in conditions}), conditions, user), nonce
+    tier = choose_tier({c.letter: c.held for c in conditions})
+    scope = document.caller.scope if document.caller is not None else None
+    if scope is not None:  # a token: the server grants no more than its tier
+        return CapabilityReport(url, narrower(tier, scope.tier), conditions, user, scope.tier), nonce
+    return CapabilityReport(url, tier, conditions, user), nonce
 
 
 def _a(document: VersionsDocument) -> ConditionResult:

@@ -1,4 +1,4 @@
-"""Who is calling: the owner's token, HTTP Basic, an explorer session, or a verified client certificate.
+"""Who is calling: the owner's token, a token, HTTP Basic, an explorer session, or a verified client certificate.
 
 Password checks are the one expensive thing an anonymous caller can make the
 server do, so they are fenced in:
@@ -34,7 +34,8 @@ from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
 from tiercube._server.engine.journal import NO_JOURNAL, Journal
 from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
-from tiercube._wire import paths
+from tiercube._server.tokens import Tokens
+from tiercube._wire import paths, tokens
 from tiercube._wire.messages import ADMIN_ROLE, Caller
 from tiercube.errors import AuthenticationError, PermissionDeniedError, TooManyAttemptsError
 
@@ -81,6 +82,7 @@ class Authenticator:
         self._failures = FailedLogins(config.max_failed_logins_per_minute)
         self._scrypt = anyio.CapacityLimiter(2)
         self.browsers = BrowserSessions()
+        self.tokens = Tokens(self.accounts, journal, secured=config.security)
 
     async def caller(self, request: HTTPConnection) -> Caller | None:
         header = request.headers.get("authorization")
@@ -93,6 +95,8 @@ class Authenticator:
                 return Caller(username="owner", roles=[ADMIN_ROLE], owner=True)
         if not self.security:
             return None  # without security every caller is anonymous, and read-only
+        if scheme.lower() == "bearer" and tokens.parse(credentials) is not None:
+            return self.tokens.caller(credentials)
         if scheme.lower() == "basic":
             account = await self._basic(credentials, request)
             if account is not None:

@@ -11,6 +11,7 @@ from tiercube._public import public
 # Re-exported: modules have always found DataType here.
 from tiercube._wire.column_types import ColumnType as ColumnType, DataType as DataType
 from tiercube._wire.filters import Filter, Scalar
+from tiercube._wire.tokens import TokenScope
 from tiercube.errors import ERRORS_BY_CODE, Detail, TiercubeError
 
 OnDuplicateKeys: TypeAlias = Literal["error", "last"]
@@ -66,6 +67,8 @@ class Caller(msgspec.Struct, frozen=True):
     owner: bool = False
     # Given to administrators only: to anyone else a path on the server is no business.
     share_proof: ShareProof | None = None
+    # When the caller presented a token (or is an explorer embedded in a notebook): the most it is granted.
+    scope: TokenScope | None = None
 
 
 class VersionsDocument(msgspec.Struct, frozen=True):

@@ -32,6 +32,8 @@ USERS = "/api/v1/security/users"
 USER = "/api/v1/security/users/{user}"
 RESTRICTIONS = "/api/v1/security/restrictions"
 RESTRICTION = "/api/v1/security/restrictions/{role}"
+TOKENS = "/api/v1/security/tokens"
+TOKEN = "/api/v1/security/tokens/{token}"
 
 # The explorer, at session.link: its page, assets, signing in, and what changed.
 EXPLORER = "/"
