@@ -82,7 +82,7 @@ class Authenticator:
         self._failures = FailedLogins(config.max_failed_logins_per_minute)
         self._scrypt = anyio.CapacityLimiter(2)
         self.browsers = BrowserSessions()
-        self.tokens = Tokens(self.accounts, journal, secured=config.security)
+        self.tokens = Tokens(self.accounts, journal)
 
     async def caller(self, request: HTTPConnection) -> Caller | None:
         header = request.headers.get("authorization")

@@ -8,6 +8,9 @@ still the user it was issued to (the account's serial: a user deleted and
 created again under the same name does not inherit the old tokens).
 Revoking removes it at once: the next request with it is a 401.
 
+Without security a token is issued like a user is created, and grants what
+every caller gets there: reading and querying, anonymously.
+
 Issued and revoked tokens are journaled like users, so a session with a data
 directory keeps them across any stop.
 """
@@ -48,9 +51,7 @@ class _Held:
 class Tokens:
     """The tokens a server issued, by id."""
 
-    def __init__(self, accounts: Accounts, journal: Journal = NO_JOURNAL, *, secured: bool = True) -> None:
-        # Without security every caller is anonymous and read-only: a token would name no one.
-        self._secured = secured
+    def __init__(self, accounts: Accounts, journal: Journal = NO_JOURNAL) -> None:
         self._accounts = accounts
         self._journal = journal
         self._tokens: dict[str, _Held] = {}
@@ -58,8 +59,6 @@ class Tokens:
 
     def issue(self, request: CreateToken, issuer: Caller | None) -> IssuedToken:
         """A new token for ``request.user``; its text is in the answer and nowhere else."""
-        if not self._secured:
-            raise InvalidRequestError("this server has no security configured: every caller is anonymous and read-only, so a token would grant nothing more")
         if issuer is not None and issuer.scope is not None:
             # A token issues nothing: what it may do must not outlive its own expiry or revocation.
             raise PermissionDeniedError("a token cannot issue tokens: sign in with the user's own credentials to issue one")
