@@ -272,7 +272,7 @@ def samples(files: Files) -> list[Sample]:
         sample("POST /explorer/sign-out"),
         sample("GET /explorer/grant"),
         sample("GET /explorer/events", query="once=1"),  # one event, then the stream ends
-        sample("POST /api/v1/explorer/sessions"),
+        sample("POST /api/v1/explorer/sessions", body={"cube": "sales"}),
         sample("GET /api/query/cubes"),
         sample("POST /api/query/cubes/{cube}/query", CUBE, {"measures": ["qty.SUM"], "levels": ["region"]}),
         sample("POST /api/query/mdx", body={"mdx": "SELECT [Measures].[qty.SUM] ON COLUMNS FROM [sales]"}),

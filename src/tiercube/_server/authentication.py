@@ -129,11 +129,17 @@ class Authenticator:
         return session
 
     def _caller_of(self, session: BrowserSession) -> Caller | None:
-        """The session's caller as the accounts are now (roles may have changed); None once it may not go on."""
-        if session.caller.owner:
+        """The session's caller as the accounts are now (roles may have changed), within the session's
+        scope (a widget's); None once it may not go on."""
+        if session.password_hash is None:  # the owner's, who has no password: its caller is as opened
             return session.caller
+        if session.opened_with is not None:  # a widget opened with a token: it ends with the token
+            try:
+                self.tokens.caller(session.opened_with)
+            except AuthenticationError:
+                return None
         account = self.accounts.current(session.caller.username, session.password_hash)
-        return Caller(username=account.name, roles=list(account.roles)) if account is not None else None
+        return Caller(username=account.name, roles=list(account.roles), scope=session.caller.scope) if account is not None else None
 
     def _certificate_caller(self, request: HTTPConnection) -> Caller | None:
         name = request.scope.get(SCOPE_KEY)

@@ -53,7 +53,7 @@ async def custom(request: Request) -> Response:
                 httpx.post,
                 registration.forward_url,
                 content=msgspec.json.encode(forwarded),
-                headers={paths.FORWARD_TOKEN_HEADER: state.endpoints.owner_token or ""},
+                headers={paths.FORWARD_TOKEN_HEADER: state.endpoints.forward_token},
                 timeout=state.config.query_timeout,
             )
         except (httpx.HTTPError, ValueError) as error:  # ValueError: UnicodeError and httpx's InvalidURL
