@@ -64,6 +64,7 @@ _LAZY = {
     "NoSecurityLocalSession": "tiercube._client.sessions",
     "NoSecuritySession": "tiercube._client.sessions",
     "NotFoundError": "tiercube.errors",
+    "OidcConfig": "tiercube._config",
     "OnDuplicateKeys": "tiercube._wire.messages",
     "ParquetLoad": "tiercube._client.sources",
     "Partition": "tiercube._wire.messages",

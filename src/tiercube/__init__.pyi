@@ -39,7 +39,7 @@ from tiercube._client.sessions import (
     RemoteSession,
 )
 from tiercube._client.sources import CsvLoad, LocalFile, ParquetLoad, S3Location
-from tiercube._config import CloudStore, SessionConfig, TableConfig, TlsConfig, UserConfig
+from tiercube._config import CloudStore, OidcConfig, SessionConfig, TableConfig, TlsConfig, UserConfig
 from tiercube._version import __version__
 from tiercube._wire.column_types import ColumnType, DataType, Decimal, Duration, Time, Timestamp
 from tiercube._wire.messages import OnDuplicateKeys, Partition, User
@@ -114,6 +114,7 @@ __all__ = [
     "NoSecurityLocalSession",
     "NoSecuritySession",
     "NotFoundError",
+    "OidcConfig",
     "OnDuplicateKeys",
     "ParquetLoad",
     "Partition",

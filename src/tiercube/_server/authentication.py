@@ -1,4 +1,5 @@
-"""Who is calling: the owner's token, a token, HTTP Basic, an explorer session, or a verified client certificate.
+"""Who is calling: the owner's token, a token, an OpenID Connect access token, HTTP Basic, an explorer
+session, or a verified client certificate.
 
 Password checks are the one expensive thing an anonymous caller can make the
 server do, so they are fenced in:
@@ -32,6 +33,7 @@ from tiercube._config import SessionConfig
 from tiercube._server.accounts import Account, Accounts
 from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
 from tiercube._server.engine.journal import NO_JOURNAL, Journal
+from tiercube._server.oidc import OidcVerifier
 from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
 from tiercube._server.tokens import Tokens
@@ -83,6 +85,7 @@ class Authenticator:
         self._scrypt = anyio.CapacityLimiter(2)
         self.browsers = BrowserSessions()
         self.tokens = Tokens(self.accounts, journal)
+        self.oidc = OidcVerifier(config.oidc) if config.oidc is not None else None
 
     async def caller(self, request: HTTPConnection) -> Caller | None:
         header = request.headers.get("authorization")
@@ -97,6 +100,9 @@ class Authenticator:
             return None  # without security every caller is anonymous, and read-only
         if scheme.lower() == "bearer" and tokens.parse(credentials) is not None:
             return self.tokens.caller(credentials)
+        if scheme.lower() == "bearer" and self.oidc is not None:
+            # Off the event loop: the provider's keys may have to be fetched.
+            return await anyio.to_thread.run_sync(self.oidc.caller, credentials)
         if scheme.lower() == "basic":
             account = await self._basic(credentials, request)
             if account is not None:
