@@ -22,7 +22,7 @@ Every refused request leaves the server's state (tables with their rows,
 cubes with their measures and hierarchies, users, restrictions, the owner's
 custom endpoints) as it was. Allowed mutations are undone after each one, so
 every row of the matrix starts from the same state. The matrix size is
-printed by ``test_matrix_size`` (run with ``-s``): 45 routes (48 samples) x
+printed by ``test_matrix_size`` (run with ``-s``): 46 routes (49 samples) x
 32 callers x 3 servers. Token callers hold a token of every tier (the admin's,
 with and without proof of d, and a plain user's), and tokens that grant
 nothing: expired, revoked, tampered, and of a user deleted since; each is
