@@ -184,6 +184,11 @@ def test_the_client_api() -> None:
                     list(reader.tables)
             with pytest.raises(tiercube.AuthenticationError):
                 tiercube.connect(owner.url, authentication=tiercube.TokenAuthentication(str(token)))
+            # An admin's read-only token: the report says why d does not hold, and what the token caps.
+            admins = tiercube.TokenAuthentication(admin.security.create_token(ADMIN.username, tier=tiercube.ReadOnlySession))
+            with tiercube.connect(owner.url, authentication=admins) as capped:
+                report = str(capped.capabilities)
+                assert "a ReadOnlySession token loads no local files" in report and "the token grants at most ReadOnlySession" in report
             # The owner's class is a SessionCore to the checkers (the tier classes cannot be named where
             # Token is defined without a cycle): the run-time check refuses it.
             with pytest.raises(TypeError, match="a token's tier is a tier class"):

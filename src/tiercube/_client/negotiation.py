@@ -83,7 +83,11 @@ def _versions(letter: str, server: str, client: str, what: str) -> ConditionResu
 
 def _d(document: VersionsDocument) -> tuple[ConditionResult, str | None]:
     """Condition d, and the nonce to send back: what proves it to the server."""
-    proof = document.caller.share_proof if document.caller else None
+    caller = document.caller
+    proof = caller.share_proof if caller else None
+    if proof is None and caller is not None and caller.scope is not None and ADMIN_ROLE in caller.roles:
+        why = f"not proved: a {caller.scope.tier} token loads no local files, so the server shows it no nonce file"
+        return ConditionResult("d", MEANINGS["d"], False, why), None
     if proof is None:
         return ConditionResult("d", MEANINGS["d"], False, f"not proved: the server shows its nonce file to {ADMIN_ROLE} callers only"), None
     try:

@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 
 @public
 class Security:
-    """The server's users. Changes apply at once to every new request.
+    """The server's users, tokens and restrictions. Changes apply at once to every new request.
 
     Like all changes made through a session, they live in the server's memory
-    and are lost when it restarts; the config file is not rewritten.
+    and are lost when it restarts, unless it runs with a data directory; the
+    config file is not rewritten.
     """
 
     def __init__(self, connection: Connection) -> None:
