@@ -35,6 +35,7 @@ from tiercube._server.durability.recovery import Parts
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.tables import TableStore
 from tiercube._server.restrictions import Restrictions
+from tiercube._server.tokens import Tokens
 from tiercube._wire.messages import Column, CreateTable
 
 # Runs in a fresh interpreter after ``import tiercube``: seconds to the first answer from a data directory.
@@ -97,7 +98,8 @@ def _engine_appends(times: int, directory: str) -> tuple[Samples, Samples]:
     data = DataDirectory(directory, tiercube.SessionConfig(data_dir=directory))
     logged = TableStore(journal=data)
     cubes = CubeStore(logged)
-    data.recover(Parts(cubes, Accounts([]), Restrictions(logged, cubes.joins)))
+    accounts = Accounts([])
+    data.recover(Parts(cubes, accounts, Restrictions(logged, cubes.joins), Tokens(accounts)))
     plain = TableStore()
     layout = CreateTable("appended", [Column("n", "int64"), Column("note", "string")], keys=["n"])
     logged.create(layout)

@@ -22,8 +22,12 @@ Every refused request leaves the server's state (tables with their rows,
 cubes with their measures and hierarchies, users, restrictions, the owner's
 custom endpoints) as it was. Allowed mutations are undone after each one, so
 every row of the matrix starts from the same state. The matrix size is
-printed by ``test_matrix_size`` (run with ``-s``): 42 routes (45 samples) x
-17 callers x 3 servers.
+printed by ``test_matrix_size`` (run with ``-s``): 46 routes (49 samples) x
+32 callers x 3 servers. Token callers hold a token of every tier (the admin's,
+with and without proof of d, and a plain user's), and tokens that grant
+nothing: expired, revoked, tampered, and of a user deleted since; each is
+granted the contract's tier for its user narrowed to the token's tier, and
+issues no tokens whatever that tier.
 """
 
 from __future__ import annotations
@@ -54,8 +58,9 @@ from tiercube._client.endpoints import EndpointRequest, HttpMethod
 from tiercube._client.lifecycle import ServerProcess
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
-from tiercube._wire.routes import ROUTES, Route
+from tiercube._wire.routes import CREATE_TOKEN, ROUTES, Route
 from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier
+from tiercube._wire.tokens import TOKEN_TIERS
 
 # --------------------------------------------------------------------------- the contract, written down
 
@@ -85,9 +90,13 @@ OTHER_VERSION = "0.0.0-another-tiercube"
 OTHER_PROTOCOL = PROTOCOL_VERSION + 1
 RESTRICTED = tiercube.BasicAuthentication("eu", "eu-password")
 VICTIM = "victim"  # the user that user management samples change and delete
+VICTIM_TOKEN = "VICTIM-TOKEN-ID"  # in a sample's path: the id of the token the revocation sample revokes (``Target.victim_token``)
+DELETED = "deleted"  # a user deleted after a token was issued to it
 BASE_USERS = {ADMIN.username, USER.username, RESTRICTED.username}
 
-Credentials: TypeAlias = Literal["none", "admin", "user", "restricted", "wrong_password", "unknown_user", "owner", "forged_owner"]
+Credentials: TypeAlias = Literal[
+    "none", "admin", "user", "restricted", "wrong_password", "unknown_user", "owner", "forged_owner", "token", "bad_token"
+]
 Proof: TypeAlias = Literal["none", "real", "forged"]
 
 
@@ -100,6 +109,8 @@ class CallerKind:
     proof: Proof = "none"
     other_version: bool = False
     other_protocol: bool = False
+    # For a token: (its user, its tier); the caller sends the token ``issue_tokens`` made for it.
+    token: tuple[str, TierName] | None = None
 
 
 CALLERS: tuple[CallerKind, ...] = (
@@ -120,6 +131,15 @@ CALLERS: tuple[CallerKind, ...] = (
     CallerKind("admin with proof, other version and protocol", "admin", proof="real", other_version=True, other_protocol=True),
     # c holds, so the first row of the tier table (a b c d) is reached before e is looked at.
     CallerKind("admin with proof, other protocol", "admin", proof="real", other_protocol=True),
+    # Tokens: one of every tier for the admin (two with proof of d), one for a plain user, and the ones that grant nothing.
+    *(CallerKind(f"admin's {tier} token", "token", token=("admin", tier)) for tier in TOKEN_TIERS),
+    CallerKind("admin's LocalSession token with proof", "token", proof="real", token=("admin", "LocalSession")),
+    CallerKind("admin's NoSecurityLocalSession token with proof", "token", proof="real", token=("admin", "NoSecurityLocalSession")),
+    CallerKind("user's RemoteSession token", "token", token=("user", "RemoteSession")),
+    CallerKind("expired token", "bad_token", token=("admin", "RemoteSession")),
+    CallerKind("revoked token", "bad_token", token=("admin", "RemoteSession")),
+    CallerKind("tampered token", "bad_token", token=("admin", "RemoteSession")),
+    CallerKind("token of a deleted user", "bad_token", token=(DELETED, "RemoteSession")),
     # Last: the owner's allowed registration of a custom endpoint cannot be undone.
     CallerKind("owner", "owner"),
 )
@@ -144,7 +164,29 @@ EXPECTED: dict[str, tuple[Expectation, Expectation]] = {
     "admin with proof, other version and protocol": (("abdf", "MinimalSession"), ("df", "MinimalSession")),
     "admin with proof, other protocol": (("abcdf", "LocalSession"), ("cdf", "MinimalSession")),
     "owner": (("abcdef", "Session"), ("cdef", "Session")),
+    # A token: the conditions its user holds, and the tier is no wider than the token's (see TOKEN_TIERS_GRANTED).
+    # Without security a token names no one: its bearer is anonymous like everyone.
+    "admin's LocalSession token": (("abcef", "RemoteSession"), ("cef", "ReadOnlySession")),
+    "admin's RemoteSession token": (("abcef", "RemoteSession"), ("cef", "ReadOnlySession")),
+    "admin's NoSecurityLocalSession token": (("abcef", "NoSecuritySession"), ("cef", "ReadOnlySession")),
+    "admin's NoSecuritySession token": (("abcef", "NoSecuritySession"), ("cef", "ReadOnlySession")),
+    "admin's ReadOnlySession token": (("abcef", "ReadOnlySession"), ("cef", "ReadOnlySession")),
+    "admin's MinimalSession token": (("abcef", "MinimalSession"), ("cef", "ReadOnlySession")),
+    "admin's LocalSession token with proof": (("abcdef", "LocalSession"), ("cdef", "ReadOnlySession")),
+    "admin's NoSecurityLocalSession token with proof": (("abcdef", "NoSecurityLocalSession"), ("cdef", "ReadOnlySession")),
+    "user's RemoteSession token": (("acef", "ReadOnlySession"), ("cef", "ReadOnlySession")),
+    "expired token": (("", UNAUTHENTICATED), ("cef", "ReadOnlySession")),
+    "revoked token": (("", UNAUTHENTICATED), ("cef", "ReadOnlySession")),
+    "tampered token": (("", UNAUTHENTICATED), ("cef", "ReadOnlySession")),
+    "token of a deleted user": (("", UNAUTHENTICATED), ("cef", "ReadOnlySession")),
 }
+
+
+def token_grant(held: str, token_tier: TierName) -> TierName:
+    """The contract for a token: the tier whose groups its user's tier and the token's tier both have."""
+    user_tier = choose_tier({letter: letter in held for letter in "abcdef"})
+    both = CONTRACT_GROUPS[user_tier] & CONTRACT_GROUPS[token_tier]
+    return next(tier for tier, groups in CONTRACT_GROUPS.items() if groups == both)
 
 
 def expected(kind: ServerKind, caller: CallerKind) -> Expectation:
@@ -230,7 +272,7 @@ def samples(files: Files) -> list[Sample]:
         sample("POST /explorer/sign-out"),
         sample("GET /explorer/grant"),
         sample("GET /explorer/events", query="once=1"),  # one event, then the stream ends
-        sample("POST /api/v1/explorer/sessions"),
+        sample("POST /api/v1/explorer/sessions", body={"cube": "sales"}),
         sample("GET /api/v1/explorer/views"),
         sample("PUT /api/v1/explorer/views/{view}", {"view": "matrix view"}, {"fragment": "cube=sales&rows=region", "shared_with": ["ROLE_USER"]}),
         sample("DELETE /api/v1/explorer/views/{view}", {"view": "matrix view"}),
@@ -266,6 +308,9 @@ def samples(files: Files) -> list[Sample]:
         sample("GET /api/v1/security/restrictions"),
         sample("PUT /api/v1/security/restrictions/{role}", {"role": "ASIA_ONLY"}, {"role": "ASIA_ONLY", "filter": region_is("US")}),
         sample("DELETE /api/v1/security/restrictions/{role}", {"role": "ASIA_ONLY"}),
+        sample("GET /api/v1/security/tokens"),
+        sample("POST /api/v1/security/tokens", body={"user": USER.username, "tier": "ReadOnlySession", "expires_in": 600}),
+        sample("DELETE /api/v1/security/tokens/{token}", {"token": VICTIM_TOKEN}),
         sample("PUT /api/v1/owner/endpoints", body={"route": REGISTERED, "method": "GET", "forward_url": "http://127.0.0.1:9/"}),
     ]
 
@@ -286,10 +331,12 @@ Outcome: TypeAlias = Literal["allowed", "forbidden", "unauthenticated"]
 def outcome(kind: ServerKind, caller: CallerKind, sample: Sample) -> Outcome:
     _, tier = expected(kind, caller)
     if sample.route.group is None:  # the versions document: open, but bad credentials are told so
-        bad = caller.credentials in ("wrong_password", "unknown_user", "forged_owner")
+        bad = caller.credentials in ("wrong_password", "unknown_user", "forged_owner", "bad_token")
         return "unauthenticated" if tier is None and bad else "allowed"
     if tier is None:  # UNAUTHENTICATED
         return "unauthenticated"
+    if caller.credentials == "token" and kind != "unsecured" and sample.route == CREATE_TOKEN:
+        return "forbidden"  # a token issues no tokens, whatever its tier: they would outlive its revocation
     return "allowed" if allowed(tier, sample) else "forbidden"
 
 
@@ -305,6 +352,10 @@ class Target:
     """A new client of the server, to use in a ``with`` block."""
     token: str
     nonce: str
+    tokens: dict[str, str] = field(default_factory=dict[str, str])
+    """Caller name -> the token it sends (``issue_tokens``)."""
+    victim_token: str = ""
+    """The id of the token the revocation sample revokes; issued again by ``reset``."""
 
 
 def owner_token(session: tiercube.Session) -> str:
@@ -332,6 +383,8 @@ def headers(target: Target, caller: CallerKind) -> dict[str, str]:
         "unknown_user": basic("mallory", ADMIN.password),
         "owner": {"Authorization": f"Bearer {target.token}"},
         "forged_owner": {"Authorization": "Bearer " + "0" * len(target.token)},
+        "token": {"Authorization": f"Bearer {target.tokens.get(caller.name)}"},
+        "bad_token": {"Authorization": f"Bearer {target.tokens.get(caller.name)}"},
     }
     proofs: dict[Proof, dict[str, str]] = {
         "none": {},
@@ -380,6 +433,14 @@ def reset(target: Target, client: httpx.Client, sample: Sample | None = None) ->
         for role, region in (("EUROPE", "EU"), ("ASIA_ONLY", "ASIA")):
             body = {"role": role, "filter": region_is(region)}
             check(client.put(expand(paths.RESTRICTION, {"role": role}), headers=owner, json=body))
+        # The callers' tokens and the revocation sample's victim, and no other.
+        kept = {text.split(".")[2] for text in target.tokens.values()}
+        listed = {token["id"] for token in check(client.get(paths.TOKENS, headers=owner)).json()}
+        for token_id in listed - kept - {target.victim_token}:
+            check(client.delete(expand(paths.TOKEN, {"token": token_id}), headers=owner))
+        if target.victim_token not in listed:
+            victim: dict[str, object] = {"user": ADMIN.username, "tier": "ReadOnlySession", "expires_in": 3600}
+            target.victim_token = check(client.post(paths.TOKENS, headers=owner, json=victim)).json()["info"]["id"]
 
 
 def snapshot(target: Target, client: httpx.Client) -> dict[str, Any]:
@@ -390,6 +451,7 @@ def snapshot(target: Target, client: httpx.Client) -> dict[str, Any]:
     for table in tables:
         answer = check(client.post(expand(paths.TABLE_QUERY, {"table": table["name"]}), headers=owner, json={}))
         rows[table["name"]] = sorted(pa.ipc.open_stream(answer.content).read_all().to_pylist(), key=repr)
+    tokens: list[dict[str, Any]] = check(client.get(paths.TOKENS, headers=owner)).json()
     cubes = {name: check(client.get(expand(paths.CUBE, {"cube": name}), headers=owner)).json()
              for name in check(client.get(paths.QUERY_CUBES, headers=owner)).json()}
     return {
@@ -398,9 +460,35 @@ def snapshot(target: Target, client: httpx.Client) -> dict[str, Any]:
         "cubes": cubes,
         "users": sorted(check(client.get(paths.USERS, headers=owner)).json(), key=repr),
         "restrictions": sorted(check(client.get(paths.RESTRICTIONS, headers=owner)).json(), key=repr),
+        # The victim is issued again after the revocation sample (another id): whether it is there is what counts.
+        "tokens": sorted((t for t in tokens if t["id"] != target.victim_token), key=repr),
+        "victim token": any(t["id"] == target.victim_token for t in tokens),
         # 404 until someone registers it.
         "endpoint": client.get(expand(paths.CUSTOM, {"route": REGISTERED}), headers=owner).status_code,
     }
+
+
+def issue_tokens(target: Target) -> Target:
+    """Issue every token caller's token as the owner; those that grant nothing are made so after issuing."""
+    owner = owner_headers(target)
+    with target.client() as client:
+        if target.kind == "unsecured":  # its config has no users; tokens are issued to users all the same
+            for made in (ADMIN, USER):
+                check(client.post(paths.USERS, headers=owner, json={"name": made.username, "password": made.password, "roles": []}))
+        check(client.post(paths.USERS, headers=owner, json={"name": DELETED, "password": "pw", "roles": ["ROLE_ADMIN"]}))
+        for caller in CALLERS:
+            if caller.token is None:
+                continue
+            user, tier = caller.token
+            body = {"user": user, "tier": tier, "expires_in": 0.001 if caller.name == "expired token" else 3600}
+            text: str = check(client.post(paths.TOKENS, headers=owner, json=body)).json()["token"]
+            if caller.name == "revoked token":
+                check(client.delete(expand(paths.TOKEN, {"token": text.split(".")[2]}), headers=owner))
+            if caller.name == "tampered token":
+                text = text[:-1] + ("A" if text[-1] != "A" else "B")
+            target.tokens[caller.name] = text
+        check(client.delete(expand(paths.USER, {"user": DELETED}), headers=owner))
+    return target
 
 
 def probe(request: EndpointRequest) -> dict[str, object]:
@@ -439,7 +527,7 @@ def serving(kind: ServerKind, directory: Path) -> Generator[Target]:
         with in_process(configure(kind)) as server:
             for method in PROBE_METHODS:
                 server.endpoint(PROBE, method, probe)
-            yield Target(kind, server.client, server.token, server.nonce)
+            yield issue_tokens(Target(kind, server.client, server.token, server.nonce))
         return
     authority = trustme.CA()
     certificate = authority.issue_cert("127.0.0.1", "localhost")
@@ -455,7 +543,7 @@ def serving(kind: ServerKind, directory: Path) -> Generator[Target]:
         nonce = Path(document["caller"]["share_proof"]["path"]).read_text()
         for method in PROBE_METHODS:
             owner.endpoint(PROBE, method=method)(probe)
-        yield Target(kind, lambda: httpx.Client(base_url=owner.url, verify=verify, timeout=60), token, nonce)
+        yield issue_tokens(Target(kind, lambda: httpx.Client(base_url=owner.url, verify=verify, timeout=60), token, nonce))
 
 
 @pytest.fixture(scope="module")
@@ -493,9 +581,16 @@ SENT: dict[str, int] = {"requests": 0, "cells": 0}
 def test_the_contract_table_is_the_wire_table() -> None:
     """The server and the client grant from ``GROUPS`` and ``choose_tier``: both say what the contract says."""
     assert GROUPS == CONTRACT_GROUPS
+    assert set(EXPECTED) == {caller.name for caller in CALLERS}
+    callers = {caller.name: caller for caller in CALLERS}
     for name, (secured, unsecured) in EXPECTED.items():
-        for held, tier in (secured, unsecured):
-            if tier is not None and tier != "Session":
+        token = callers[name].token if callers[name].credentials == "token" else None
+        for (held, tier), with_security in ((secured, True), (unsecured, False)):
+            if tier is None or tier == "Session":
+                continue
+            if token is not None and with_security:  # without security a token names no one
+                assert token_grant(held, token[1]) == tier, (name, held)
+            else:
                 assert choose_tier({letter: letter in held for letter in "abcdef"}) == tier, (name, held)
 
 
@@ -546,7 +641,8 @@ def send(client: httpx.Client, target: Target, caller: CallerKind, sample: Sampl
     """The status and body of the answer to ``sample`` sent by ``caller`` (0 when there is none)."""
     SENT["requests"] += 1
     try:
-        response = client.request(sample.route.method, sample.path, headers=headers(target, caller), json=sample.body)
+        path = sample.path.replace(VICTIM_TOKEN, target.victim_token)
+        response = client.request(sample.route.method, path, headers=headers(target, caller), json=sample.body)
     except httpx.HTTPError as error:
         return 0, f"no answer: {error!r}"
     finally:

@@ -252,7 +252,7 @@ def test_a_stream_of_events_follows_changes_as_they_happen(session: tiercube.Ses
 
 def test_an_embedded_explorer_gets_a_session_of_the_caller_s_own(server: InProcessServer) -> None:
     with server.client() as client:
-        made = client.post(paths.EXPLORER_SESSIONS, auth=(USER.username, USER.password)).json()
+        made = client.post(paths.EXPLORER_SESSIONS, auth=(USER.username, USER.password), json={"cube": "sales"}).json()
     assert made["path"] == paths.EXPLORER_EMBED and isinstance(made["token"], str)
     with server.client(headers={**STATED, paths.EXPLORER_TOKEN_HEADER: made["token"]}) as embedded:
         seen = grant(embedded)
@@ -271,7 +271,7 @@ def test_without_security_the_explorer_is_open_and_read_only() -> None:
         page = browser.get("/", headers={"accept": "text/html"})
         seen = grant(browser)
         signed = browser.post(paths.SIGN_IN, json={"username": "anyone", "password": "anything"})
-        made = browser.post(paths.EXPLORER_SESSIONS).json()
+        made = browser.post(paths.EXPLORER_SESSIONS, json={"cube": "t"}).json()
     assert page.status_code == 200
     assert seen["user"] is None and seen["tier"] == "ReadOnlySession" and seen["security"] is False
     assert signed.status_code == 204 and "set-cookie" not in signed.headers

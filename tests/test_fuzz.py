@@ -354,7 +354,8 @@ def body_strategy(route: Route, valid: tuple[str, ...], names: tuple[str, ...]) 
 
 PARAMETERS = {
     "table": ["sales", "regions"], "cube": ["sales"], "measure": ["qty.SUM", "contributors.COUNT", "fuzzed"],
-    "hierarchy": ["region", "fuzzed"], "user": [VICTIM], "role": ["EUROPE", "ASIA_ONLY"], "route": [PROBE], "view": ["a view", "fuzzed"],
+    "hierarchy": ["region", "fuzzed"], "user": [VICTIM], "token": ["0123456789abcdef"], "role": ["EUROPE", "ASIA_ONLY"], "route": [PROBE],
+    "view": ["a view", "fuzzed"],
     "path": ["explorer.js", "vendor/perspective/cdn/perspective.js", "../../../routing.py", "explorer.html", "/etc/passwd"],
 }
 """Path parameters that name existing things (or, for a PUT, things to create)."""

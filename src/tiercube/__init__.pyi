@@ -6,7 +6,7 @@ re-exported in that form, whatever ``__all__`` says.
 """
 
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 from typing_extensions import TypeForm
 
@@ -22,7 +22,17 @@ from tiercube._client.auth import (
 )
 from tiercube._client.calculated import CalculatedColumn as CalculatedColumn
 from tiercube._client.cloud_loading import CloudTable as CloudTable
-from tiercube._client.connect import AnonymousTierT, P, TierT
+from tiercube._client.connect import (
+    AnonymousTierT,
+    NoSecurityLocalT,
+    NoSecurityT,
+    P,
+    ReadOnlyT,
+    RemoteT,
+    TierT,
+    UpToNoSecurity,
+    UpToReadOnly,
+)
 from tiercube._client.conditions import (
     Column as Column,
     Condition as Condition,
@@ -94,8 +104,11 @@ from tiercube._client.sources import (
     ParquetLoad as ParquetLoad,
     S3Location as S3Location,
 )
+from tiercube._client.token_auth import TokenAuthentication as TokenAuthentication
+from tiercube._client.tokens import Token as Token
 from tiercube._config import (
     CloudStore as CloudStore,
+    OidcConfig as OidcConfig,
     SessionConfig as SessionConfig,
     TableConfig as TableConfig,
     TlsConfig as TlsConfig,
@@ -127,6 +140,7 @@ from tiercube._wire.tiers import (
     ConditionResult as ConditionResult,
 )
 from tiercube.capabilities import Capability
+from tiercube._wire.tokens import TokenInfo as TokenInfo
 from tiercube.errors import (
     AuthenticationError as AuthenticationError,
     CapabilityError as CapabilityError,
@@ -164,7 +178,9 @@ def connect(url: str, *, authentication: None = None, certificate_authority: Pat
     tier's members (``session.capabilities`` prints why).
 
     ``authentication`` is an ``Authenticate`` callable such as
-    ``BasicAuthentication(user, password)``, or a ``ClientCertificate``.
+    ``BasicAuthentication(user, password)``, a ``ClientCertificate``, or a
+    ``TokenAuthentication(token)``: a token never yields a wider tier than
+    its own, in the type as on the server.
     ``certificate_authority`` is the CA file that signed the server's
     certificate, when it is not a public one.
 
@@ -197,6 +213,32 @@ def connect(url: str, *, authentication: Authenticate | ClientCertificate | None
 def connect(url: str, *, authentication: None = None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: TypeForm[AnonymousTierT]) -> AnonymousTierT: ...
 @overload
 def connect(url: str, *, authentication: Authenticate | ClientCertificate | None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: TypeForm[TierT]) -> TierT: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[MinimalSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> MinimalSession: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[ReadOnlySession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> UpToReadOnly: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[NoSecuritySession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> UpToNoSecurity: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[NoSecurityLocalSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> NoSecurityLocalSession | UpToNoSecurity: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[RemoteSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> RemoteSession | UpToNoSecurity: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[LocalSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> AnySession: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[MinimalSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: type[MinimalSession]) -> MinimalSession: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[ReadOnlySession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: type[ReadOnlyT]) -> ReadOnlyT: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[NoSecuritySession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: type[NoSecurityT]) -> NoSecurityT: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[NoSecurityLocalSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: type[NoSecurityLocalT]) -> NoSecurityLocalT: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[RemoteSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: type[RemoteT]) -> RemoteT: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[LocalSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: type[TierT]) -> TierT: ...
+@overload
+def connect(url: str, *, authentication: TokenAuthentication[Any], certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: Capability[P]) -> P: ...
 
 
 __all__ = [
@@ -249,6 +291,7 @@ __all__ = [
     "NoSecurityLocalSession",
     "NoSecuritySession",
     "NotFoundError",
+    "OidcConfig",
     "OnDuplicateKeys",
     "ParquetLoad",
     "Partition",
@@ -281,6 +324,9 @@ __all__ = [
     "Time",
     "Timestamp",
     "TlsConfig",
+    "Token",
+    "TokenAuthentication",
+    "TokenInfo",
     "TooLargeForMemoryError",
     "TooManyAttemptsError",
     "Top",

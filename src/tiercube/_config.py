@@ -120,6 +120,31 @@ class TableConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
 
 
 @public
+class OidcConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An OpenID Connect provider whose access tokens (JWTs) authenticate API callers.
+
+    The server reads ``{issuer}/.well-known/openid-configuration`` for the
+    provider's keys (JWKS; fetched again when a token names a key it does not
+    know, so keys can rotate) and accepts a bearer JWT only if its signature
+    verifies with one of them, ``iss`` is ``issuer``, ``aud`` holds
+    ``audience`` (default: ``client_id``), and it has not expired, give or take
+    ``clock_skew`` seconds. The caller is the ``username_claim``; its roles are
+    the ``roles_claim`` (a list, or a space-separated string), each mapped by
+    ``role_mapping`` (a provider role -> tiercube roles; unmapped roles pass as
+    they are). A token without the roles claim is refused.
+    """
+
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    audience: str | None = None
+    roles_claim: str = "roles"
+    role_mapping: dict[str, list[str]] = {}
+    username_claim: str = "sub"
+    clock_skew: float = 30.0
+
+
+@public
 class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How a session server runs. Every field has a default, so ``SessionConfig()`` works.
 
@@ -186,6 +211,8 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     snapshot_every_seconds: float = 300.0
     # Tables read at start (those the data directory does not hold already).
     tables: list[TableConfig] = []
+    # An OpenID Connect provider whose access tokens authenticate API callers.
+    oidc: OidcConfig | None = None
 
     def __post_init__(self) -> None:
         # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.
@@ -208,7 +235,7 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 
     @property
     def security(self) -> bool:
-        return bool(self.users) or (self.tls is not None and self.tls.client_ca is not None)
+        return bool(self.users) or (self.tls is not None and self.tls.client_ca is not None) or self.oidc is not None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Self:

@@ -15,9 +15,19 @@ from typing_extensions import TypeForm
 
 from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._client.negotiation import evaluate, fetch_document
-from tiercube._client.sessions import TIERS, AnySession, MinimalSession, ReadOnlySession
+from tiercube._client.sessions import (
+    TIERS,
+    AnySession,
+    LocalSession,
+    MinimalSession,
+    NoSecurityLocalSession,
+    NoSecuritySession,
+    ReadOnlySession,
+    RemoteSession,
+)
 from tiercube._client.timeouts import DEFAULT_TIMEOUT
-from tiercube._wire.tiers import CapabilityReport, TierName
+from tiercube._client.token_auth import TokenAuthentication
+from tiercube._wire.tiers import CapabilityReport, TierName, narrower
 from tiercube.capabilities import Capability
 from tiercube.errors import CapabilityError
 
@@ -25,6 +35,13 @@ TierT = TypeVar("TierT", bound=AnySession)
 """A tier, or a union of tiers (``require=LocalSession | RemoteSession``)."""
 AnonymousTierT = TypeVar("AnonymousTierT", bound=ReadOnlySession | MinimalSession)
 """The tiers a caller without credentials can be granted: asking for more needs ``authentication=``."""
+# The tiers a token of each tier can give: its own and every narrower one.
+RemoteT = TypeVar("RemoteT", RemoteSession, NoSecuritySession, ReadOnlySession, MinimalSession)
+NoSecurityLocalT = TypeVar("NoSecurityLocalT", NoSecurityLocalSession, NoSecuritySession, ReadOnlySession, MinimalSession)
+NoSecurityT = TypeVar("NoSecurityT", NoSecuritySession, ReadOnlySession, MinimalSession)
+ReadOnlyT = TypeVar("ReadOnlyT", ReadOnlySession, MinimalSession)
+UpToReadOnly: TypeAlias = "ReadOnlySession | MinimalSession"
+UpToNoSecurity: TypeAlias = "NoSecuritySession | ReadOnlySession | MinimalSession"
 P = TypeVar("P")
 
 Location: TypeAlias = "Path | str | None"
@@ -59,11 +76,67 @@ class Connecting:
     @overload
     @staticmethod
     def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: TypeForm[TierT]) -> TierT: ...
+    # A token: never a wider tier than its own (TokenAuthentication is no Authenticate, so the overloads above never take one).
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[MinimalSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> MinimalSession: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[ReadOnlySession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> UpToReadOnly: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[NoSecuritySession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> UpToNoSecurity: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[NoSecurityLocalSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT
+    ) -> NoSecurityLocalSession | UpToNoSecurity: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[RemoteSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> RemoteSession | UpToNoSecurity: ...
+    @overload
+    @staticmethod
+    def connect(url: str, *, authentication: TokenAuthentication[LocalSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AnySession: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[MinimalSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[MinimalSession]
+    ) -> MinimalSession: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[ReadOnlySession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[ReadOnlyT]
+    ) -> ReadOnlyT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[NoSecuritySession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[NoSecurityT]
+    ) -> NoSecurityT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[NoSecurityLocalSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[NoSecurityLocalT]
+    ) -> NoSecurityLocalT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[RemoteSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[RemoteT]
+    ) -> RemoteT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[LocalSession], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: type[TierT]
+    ) -> TierT: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: TokenAuthentication[Any], certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: Capability[P]
+    ) -> P: ...
     @staticmethod
     def connect(
         url: str,
         *,
-        authentication: Credentials = None,
+        authentication: Credentials | TokenAuthentication[Any] = None,
         certificate_authority: Location = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         require: TypeForm[AnySession] | Capability[Any] | None = None,
@@ -76,7 +149,9 @@ class Connecting:
         tier's members (``session.capabilities`` prints why).
 
         ``authentication`` is an ``Authenticate`` callable such as
-        ``BasicAuthentication(user, password)``, or a ``ClientCertificate``.
+        ``BasicAuthentication(user, password)``, a ``ClientCertificate``, or a
+        ``TokenAuthentication(token)``: a token never yields a wider tier than
+        its own, in the type as on the server.
         ``certificate_authority`` is the CA file that signed the server's
         certificate, when it is not a public one.
 
@@ -104,16 +179,27 @@ class Connecting:
         wanted = _wanted(require)
         from tiercube._client.connection import Connection  # httpx and pyarrow load on first use, not on import
 
-        header_auth = authentication if not isinstance(authentication, ClientCertificate) else None
+        token: TokenAuthentication[Any] | None = None
+        header_auth: Authenticate | None = None
+        certificate: ClientCertificate | None = None
+        match authentication:
+            case TokenAuthentication():
+                token, header_auth = authentication, authentication.headers
+            case ClientCertificate():
+                certificate = authentication
+            case _:
+                header_auth = authentication
         connection = Connection(
             url,
             authentication=header_auth,
-            client_certificate=authentication if isinstance(authentication, ClientCertificate) else None,
+            client_certificate=certificate,
             certificate_authority=certificate_authority,
             timeout=timeout,
         )
         try:
             report, nonce = evaluate(connection.url, fetch_document(connection), credentials_given=authentication is not None)
+            if token is not None:
+                report = dataclasses.replace(report, tier=narrower(report.tier, token.tier), ceiling=narrower(report.ceiling or token.tier, token.tier))
             connection.share_proof = nonce
             granted = TIERS[report.tier](connection, report)
             if wanted is None:
@@ -157,4 +243,6 @@ def _grants(granted: TierName, wanted: type[AnySession]) -> bool:
 def _refusal(report: CapabilityReport, wanted: str) -> str:
     lines = [f"{wanted} was required, but the server at {report.url} grants {report.tier}:"]
     lines += [f"  {condition}" for condition in report.conditions]
+    if report.ceiling is not None:
+        lines.append(f"  and the token connected with grants at most {report.ceiling}")
     return "\n".join(lines)

@@ -25,6 +25,11 @@ def register_tiers(*tiers: type[SessionCore]) -> None:
     _TIERS.update((tier.__name__, tier) for tier in tiers)
 
 
+def is_tier(cls: type) -> bool:
+    """Whether ``cls`` is one of the registered tier classes."""
+    return _TIERS.get(cls.__name__) is cls
+
+
 class SessionCore:
     """Private base of every tier: it grants nothing by itself."""
 

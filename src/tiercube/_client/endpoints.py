@@ -90,7 +90,8 @@ class EndpointListener:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass  # the server logs requests; the owner's stderr stays quiet
 
-        self._token = token
+        # What the server sends with each forwarded call: derived from the owner's token, never the token.
+        self._forward_token = paths.forward_token(token)
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Forwarded)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, name="tiercube-endpoints", daemon=True).start()
@@ -101,7 +102,7 @@ class EndpointListener:
         return f"http://{host!s}:{port}/"
 
     def answer(self, token: str, body: bytes) -> tuple[int, bytes]:
-        if not hmac.compare_digest(token.encode(), self._token.encode()):
+        if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), self._forward_token.encode()):
             return 403, msgspec.json.encode(ErrorBody("forbidden", "only the session server may call this listener"))
         request = msgspec.json.decode(body, type=ForwardedRequest)
         handler = self.handlers.get((request.method, request.route))

@@ -12,7 +12,7 @@ import msgspec
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
-from tiercube._wire.tiers import MEANINGS, CapabilityReport, ConditionResult, choose_tier
+from tiercube._wire.tiers import MEANINGS, CapabilityReport, ConditionResult, choose_tier, narrower
 from tiercube.errors import AuthenticationError, ProtocolError
 
 if TYPE_CHECKING:
@@ -53,7 +53,11 @@ def evaluate(url: str, document: VersionsDocument | None, *, credentials_given: 
         ConditionResult("f", MEANINGS["f"], document.sdk_exposed, "the admin API is " + ("exposed" if document.sdk_exposed else "not exposed")),
     )
     user = document.caller.username if document.caller is not None else None
-    return CapabilityReport(url, choose_tier({c.letter: c.held for c in conditions}), conditions, user), nonce
+    tier = choose_tier({c.letter: c.held for c in conditions})
+    scope = document.caller.scope if document.caller is not None else None
+    if scope is not None:  # a token: the server grants no more than its tier
+        return CapabilityReport(url, narrower(tier, scope.tier), conditions, user, scope.tier), nonce
+    return CapabilityReport(url, tier, conditions, user), nonce
 
 
 def _a(document: VersionsDocument) -> ConditionResult:
@@ -79,7 +83,11 @@ def _versions(letter: str, server: str, client: str, what: str) -> ConditionResu
 
 def _d(document: VersionsDocument) -> tuple[ConditionResult, str | None]:
     """Condition d, and the nonce to send back: what proves it to the server."""
-    proof = document.caller.share_proof if document.caller else None
+    caller = document.caller
+    proof = caller.share_proof if caller else None
+    if proof is None and caller is not None and caller.scope is not None and ADMIN_ROLE in caller.roles:
+        why = f"not proved: a {caller.scope.tier} token loads no local files, so the server shows it no nonce file"
+        return ConditionResult("d", MEANINGS["d"], False, why), None
     if proof is None:
         return ConditionResult("d", MEANINGS["d"], False, f"not proved: the server shows its nonce file to {ADMIN_ROLE} callers only"), None
     try:

@@ -23,7 +23,7 @@ from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
 from tiercube._wire.cubes import CubeQuery, MdxQuery
-from tiercube._wire.explorer import EmbedSession
+from tiercube._wire.explorer import EmbedSession, OpenEmbed
 from tiercube._wire.tiers import CapabilityReport
 
 if TYPE_CHECKING:
@@ -82,15 +82,19 @@ class QueryCube(ServerObject):
         """This cube in the server's explorer, as a notebook widget (JupyterLab, Jupyter, VS Code).
 
         Needs ``pip install "tiercube[notebook]"`` (anywidget). The explorer
-        is signed in as this session's caller, with what its tier allows,
-        through a browser session of its own: it ends after 12 idle hours,
-        when the caller's password changes, or when the server stops.
+        is signed in through a session of its own that may only read and
+        query this cube, and no more than this session's caller may (never
+        the owner's powers: it cannot load files, edit or declare endpoints).
+        Its token is in the widget's address (so in a saved notebook); it
+        ends an hour after it was opened, when the explorer signs out, when
+        the caller's password changes or token ends, or when the server stops:
+        run ``explore()`` again for a new one.
         """
         try:
             from tiercube._client.explorer_widget import ExplorerWidget
         except ImportError as error:
             raise ImportError(f'cube.explore() needs anywidget: pip install "tiercube[notebook]" ({error})') from None
-        opened = self._connection.json("POST", paths.EXPLORER_SESSIONS, EmbedSession)
+        opened = self._connection.json("POST", paths.EXPLORER_SESSIONS, EmbedSession, OpenEmbed(self._name))
         fragment = urlencode({"cube": self._name, **({"token": opened.token} if opened.token else {})})
         return ExplorerWidget(src=f"{self._connection.url}{opened.path}#{fragment}", height=height)
 

@@ -1,16 +1,20 @@
-"""Managing users, passwords and roles of a server with security configured."""
+"""Managing users, passwords, roles, tokens and restrictions of a server with security configured."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
+from tiercube._client.tokens import Token, TokenTierT, check_token_tier
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
+from tiercube._wire.tiers import TierName
+from tiercube._wire.tokens import CreateToken, IssuedToken, TokenInfo, parse as parse_token
 
 if TYPE_CHECKING:
     # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
@@ -19,10 +23,11 @@ if TYPE_CHECKING:
 
 @public
 class Security:
-    """The server's users. Changes apply at once to every new request.
+    """The server's users, tokens and restrictions. Changes apply at once to every new request.
 
     Like all changes made through a session, they live in the server's memory
-    and are lost when it restarts; the config file is not rewritten.
+    and are lost when it restarts, unless it runs with a data directory; the
+    config file is not rewritten.
     """
 
     def __init__(self, connection: Connection) -> None:
@@ -44,6 +49,47 @@ class Security:
 
     def delete_user(self, name: str, /) -> None:
         self._connection.request("DELETE", path(paths.USER, user=name))
+
+    def create_token(
+        self,
+        user: str,
+        /,
+        *,
+        tier: type[TokenTierT],
+        tables: Sequence[str] | None = None,
+        cubes: Sequence[str] | None = None,
+        expires_in: datetime.timedelta | float = datetime.timedelta(days=1),
+    ) -> Token[TokenTierT]:
+        """A token for ``user`` that grants at most ``tier``, for ``expires_in`` (seconds or a timedelta).
+
+        Whoever holds it connects with ``tiercube.TokenAuthentication(token)``
+        and gets the narrower of ``tier`` and what the server would grant
+        ``user`` at that moment, on every request; ``tables`` and ``cubes``,
+        when given, limit it to those (such a token grants at most
+        ``ReadOnlySession``). The token's text is in the answer only: the
+        server keeps a digest. It ends when it expires, when it is revoked
+        (``revoke_token``) and when ``user`` is deleted.
+        """
+        check_token_tier(tier)
+        seconds = expires_in.total_seconds() if isinstance(expires_in, datetime.timedelta) else float(expires_in)
+        body = CreateToken(user, cast(TierName, tier.__name__), seconds, _names(tables, "tables"), _names(cubes, "cubes"))
+        issued = self._connection.json("POST", paths.TOKENS, IssuedToken, body)
+        return Token(issued.token, tier, issued.info)
+
+    @property
+    def tokens(self) -> dict[str, TokenInfo]:
+        """Every token that still grants something, by id (never its text)."""
+        return {t.id: t for t in self._connection.json("GET", paths.TOKENS, list[TokenInfo])}
+
+    def revoke_token(self, token: Token[Any] | TokenInfo | str, /) -> None:
+        """End ``token`` (a ``Token``, an entry of ``tokens``, its id or its text) at once."""
+        match token:
+            case Token() | TokenInfo():
+                token_id = token.id
+            case str():
+                stated = parse_token(token)
+                token_id = stated[1] if stated is not None else token
+        self._connection.request("DELETE", path(paths.TOKEN, token=token_id))
 
     @property
     def restrictions(self) -> dict[str, Condition]:
@@ -72,6 +118,12 @@ class Security:
 
     def __repr__(self) -> str:
         return f"<Security of {self._connection.url}>"
+
+
+def _names(names: Sequence[str] | None, what: str) -> list[str] | None:
+    if isinstance(names, str):
+        raise TypeError(f"{what}= takes a list of names, not the string {names!r}")
+    return list(names) if names is not None else None
 
 
 class SecurityManagement(SessionCore):

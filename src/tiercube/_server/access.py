@@ -11,6 +11,7 @@ and its groups then come from the one table in ``tiercube._wire.tiers``.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
@@ -20,7 +21,9 @@ from tiercube._server.engine.visibility import EVERYTHING, Visibility
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, Caller
-from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier, wanting
+from tiercube._wire.routes import SCOPE_FREE, Route
+from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier, narrower, wanting
+from tiercube.errors import PermissionDeniedError
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,36 @@ class Grant:
         who = self.caller.username if self.caller else "an anonymous caller"
         if group is Group.OWNER:
             return f"{who} may not {group.value} on this server: only the process that started the server may"
+        scope = self.caller.scope if self.caller else None
+        if scope is not None and group not in GROUPS[scope.tier]:
+            return f"{who} may not {group.value} with this token: it grants at most {scope.tier}"
         held = {letter: letter in self.held for letter in "abcdef"}
         alternatives = wanting(held, lambda tier: group in GROUPS[tier])
         failed = self.failed
         reasons = " or, ".join("; ".join(failed[letter] for letter in letters) for letters in alternatives)
         return f"{who} may not {group.value} on this server ({self.tier} is granted): {reasons or 'no tier allows it'}"
+
+
+def check_scope(grant: Grant, route: Route, params: Mapping[str, str]) -> None:
+    """Refuse what a token limited to some tables or cubes may not reach (403, the same whether the
+    table or cube exists or not)."""
+    scope = grant.caller.scope if grant.caller is not None else None
+    if scope is None or not scope.scoped:
+        return
+    table, cube = params.get("table"), params.get("cube")
+    if table is not None and not scope.allows_table(table):
+        raise PermissionDeniedError(f"this token grants only the tables {scope.tables}, not {table!r}")
+    if cube is not None and not scope.allows_cube(cube):
+        raise PermissionDeniedError(f"this token grants only the cubes {scope.cubes}, not {cube!r}")
+    if table is None and cube is None and route not in SCOPE_FREE:
+        raise PermissionDeniedError(f"a token limited to some tables or cubes cannot use {route}: sign in as its user for that")
+
+
+def check_cube(grant: Grant, cube: str) -> None:
+    """Refuse ``cube`` to a token that does not grant it (an MDX query names its cube in its text)."""
+    scope = grant.caller.scope if grant.caller is not None else None
+    if scope is not None and not scope.allows_cube(cube):
+        raise PermissionDeniedError(f"this token grants only the cubes {scope.cubes}, not {cube!r}")
 
 
 class Judge:
@@ -74,6 +102,7 @@ class Judge:
         self._nonce = nonce.encode()
 
     def grant(self, request: HTTPConnection, caller: Caller | None, visibility: Visibility) -> Grant:
+        """The caller's tier: from conditions a to f, and for a token, no more than the token's tier."""
         if caller is not None and caller.owner:
             # The owner's visibility is that of the custom endpoint caller it answers for, if any.
             return Grant(caller, "Session", frozenset("abcdef"), visibility)
@@ -89,6 +118,9 @@ class Judge:
             "f": self.config.sdk_exposed,
         }
         tier = choose_tier(held)
+        if caller is not None and caller.scope is not None:
+            # What the server would grant the token's user now, and never more than the token's tier.
+            tier = narrower(tier, caller.scope.tier)
         return Grant(caller, tier, frozenset(letter for letter, ok in held.items() if ok), visibility, stated, self)
 
     def reasons(self, caller: Caller | None, stated: Stated) -> dict[str, str]:

@@ -30,11 +30,17 @@ from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
 _REMEMBERED = 10_000
 
 
+# The serial of every user the config declares: the config names the same user at every start.
+CONFIGURED = "config"
+
+
 @dataclass(frozen=True)
 class Account:
     name: str
     roles: tuple[str, ...]
     password_hash: str
+    # Random per user created: a user deleted and created again is another user, whose tokens were not issued to it.
+    serial: str = CONFIGURED
 
     @property
     def user(self) -> User:
@@ -42,7 +48,7 @@ class Account:
 
     @property
     def record(self) -> UserSet:
-        return UserSet(self.name, list(self.roles), self.password_hash)
+        return UserSet(self.name, list(self.roles), self.password_hash, self.serial)
 
 
 class Accounts:
@@ -74,7 +80,7 @@ class Accounts:
         check_name("user", request.name)
         if ":" in request.name:
             raise InvalidRequestError("a user name cannot contain ':' (HTTP Basic could not carry it)")
-        account = Account(request.name, tuple(request.roles), hash_password(request.password))
+        account = Account(request.name, tuple(request.roles), hash_password(request.password), secrets.token_hex(8))
         with self._lock:
             if request.name in self._accounts:
                 raise ConflictError(f"a user named {request.name!r} already exists")
@@ -91,6 +97,7 @@ class Accounts:
                 name,
                 tuple(request.roles) if request.roles is not None else account.roles,
                 password_hash if password_hash is not None else account.password_hash,
+                account.serial,
             )
             with self._recording(name, account.record):
                 self._accounts[name] = account
@@ -118,8 +125,8 @@ class Accounts:
         if record.name in self._configured:
             return
         match record:
-            case UserSet(name, roles, password_hash):
-                self._accounts[name] = Account(name, tuple(roles), password_hash)
+            case UserSet(name, roles, password_hash, serial):
+                self._accounts[name] = Account(name, tuple(roles), password_hash, serial)
             case UserDeleted(name):
                 del self._accounts[name]
 

@@ -1,4 +1,5 @@
-"""Who is calling: the owner's token, HTTP Basic, an explorer session, or a verified client certificate.
+"""Who is calling: the owner's token, a token, an OpenID Connect access token, HTTP Basic, an explorer
+session, or a verified client certificate.
 
 Password checks are the one expensive thing an anonymous caller can make the
 server do, so they are fenced in:
@@ -32,9 +33,11 @@ from tiercube._config import SessionConfig
 from tiercube._server.accounts import Account, Accounts
 from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
 from tiercube._server.engine.journal import NO_JOURNAL, Journal
+from tiercube._server.oidc import OidcVerifier
 from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
-from tiercube._wire import paths
+from tiercube._server.tokens import Tokens
+from tiercube._wire import paths, tokens
 from tiercube._wire.messages import ADMIN_ROLE, Caller
 from tiercube.errors import AuthenticationError, PermissionDeniedError, TooManyAttemptsError
 
@@ -81,6 +84,8 @@ class Authenticator:
         self._failures = FailedLogins(config.max_failed_logins_per_minute)
         self._scrypt = anyio.CapacityLimiter(2)
         self.browsers = BrowserSessions()
+        self.tokens = Tokens(self.accounts, journal)
+        self.oidc = OidcVerifier(config.oidc) if config.oidc is not None else None
 
     async def caller(self, request: HTTPConnection) -> Caller | None:
         header = request.headers.get("authorization")
@@ -93,6 +98,11 @@ class Authenticator:
                 return Caller(username="owner", roles=[ADMIN_ROLE], owner=True)
         if not self.security:
             return None  # without security every caller is anonymous, and read-only
+        if scheme.lower() == "bearer" and tokens.parse(credentials) is not None:
+            return self.tokens.caller(credentials)
+        if scheme.lower() == "bearer" and self.oidc is not None:
+            # Off the event loop: the provider's keys may have to be fetched.
+            return await anyio.to_thread.run_sync(self.oidc.caller, credentials)
         if scheme.lower() == "basic":
             account = await self._basic(credentials, request)
             if account is not None:
@@ -125,11 +135,17 @@ class Authenticator:
         return session
 
     def _caller_of(self, session: BrowserSession) -> Caller | None:
-        """The session's caller as the accounts are now (roles may have changed); None once it may not go on."""
-        if session.caller.owner:
+        """The session's caller as the accounts are now (roles may have changed), within the session's
+        scope (a widget's); None once it may not go on."""
+        if session.password_hash is None:  # the owner's, who has no password: its caller is as opened
             return session.caller
+        if session.opened_with is not None:  # a widget opened with a token: it ends with the token
+            try:
+                self.tokens.caller(session.opened_with)
+            except AuthenticationError:
+                return None
         account = self.accounts.current(session.caller.username, session.password_hash)
-        return Caller(username=account.name, roles=list(account.roles)) if account is not None else None
+        return Caller(username=account.name, roles=list(account.roles), scope=session.caller.scope) if account is not None else None
 
     def _certificate_caller(self, request: HTTPConnection) -> Caller | None:
         name = request.scope.get(SCOPE_KEY)

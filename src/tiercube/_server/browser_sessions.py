@@ -10,6 +10,11 @@ session's CSRF token in a header, which only the explorer's own page can read
 A session ends after ``IDLE`` seconds without use, when it signs out, and
 when its user's password changes or the user is deleted: it remembers the
 password hash it was opened with, as the authenticator's cache does.
+
+A notebook widget's session (``cube.explore()``) is a token of one purpose:
+its caller carries a scope (read and query that one cube, never more than
+the opener's grant), it ends ``WIDGET_LIFETIME`` seconds after it was opened
+whatever its use, and, opened with a token, it ends with that token.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 from tiercube._wire.messages import Caller
 
 IDLE = 12 * 3600.0
+# A widget's session lives this long at most: its token sits in a notebook's saved output.
+WIDGET_LIFETIME = 3600.0
 # Beyond this many open sessions the least recently used ends: signing in cannot exhaust memory.
 LIMIT = 10_000
 
@@ -36,6 +43,10 @@ class BrowserSession:
     # The password hash the user signed in with; None for the owner, who has no password.
     password_hash: str | None
     last_used: float
+    # When it ends whatever its use (time.monotonic()); None: only when idle.
+    ends: float | None = None
+    # The token a widget's session was opened with: it ends when that token does.
+    opened_with: str | None = None
 
     def csrf_matches(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.csrf.encode())
@@ -48,8 +59,12 @@ class BrowserSessions:
         self._sessions: collections.OrderedDict[str, BrowserSession] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def open(self, caller: Caller, password_hash: str | None) -> BrowserSession:
-        session = BrowserSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), caller, password_hash, time.monotonic())
+    def open(
+        self, caller: Caller, password_hash: str | None, *, lifetime: float | None = None, opened_with: str | None = None
+    ) -> BrowserSession:
+        now = time.monotonic()
+        ends = now + lifetime if lifetime is not None else None
+        session = BrowserSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), caller, password_hash, now, ends, opened_with)
         with self._lock:
             self._sessions[session.token] = session
             while len(self._sessions) > self.limit:
@@ -63,7 +78,7 @@ class BrowserSessions:
             session = self._sessions.get(token)
             if session is None:
                 return None
-            if now - session.last_used > self.idle:
+            if now - session.last_used > self.idle or (session.ends is not None and now > session.ends):
                 del self._sessions[token]
                 return None
             session.last_used = now

@@ -27,8 +27,9 @@ class CustomEndpoints:
     """The endpoints the owner registered, and the calls being answered now."""
 
     def __init__(self, owner_token: str | None) -> None:
-        # Sent with every forwarded call, so the owner's listener answers only its own server.
-        self.owner_token = owner_token
+        # Sent with every forwarded call, so the owner's listener answers only its own server; derived
+        # from the owner's token, which never leaves the server.
+        self.forward_token = paths.forward_token(owner_token) if owner_token else ""
         self._registered: dict[tuple[str, str], EndpointRegistration] = {}
         # Delegation token -> the caller of a custom endpoint that is being answered.
         self._answering: dict[str, Caller | None] = {}

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from tiercube._server.access import Grant
+from tiercube._server.access import Grant, check_scope
 from tiercube._server.connections import GONE
 from tiercube._server.engine.cancellation import cancellable
 from tiercube._server.engine.cubes.results import Answer
@@ -58,8 +58,9 @@ def endpoint(
 
     async def run(request: Request) -> Response:
         state, grant = await authorize(request, group)
-        raw = await request.body() if route.body is not None else b""
         params = dict(request.path_params)
+        check_scope(grant, route, params)
+        raw = await request.body() if route.body is not None else b""
         call = _call(route, state, grant, params, raw) if at_once is not None and len(raw) <= _DECODED_AT_ONCE else None
         if call is not None and at_once is not None and (answered := at_once(call)) is not None:
             return encode(answered)

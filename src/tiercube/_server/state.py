@@ -126,7 +126,7 @@ class ServerState:
             self.files = FileAccess(self.config, [*self.protected_files, self.share.path])
             self.endpoints = CustomEndpoints(self.owner_token)
             if self.data is not None:
-                self.data.recover(Parts(self.cubes, self.authenticator.accounts, self.restrictions))
+                self.data.recover(Parts(self.cubes, self.authenticator.accounts, self.restrictions, self.authenticator.tokens))
             self._read_declared_tables()
             undo.pop_all()
 

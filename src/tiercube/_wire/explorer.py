@@ -26,8 +26,14 @@ class PageGrant(msgspec.Struct, frozen=True):
     security: bool
 
 
+class OpenEmbed(msgspec.Struct, frozen=True):
+    """``POST /api/v1/explorer/sessions``: the cube a notebook widget explores; its session reaches no other."""
+
+    cube: str
+
+
 class EmbedSession(msgspec.Struct, frozen=True):
-    """``POST /api/v1/explorer/sessions``: a browser session for the caller, to embed the explorer elsewhere.
+    """The answer to ``OpenEmbed``: a browser session to embed the explorer elsewhere, for that cube only.
 
     ``path`` (on the server's URL) opens the explorer on it, with the token in
     the URL's fragment, which browsers never send to a server. Anonymous callers

@@ -14,6 +14,7 @@ from tiercube._wire.filters import Filter, Scalar
 # Re-exported: the server's modules find the statistics here with every other message.
 from tiercube._wire.stats import AggregateStats as AggregateStats, ClusterStats as ClusterStats
 from tiercube._wire.stats import ServerStats as ServerStats, WorkerStats as WorkerStats
+from tiercube._wire.tokens import TokenScope
 from tiercube.errors import ERRORS_BY_CODE, Detail, TiercubeError
 
 OnDuplicateKeys: TypeAlias = Literal["error", "last"]
@@ -69,6 +70,8 @@ class Caller(msgspec.Struct, frozen=True):
     owner: bool = False
     # Given to administrators only: to anyone else a path on the server is no business.
     share_proof: ShareProof | None = None
+    # When the caller presented a token (or is an explorer embedded in a notebook): the most it is granted.
+    scope: TokenScope | None = None
 
 
 class VersionsDocument(msgspec.Struct, frozen=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import quote
 
 from tiercube.errors import NotFoundError
@@ -32,6 +34,8 @@ USERS = "/api/v1/security/users"
 USER = "/api/v1/security/users/{user}"
 RESTRICTIONS = "/api/v1/security/restrictions"
 RESTRICTION = "/api/v1/security/restrictions/{role}"
+TOKENS = "/api/v1/security/tokens"
+TOKEN = "/api/v1/security/tokens/{token}"
 
 # The explorer, at session.link: its page, assets, signing in, and what changed.
 EXPLORER = "/"
@@ -67,6 +71,12 @@ SHARE_PROOF_HEADER = "tiercube-share-proof"
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
+
+
+def forward_token(owner_token: str) -> str:
+    """What the server sends its owner's listener in ``FORWARD_TOKEN_HEADER``: derived from the owner's
+    token, never the token itself, so that whatever a forwarded call reaches cannot act as the owner."""
+    return hmac.new(owner_token.encode(), b"tiercube custom endpoint forward", hashlib.sha256).hexdigest()
 
 
 def path(template: str, **names: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from tiercube._wire import cubes, explorer, messages, paths
+from tiercube._wire import cubes, explorer, messages, paths, tokens
 from tiercube._wire.tiers import Group
 
 HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -56,7 +56,7 @@ SIGN_IN = Route("POST", paths.SIGN_IN, None, explorer.SignIn)
 SIGN_OUT = Route("POST", paths.SIGN_OUT, Group.QUERY)
 EXPLORER_GRANT = Route("GET", paths.EXPLORER_GRANT, Group.QUERY)
 EXPLORER_EVENTS = Route("GET", paths.EXPLORER_EVENTS, Group.QUERY)
-EXPLORER_SESSIONS = Route("POST", paths.EXPLORER_SESSIONS, Group.QUERY)
+EXPLORER_SESSIONS = Route("POST", paths.EXPLORER_SESSIONS, Group.QUERY, explorer.OpenEmbed)
 # Saved views: each user's own, and those shared with its roles; anyone who may query keeps views.
 LIST_VIEWS = Route("GET", paths.EXPLORER_VIEWS, Group.QUERY)
 SAVE_VIEW = Route("PUT", paths.EXPLORER_VIEW, Group.QUERY, explorer.SaveView)
@@ -94,8 +94,19 @@ DELETE_USER = Route("DELETE", paths.USER, Group.SECURITY)
 LIST_RESTRICTIONS = Route("GET", paths.RESTRICTIONS, Group.SECURITY)
 SET_RESTRICTION = Route("PUT", paths.RESTRICTION, Group.SECURITY, messages.Restriction)
 DELETE_RESTRICTION = Route("DELETE", paths.RESTRICTION, Group.SECURITY)
+LIST_TOKENS = Route("GET", paths.TOKENS, Group.SECURITY)
+CREATE_TOKEN = Route("POST", paths.TOKENS, Group.SECURITY, tokens.CreateToken)
+REVOKE_TOKEN = Route("DELETE", paths.TOKEN, Group.SECURITY)
 
 REGISTER_ENDPOINT = Route("PUT", paths.OWNER_ENDPOINTS, Group.OWNER, messages.EndpointRegistration)
+
+SCOPE_FREE: frozenset[Route] = frozenset({
+    EXPLORER, SIGN_OUT, EXPLORER_GRANT, EXPLORER_EVENTS, EXPLORER_SESSIONS, QUERY_CUBES, LIST_TABLES, QUERY_MDX,
+})  # fmt: skip
+"""Routes a token limited to some tables or cubes may use although their path names none: the lists
+answer it only its own, an MDX query is checked for the cube it names, an explorer session keeps the
+token's limits. Every other route that names no table or cube (statistics, custom endpoints) is refused
+to such a token; one that names them is allowed for its own only."""
 
 ROUTES: tuple[Route, ...] = (
     VERSIONS, QUERY_CUBES, QUERY_CUBE, QUERY_MDX, *CUSTOM,
@@ -105,5 +116,6 @@ ROUTES: tuple[Route, ...] = (
     CREATE_TABLE, READ, LOAD, APPEND, DROP, DELETE_TABLE, JOIN,
     CREATE_CUBE, DELETE_CUBE, SET_MEASURE, DELETE_MEASURE, SET_HIERARCHY, DELETE_HIERARCHY,
     LIST_USERS, CREATE_USER, UPDATE_USER, DELETE_USER, LIST_RESTRICTIONS, SET_RESTRICTION, DELETE_RESTRICTION,
+    LIST_TOKENS, CREATE_TOKEN, REVOKE_TOKEN,
     REGISTER_ENDPOINT,
 )  # fmt: skip

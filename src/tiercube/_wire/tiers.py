@@ -68,6 +68,16 @@ def choose_tier(held: dict[str, bool]) -> TierName:
     return "ReadOnlySession" if e else "MinimalSession"
 
 
+def narrower(granted: TierName, ceiling: TierName) -> TierName:
+    """The tier whose groups are both ``granted``'s and ``ceiling``'s: what a token of tier ``ceiling`` gets.
+
+    The tiers' groups are closed under intersection (RemoteSession and
+    NoSecurityLocalSession meet in NoSecuritySession), so this is always a tier.
+    """
+    both = GROUPS[granted] & GROUPS[ceiling]
+    return next(tier for tier, groups in GROUPS.items() if groups == both)
+
+
 def wanting(held: Mapping[str, bool], grants: Callable[[TierName], bool]) -> list[tuple[str, ...]]:
     """The smallest sets of conditions that, held as well, would give a tier that ``grants``.
 
@@ -111,10 +121,14 @@ class CapabilityReport:
     conditions: tuple[ConditionResult, ...]
     user: str | None = None
     """Who the server authenticated the caller as (``"owner"`` for the owner); None when anonymous."""
+    ceiling: TierName | None = None
+    """The most the token the caller connected with grants, whatever the conditions; None without a token."""
 
     def held(self, letter: str) -> bool:
         return next(c.held for c in self.conditions if c.letter == letter)
 
     def __str__(self) -> str:
         lines = [f"{self.tier} at {self.url}", *(f"  {c}" for c in self.conditions)]
+        if self.ceiling is not None:
+            lines.append(f"  the token grants at most {self.ceiling}")
         return "\n".join(lines)

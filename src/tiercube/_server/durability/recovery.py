@@ -33,10 +33,13 @@ from tiercube._server.engine.journal import (
     RowsDropped,
     TableCreated,
     TableDeleted,
+    TokenIssued,
+    TokenRevoked,
     UserDeleted,
     UserSet,
 )
 from tiercube._server.restrictions import Restrictions
+from tiercube._server.tokens import Tokens
 from tiercube.errors import TiercubeError
 
 log = logging.getLogger("tiercube.server")
@@ -49,6 +52,7 @@ class Parts:
     cubes: CubeStore
     accounts: Accounts
     restrictions: Restrictions
+    tokens: Tokens
 
     def apply(self, record: Record, rows: pa.Table | None) -> None:
         """Apply ``record`` again, in the store it belongs to."""
@@ -61,11 +65,13 @@ class Parts:
                 self.accounts.replay(record)
             case RoleRestricted() | RestrictionDeleted():
                 self.restrictions.replay(record)
+            case TokenIssued() | TokenRevoked():
+                self.tokens.replay(record)
 
     def image(self, last_record: int) -> Image:
         """The state now, for a snapshot (the caller keeps changes out meanwhile)."""
         tables = [TableImage(TableCreated.of(table.layout), table.version, table.rows) for table in self.cubes.tables.values()]
-        return Image(last_record, tables, [*self.cubes.recorded(), *self.accounts.recorded(), *self.restrictions.recorded()])
+        return Image(last_record, tables, [*self.cubes.recorded(), *self.accounts.recorded(), *self.restrictions.recorded(), *self.tokens.recorded()])
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tiercube._server.engine.layout import Layout
 from tiercube._wire.cubes import CubeInfo
 from tiercube._wire.filters import Filter, Scalar
 from tiercube._wire.column_types import ColumnType
+from tiercube._wire.tokens import TokenScope
 
 
 class TableCreated(msgspec.Struct, frozen=True, tag="table_created"):
@@ -90,15 +91,35 @@ class CubeDeleted(msgspec.Struct, frozen=True, tag="cube_deleted"):
 
 
 class UserSet(msgspec.Struct, frozen=True, tag="user_set"):
-    """A user created or changed: its roles and password hash (never the password)."""
+    """A user created or changed: its roles and password hash (never the password).
+
+    ``serial`` tells this user from a former one of the same name: tokens are bound to it
+    (empty in logs written before tokens existed).
+    """
 
     name: str
     roles: list[str]
     password_hash: str
+    serial: str = ""
 
 
 class UserDeleted(msgspec.Struct, frozen=True, tag="user_deleted"):
     name: str
+
+
+class TokenIssued(msgspec.Struct, frozen=True, tag="token_issued"):
+    """A token: whom it is for (the user's serial), what it grants, until when, and its text's SHA-256."""
+
+    id: str
+    user: str
+    serial: str
+    scope: TokenScope
+    expires_at: float
+    digest: bytes
+
+
+class TokenRevoked(msgspec.Struct, frozen=True, tag="token_revoked"):
+    id: str
 
 
 class RoleRestricted(msgspec.Struct, frozen=True, tag="role_restricted"):
@@ -115,7 +136,7 @@ class RestrictionDeleted(msgspec.Struct, frozen=True, tag="restriction_deleted")
 
 TableRecord: TypeAlias = TableCreated | RowsAdded | RowsDropped
 ModelRecord: TypeAlias = TableDeleted | Joined | CubeDefined | CubeDeleted
-SecurityRecord: TypeAlias = UserSet | UserDeleted | RoleRestricted | RestrictionDeleted
+SecurityRecord: TypeAlias = UserSet | UserDeleted | RoleRestricted | RestrictionDeleted | TokenIssued | TokenRevoked
 Record: TypeAlias = TableRecord | ModelRecord | SecurityRecord
 
 

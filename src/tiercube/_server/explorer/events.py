@@ -41,7 +41,8 @@ def versions(state: ServerState) -> CubeVersions:
 
 
 async def events(request: Request) -> Response:
-    state, _ = await authorize(request, Group.QUERY)
+    state, grant = await authorize(request, Group.QUERY)
+    scope = grant.caller.scope if grant.caller is not None else None
     once = request.query_params.get("once") == "1"
 
     async def stream() -> AsyncIterator[bytes]:
@@ -49,6 +50,8 @@ async def events(request: Request) -> Response:
         started = last_write = time.monotonic()
         while not state.stopping():
             current = versions(state)
+            if scope is not None:  # a token limited to some cubes hears of those only
+                current = CubeVersions({name: version for name, version in current.cubes.items() if scope.allows_cube(name)})
             now = time.monotonic()
             if current != sent:
                 yield b"data: " + msgspec.json.encode(current) + b"\n\n"

@@ -8,12 +8,15 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tiercube._server.browser_sessions import BrowserSession
+from tiercube._server.access import check_cube
+from tiercube._server.browser_sessions import WIDGET_LIFETIME, BrowserSession
 from tiercube._server.explorer.pages import check_credentials
 from tiercube._server.routing import authorize
 from tiercube._wire import paths
-from tiercube._wire.explorer import EmbedSession, PageGrant, SignIn
-from tiercube._wire.tiers import Group
+from tiercube._wire.explorer import EmbedSession, OpenEmbed, PageGrant, SignIn
+from tiercube._wire.messages import ADMIN_ROLE, Caller
+from tiercube._wire.tiers import Group, narrower
+from tiercube._wire.tokens import TokenScope
 from tiercube.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
 
 
@@ -71,15 +74,48 @@ async def grant(request: Request) -> Response:
 
 
 async def embed_session(request: Request) -> Response:
-    """A browser session for the calling credentials, for an explorer inside a notebook."""
+    """A session for a notebook widget: read and query one cube, for an hour at most, never more than the caller.
+
+    Never the caller's own powers: the session's scope is ``ReadOnlySession``
+    on the cube and its fact table (which the page reads the model of), so a
+    token that leaks with a saved notebook can neither load a file, nor edit,
+    nor register an endpoint, nor read another cube or table.
+    """
     state, granted = await authorize(request, Group.QUERY)
     caller = granted.caller
     if paths.DELEGATION_HEADER in request.headers:
         # The owner answering for someone: a session would carry the owner's power, not theirs.
         raise PermissionDeniedError("an explorer session cannot be opened on behalf of a custom endpoint's caller")
-    if caller is None:
+    try:
+        wanted = msgspec.json.decode(await request.body(), type=OpenEmbed)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise InvalidRequestError(f"malformed request body: {error}") from None
+    if caller is None:  # a server without security: the explorer is open to everyone anyway
         return _json(EmbedSession(paths.EXPLORER_EMBED, None, None))
-    account = state.authenticator.accounts.get(caller.username)
-    password_hash = None if caller.owner or account is None else account.password_hash
-    session = state.authenticator.browsers.open(caller, password_hash)
-    return _json(EmbedSession(paths.EXPLORER_EMBED, session.token, state.authenticator.browsers.idle))
+    check_cube(granted, wanted.cube)
+    fact_table = state.cubes.cube(wanted.cube).fact_table
+    held = caller.scope
+    scope = TokenScope(
+        narrower(held.tier, "ReadOnlySession") if held is not None else "ReadOnlySession",
+        tables=[fact_table] if held is None or held.allows_table(fact_table) else [],
+        cubes=[wanted.cube],
+    )
+    opened_with = _bearer(request) if held is not None else None
+    if held is not None and opened_with is None:
+        # A widget's own session: opening another would outlive the hour it was given.
+        raise PermissionDeniedError("a notebook widget's session cannot open another: run cube.explore() again")
+    if caller.owner:
+        # Not the owner: an administrator's grant, narrowed to the scope (and never a delegation).
+        widget = Caller(username=caller.username, roles=[ADMIN_ROLE], scope=scope)
+        session = state.authenticator.browsers.open(widget, None, lifetime=WIDGET_LIFETIME)
+    else:
+        account = state.authenticator.accounts.get(caller.username)
+        password_hash = account.password_hash if account is not None else None
+        widget = Caller(username=caller.username, roles=list(caller.roles), scope=scope)
+        session = state.authenticator.browsers.open(widget, password_hash, lifetime=WIDGET_LIFETIME, opened_with=opened_with)
+    return _json(EmbedSession(paths.EXPLORER_EMBED, session.token, WIDGET_LIFETIME))
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials if scheme.lower() == "bearer" else None

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tiercube._server.access import check_scope
 from tiercube._server.routing import Call, authorize, endpoint
 from tiercube._wire import paths, routes
 from tiercube._wire.messages import EndpointRegistration, ForwardedRequest
@@ -30,6 +31,7 @@ def register(call: Call[EndpointRegistration]) -> EndpointRegistration:
 
 async def custom(request: Request) -> Response:
     state, grant = await authorize(request, Group.QUERY)
+    check_scope(grant, routes.CUSTOM[0], {})  # the owner's handler may read any table: not for a limited token
     route = request.path_params["route"].strip("/")
     registration = state.endpoints.find(request.method, route)
     import httpx  # only servers whose owner declared endpoints need it
@@ -51,7 +53,7 @@ async def custom(request: Request) -> Response:
                 httpx.post,
                 registration.forward_url,
                 content=msgspec.json.encode(forwarded),
-                headers={paths.FORWARD_TOKEN_HEADER: state.endpoints.owner_token or ""},
+                headers={paths.FORWARD_TOKEN_HEADER: state.endpoints.forward_token},
                 timeout=state.config.query_timeout,
             )
         except (httpx.HTTPError, ValueError) as error:  # ValueError: UnicodeError and httpx's InvalidURL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tiercube._server.access import check_cube
 from tiercube._server.engine.cubes.results import Answer
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
@@ -9,7 +10,8 @@ from tiercube._wire.cubes import CubeQuery, MdxQuery
 
 
 def cube_names(call: Call[None]) -> list[str]:
-    return call.state.cubes.names()
+    scope = call.grant.caller.scope if call.grant.caller is not None else None
+    return [name for name in call.state.cubes.names() if scope is None or scope.allows_cube(name)]
 
 
 def query_cube(call: Call[CubeQuery]) -> Answer:
@@ -22,7 +24,7 @@ def kept_answer(call: Call[CubeQuery]) -> Answer | None:
 
 
 def query_mdx(call: Call[MdxQuery]) -> Answer:
-    return call.state.cubes.answer_mdx(call.body, call.grant.visibility)
+    return call.state.cubes.answer_mdx(call.body, call.grant.visibility, allowed=lambda cube: check_cube(call.grant, cube))
 
 
 served = [

@@ -19,7 +19,9 @@ from tiercube._wire.tiers import Group
 
 
 def list_tables(call: Call[None]) -> list[TableInfo]:
-    return call.state.tables.infos_for(call.grant.visibility, workers_shown=_manages_security(call))
+    scope = call.grant.caller.scope if call.grant.caller is not None else None
+    infos = call.state.tables.infos_for(call.grant.visibility, workers_shown=_manages_security(call))
+    return [info for info in infos if scope is None or scope.allows_table(info.name)]
 
 
 def table_info(call: Call[None]) -> TableInfo:

@@ -11,13 +11,15 @@ from tiercube._server.state import ServerState
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths, routes
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
+from tiercube._wire.tiers import GROUPS, Group
 
 
 async def versions(request: Request) -> Response:
     state: ServerState = request.app.state.tiercube
     # Wrong credentials are a 401 here too, so a client learns it at connect().
     caller = await state.authenticator.caller(request)
-    if caller is not None and ADMIN_ROLE in caller.roles:
+    local = caller is not None and (caller.scope is None or Group.SHARED_FILES in GROUPS[caller.scope.tier])
+    if caller is not None and ADMIN_ROLE in caller.roles and local:
         # Where the nonce is and its digest, never the nonce: the caller proves d by reading it.
         caller = msgspec.structs.replace(caller, share_proof=state.share.proof)
     document = VersionsDocument(

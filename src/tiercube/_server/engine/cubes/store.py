@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 import pyarrow as pa
@@ -270,8 +270,16 @@ class CubeStore:
         """Answer an MDX ``SELECT`` (see ``mdx`` for the subset) in the shape of ``query``, as ``query`` would."""
         return self.answer_mdx(request, visible, limits=limits).table
 
-    def answer_mdx(self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None) -> Answer:
-        cube_name, query = to_cube_query(request.mdx, lambda name: self._get(name).info)
+    def answer_mdx(
+        self, request: MdxQuery, visible: Visibility = EVERYTHING, *, limits: QueryLimits | None = None, allowed: Callable[[str], None] = lambda cube: None
+    ) -> Answer:
+        """``allowed`` raises for a cube the caller may not query (a token limited to some cubes), before it is looked up."""
+
+        def info(name: str) -> CubeInfo:
+            allowed(name)
+            return self._get(name).info
+
+        cube_name, query = to_cube_query(request.mdx, info)
         return self.answer(cube_name, query, visible, limits=limits)
 
 
