@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, positions
-from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, build_base
+from tiercube._server.engine.cancellation import Deadline
+from tiercube._server.engine.cubes.base import Base, Input, Leaf, build_base
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, encode, nulls, repeat
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.partials import Partials
@@ -52,11 +53,17 @@ _ARITHMETIC: dict[str, Callable[[Array, Array], Array]] = {  # ty: ignore[invali
 
 
 class Collector:
-    """Walks the measures of a query, following references, to list the aggregates they need."""
+    """Walks the measures of a query, following references, to list the aggregates they need.
 
-    def __init__(self, cube: Cube, schema: CubeSchema) -> None:
+    Each measure is walked once per filter context, as the evaluator computes it once:
+    a chain ``m_k = m_(k-1) + m_(k-1)`` is k walks, not 2^k (``cost`` bounds the rest).
+    """
+
+    def __init__(self, cube: Cube, schema: CubeSchema, deadline: Deadline) -> None:
         self.cube = cube
         self.schema = schema
+        self.deadline = deadline
+        self._collected: set[tuple[str, Context]] = set()
         self.pairs: dict[tuple[Leaf, Context], None] = {}
         self.filters: dict[bytes, Filter] = {}
         self.levels: dict[str, None] = {}
@@ -68,7 +75,11 @@ class Collector:
             case MeasureRef(name):
                 if name in path:
                     raise QueryError(f"measure {name!r} depends on itself: {' -> '.join([*path, name])}")
+                if (name, context) in self._collected:
+                    return
+                self.deadline.check("reading the measures' definitions")
                 self.collect(self.cube.measure(name), context, (*path, name))
+                self._collected.add((name, context))
             case Filtered(measure, condition):
                 key = msgspec.json.encode(condition)
                 self.filters[key] = condition
@@ -107,9 +118,9 @@ def run_query(
     """
     deadline = Deadline(limits.timeout)
     limit = _check(cube, request, limits.max_rows)
-    condition = bind_level_filter(cube, request.filter, "the query") if request.filter is not None else None
+    condition = bind_level_filter(cube, request.filter, "the query", deadline) if request.filter is not None else None
     schema = CubeSchema(tables, joins, cube.fact_table)
-    collector = Collector(cube, schema)
+    collector = Collector(cube, schema, deadline)
     for name in request.measures:
         collector.collect(cube.measure(name), NO_CONTEXT, (name,))
     filter_levels = condition.names if condition is not None else []
@@ -139,7 +150,7 @@ def _answered(
         narrow = _narrowing(tables, schema, refs, condition)
         base = build_base(tables, schema, list(dict.fromkeys(refs.values())), leaves, deadline, visible, partials, narrow)
         cells, parts_by_leaf = _cells(cube, base, refs, collector, condition, deadline)
-        evaluator = Evaluator(cube, collector, cells, parts_by_leaf)
+        evaluator = Evaluator(cube, collector, cells, parts_by_leaf, deadline)
         sets = [tuple(request.levels[:k]) for k in range(len(request.levels), -1, -1)]
         sets = list(dict.fromkeys(sets if request.include_totals else sets[:1]))
         rows = sum(cells.rows(levels) for levels in sets)
@@ -259,8 +270,9 @@ def _cells(
 class Evaluator:
     """Computes measure expressions for the cells of one set of levels at a time."""
 
-    def __init__(self, cube: Cube, collector: Collector, cells: Cells, parts: PartsByLeaf) -> None:
+    def __init__(self, cube: Cube, collector: Collector, cells: Cells, parts: PartsByLeaf, deadline: Deadline) -> None:
         self.cube = cube
+        self.deadline = deadline
         self.collector = collector
         self.cells = cells
         self.parts = parts
@@ -294,6 +306,7 @@ class Evaluator:
             case MeasureRef(name):
                 key = (name, levels, context)
                 if key not in self._memo:
+                    self.deadline.check(f"computing measure {name!r}")
                     self._memo[key] = self.measure(self.cube.measure(name), levels, context)
                 return self._memo[key]
             case Constant(value):
