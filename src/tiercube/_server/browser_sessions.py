@@ -10,6 +10,11 @@ session's CSRF token in a header, which only the explorer's own page can read
 A session ends after ``IDLE`` seconds without use, when it signs out, and
 when its user's password changes or the user is deleted: it remembers the
 password hash it was opened with, as the authenticator's cache does.
+
+A user holds at most ``PER_USER`` sessions: opening one more ends that
+user's least recently used, never another user's (a ReadOnly user once opened
+10,080 in 10 s and signed everyone else out). Past ``LIMIT`` sessions in all,
+idle ones are ended first, then new ones refused.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ import time
 from dataclasses import dataclass
 
 from tiercube._wire.messages import Caller
+from tiercube.errors import ServerUnavailableError
 
 IDLE = 12 * 3600.0
-# Beyond this many open sessions the least recently used ends: signing in cannot exhaust memory.
+# Sessions in all, so that signing in cannot exhaust memory; past it, new ones are refused.
 LIMIT = 10_000
+# Sessions of one user; past it, that user's least recently used ends.
+PER_USER = 100
 
 
 @dataclass
@@ -42,18 +50,33 @@ class BrowserSession:
 
 
 class BrowserSessions:
-    def __init__(self, idle: float = IDLE, limit: int = LIMIT) -> None:
+    """The open sessions, at most ``per_user`` of one user and ``limit`` in all."""
+
+    def __init__(self, idle: float = IDLE, limit: int = LIMIT, per_user: int = PER_USER) -> None:
         self.idle = idle
         self.limit = limit
+        self.per_user = per_user
         self._sessions: collections.OrderedDict[str, BrowserSession] = collections.OrderedDict()
+        # Each user's tokens, least recently used first.
+        self._by_user: dict[str, collections.OrderedDict[str, None]] = {}
         self._lock = threading.Lock()
 
     def open(self, caller: Caller, password_hash: str | None) -> BrowserSession:
+        """A new session for ``caller``; ``ServerUnavailableError`` when the server holds ``limit`` that are in use."""
         session = BrowserSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), caller, password_hash, time.monotonic())
         with self._lock:
+            own = self._by_user.setdefault(caller.username, collections.OrderedDict())
+            while len(own) >= self.per_user:
+                self._remove(next(iter(own)))
+            if len(self._sessions) >= self.limit:
+                self._end_idle(session.last_used)
+            if len(self._sessions) >= self.limit:
+                raise ServerUnavailableError(
+                    f"the server holds {self.limit:,} explorer sessions, the most it keeps; "
+                    "sign out of explorers no longer used, or try again later"
+                )
             self._sessions[session.token] = session
-            while len(self._sessions) > self.limit:
-                self._sessions.popitem(last=False)
+            self._by_user.setdefault(caller.username, collections.OrderedDict())[session.token] = None
         return session
 
     def find(self, token: str) -> BrowserSession | None:
@@ -64,12 +87,28 @@ class BrowserSessions:
             if session is None:
                 return None
             if now - session.last_used > self.idle:
-                del self._sessions[token]
+                self._remove(token)
                 return None
             session.last_used = now
             self._sessions.move_to_end(token)
+            self._by_user[session.caller.username].move_to_end(token)
             return session
 
     def close(self, token: str) -> None:
         with self._lock:
-            self._sessions.pop(token, None)
+            if token in self._sessions:
+                self._remove(token)
+
+    def _end_idle(self, now: float) -> None:
+        """End the sessions idle for longer than ``idle``: they are the least recently used, first in order."""
+        for token, session in list(self._sessions.items()):
+            if now - session.last_used <= self.idle:
+                return
+            self._remove(token)
+
+    def _remove(self, token: str) -> None:
+        session = self._sessions.pop(token)
+        own = self._by_user[session.caller.username]
+        del own[token]
+        if not own:
+            del self._by_user[session.caller.username]
