@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 import tiercube
-from bench.common import ADMIN, SECURED, SEED, Context, Figure, Samples, Target, compare, interleaved, timed
+from bench.common import ADMIN, SECURED, SEED, Context, Figure, Samples, Target, compare, interleaved, kept_groupings, timed
 from bench.data import fact_table, write_parquet
 from bench.queries import MEASURES
 from bench.servers import ProbeServer
@@ -251,7 +251,7 @@ def _append_then_query(context: Context, contenders: Contenders, held: Held) -> 
     q1()  # the first one groups every row; the kept grouping then answers and folds each change in
     figures: list[Figure] = []
     for kind in KINDS:
-        before = session.stats().aggregates
+        before = kept_groupings(session)
         totals: list[float] = []
         appends: list[float] = []
         for _ in range(max(10, 4 * context.mode.repeats)):
@@ -262,7 +262,7 @@ def _append_then_query(context: Context, contenders: Contenders, held: Held) -> 
             appends.append(appended * 1000)
             if kind == "new":
                 table.drop(table[KEY] >= NEW_KEYS)
-        after = session.stats().aggregates
+        after = kept_groupings(session)
         served = f"the kept grouping served {after.hits - before.hits} queries and missed {after.misses - before.misses}"
         verb = "replace" if kind == "replace" else "add"
         figures.append(compare(

@@ -249,3 +249,11 @@ def compare(
 def throughput(nbytes: int, seconds: Samples) -> Samples:
     """GB/s (10^9 bytes per second) of each timing."""
     return Samples(tuple(nbytes / 1e9 / s for s in seconds.values))
+
+
+def kept_groupings(session: tiercube.LocalSession) -> tiercube.AggregateStats:
+    """The server's maintained aggregates, as an owner (who manages security) is shown them."""
+    aggregates = session.stats().aggregates
+    if aggregates is None:
+        raise RuntimeError("the server shows its maintained aggregates only to callers that manage security")
+    return aggregates

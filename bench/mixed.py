@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 import tiercube
-from bench.common import ADMIN, SECURED, Context, Figure, Samples, Target
+from bench.common import ADMIN, SECURED, Context, Figure, Samples, Target, kept_groupings
 from bench.data import Dataset
 from bench.mixed_worker import APPEND_ROWS, APPEND_SHARE
 from bench.servers import ROOT, ProbeServer
@@ -71,9 +71,9 @@ def _run(probe: ProbeServer, session: tiercube.LocalSession, rows: int, clients:
             worker.stdin.write(f"{start_at} {end_at}\n")
             worker.stdin.flush()
         time.sleep(max(0.0, start_at - time.time()))
-        before, kept_before = probe.info.cpu_times(), session.stats().aggregates
+        before, kept_before = probe.info.cpu_times(), kept_groupings(session)
         time.sleep(max(0.0, end_at - time.time()))
-        after, kept_after = probe.info.cpu_times(), session.stats().aggregates
+        after, kept_after = probe.info.cpu_times(), kept_groupings(session)
         queries: list[float] = []
         appends: list[float] = []
         errors: list[str] = []

@@ -7,6 +7,7 @@ these Structs are shown as ``tiercube.X`` (``_public``), and msgspec would look
 for the names a postponed annotation holds in ``tiercube``'s namespace.
 """
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, Self
 
@@ -162,8 +163,12 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     least 64 KiB per ``header_timeout`` on average (else 408); past
     ``max_connections`` open connections, new ones are answered 503 (the
     server raises its open-file limit to allow them); past
-    ``max_failed_logins_per_minute`` failed password checks from one address,
-    sign-ins from it are answered 429 for the rest of the minute.
+    ``max_failed_logins_per_minute`` failed password checks of one user from
+    one address, that user's sign-ins from there are answered 429 for the rest
+    of the minute (ten times as many failures of one user from anywhere, or
+    from one address for any users, stop those too). The address is the
+    connection's; ``X-Forwarded-For`` is believed only from the proxies listed
+    in ``trusted_proxies`` (addresses or networks, e.g. ``"10.0.0.0/24"``).
 
     ``memory_limit`` bounds the server's memory (default: 80% of the
     machine's, or of the container's cgroup limit): a load or query that would
@@ -197,6 +202,8 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     header_timeout: float = 10.0
     max_connections: int = 1000
     max_failed_logins_per_minute: int = 10
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; [] believes none.
+    trusted_proxies: list[str] = []
     # Memory for maintained aggregates (groupings of fact rows that repeated queries roll up).
     aggregate_memory_bytes: int = 256 * 1024 * 1024
     # The most memory the server uses, in bytes; None: 80% of the machine's, or of its cgroup's limit.
@@ -220,6 +227,13 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
         for field in (*positive, "memory_limit"):
             if getattr(self, field) is not None and not getattr(self, field) > 0:
                 raise InvalidRequestError(f"{field} must be positive, not {getattr(self, field)!r}")
+        for entry in self.trusted_proxies:  # a mistake is named at startup, not at the first sign-in
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise InvalidRequestError(
+                    f"trusted_proxies: {entry!r} is not an IP address or network; give e.g. \"10.0.0.5\" or \"10.0.0.0/24\""
+                ) from None
 
     def check_cluster(self) -> None:
         """``InvalidRequestError`` if ``distribute_over_rows`` is set without a cluster, or a data

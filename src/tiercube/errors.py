@@ -253,7 +253,7 @@ class AuthenticationError(TiercubeError):
 
 @public
 class TooManyAttemptsError(AuthenticationError):
-    """Too many failed sign-ins came from this address; ``retry_after`` says when to try again."""
+    """Too many failed sign-ins for this user or from this address; ``retry_after`` says when to try again."""
 
     code = "too_many_attempts"
     status = 429

@@ -11,6 +11,7 @@ import pytest
 from tests.engine.cube_fixtures import query, snowflake
 from tiercube._server.engine import filters
 from tiercube._server.engine.arrays import Array, Chunked
+from tiercube._server.engine.cancellation import Deadline
 from tiercube._server.engine.cubes.pushdown import _spread  # pyright: ignore[reportPrivateUsage]
 from tiercube._wire.filters import And, Compare, IsNull, Leaf, Not
 from tiercube._wire.messages import DataType
@@ -44,9 +45,9 @@ def test_a_query_compiles_its_filter_once(monkeypatch: pytest.MonkeyPatch) -> No
     compiled: list[str] = []
     compile_leaf = filters._leaf  # pyright: ignore[reportPrivateUsage]
 
-    def counting(leaf: Leaf, columns: Mapping[str, DataType], table: str | None) -> pc.Expression:
+    def counting(leaf: Leaf, columns: Mapping[str, DataType], table: str | None, deadline: Deadline | None) -> pc.Expression:
         compiled.append(leaf.column)
-        return compile_leaf(leaf, columns, table)
+        return compile_leaf(leaf, columns, table, deadline)
 
     monkeypatch.setattr(filters, "_leaf", counting)
     condition = And([Compare("region", "==", "EU"), Compare("category", "==", "fruit"), Not(IsNull("country"))])

@@ -126,9 +126,10 @@ class ModelReading(SessionCore):
     """What every tier that reads the model has, however it hands out tables and cubes."""
 
     def stats(self) -> ServerStats:
-        """What the server keeps to answer repeated queries fast: maintained aggregates against their
-        memory budget (``aggregate_memory_bytes``), how often they served, and the answers it keeps;
-        with a Dask cluster, its workers and their memory (``cluster``, for admins)."""
+        """The caller as the server sees it (user, tier, restricted) and, for callers that manage
+        security, what the server keeps to answer repeated queries fast: maintained aggregates against
+        their memory budget (``aggregate_memory_bytes``), how often they served, the answers it keeps,
+        and with a Dask cluster its workers and their memory (``cluster``); None for other callers."""
         return self._connection.json("GET", paths.STATS, ServerStats)
 
     def model(self) -> str:

@@ -11,8 +11,9 @@ server do, so they are fenced in:
 - a verified header is remembered by ``Accounts`` together with the hash it
   was verified against: once a password changes, the old one can never be
   accepted again, not even from a check that was in flight during the change;
-- failed checks are counted per client address; past the limit, further
-  attempts are answered 429 without running scrypt.
+- failed checks are counted per user and client address (``FailedLogins``;
+  the address a trusted proxy forwarded, ``client_address``); past the limit,
+  further attempts are answered 429 without running scrypt.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from starlette.requests import HTTPConnection
 from tiercube._config import SessionConfig
 from tiercube._server.accounts import Account, Accounts
 from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
+from tiercube._server.client_address import ClientAddresses
 from tiercube._server.engine.journal import NO_JOURNAL, Journal
 from tiercube._server.oidc import OidcVerifier
 from tiercube._server.passwords import hash_password, verify_password
@@ -41,35 +43,68 @@ from tiercube._wire import paths, tokens
 from tiercube._wire.messages import ADMIN_ROLE, Caller
 from tiercube.errors import AuthenticationError, PermissionDeniedError, TooManyAttemptsError
 
-_ADDRESSES_TRACKED = 10_000
+_KEYS_TRACKED = 10_000
 _WINDOW = 60.0
+ACROSS = 10
+"""A user from every address, and an address for every user, may fail this many times the limit of one user from one address."""
 
 
-class FailedLogins:
-    """Failed password checks per client address over the last minute."""
+class _Counts:
+    """Failures per key over the last minute, ``per_minute`` at most, for the most recent keys."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._failures: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
+        self._failures: collections.OrderedDict[object, collections.deque[float]] = collections.OrderedDict()
 
-    def retry_after(self, address: str) -> float:
-        """Seconds until ``address`` may try again; 0 when it may now."""
-        failures = self._failures.get(address)
+    def retry_after(self, key: object, now: float) -> float:
+        failures = self._failures.get(key)
         if failures is None:
             return 0.0
-        now = time.monotonic()
         while failures and failures[0] < now - _WINDOW:
             failures.popleft()
         if len(failures) < self.per_minute:
             return 0.0
         return failures[0] + _WINDOW - now
 
-    def record(self, address: str) -> None:
-        failures = self._failures.setdefault(address, collections.deque(maxlen=self.per_minute))
-        failures.append(time.monotonic())
-        self._failures.move_to_end(address)
-        while len(self._failures) > _ADDRESSES_TRACKED:
+    def record(self, key: object, now: float) -> None:
+        failures = self._failures.setdefault(key, collections.deque(maxlen=self.per_minute))
+        failures.append(now)
+        self._failures.move_to_end(key)
+        while len(self._failures) > _KEYS_TRACKED:
             self._failures.popitem(last=False)
+
+
+class FailedLogins:
+    """Failed password checks over the last minute: of a user from an address, of a user, from an address.
+
+    A user guessed at from one address is stopped after ``per_minute``
+    failures, and only that user from that address: a wrong password for one
+    user never locks out another, nor the same user elsewhere (behind a proxy
+    every client may share one address). ``ACROSS`` times as many failures of
+    one user from any addresses stop guesses spread over addresses, and as many
+    from one address over any user names stop one address trying them all.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._pairs = _Counts(per_minute)
+        self._users = _Counts(per_minute * ACROSS)
+        self._addresses = _Counts(per_minute * ACROSS)
+
+    def retry_after(self, user: str | None, address: str) -> float:
+        """Seconds until ``user`` may try again from ``address``; 0 when it may now."""
+        now = time.monotonic()
+        return max(
+            self._pairs.retry_after((user, address), now),
+            self._users.retry_after(user, now),
+            self._addresses.retry_after(address, now),
+        )
+
+    def record(self, user: str | None, address: str) -> None:
+        now = time.monotonic()
+        self._pairs.record((user, address), now)
+        self._users.record(user, now)
+        self._addresses.record(address, now)
 
 
 class Authenticator:
@@ -82,6 +117,7 @@ class Authenticator:
         # An unknown user is checked against this, so that it costs what a wrong password costs.
         self._decoy = hash_password(secrets.token_hex())
         self._failures = FailedLogins(config.max_failed_logins_per_minute)
+        self.addresses = ClientAddresses(config.trusted_proxies)
         self._scrypt = anyio.CapacityLimiter(2)
         self.browsers = BrowserSessions()
         self.tokens = Tokens(self.accounts, journal)
@@ -169,11 +205,11 @@ class Authenticator:
 
     async def _verified_account(self, name: str | None, password: str, request: HTTPConnection) -> Account | None:
         """The account, if ``password`` is its password; scrypt runs either way, within the failure limit."""
-        address = request.client.host if request.client else "unknown"
-        wait = self._failures.retry_after(address)
+        address = self.addresses.of(request)
+        wait = self._failures.retry_after(name, address)
         if wait > 0:
             raise TooManyAttemptsError(
-                f"too many failed sign-ins from {address}; try again in {math.ceil(wait)} s", retry_after=math.ceil(wait)
+                f"too many failed sign-ins for this user or from {address}; try again in {math.ceil(wait)} s", retry_after=math.ceil(wait)
             )
         account = self.accounts.get(name)
         stored = account.password_hash if account is not None else self._decoy
@@ -181,7 +217,7 @@ class Authenticator:
         # The account as it is now: its password may have changed while scrypt ran.
         current = self.accounts.current(account.name, stored) if account is not None and matched else None
         if current is None:
-            self._failures.record(address)
+            self._failures.record(name, address)
         return current
 
 

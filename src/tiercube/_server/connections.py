@@ -18,6 +18,9 @@ the server's parser (httptools, or h11: ``PARSERS``) whose ``Guard``:
   (only a client that pipelines sends one) gets past this count, by at most
   that read; it is measured once parsed, by ``limits.py`` (under h11, one
   more than ``H11_HEAD_SLACK`` over the limit meets h11's 400 first);
+- aborts a connection whose client stops reading its answer for
+  ``header_timeout`` seconds (a request sent whole whose answer, or event
+  stream, is never read held its connection, and the server's buffers, for good);
 - names the peer of a TLS connection by its client certificate (``tls.py``);
 - tells each request when its client has gone: ``scope[GONE]`` is a
   ``threading.Event`` set when the connection is lost, which a handler in a
@@ -72,6 +75,7 @@ class Guard:
         self._transport = transport
         self._loop = loop
         self._deadline: asyncio.TimerHandle | None = None
+        self._stalled: asyncio.TimerHandle | None = None
         self._head_bytes = 0  # of the head being waited for, fed to the parser so far
         self._heads = 0
         self.refused = False
@@ -118,10 +122,26 @@ class Guard:
         self._cancel_deadline()
         self._deadline = self._loop.call_later(self._config.header_timeout, self._timed_out)
 
+    def writing_paused(self) -> None:
+        """The client does not read what we send (the transport's buffer is full): it has ``header_timeout`` to go on."""
+        if self._stalled is None:
+            self._stalled = self._loop.call_later(self._config.header_timeout, self._stalled_out)
+
+    def writing_resumed(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
     def lost(self) -> None:
         """The connection is gone."""
         self.gone.set()
         self._cancel_deadline()
+        self.writing_resumed()
+
+    def _stalled_out(self) -> None:
+        self._stalled = None
+        _warn("read_timeout", f"aborted connections whose client read nothing of its answer for {self._config.header_timeout} s")
+        self._transport.abort()  # close() would wait to send what the client does not read
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:
@@ -195,6 +215,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.guard.await_head()
         super().on_response_complete()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.guard.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.guard.writing_resumed()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.lost()
         super().connection_lost(exc)
@@ -233,6 +261,14 @@ class LimitedH11Protocol(H11Protocol):
         if not self.transport.is_closing():
             self.guard.await_head()
         super().on_response_complete()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.guard.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.guard.writing_resumed()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.lost()

@@ -8,6 +8,9 @@ the bytes of one that comes without (chunked), and bounds the time a route
 waits for it. A refused body is not read to its end: the answer says
 ``Connection: close`` and uvicorn hangs up after it.
 
+A route may read less than ``max_request_bytes`` (``Route.max_body``: an MDX
+query is at most 100,000 characters): its bodies are held to that, alike.
+
 Heads, and connections as such, are limited in ``connections.py``; the one
 head that can get past it whole, pipelined right behind another request in
 the same read, is measured here as parsed and refused alike (431).
@@ -25,6 +28,7 @@ from tiercube._config import SessionConfig
 from tiercube._server.app import error_response
 from tiercube._server.connections import head_too_large
 from tiercube._wire.messages import ErrorBody
+from tiercube._wire.routes import ROUTES
 from tiercube.errors import BodyTooSlowError, RequestTooLargeError
 
 log = logging.getLogger("tiercube.server")
@@ -39,6 +43,8 @@ class RequestLimits:
     def __init__(self, app: ASGIApp, config: SessionConfig) -> None:
         self._app = app
         self._config = config
+        # Routes without path parameters that read less than any body the server accepts.
+        self._smaller = {(r.method, r.path): r.max_body for r in ROUTES if r.max_body is not None and "{" not in r.path}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,15 +57,15 @@ class RequestLimits:
             response.headers["connection"] = "close"
             await response(scope, receive, send)
             return
-        limit = self._config.max_request_bytes
+        limit = min(self._smaller.get((scope["method"], scope["path"]), self._config.max_request_bytes), self._config.max_request_bytes)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             log.info("%s %s -> 413 Content-Length %d", scope["method"], scope["path"], declared)
-            response = error_response(413, ErrorBody.of(RequestTooLargeError(too_large(limit), limit=limit)))
+            response = error_response(413, ErrorBody.of(RequestTooLargeError(self._too_large(limit), limit=limit)))
             response.headers["connection"] = "close"
             await response(scope, receive, send)  # never reads the body, nor asks for it (100-continue)
             return
-        body = _Body(receive, self._config)
+        body = _Body(receive, self._config, limit, self._too_large(limit))
 
         async def send_closing(message: Message) -> None:
             if message["type"] == "http.response.start" and body.refused:
@@ -67,6 +73,11 @@ class RequestLimits:
             await send(message)
 
         await self._app(scope, body.receive, send_closing)
+
+    def _too_large(self, limit: int) -> str:
+        if limit == self._config.max_request_bytes:
+            return too_large(limit)
+        return f"the request body is larger than {limit} bytes, the most a request to this route can need"
 
 
 def too_large(limit: int) -> str:
@@ -100,9 +111,10 @@ class _Body:
     stall nor a trickle of bytes holds a connection for long.
     """
 
-    def __init__(self, receive: Receive, config: SessionConfig) -> None:
+    def __init__(self, receive: Receive, config: SessionConfig, max_bytes: int, too_large: str) -> None:
         self._receive = receive
-        self._max_bytes = config.max_request_bytes
+        self._max_bytes = max_bytes
+        self._too_large = too_large
         self._timeout = config.header_timeout
         self._received = 0
         self._waited = 0.0
@@ -131,5 +143,5 @@ class _Body:
         self._received += len(message.get("body", b""))
         if self._received > self._max_bytes:
             self.refused = True
-            raise RequestTooLargeError(too_large(self._max_bytes), limit=self._max_bytes)
+            raise RequestTooLargeError(self._too_large, limit=self._max_bytes)
         return message

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+import msgspec
+
 from tiercube._config import SessionConfig
 from tiercube._temporary import owned_directory, storage_errors
-from tiercube._server.access import Judge
+from tiercube._server.access import Grant, Judge
 from tiercube._server.authentication import Authenticator
 from tiercube._server.cluster.connection import Cluster
 from tiercube._server.cluster.placement import ClusterPlacement
@@ -40,6 +42,7 @@ from tiercube._server.saved_views import SavedViews
 from tiercube._version import __version__
 from tiercube._wire.messages import AggregateStats, ServerStats, ShareProof
 from tiercube.errors import StorageError
+from tiercube._wire.tiers import Group
 
 log = logging.getLogger("tiercube.server")
 
@@ -146,12 +149,18 @@ class ServerState:
     def started_by(self) -> str:
         return self.config.advertised_version or __version__
 
-    def stats(self, *, cluster_shown: bool) -> ServerStats:
-        """What the engine keeps to answer repeated queries fast; the cluster's workers if shown."""
+    def stats(self, grant: Grant) -> ServerStats:
+        """The caller's own facts; what the engine keeps, and the cluster's workers, only to those who manage security."""
+        caller = grant.caller.username if grant.caller is not None else None
+        own = ServerStats(caller, grant.tier, grant.visibility.restricted)
+        if Group.SECURITY not in grant.groups:
+            return own
         partials, results = self.cubes.partials, self.cubes.results
         kept = partials.stats() if partials is not None else AggregateStats(0, 0, 0, 0, 0, 0, 0)
         answers, answer_bytes = results.size() if results is not None else (0, 0)
-        return ServerStats(kept, answers, answer_bytes, self.tables.placement.stats() if cluster_shown else None)
+        return msgspec.structs.replace(
+            own, aggregates=kept, kept_answers=answers, kept_answer_bytes=answer_bytes, cluster=self.tables.placement.stats()
+        )
 
     def cleanup(self) -> None:
         """Stop: the data directory (if any) takes its last snapshot, then everything is let go."""

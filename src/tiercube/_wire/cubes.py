@@ -383,5 +383,15 @@ class Top(msgspec.Struct, frozen=True):
     per: str | None = None
 
 
+MAX_MDX_CHARACTERS = 100_000
+"""The longest MDX query a server reads."""
+
+MAX_MDX_BODY_BYTES = 6 * MAX_MDX_CHARACTERS + 1024
+"""The largest ``MdxQuery`` body that can hold such a query (each character at most six bytes of
+JSON, ``\\uXXXX``): a larger body is refused before it is read, however large ``max_request_bytes``."""
+
+
 class MdxQuery(msgspec.Struct, frozen=True):
+    """``POST /api/query/mdx``: an MDX ``SELECT`` of at most ``MAX_MDX_CHARACTERS``."""
+
     mdx: str

@@ -30,6 +30,9 @@ class Route:
     body: type[msgspec.Struct] | None = None
     # A second group the request needs, which depends on its body (what a load reads from).
     body_group: Callable[[Any], Group] | None = None
+    # The largest body the route reads, when it is smaller than the server's max_request_bytes:
+    # a larger one is refused (413) before any of it is read, whoever sends it.
+    max_body: int | None = None
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -63,7 +66,7 @@ SAVE_VIEW = Route("PUT", paths.EXPLORER_VIEW, Group.QUERY, explorer.SaveView)
 DELETE_VIEW = Route("DELETE", paths.EXPLORER_VIEW, Group.QUERY)
 QUERY_CUBES = Route("GET", paths.QUERY_CUBES, Group.QUERY)
 QUERY_CUBE = Route("POST", paths.QUERY_CUBE, Group.QUERY, cubes.CubeQuery)
-QUERY_MDX = Route("POST", paths.QUERY_MDX, Group.QUERY, cubes.MdxQuery)
+QUERY_MDX = Route("POST", paths.QUERY_MDX, Group.QUERY, cubes.MdxQuery, max_body=cubes.MAX_MDX_BODY_BYTES)
 # Custom endpoints answer any caller that may query; the owner's handler decides the rest.
 CUSTOM = tuple(Route(method, paths.CUSTOM, Group.QUERY) for method in ("GET", "POST", "PUT", "DELETE"))
 

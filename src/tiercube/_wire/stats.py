@@ -41,13 +41,19 @@ class ClusterStats(msgspec.Struct, frozen=True):
 
 @public
 class ServerStats(msgspec.Struct, frozen=True):
-    """``GET /api/v1/stats``: what the engine keeps to answer repeated queries fast.
+    """``GET /api/v1/stats``: the caller as the server sees it, and what the engine keeps to answer fast.
 
-    ``cluster``: the Dask cluster's workers, for callers that manage security
-    (None for others, and without a cluster).
+    ``aggregates``, the kept answers and ``cluster`` (the Dask cluster's
+    workers) are for callers that manage security, None for others: their
+    sizes grow with rows a restricted caller may not see. Every caller sees
+    its own ``user`` (None: anonymous), ``tier`` and whether a restriction
+    hides rows from it.
     """
 
-    aggregates: AggregateStats
-    kept_answers: int
-    kept_answer_bytes: int
+    user: str | None
+    tier: str
+    restricted: bool
+    aggregates: AggregateStats | None = None
+    kept_answers: int | None = None
+    kept_answer_bytes: int | None = None
     cluster: ClusterStats | None = None

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiercube._server.engine.cancellation import Deadline
 from tiercube._server.engine.types import value_type
 from tiercube._server.engine.values import ValueMismatch, comparable_decimal, exact_decimal, expected, fits_decimal, text_value
 from tiercube._wire.column_types import ColumnType, DataType, Decimal, describe_type, expanded, type_name
@@ -67,11 +68,12 @@ class BoundFilter:
         return list(dict.fromkeys(leaf.column for leaf in leaves(self.condition)))
 
 
-def bind(condition: Filter, columns: Mapping[str, ColumnType], *, table: str | None = None) -> BoundFilter:
+def bind(condition: Filter, columns: Mapping[str, ColumnType], *, table: str | None = None, deadline: Deadline | None = None) -> BoundFilter:
     """Check and compile ``condition`` over ``columns`` (of ``table``, or levels when None); mistakes raise.
 
     An unknown column, a value of the wrong kind, a leaf bound to another
-    table, or a filter over the size limits raises ``InvalidRequestError``.
+    table, or a filter over the size limits raises ``InvalidRequestError``;
+    a request's ``deadline`` is checked while its ``isin`` values are read.
     """
     try:
         flat = check_size(condition)
@@ -79,7 +81,7 @@ def bind(condition: Filter, columns: Mapping[str, ColumnType], *, table: str | N
         raise InvalidRequestError(str(error)) from None
     compiled: list[pc.Expression] = []
     normal = _normalized(flat)
-    expression = _compile(normal, columns, table, compiled)
+    expression = _compile(normal, columns, table, compiled, deadline)
     return BoundFilter(normal, expression, dict(columns), tuple(compiled))
 
 
@@ -123,22 +125,24 @@ def _normalized(condition: Filter) -> Filter:
             return condition
 
 
-def _compile(condition: Filter, columns: Mapping[str, ColumnType], table: str | None, compiled: list[pc.Expression]) -> pc.Expression:
+def _compile(
+    condition: Filter, columns: Mapping[str, ColumnType], table: str | None, compiled: list[pc.Expression], deadline: Deadline | None
+) -> pc.Expression:
     """``condition``'s expression; appends each leaf's to ``compiled``, in the order of ``leaves()``."""
     match condition:
         case Compare() | IsIn() | IsNull():
-            expression = _leaf(condition, columns, table)
+            expression = _leaf(condition, columns, table, deadline)
             compiled.append(expression)
             return expression
         case And(operands):
-            return _balanced(pc.and_kleene, [_compile(o, columns, table, compiled) for o in operands], True)
+            return _balanced(pc.and_kleene, [_compile(o, columns, table, compiled, deadline) for o in operands], True)
         case Or(operands):
-            return _balanced(pc.or_kleene, [_compile(o, columns, table, compiled) for o in operands], False)
+            return _balanced(pc.or_kleene, [_compile(o, columns, table, compiled, deadline) for o in operands], False)
         case Not(operand):
-            return pc.invert(_compile(operand, columns, table, compiled))
+            return pc.invert(_compile(operand, columns, table, compiled, deadline))
 
 
-def _leaf(leaf: Leaf, columns: Mapping[str, ColumnType], table: str | None) -> pc.Expression:
+def _leaf(leaf: Leaf, columns: Mapping[str, ColumnType], table: str | None, deadline: Deadline | None) -> pc.Expression:
     _check_binding(leaf, table)
     column_type = _check_column(leaf.column, columns)
     field = pc.field(leaf.column)
@@ -147,7 +151,7 @@ def _leaf(leaf: Leaf, columns: Mapping[str, ColumnType], table: str | None) -> p
             expression: pc.Expression = COMPARISONS[op](field, _value(value, column, column_type))
             return expression
         case IsIn(column, values):
-            return _is_in(field, values, _value_set(values, column, column_type))
+            return _is_in(field, values, _value_set(values, column, column_type, deadline))
         case IsNull():
             return pc.is_null(field)
 
@@ -236,29 +240,86 @@ def _value(value: Scalar, column: str, column_type: ColumnType) -> pa.Scalar[Any
     if isinstance(value, bool):
         return pa.scalar(value)
     if kind in _FLOATING:
-        return pa.scalar(float(value), target)  # 2**53 + 1 has no exact float: compare the nearest
+        try:
+            number = float(value)  # 2**53 + 1 has no exact float: compare the nearest
+        except OverflowError:
+            raise InvalidRequestError(f"the filter compares column {column!r} with {value}, which is beyond any 64-bit float") from None
+        return pa.scalar(number, target)
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         raise InvalidRequestError(f"the filter compares column {column!r} with {value}, which is beyond any 64-bit integer")
     return pa.scalar(value)  # compare by value: Arrow promotes qty < 2.5 to floating point
 
 
-def _value_set(values: list[Scalar], column: str, column_type: ColumnType) -> pa.Array[Any]:
+def _value_set(values: list[Scalar], column: str, column_type: ColumnType, deadline: Deadline | None) -> pa.Array[Any]:
     """The values as an array of the column's type, without those no value of the column can equal.
 
     ``int32_column.isin(2**40, 1.5)`` is simply false: neither fits an int32, nor
     does 0.125 a decimal of scale 2. A null value equals nothing, so it is left out too.
+    Text and numbers are converted by Arrow in one call (a million values: well
+    under a second); other kinds value by value, with ``deadline`` checked between
+    slices, as is every value that needs an error message naming it.
     """
-    members = [_value(value, column, column_type).as_py() for value in values]
-    kept = [m for m in members if m is not None]
+    present = [value for value in values if value is not None]
+    converted = _vectorized(present, column_type)
+    if converted is not None:
+        return converted
     kind = type_name(column_type)
-    if kind in _INTEGER_RANGES:
-        low, high = _INTEGER_RANGES[kind]
-        kept = [int(m) for m in kept if float(m).is_integer() and low <= m <= high]
+    for value in present:  # a value of another kind is named at once, not after converting those before it
+        if not _fits(value, kind):
+            _value(value, column, column_type)
     declared = expanded(column_type)
-    if isinstance(declared, Decimal):
-        numbers = [exact_decimal(value) for value in values if value is not None and not isinstance(value, bool)]
-        kept = [number for number in numbers if fits_decimal(number, declared)]
+    kept: list[Any] = []
+    for start in range(0, len(present), _SLICE):
+        if deadline is not None:
+            deadline.check(f"reading the values of isin on {column!r}")
+        members = present[start : start + _SLICE]
+        if isinstance(declared, Decimal):
+            for value in members:
+                _value(value, column, column_type)  # refuses a value that is not a number
+            kept += [number for number in map(exact_decimal, members) if fits_decimal(number, declared)]
+            continue
+        converted_members = [_value(value, column, column_type).as_py() for value in members]
+        if kind in _INTEGER_RANGES:
+            low, high = _INTEGER_RANGES[kind]
+            converted_members = [int(m) for m in converted_members if float(m).is_integer() and low <= m <= high]
+        kept += converted_members
     return pa.array(kept, type=value_type(column_type))
+
+
+_SLICE = 65_536
+"""Values converted one by one between two checks of the query's deadline."""
+
+
+def _vectorized(values: Sequence[Scalar], column_type: ColumnType) -> pa.Array[Any] | None:
+    """``values`` (no nulls) converted by Arrow as a whole, or None: not text or numbers, or not all of the column's kind."""
+    kind = type_name(column_type)
+    if kind not in (*_NUMERIC, "bool", "string", "binary"):
+        return None
+    try:
+        # Arrow infers one type for all or raises: ints with a bool, text with a number, an int beyond 64 bits.
+        given: pa.Array[Any] = pa.array(cast(Any, values))  # the stubs want one kind of value, which is what this finds out
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None  # value by value, which names the first value that does not fit
+    target = value_type(column_type)
+    if pa.types.is_null(given.type):
+        return pa.array([], type=target)
+    numbers = pa.types.is_int64(given.type) or pa.types.is_float64(given.type)
+    if kind in _INTEGER_RANGES and numbers:
+        low, high = _INTEGER_RANGES[kind]
+        value = pc.field("value")
+        if pa.types.is_float64(given.type):
+            # high + 1 is a power of two, exact as a float (2**63 - 1 is not); NaN is not whole.
+            fits = (value >= float(low)) & (value < float(high + 1)) & (pc.floor(value) == value)
+        else:
+            fits = (value >= low) & (value <= high)
+        return pa.table({"value": given}).filter(fits)["value"].combine_chunks().cast(target)
+    if kind in _FLOATING and numbers:
+        return given.cast(pa.float64(), safe=False).cast(target, safe=False)  # 2**53 + 1 has no exact float: compare the nearest
+    if kind == "bool" and pa.types.is_boolean(given.type):
+        return given
+    if kind in ("string", "binary") and pa.types.is_string(given.type):
+        return given.cast(target)  # binary values travel as text: their UTF-8 bytes
+    return None
 
 
 _NUMERIC = ("int32", "int64", "float32", "float64")

@@ -25,7 +25,7 @@ import msgspec
 import pyarrow as pa
 
 from tiercube._server.engine import duplicates, sources
-from tiercube._server.engine.cancellation import checkpoint
+from tiercube._server.engine.cancellation import Deadline, checkpoint
 from tiercube._server.engine.filters import bind
 from tiercube._server.engine.layout import Layout, check_name
 from tiercube._server.engine.memory import MemoryGovernor
@@ -169,7 +169,8 @@ class TableStore:
                 raise InvalidRequestError(NotFoundError.describe("column", column, table.columns, within=f"table {name!r}"))
         if request.max_rows is not None and request.max_rows < 0:
             raise InvalidRequestError("max_rows must be zero or more")
-        condition = bind(request.filter, table.columns, table=name) if request.filter is not None else None
+        deadline = Deadline(self.limits.timeout)  # a million isin values are read within it
+        condition = bind(request.filter, table.columns, table=name, deadline=deadline) if request.filter is not None else None
         limit = self.limits.max_rows
         # Stop at the rows asked for (never more than there are), or one past the limit, to tell that it was passed.
         wanted = min(request.max_rows, rows.num_rows) if request.max_rows is not None else limit + 1

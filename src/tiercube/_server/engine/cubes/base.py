@@ -11,7 +11,6 @@ this "base" by the query's levels.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -20,14 +19,13 @@ import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Chunked, last_per_key, plain
 from tiercube._server.engine.calculated import column_values
-from tiercube._server.engine.cancellation import checkpoint
+from tiercube._server.engine.cancellation import Deadline
 from tiercube._server.engine.cubes.joins import Edge
 from tiercube._server.engine.cubes.model import ColumnRef, CubeSchema
 from tiercube._server.engine.cubes.partials import Partials
 from tiercube._server.engine.grouping import ROWS, FactGrouping, PartFunction, RowMask, alias, roll_up
 from tiercube._server.engine.tables import TableStore
 from tiercube._server.engine.visibility import RowPlan
-from tiercube.errors import QueryTimeoutError
 
 LeafFunction: TypeAlias = Literal[
     "rows", "sum", "mean", "min", "max", "count", "distinct_count",
@@ -70,23 +68,6 @@ class Base:
     table: pa.Table
     # Per leaf, its parts ("sum", "count", "min", "max", "distinct", "rows") as base columns.
     parts: dict[Leaf, dict[str, Input]]
-
-
-class Deadline:
-    """The query timeout, checked between steps (a single pyarrow kernel cannot be interrupted)."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.end = time.monotonic() + timeout
-
-    def check(self, step: str) -> None:
-        checkpoint(step)
-        if time.monotonic() > self.end:
-            raise QueryTimeoutError(
-                f"the query ran longer than the {self.timeout:g} s timeout (while {step}); "
-                "ask for fewer levels, add a filter, or raise the server's query timeout",
-                timeout=self.timeout,
-            )
 
 
 def build_base(

@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array, Chunked, evaluate, plain
-from tiercube._server.engine.cubes.base import Aggregation, Deadline, Input
+from tiercube._server.engine.cancellation import Deadline
+from tiercube._server.engine.cubes.base import Aggregation, Input
 from tiercube._server.engine.filters import BoundFilter
 from tiercube._server.engine.types import value_type
 from tiercube._wire.column_types import ColumnType

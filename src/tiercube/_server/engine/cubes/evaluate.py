@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array
 from tiercube._server.engine.cubes import scopes
-from tiercube._server.engine.cubes.base import Deadline, Input, Leaf
+from tiercube._server.engine.cancellation import Deadline
+from tiercube._server.engine.cubes.base import Input, Leaf
 from tiercube._server.engine.cubes.cells import Cells, LevelSet, code_column, nulls, repeat
 from tiercube._server.engine.cubes.holistic import VALUE, quantiles
 from tiercube._server.engine.cubes.model import Cube

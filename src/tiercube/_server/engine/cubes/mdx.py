@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tiercube._wire.cubes import CubeInfo, CubeQuery
+from tiercube._wire.cubes import MAX_MDX_CHARACTERS, CubeInfo, CubeQuery
 from tiercube._wire.filters import And, Compare, Filter, IsIn, Scalar
 from tiercube.errors import QueryError
 
@@ -48,7 +48,6 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _PASS_THROUGH = {"HIERARCHIZE", "NONEMPTY"}
-MAX_MDX_CHARACTERS = 100_000
 MAX_MDX_DEPTH = 64
 
 

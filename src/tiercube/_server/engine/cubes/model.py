@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from tiercube._server.engine.calculated import Compiled, compile_row
+from tiercube._server.engine.cancellation import Deadline
 from tiercube._server.engine.cubes.joins import JoinGraph, Reached
 from tiercube._server.engine.filters import BoundFilter, bind
 from tiercube._server.engine.grouping import alias
@@ -301,8 +302,9 @@ def references(expression: MeasureExpr) -> References:
     return References(frozenset(measures), frozenset(levels))
 
 
-def bind_level_filter(cube: Cube, condition: Filter, where: str) -> BoundFilter:
-    """``condition`` on levels of ``cube``, checked and compiled once; ``QueryError`` names a mistake.
+def bind_level_filter(cube: Cube, condition: Filter, where: str, deadline: Deadline | None = None) -> BoundFilter:
+    """``condition`` on levels of ``cube``, checked and compiled once (within a query's ``deadline``);
+    ``QueryError`` names a mistake.
 
     Table columns a level shows (``sales["region"] == "EU"``) are bound to that level first.
     """
@@ -315,6 +317,6 @@ def bind_level_filter(cube: Cube, condition: Filter, where: str) -> BoundFilter:
                 f"its levels are {', '.join(types) or 'none'}"
             )
     try:
-        return bind(condition, types)
+        return bind(condition, types, deadline=deadline)
     except InvalidRequestError as error:
         raise QueryError(f"{where}: {error}") from None

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiercube._server.engine.arrays import Array
-from tiercube._server.engine.cubes.base import Base, Deadline, Input, Leaf, build_base
+from tiercube._server.engine.cancellation import Deadline
+from tiercube._server.engine.cubes.base import Base, Input, Leaf, build_base
 from tiercube._server.engine.cubes.cells import Cells, code_column, encode
 from tiercube._server.engine.cubes.evaluate import NO_CONTEXT, Context, Evaluator, PartsByLeaf
 from tiercube._server.engine.cubes.joins import JoinGraph
@@ -24,11 +25,16 @@ from tiercube.errors import QueryError, ResultTooLargeError
 
 
 class Collector:
-    """Walks the measures of a query, following references, to list the aggregates they need."""
+    """Walks the measures of a query, following references, to list the aggregates they need.
 
-    def __init__(self, cube: Cube, schema: CubeSchema) -> None:
+    Each measure is walked once per filter context, as the evaluator computes it once:
+    a chain ``m_k = m_(k-1) + m_(k-1)`` is k walks, not 2^k (``cost`` bounds the rest).
+    """
+
+    def __init__(self, cube: Cube, schema: CubeSchema, deadline: Deadline) -> None:
         self.cube = cube
         self.schema = schema
+        self.deadline = deadline
         self.pairs: dict[tuple[Leaf, Context], None] = {}
         self.filters: dict[bytes, Filter] = {}
         self.levels: dict[str, None] = {}
@@ -45,6 +51,7 @@ class Collector:
                 if (name, context) in self._seen:
                     return  # each measure is walked once per context: a graph, not every path through it
                 self._seen.add((name, context))
+                self.deadline.check("reading the measures' definitions")
                 self.collect(self.cube.measure(name), context, (*path, name))
             case Filtered(measure, condition):
                 key = msgspec.json.encode(condition)
@@ -95,9 +102,9 @@ def run_query(
     """
     deadline = Deadline(limits.timeout)
     limit = _check(cube, request, limits.max_rows)
-    condition = bind_level_filter(cube, request.filter, "the query") if request.filter is not None else None
+    condition = bind_level_filter(cube, request.filter, "the query", deadline) if request.filter is not None else None
     schema = CubeSchema(tables, joins, cube.fact_table)
-    collector = Collector(cube, schema)
+    collector = Collector(cube, schema, deadline)
     for name in request.measures:
         collector.collect(cube.measure(name), NO_CONTEXT, (name,))
     filter_levels = condition.names if condition is not None else []

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from tiercube._server.engine.cubes.joins import JoinGraph
 from tiercube._server.engine.cubes.mdx import to_cube_query
+from tiercube._server.engine.cubes.cost import check_costs
 from tiercube._server.engine.cubes.model import Cube, CubeSchema, bind_measure, references
 from tiercube._server.engine.cubes.validation import validate_measure
 from tiercube._server.engine.cubes.partials import Partials
@@ -133,7 +134,9 @@ class CubeStore:
             cube = self._get(cube_name)
             expression = bind_measure(cube, request.expression, f"measure {name!r}")
             validate_measure(cube, CubeSchema(self.tables, self.joins, cube.fact_table), name, expression)
-            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, {**cube.measures, name: expression}))
+            measures = {**cube.measures, name: expression}
+            check_costs(measures, name)
+            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, measures))
         return MeasureInfo(name, expression)
 
     def delete_measure(self, cube_name: str, name: str) -> None:
