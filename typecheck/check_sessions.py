@@ -8,11 +8,13 @@ the bottom run the same functions against real servers of every tier.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_type
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 import tiercube
 from tests.conftest import USER
@@ -133,6 +135,11 @@ def security(session: SupportsSecurity, name: str) -> None:
     assert name in users.users and "admin" in users.users
     users.delete_user(name)
     assert name not in users.users
+    # What security lists is a snapshot: assigning into it would change nothing, so no checker allows it.
+    restrictions = users.restrictions
+    assert_type(restrictions, Mapping[str, tiercube.Condition])
+    with pytest.raises(TypeError):
+        restrictions["EUROPE"] = tiercube.level("region") == "EU"  # type: ignore[index]  # pyright: ignore[reportIndexIssue]  # pyrefly: ignore[unsupported-operation]  # ty: ignore[invalid-assignment]
 
 
 def lifecycle(session: SupportsLifecycle) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 from tiercube._client.conditions import Condition
@@ -34,9 +35,10 @@ class Security:
         self._connection = connection
 
     @property
-    def users(self) -> dict[str, User]:
-        """Every user by name, with its roles (never its password)."""
-        return {u.name: u for u in self._connection.json("GET", paths.USERS, list[User])}
+    def users(self) -> Mapping[str, User]:
+        """Every user by name, with its roles (never its password); a read-only snapshot
+        (``create_user``, ``set_roles`` and ``delete_user`` change them)."""
+        return MappingProxyType({u.name: u for u in self._connection.json("GET", paths.USERS, list[User])})
 
     def create_user(self, name: str, /, *, password: str, roles: Sequence[str] = (USER_ROLE,)) -> User:
         return self._connection.json("POST", paths.USERS, User, CreateUser(name, password, list(roles)))
@@ -77,9 +79,10 @@ class Security:
         return Token(issued.token, tier, issued.info)
 
     @property
-    def tokens(self) -> dict[str, TokenInfo]:
-        """Every token that still grants something, by id (never its text)."""
-        return {t.id: t for t in self._connection.json("GET", paths.TOKENS, list[TokenInfo])}
+    def tokens(self) -> Mapping[str, TokenInfo]:
+        """Every token that still grants something, by id (never its text); a read-only snapshot
+        (``create_token`` and ``revoke_token`` change them)."""
+        return MappingProxyType({t.id: t for t in self._connection.json("GET", paths.TOKENS, list[TokenInfo])})
 
     def revoke_token(self, token: Token[Any] | TokenInfo | str, /) -> None:
         """End ``token`` (a ``Token``, an entry of ``tokens``, its id or its text) at once."""
@@ -92,10 +95,11 @@ class Security:
         self._connection.request("DELETE", path(paths.TOKEN, token=token_id))
 
     @property
-    def restrictions(self) -> dict[str, Condition]:
-        """What each restricted role may see, as the condition rows must meet."""
+    def restrictions(self) -> Mapping[str, Condition]:
+        """What each restricted role may see, as the condition rows must meet; a read-only snapshot
+        (assigning into it would change nothing on the server: ``restrict`` and ``unrestrict`` do)."""
         found = self._connection.json("GET", paths.RESTRICTIONS, list[Restriction])
-        return {r.role: Condition(r.filter) for r in found}
+        return MappingProxyType({r.role: Condition(r.filter) for r in found})
 
     def restrict(self, role: str, /, condition: Condition) -> None:
         """Let callers with ``role`` see only the rows ``condition`` allows.
