@@ -112,6 +112,17 @@ def test_serve_chooses_a_free_port_or_takes_the_one_given() -> None:
         assert httpx.get(f"{url}/versions/rest", timeout=10).json()["security"] is False
 
 
+def test_serve_keeps_its_default_log_until_the_next_serve_starts() -> None:
+    with serving() as (_, _url, first_log):
+        assert first_log.parent.name.startswith("tiercube-serve-")
+    assert "ready at" in first_log.read_text()  # still there to read after the server stopped
+    with serving() as (_, _url, second_log):
+        assert second_log.exists() and second_log.parent != first_log.parent
+        assert not first_log.parent.exists()  # its process is gone: the next serve removed it
+    second_log.unlink()
+    second_log.parent.rmdir()
+
+
 def test_serve_on_a_busy_port_fails_clearly() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -14,7 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from tiercube._config import SessionConfig
     from tiercube._server.main import configure_logging, serve
-    from tiercube._temporary import private_directory, storage_errors
+    from tiercube._temporary import owned_directory, storage_errors
     from tiercube.errors import ClusterError, InvalidRequestError, StorageError
 
     try:
@@ -36,7 +36,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"tiercube serve: {error}", file=sys.stderr)
         return 2
     try:
-        log_file = args.log_file or str(Path(private_directory("tiercube-serve-"), "server.log"))
+        # Named after this process: the log outlives the server for reading, and the next
+        # `tiercube serve` removes it once this process is gone.
+        log_file = args.log_file or str(Path(owned_directory("serve"), "server.log"))
         with storage_errors(log_file, "write the log to"):
             configure_logging(log_file)
     except StorageError as error:
