@@ -132,7 +132,10 @@ class OidcConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     ``clock_skew`` seconds. The caller is the ``username_claim``; its roles are
     the ``roles_claim`` (a list, or a space-separated string), each mapped by
     ``role_mapping`` (a provider role -> tiercube roles; unmapped roles pass as
-    they are). A token without the roles claim is refused.
+    they are). A token without the roles claim is refused. While the
+    provider cannot be reached (fetches give up after 3 s), a token whose key
+    the server does not hold yet is answered 503 with ``Retry-After``, naming
+    the provider: the token may be valid, the server cannot check it now.
     """
 
     issuer: str
