@@ -1,7 +1,7 @@
 """The server's application inside the test process, for route-level tests that need no second process.
 
 ``in_process(config)`` builds the application exactly as ``tiercube serve``
-does (``ServerState``, ``create_app``, ``RequestLimits``: see
+does (``ServerState``, ``create_app``, ``Admission``, ``RequestLimits``: see
 ``tiercube._server.main.serve``) and runs it on an event loop of its own, as
 uvicorn runs it on one; ``InProcessServer.client()`` is an ``httpx.Client``
 whose requests go to that loop without a socket. The owner's custom
@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import tiercube
 from tiercube._client.endpoints import EndpointListener, Handler, HttpMethod
+from tiercube._server.admission import Admission
 from tiercube._server.app import create_app
 from tiercube._server.connections import GONE
 from tiercube._server.limits import RequestLimits
@@ -133,7 +134,7 @@ def in_process(config: tiercube.SessionConfig) -> Generator[InProcessServer]:
     """A server's application built from ``config`` in this process, until the block ends."""
     token = secrets.token_urlsafe(32)
     state = ServerState(config, owner_token=token)
-    server = InProcessServer(state, ApplicationTransport(RequestLimits(create_app(state), config)), token)
+    server = InProcessServer(state, ApplicationTransport(RequestLimits(Admission(create_app(state), state), config)), token)
     try:
         yield server
     finally:

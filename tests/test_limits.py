@@ -309,18 +309,26 @@ def test_open_file_limit_is_raised_to_the_hard_limit(limited: tiercube.Session) 
 
 def test_connections_past_the_limit_are_answered_503(parser: str, tmp_path: Path) -> None:
     # `tiercube serve`: no owner holds a connection of its own, so every one is ours.
-    config = write_config(tmp_path, "max_connections = 20\nheader_timeout = 30.0\n")
+    config = write_config(tmp_path, "max_connections = 20\nreserved_connections = 2\nheader_timeout = 30.0\n")
     with serve(config=config) as url, ExitStack() as held:
         idle = [held.enter_context(connection(url)) for _ in range(20)]
         time.sleep(0.5)  # let the server accept them all
         assert not select.select(idle, [], [], 0)[0], "an idle connection under the limit was answered"
+        # Two more are accepted, kept for callers who manage security: anyone else is answered 503 on them.
+        reserved = [held.enter_context(connection(url)) for _ in range(2)]
+        time.sleep(0.5)
+        assert not select.select(reserved, [], [], 0)[0], "a reserved connection was answered before it asked"
         with connection(url) as extra:
             answer = read_answer(extra)
-            assert answer[0] == 503
+            assert answer[0] == 503 and answer[1]["retry-after"] == "1"
             error = error_of(answer)
             assert error.code == tiercube.ServerUnavailableError.code
-            assert "20 connections" in error.message and "max_connections" in error.message
+            assert "22 connections" in error.message and "max_connections" in error.message
             assert closed_within(extra, MARGIN)
+        reserved[0].sendall(b"GET /versions/rest HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = read_answer(reserved[0])
+        assert answer[0] == 503 and answer[1]["retry-after"] == "1" and answer[1]["connection"] == "close"
+        assert "reserved_connections" in error_of(answer).message
         held.close()
         time.sleep(0.5)  # let the server see them go
         assert_serves(url)

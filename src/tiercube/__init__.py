@@ -103,6 +103,7 @@ _LAZY = {
     "TlsConfig": "tiercube._config",
     "TooLargeForMemoryError": "tiercube.errors",
     "TooManyAttemptsError": "tiercube.errors",
+    "TooManyRequestsError": "tiercube.errors",
     "Top": "tiercube._client.scopes",
     "Token": "tiercube._client.tokens",
     "TokenAuthentication": "tiercube._client.token_auth",

@@ -163,6 +163,7 @@ from tiercube.errors import (
     TiercubeError as TiercubeError,
     TooLargeForMemoryError as TooLargeForMemoryError,
     TooManyAttemptsError as TooManyAttemptsError,
+    TooManyRequestsError as TooManyRequestsError,
 )
 
 # Written out, not imported from tiercube._client.owner (where it is Session.connect assigned to a
@@ -329,6 +330,7 @@ __all__ = [
     "TokenInfo",
     "TooLargeForMemoryError",
     "TooManyAttemptsError",
+    "TooManyRequestsError",
     "Top",
     "User",
     "UserConfig",

@@ -132,7 +132,10 @@ class OidcConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     ``clock_skew`` seconds. The caller is the ``username_claim``; its roles are
     the ``roles_claim`` (a list, or a space-separated string), each mapped by
     ``role_mapping`` (a provider role -> tiercube roles; unmapped roles pass as
-    they are). A token without the roles claim is refused.
+    they are). A token without the roles claim is refused. While the
+    provider cannot be reached (fetches give up after 3 s), a token whose key
+    the server does not hold yet is answered 503 with ``Retry-After``, naming
+    the provider: the token may be valid, the server cannot check it now.
     """
 
     issuer: str
@@ -161,8 +164,18 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     ``header_timeout`` seconds of opening or of its previous answer is
     closed, and a body must keep coming, with no pause that long and at
     least 64 KiB per ``header_timeout`` on average (else 408); past
-    ``max_connections`` open connections, new ones are answered 503 (the
-    server raises its open-file limit to allow them); past
+    ``max_connections`` open connections, new ones are accepted up to
+    ``reserved_connections`` more, but serve only callers who manage security
+    (anyone else is answered 503), and past those they are answered 503 (the
+    server raises its open-file limit to allow them all). One client address
+    may hold ``max_connections_per_address`` connections (and as many reserved
+    ones again; 429 past them); a user may have ``max_requests_per_user``
+    requests under way, ``max_event_streams_per_user`` of them explorer event
+    streams (429 past either); callers without credentials share
+    ``anonymous_requests`` (503 past it) and each address of theirs
+    ``max_event_streams_per_user`` streams. Behind a trusted proxy the address
+    limit counts requests under way per forwarded address. Every such refusal
+    carries ``Retry-After``; past
     ``max_failed_logins_per_minute`` failed password checks of one user from
     one address, that user's sign-ins from there are answered 429 for the rest
     of the minute (ten times as many failures of one user from anywhere, or
@@ -201,6 +214,16 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     max_header_bytes: int = 16 * 1024
     header_timeout: float = 10.0
     max_connections: int = 1000
+    # Connections past max_connections, for callers who manage security only (each address has as many past its own).
+    reserved_connections: int = 50
+    # Connections one client address may hold open (behind a trusted proxy: requests it may have under way).
+    max_connections_per_address: int = 200
+    # Requests one user may have under way at once, event streams included (the owner has no limit).
+    max_requests_per_user: int = 100
+    # Explorer event streams one user (or, without credentials, one address) may hold open.
+    max_event_streams_per_user: int = 20
+    # Requests all callers without credentials together may have under way, event streams included.
+    anonymous_requests: int = 50
     max_failed_logins_per_minute: int = 10
     # Proxies (addresses or networks) whose X-Forwarded-For names the client; [] believes none.
     trusted_proxies: list[str] = []
@@ -224,9 +247,12 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     def __post_init__(self) -> None:
         # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.
         positive = ("max_request_bytes", "max_header_bytes", "header_timeout", "max_connections", "snapshot_every_bytes", "snapshot_every_seconds")
-        for field in (*positive, "memory_limit"):
+        shares = ("max_connections_per_address", "max_requests_per_user", "max_event_streams_per_user", "anonymous_requests")
+        for field in (*positive, *shares, "memory_limit"):
             if getattr(self, field) is not None and not getattr(self, field) > 0:
                 raise InvalidRequestError(f"{field} must be positive, not {getattr(self, field)!r}")
+        if self.reserved_connections < 0:
+            raise InvalidRequestError(f"reserved_connections must be 0 or more, not {self.reserved_connections!r}")
         for entry in self.trusted_proxies:  # a mistake is named at startup, not at the first sign-in
             try:
                 ipaddress.ip_network(entry, strict=False)

@@ -9,6 +9,7 @@ carries what the server knew (as psycopg's ``Error.diag`` does)::
     TiercubeError
     ├── ServerStartError        Session.start() could not bring the server up
     ├── ServerUnavailableError  no answer, or 503: the server is down, unreachable, busy or stopping
+    │   ├── TooManyRequestsError 429: this caller's user or address holds its share of connections or requests
     │   ├── ServerTimeoutError  the server did not answer within the client's timeout (stopped, frozen)
     │   └── StorageError        507: a disk would not take a change, a log or a temporary file
     ├── ProtocolError           the answer is not what a tiercube server says
@@ -138,10 +139,33 @@ class TooLargeForMemoryError(ResourceExhaustedError):
 
 @public
 class ServerUnavailableError(TiercubeError):
-    """The server could not be reached, stopped answering, or is too busy to take the request (503)."""
+    """The server could not be reached, stopped answering, or is too busy to take the request (503).
+
+    When the server said how long to wait (``Retry-After``: its connections,
+    or those of callers without credentials, are all taken), ``retry_after``
+    holds the seconds.
+    """
 
     code = "unavailable"
     status = 503
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds to wait before trying again, when the server said; None otherwise."""
+
+
+@public
+class TooManyRequestsError(ServerUnavailableError):
+    """This caller already holds its share of the server (429): connections from its address, requests
+    under way for its user, or explorer event streams. Others are still served; finish or close some
+    (``retry_after`` says when to try again), or ask for a larger limit in the server's config."""
+
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int | None = 1) -> None:
+        super().__init__(message, retry_after=retry_after)
 
 
 @public

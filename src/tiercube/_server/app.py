@@ -25,7 +25,7 @@ from tiercube._server.state import ServerState
 from tiercube._wire import paths
 from tiercube._wire.messages import ErrorBody
 from tiercube._wire.routes import ROUTES
-from tiercube.errors import ResourceExhaustedError, TiercubeError, TooManyAttemptsError
+from tiercube.errors import ResourceExhaustedError, ServerUnavailableError, TiercubeError, TooManyAttemptsError
 
 log = logging.getLogger("tiercube.server")
 
@@ -41,7 +41,7 @@ async def _tiercube_error(request: Request, error: Exception) -> Response:
     # Not to the explorer's requests: the browser would answer a challenge with its own password dialog.
     if error.status == 401 and not _from_explorer(request):
         response.headers["WWW-Authenticate"] = 'Basic realm="tiercube"'
-    if isinstance(error, TooManyAttemptsError):
+    if isinstance(error, TooManyAttemptsError | ServerUnavailableError) and error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

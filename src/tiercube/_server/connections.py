@@ -7,7 +7,16 @@ everybody out; with httptools a request head had no size limit at all. Every
 connection, plain or TLS, is served by a subclass of uvicorn's protocol for
 the server's parser (httptools, or h11: ``PARSERS``) whose ``Guard``:
 
-- answers 503 and hangs up past ``max_connections`` open connections;
+- counts connections per client address, and answers 429 and hangs up past
+  ``max_connections_per_address`` (plus ``reserved_connections``) from one
+  (a trusted proxy's are not counted here: its clients are told apart per
+  request, ``admission.py``);
+- past ``max_connections`` open connections, or past an address's own limit,
+  accepts up to ``reserved_connections`` more as *reserved*: their requests
+  are served only to callers who manage security (``admission.py`` tells,
+  once a request says who it is; the scope's ``RESERVED`` is true), so an
+  administrator can still get in while others hold every ordinary connection;
+  past those, answers 503 and hangs up;
 - closes a connection that has not sent a whole request head within
   ``header_timeout`` seconds of opening, or of its previous response, however
   steadily it trickles bytes;
@@ -46,9 +55,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tiercube._config import SessionConfig
+from tiercube._server.client_address import AddressTally
 from tiercube._server.tls import with_client_name
 from tiercube._wire.messages import ErrorBody
-from tiercube.errors import RequestTooLargeError, ServerUnavailableError, TiercubeError
+from tiercube.errors import RequestTooLargeError, ServerUnavailableError, TiercubeError, TooManyRequestsError
 
 log = logging.getLogger("tiercube.server")
 
@@ -57,6 +67,10 @@ PARSERS: tuple[Parser, ...] = ("httptools", "h11")
 
 # The scope key of the event set when a request's connection is lost.
 GONE = "tiercube.connection_gone"
+# The scope key that says the request's connection was accepted past a limit, for callers who manage security only.
+RESERVED = "tiercube.reserved_connection"
+# Seconds a caller refused for want of a connection is told to wait (Retry-After): connections come and go fast.
+RETRY_AFTER = 1
 
 # h11's own limit on a head it buffers sits above ours: only a head pipelined right behind
 # another request can still meet it (and get uvicorn's 400).
@@ -70,10 +84,16 @@ RESERVED_FILES = 64
 class Guard:
     """The limits of one connection, whichever parser reads it; its protocol says when a head arrives."""
 
-    def __init__(self, config: SessionConfig, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, config: SessionConfig, tally: AddressTally, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._config = config
+        self._tally = tally
         self._transport = transport
         self._loop = loop
+        peer: object = transport.get_extra_info("peername")  # (host, port) over TCP, (host, port, flow, scope) over IPv6
+        self._address = str(cast("tuple[object, ...]", peer)[0]) if isinstance(peer, tuple) else "unknown"
+        self._counted = False  # in the tally of its address
+        # Accepted past a limit: its requests are served to callers who manage security only.
+        self.reserved = False
         self._deadline: asyncio.TimerHandle | None = None
         self._stalled: asyncio.TimerHandle | None = None
         self._head_bytes = 0  # of the head being waited for, fed to the parser so far
@@ -83,12 +103,34 @@ class Guard:
         self.gone = threading.Event()
 
     def admit(self, open_connections: int) -> bool:
-        """Whether the connection may stay (then its first head is awaited); past the limit, answer 503."""
-        limit = self._config.max_connections
-        if open_connections > limit:
-            message = f"the server already has {limit} connections open, its limit (raise it with max_connections); try again later"
-            self._refuse(503, ServerUnavailableError(message))
+        """Whether the connection may stay (then its first head is awaited), and whether as a reserved one.
+
+        Past every connection the server or this address may hold, reserved
+        ones included, the answer is 503 or 429.
+        """
+        config = self._config
+        general, reserve = config.max_connections, config.reserved_connections
+        if open_connections > general + reserve:
+            message = (
+                f"the server already has {general + reserve} connections open: its limit, max_connections ({general}), and the "
+                f"reserved_connections ({reserve}) kept for callers who manage security; try again later, or raise the limits"
+            )
+            self._refuse(503, ServerUnavailableError(message, retry_after=RETRY_AFTER))
             return False
+        held = self._tally.held(self._address)
+        per_address = config.max_connections_per_address
+        if held is not None and held >= per_address + reserve:
+            message = (
+                f"{self._address} already has {held} connections open to this server, as many as one address may "
+                f"(max_connections_per_address = {per_address}, and {reserve} reserved for callers who manage security); "
+                "close some, or try again later"
+            )
+            self._refuse(429, TooManyRequestsError(message, retry_after=RETRY_AFTER))
+            return False
+        if held is not None:
+            self._tally.opened(self._address)
+            self._counted = True
+        self.reserved = open_connections > general or (held is not None and held >= per_address)
         self.await_head()
         return True
 
@@ -113,6 +155,7 @@ class Guard:
         ASGI lets a server add keys of its own to a scope; uvicorn's type of it knows none, hence the casts.
         """
         scope[GONE] = self.gone
+        scope[RESERVED] = self.reserved
         self._heads += 1
         self._head_bytes = 0
         self._cancel_deadline()
@@ -134,6 +177,9 @@ class Guard:
 
     def lost(self) -> None:
         """The connection is gone."""
+        if self._counted:
+            self._counted = False
+            self._tally.closed(self._address)
         self.gone.set()
         self._cancel_deadline()
         self.writing_resumed()
@@ -166,9 +212,10 @@ class Guard:
         self._cancel_deadline()
         _warn(error.code, f"answered {status}: {error}")
         body = msgspec.json.encode(ErrorBody.of(error))
+        retry_after = f"retry-after: {RETRY_AFTER}\r\n" if status in (429, 503) else ""
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            f"content-length: {len(body)}\r\n{retry_after}connection: close\r\n\r\n"
         )
         self._transport.write(head.encode("ascii") + body)
         if self._transport.can_write_eof():  # TLS cannot half-close
@@ -180,13 +227,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (llhttp, in C) with a ``Guard``; built by ``protocol_for``."""
 
     session_config: ClassVar[SessionConfig]
+    tally: ClassVar[AddressTally]
     guard: Guard
     # llhttp parses whatever it is fed: between a request's end and the next head, what comes is a head.
     _awaiting_head = True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.guard = Guard(self.session_config, transport, self.loop)
+        self.guard = Guard(self.session_config, self.tally, transport, self.loop)
         if self.guard.admit(len(self.connections)):
             self.app = with_client_name(self.app, transport)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
         else:
@@ -232,11 +280,12 @@ class LimitedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol (pure Python) with a ``Guard``; built by ``protocol_for``."""
 
     session_config: ClassVar[SessionConfig]
+    tally: ClassVar[AddressTally]
     guard: Guard
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.guard = Guard(self.session_config, transport, self.loop)
+        self.guard = Guard(self.session_config, self.tally, transport, self.loop)
         if self.guard.admit(len(self.connections)):
             self.app = with_client_name(self.app, transport)  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
         else:
@@ -283,17 +332,21 @@ def protocol_for(config: SessionConfig, parser: Parser) -> type[LimitedHttpTools
     """The protocol class to give uvicorn (``http=``) for a server with ``config``.
 
     uvicorn builds protocols itself, ``Protocol(config=..., server_state=...,
-    app_state=...)``, with its own config; ours travels as a class attribute.
+    app_state=...)``, with its own config; ours travels as a class attribute,
+    as does the count of connections per address that all of them share.
     """
+    shared = AddressTally(config)
     if parser == "h11":
 
         class ConfiguredH11(LimitedH11Protocol):
             session_config = config
+            tally = shared
 
         return ConfiguredH11
 
     class ConfiguredHttpTools(LimitedHttpToolsProtocol):
         session_config = config
+        tally = shared
 
     return ConfiguredHttpTools
 

@@ -22,6 +22,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from tiercube._config import SessionConfig
+from tiercube._server.admission import Admission
 from tiercube._server.app import create_app
 from tiercube._server.connections import H11_HEAD_SLACK, PARSERS, Parser, allow_open_files, protocol_for
 from tiercube._server.limits import RequestLimits
@@ -141,7 +142,7 @@ def serve(
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     allow_open_files(config.max_connections)
-    server = uvicorn.Server(uvicorn_config(RequestLimits(create_app(state), config), config, parser))
+    server = uvicorn.Server(uvicorn_config(RequestLimits(Admission(create_app(state), state), config), config, parser))
 
     def request_stop() -> None:
         server.should_exit = True

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from tiercube._server.access import Grant, check_scope
+from tiercube._server.admission import ticket_of
 from tiercube._server.connections import GONE
 from tiercube._server.engine.cancellation import cancellable
 from tiercube._server.engine.cubes.results import Answer
@@ -122,7 +123,7 @@ def _call(route: Route, state: ServerState, grant: Grant, params: dict[str, str]
 
 
 async def authorize(request: Request, group: Group) -> tuple[ServerState, Grant]:
-    """Authenticate the request and check that its grant includes ``group``."""
+    """Authenticate the request, check that its grant includes ``group``, and count it against the caller's shares."""
     state: ServerState = request.app.state.tiercube
     if state.stopping():
         # What is under way finishes (and is kept); nothing new starts.
@@ -133,6 +134,7 @@ async def authorize(request: Request, group: Group) -> tuple[ServerState, Grant]
     grant = state.judge.grant(request, caller, state.restrictions.visibility(state.endpoints.seen_as(request, caller)))
     if group not in grant.groups:
         raise PermissionDeniedError(grant.refusal(group))
+    ticket_of(request).admit(grant)  # counted against its user's and address's shares of the server
     return state, grant
 
 

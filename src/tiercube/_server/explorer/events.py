@@ -6,7 +6,9 @@ the digest of the cube it shows changes. The server looks every quarter of a
 second, so a load, append or drop shows within a second; a comment line
 every 15 s keeps proxies from closing a quiet stream. A stream ends after
 ten minutes (the browser's EventSource reconnects by itself) and when the
-server stops. ``?once=1`` sends the current versions and ends.
+server stops. ``?once=1`` sends the current versions and ends. A user holds
+at most ``max_event_streams_per_user`` streams at once (callers without
+credentials as many per address); past that a stream is refused 429.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from tiercube._server.admission import ticket_of
 from tiercube._server.routing import authorize
 from tiercube._server.state import ServerState
 from tiercube._wire.explorer import CubeVersions
@@ -42,6 +45,7 @@ def versions(state: ServerState) -> CubeVersions:
 
 async def events(request: Request) -> Response:
     state, grant = await authorize(request, Group.QUERY)
+    ticket_of(request).stream(grant)  # a user's streams are capped (admission.py): 1,021 once locked out the admin
     scope = grant.caller.scope if grant.caller is not None else None
     once = request.query_params.get("once") == "1"
 
