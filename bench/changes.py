@@ -36,6 +36,7 @@ from bench.data import fact_table, write_parquet
 from bench.queries import MEASURES
 from bench.servers import ProbeServer
 from tiercube._client.conditions import Value
+from tiercube._client.wire_form import wire_form
 from tiercube._config import SessionConfig
 from tiercube._server.engine.tables import StoredTable, TableStore
 from tiercube._server.file_access import FileAccess
@@ -165,7 +166,7 @@ class Contenders:
         return [
             remote,
             _turn(batch, lambda b: self.store.add(held.stored, b, "append"),
-                  (lambda: self.store.drop(held.name, condition.to_wire())) if new else None, into["engine"]),
+                  (lambda: self.store.drop(held.name, wire_form(condition))) if new else None, into["engine"]),
             _turn(batch, lambda b: self._duck_upsert(held.name, b),
                   (lambda: self.duck.execute(f"DELETE FROM {held.name} WHERE id >= {NEW_KEYS}")) if new else None, into["duckdb"]),
         ]

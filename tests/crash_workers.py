@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import tiercube
+from tiercube._client.wire_form import wire_form
 from tiercube._wire.filters import Filter
 
 from tests.crash_model import Change, Send, Server, Worker
@@ -233,7 +234,7 @@ class Account:
 
     @property
     def seen(self) -> tuple[object, ...]:
-        restriction: Filter | None = (tiercube.Column("x", "guarded") >= self.n).to_wire() if self.restricted else None
+        restriction: Filter | None = wire_form(tiercube.Column("x", "guarded") >= self.n) if self.restricted else None
         return (self.guarded, self.roles, restriction)
 
 
@@ -289,7 +290,7 @@ class Security(Worker):
             return (sorted(users), sorted(restrictions))  # never equal to the model: one user at most
         user = next(iter(users.values()), None)
         restriction = next(iter(restrictions.values()), None)
-        return ("guarded" in server.tables, tuple(user.roles) if user is not None else None, restriction.to_wire() if restriction is not None else None)
+        return ("guarded" in server.tables, tuple(user.roles) if user is not None else None, wire_form(restriction) if restriction is not None else None)
 
     def verify(self, server: Server) -> tuple[str, str | None]:
         pending = self.pending

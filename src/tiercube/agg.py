@@ -15,6 +15,7 @@ from __future__ import annotations
 from tiercube._client.calculated import CalculatedColumn, ColumnLike, if_else, row_expression
 from tiercube._client.conditions import Column
 from tiercube._client.measures import MeasureExpression, column_name
+from tiercube._client.wire_form import wire_form
 from tiercube._wire import calculated as row
 from tiercube._wire import cubes as wire
 
@@ -30,7 +31,7 @@ Input = str | ColumnLike
 
 def _read(column: Input) -> str | row.RowExpr:
     if isinstance(column, CalculatedColumn):
-        return column.to_wire()
+        return wire_form(column)
     if isinstance(column, Column | str):
         return column_name(column)
     raise TypeError(f"an aggregate reads a column, by name or as table['name'], or a calculated column; not {column!r}")
@@ -148,10 +149,10 @@ def short(column: Input, *, table: str | None = None) -> MeasureExpression:
 def min_member(measure: MeasureExpression, level: str | Column) -> MeasureExpression:
     """The member of ``level`` at which ``measure`` is smallest (ties: the first in the level's order):
     ``agg.min_member(m["qty.SUM"], "product")`` is each region's least sold product."""
-    return MeasureExpression(wire.MemberOf(measure.to_wire(), column_name(level), largest=False))
+    return MeasureExpression(wire.MemberOf(wire_form(measure), column_name(level), largest=False))
 
 
 def max_member(measure: MeasureExpression, level: str | Column) -> MeasureExpression:
     """The member of ``level`` at which ``measure`` is largest (ties: the first in the level's order):
     ``agg.max_member(m["revenue"], "product")`` is each region's best seller."""
-    return MeasureExpression(wire.MemberOf(measure.to_wire(), column_name(level), largest=True))
+    return MeasureExpression(wire.MemberOf(wire_form(measure), column_name(level), largest=True))

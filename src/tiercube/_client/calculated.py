@@ -10,9 +10,10 @@ calculated column is, as a boolean column.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 from tiercube._client.filtering import Condition, to_wire_value
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire import calculated as wire
 from tiercube._wire.describe import describe_row
@@ -205,7 +206,7 @@ class CalculatedColumn(ColumnLike):
     def _row(self) -> wire.RowExpr:
         return self._expression
 
-    def to_wire(self) -> wire.RowExpr:
+    def _to_wire(self) -> wire.RowExpr:
         return self._expression
 
     def __eq__(self, other: Calculable) -> CalculatedColumn:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
@@ -238,7 +239,7 @@ class CalculatedColumn(ColumnLike):
     def __bool__(self) -> bool:
         raise TypeError("a CalculatedColumn has no truth value: combine with &, | and ~, not and/or/not")
 
-    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # pyright: ignore[reportIncompatibleMethodOverride]
 
     def __repr__(self) -> str:
         return f"CalculatedColumn({describe_row(self._expression)})"
@@ -249,7 +250,7 @@ def row_expression(value: object) -> wire.RowExpr:
     if isinstance(value, ColumnLike):
         return value._row()  # pyright: ignore[reportPrivateUsage]  # the same family of classes
     if isinstance(value, Condition):
-        return wire.FilterValue(value.to_wire())
+        return wire.FilterValue(wire_form(value))
     if isinstance(value, dt.datetime):
         return wire.RowLiteral(value.isoformat(), "timestamp")
     if isinstance(value, dt.date):

@@ -8,6 +8,7 @@ functions on a column build calculated columns instead (``calculated``).
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from tiercube._client.calculated import ColumnLike
 from tiercube._client.filtering import Condition, Value, to_wire_row, to_wire_value
@@ -67,6 +68,7 @@ class Column(ColumnLike):
         return Condition(wire.IsIn(column, [to_wire_value(v) for v in values], table))
 
     def isnull(self) -> Condition:
+        """Whether the value is null."""
         return Condition(wire.IsNull(*self._target()))
 
     def between(self, low: Value, high: Value) -> Condition:
@@ -84,7 +86,7 @@ class Column(ColumnLike):
         column, table = self._target()
         return calculated_wire.Field(column, table)
 
-    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # == builds conditions, so no hashing
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # pyright: ignore[reportIncompatibleMethodOverride]  # == builds conditions, so no hashing
 
     def __repr__(self) -> str:
         return f"Column({self.name!r})" if self.table is None else f"Column({self.name!r}, table={self.table!r})"

@@ -113,6 +113,7 @@ class Connection:
         raise self._error(response)
 
     def json(self, method: str, path: str, response_type: type[T], body: object = None) -> T:
+        """Send ``body`` as JSON and decode the answer as ``response_type``; raises the server's error, or ``ProtocolError``."""
         response = self.request(method, path, body)
         try:
             return msgspec.json.decode(response.content, type=response_type)
@@ -120,6 +121,7 @@ class Connection:
             raise ProtocolError(f"{method} {self.url}{path} answered something unexpected: {error}") from None
 
     def arrow(self, method: str, path: str, body: object = None) -> pa.Table:
+        """Send ``body`` as JSON and decode the Arrow stream it answers; raises the server's error, or ``ProtocolError``."""
         response = self.request(method, path, body)
         if response.headers.get("content-type") != paths.ARROW_STREAM:
             raise ProtocolError(f"{method} {self.url}{path} did not answer with Arrow data")
@@ -134,6 +136,7 @@ class Connection:
         return body.error()
 
     def close(self) -> None:
+        """Close the HTTP client and its connections."""
         self._client.close()
 
     @property

@@ -11,6 +11,7 @@ from tiercube._client import display
 from tiercube._client.calculated import CalculatedColumn, row_expression
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.levels import Level
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.measures import Measure, MeasureExpression
@@ -58,6 +59,7 @@ class Structure:
         self._known = known
 
     def get(self) -> CubeInfo:
+        """The cube's structure, asked of the server once; raises ``NotFoundError`` if there is no such cube."""
         if self._known is None:
             self._known = self.connection.json("GET", path(paths.CUBE, cube=self.name), CubeInfo)
         return self._known
@@ -78,6 +80,8 @@ class Structure:
 
 
 class _CubeView:
+    """What the views of one cube (measures, levels, hierarchies) share: its structure and connection."""
+
     def __init__(self, structure: Structure) -> None:
         self._structure = structure
         self._connection = structure.connection
@@ -115,7 +119,7 @@ class EditableMeasures(Measures):
     """Measures that can be set (``measures["m"] = expression``) and deleted."""
 
     def __setitem__(self, name: str, expression: MeasureExpression) -> None:
-        body = SetMeasure(_definition(expression).to_wire())
+        body = SetMeasure(wire_form(_definition(expression)))
         info = self._connection.json("PUT", self._path(paths.CUBE_MEASURE, measure=name), MeasureInfo, body)
         self._structure.changed(measures=lambda measures: [*(m for m in measures if m.name != name), info])
 
@@ -279,7 +283,7 @@ class EditableCube(ReadOnlyCube):
         their units, capitalized (Year, Quarter, Month, Day), beside the column's own level.
         """
         pairs: Iterable[tuple[str, DateLevel]] = levels.items() if isinstance(levels, Mapping) else [(unit.capitalize(), unit) for unit in levels]
-        definitions = [LevelDefinition(level, "", expression=column.date_trunc(unit).to_wire()) for level, unit in pairs]
+        definitions = [LevelDefinition(level, "", expression=wire_form(column.date_trunc(unit))) for level, unit in pairs]
         return EditableHierarchies(self._structure)._set(name, definitions)  # pyright: ignore[reportPrivateUsage]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from tiercube._client.conditions import Condition, Value, to_wire_row, to_wire_value
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
@@ -50,7 +51,7 @@ class EditableTable(ReadOnlyTable):
 
     def drop(self, filter: Condition | None = None) -> int:
         """Delete the rows matching ``filter`` (all rows without one); returns how many."""
-        body = Drop(filter.to_wire() if filter is not None else None)
+        body = Drop(wire_form(filter) if filter is not None else None)
         return self._connection.json("POST", path(paths.TABLE_DROP, table=self._name), DropResult, body).rows_dropped
 
     def join(self, other: ReadOnlyTable | str, mapping: Mapping[str, str] | None = None, /) -> None:

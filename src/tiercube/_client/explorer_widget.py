@@ -31,14 +31,53 @@ export default { render };
 """
 
 
-@public
-class ExplorerWidget(anywidget.AnyWidget):
-    """The explorer on one cube, as ``cube.explore()`` returns it; ``src`` is its address, with the session token in the fragment.
-
-    ``tiercube.ExplorerWidget`` needs the notebook extra (``pip install "tiercube[notebook]"``, anywidget),
-    as ``cube.explore()`` does: without it both raise ``ImportError`` saying so.
-    """
+class _Frame(anywidget.AnyWidget):
+    """The anywidget itself: a frame whose address and height the notebook keeps in sync."""
 
     _esm = _ESM
     src = traitlets.Unicode().tag(sync=True)
     height = traitlets.Int(600).tag(sync=True)
+
+
+# A typed class that shows a _Frame, not a subclass of one: ipywidgets (anywidget's base) has no
+# types, so a subclass would make every signature that names the widget Unknown to type checkers.
+@public
+class ExplorerWidget:
+    """The explorer on one cube, as ``cube.explore()`` returns it; ``src`` is its address, with the session token in the fragment.
+
+    Jupyter, JupyterLab and VS Code show it as the anywidget it holds; setting
+    ``src`` or ``height`` updates the frame in the notebook.
+    ``tiercube.ExplorerWidget`` needs the notebook extra (``pip install "tiercube[notebook]"``, anywidget),
+    as ``cube.explore()`` does: without it both raise ``ImportError`` saying so.
+    """
+
+    __slots__ = ("_frame",)
+
+    def __init__(self, *, src: str, height: int = 600) -> None:
+        self._frame = _Frame(src=src, height=height)
+
+    @property
+    def src(self) -> str:
+        """The explorer's address, with the session token in the fragment."""
+        return self._frame.src
+
+    @src.setter
+    def src(self, value: str) -> None:
+        self._frame.src = value
+
+    @property
+    def height(self) -> int:
+        """The frame's height in pixels."""
+        return self._frame.height
+
+    @height.setter
+    def height(self, value: int) -> None:
+        self._frame.height = value
+
+    def _repr_mimebundle_(self, **options: object) -> object:
+        # The widget's view for Jupyter's display machinery (and its model, created on first display).
+        return getattr(self._frame, "_repr_mimebundle_")(**options)
+
+    def __repr__(self) -> str:
+        address = self.src.partition("#")[0]  # not the token in the fragment: reprs end up in logs
+        return f"<ExplorerWidget {address} height={self.height}>"

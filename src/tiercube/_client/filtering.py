@@ -72,7 +72,7 @@ class Condition:
     def __init__(self, wire_filter: wire.Filter) -> None:
         self._filter = wire_filter
 
-    def to_wire(self) -> wire.Filter:
+    def _to_wire(self) -> wire.Filter:
         return self._filter
 
     def __and__(self, other: Condition) -> Condition:

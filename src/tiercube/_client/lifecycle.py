@@ -60,6 +60,8 @@ def server_environment() -> dict[str, str]:
 
 @dataclass
 class ServerProcess:
+    """A started server child: its process, address and the owner's token."""
+
     process: subprocess.Popen[bytes]
     url: str
     owner_token: str

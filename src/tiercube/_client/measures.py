@@ -7,11 +7,12 @@ one with ``cube.measures["name"] = expression`` and every client sees it.
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias, overload
+from typing import ClassVar, Literal, TypeAlias, overload
 
 from tiercube._client import display
 from tiercube._client.calculated import Calculable, CalculatedColumn, ColumnLike, if_else
 from tiercube._client.conditions import Column, Condition
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire import cubes as wire
 from tiercube._wire.describe import describe_condition, describe_expression
@@ -23,7 +24,7 @@ ArithmeticOperator: TypeAlias = Literal["+", "-", "*", "/"]
 
 def _expr(operand: object) -> wire.MeasureExpr:
     if isinstance(operand, MeasureExpression):
-        return operand.to_wire()
+        return wire_form(operand)
     if isinstance(operand, int | float) and not isinstance(operand, bool):
         return wire.Constant(operand)
     raise TypeError(f"a measure expression cannot combine with {operand!r}; use a measure or a number")
@@ -40,11 +41,12 @@ class MeasureCondition:
 
     @classmethod
     def of(cls, condition: MeasureCondition | Condition) -> MeasureCondition:
+        """``condition`` as a condition on cells: a condition on levels keeps the cells of the members it holds."""
         if isinstance(condition, Condition):
-            return cls(wire.LevelFilter(condition.to_wire()))
+            return cls(wire.LevelFilter(wire_form(condition)))
         return condition
 
-    def to_wire(self) -> wire.MeasureCondition:
+    def _to_wire(self) -> wire.MeasureCondition:
         return self._condition
 
     def __and__(self, other: MeasureCondition | Condition) -> MeasureCondition:
@@ -72,7 +74,7 @@ class MeasureExpression:
     def __init__(self, expression: wire.MeasureExpr) -> None:
         self._expression = expression
 
-    def to_wire(self) -> wire.MeasureExpr:
+    def _to_wire(self) -> wire.MeasureExpr:
         return self._expression
 
     def _arith(self, op: ArithmeticOperator, left: Operand, right: Operand) -> MeasureExpression:
@@ -127,7 +129,7 @@ class MeasureExpression:
     def __ne__(self, other: Operand) -> MeasureCondition:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]  # pyrefly: ignore[bad-override]  # ty: ignore[incompatible-method-override]
         return self._compare("!=", other)
 
-    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # pyright: ignore[reportIncompatibleMethodOverride]
 
     def __repr__(self) -> str:
         return f"MeasureExpression({describe_expression(self._expression)})"
@@ -186,19 +188,19 @@ def where(
             raise TypeError("where(...) either chooses between measures per cell or between columns per row, not both")
         return if_else(condition, then, otherwise)
     other = _expr(otherwise) if otherwise is not None else None
-    return MeasureExpression(wire.Where(MeasureCondition.of(condition).to_wire(), _expr(then), other))
+    return MeasureExpression(wire.Where(wire_form(MeasureCondition.of(condition)), _expr(then), other))
 
 
 @public
 def filtered(measure: MeasureExpression, condition: Condition) -> MeasureExpression:
     """``measure`` computed only over the fact rows whose levels match ``condition``."""
-    return MeasureExpression(wire.Filtered(measure.to_wire(), condition.to_wire()))
+    return MeasureExpression(wire.Filtered(wire_form(measure), wire_form(condition)))
 
 
 @public
 def parent_value(measure: MeasureExpression, level: str | Column) -> MeasureExpression:
     """``measure`` one step up ``level``'s hierarchy; ``m / parent_value(m, "Country")`` is a share."""
-    return MeasureExpression(wire.ParentValue(measure.to_wire(), column_name(level)))
+    return MeasureExpression(wire.ParentValue(wire_form(measure), column_name(level)))
 
 
 @public

@@ -36,7 +36,9 @@ class DaskCluster(Protocol):
 class DaskClient(Protocol):
     """A ``dask.distributed.Client``: what ``Session.start(cluster=...)`` takes."""
 
-    def scheduler_info(self, n_workers: int = ...) -> Mapping[str, Any]: ...
+    def scheduler_info(self, n_workers: int = -1) -> Mapping[str, Any]:
+        """Facts about the scheduler and its workers (``workers``: address to details)."""
+        ...
 
 
 def scheduler_address(cluster: str | DaskCluster | DaskClient) -> str:

@@ -18,6 +18,7 @@ from tiercube._client.scopes import Top
 from tiercube._client.timeouts import HEALTH_TIMEOUT
 from tiercube._client.levels import Level
 from tiercube._client.measures import Measure
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.views import ObjectMapping, ServerObject
@@ -71,10 +72,10 @@ class QueryCube(ServerObject):
         body = CubeQuery(
             measures=[name_of(m, "a measure") for m in measures],
             levels=[name_of(level, "a level") for level in ([levels] if isinstance(levels, str | Level) else levels)],
-            filter=filter.to_wire() if filter is not None else None,
+            filter=wire_form(filter) if filter is not None else None,
             include_totals=include_totals,
             max_rows=result_limit,
-            top=top.to_wire() if top is not None else None,
+            top=wire_form(top) if top is not None else None,
         )
         return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
 
@@ -157,6 +158,8 @@ class Querying(SessionCore):
 
 
 class MinimalCubes(SessionCore):
+    """The cubes of a session that may only query them (``MinimalSession``)."""
+
     @property
     def cubes(self) -> Cubes[QueryCube]:
         """The cubes by name; each can only be queried."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from tiercube._client import display
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.core import SessionCore
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import ReadOnlyCube
@@ -42,7 +43,7 @@ class TableSchema:
             return NotImplemented
         return (self.name, self.columns, self.keys) == (other.name, other.columns, other.keys)
 
-    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # pyright: ignore[reportIncompatibleMethodOverride]
 
     def __repr__(self) -> str:
         lines = [f"{self.name} ({self.row_count} rows; * marks a key)"]
@@ -98,7 +99,7 @@ class ReadOnlyTable(ServerObject):
 
     def query(self, *columns: str, filter: Condition | None = None, max_rows: int | None = None) -> pa.Table:
         """Rows of the table (all columns unless some are named), filtered on the server."""
-        body = TableQuery(list(columns), filter.to_wire() if filter is not None else None, max_rows)
+        body = TableQuery(list(columns), wire_form(filter) if filter is not None else None, max_rows)
         return self._connection.arrow("POST", path(paths.TABLE_QUERY, table=self._name), body)
 
 

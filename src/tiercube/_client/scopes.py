@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from tiercube._client.conditions import Column, Value, to_wire_value
 from tiercube._client.measures import MeasureExpression, Operand, column_name, where
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire import cubes as wire
 
@@ -45,7 +46,7 @@ def cumulative(
     elif window is not None:
         raise TypeError(f"a window is a number of members or a tiercube.Period, not {window!r}")
     name = column_name(partitioning) if partitioning is not None else None
-    return MeasureExpression(wire.Cumulative(measure.to_wire(), column_name(level), name, windowed))
+    return MeasureExpression(wire.Cumulative(wire_form(measure), column_name(level), name, windowed))
 
 
 @public
@@ -60,8 +61,8 @@ def shift(measure: MeasureExpression, level: Level, offset: int | wire.Period) -
     Before the first member, after the last, or where that cell has no data, the value is null.
     """
     if isinstance(offset, wire.Period):
-        return MeasureExpression(wire.Shift(measure.to_wire(), column_name(level), 0, offset))
-    return MeasureExpression(wire.Shift(measure.to_wire(), column_name(level), offset))
+        return MeasureExpression(wire.Shift(wire_form(measure), column_name(level), 0, offset))
+    return MeasureExpression(wire.Shift(wire_form(measure), column_name(level), offset))
 
 
 @public
@@ -70,7 +71,7 @@ def at(measure: MeasureExpression, members: Mapping[str, Value]) -> MeasureExpre
 
         m["share of Europe"] = m["revenue"] / tiercube.at(m["revenue"], {"region": "Europe"})
     """
-    return MeasureExpression(wire.At(measure.to_wire(), {level: to_wire_value(member) for level, member in members.items()}))
+    return MeasureExpression(wire.At(wire_form(measure), {level: to_wire_value(member) for level, member in members.items()}))
 
 
 @public
@@ -80,7 +81,7 @@ def siblings(measure: MeasureExpression, level: Level, *, exclude_self: bool = F
 
         m["share of siblings"] = m["revenue"] / tiercube.siblings(m["revenue"], "country")
     """
-    return MeasureExpression(wire.Siblings(measure.to_wire(), column_name(level), exclude_self))
+    return MeasureExpression(wire.Siblings(wire_form(measure), column_name(level), exclude_self))
 
 
 @public
@@ -92,7 +93,7 @@ def origin(measure: MeasureExpression, levels: Level | Sequence[Level], function
         m["median basket"] = tiercube.origin(m["revenue"], "order", "median")
     """
     names = [column_name(levels)] if isinstance(levels, str | Column) else [column_name(level) for level in levels]
-    return MeasureExpression(wire.Origin(measure.to_wire(), names, function))
+    return MeasureExpression(wire.Origin(wire_form(measure), names, function))
 
 
 @public
@@ -105,7 +106,7 @@ def rank(measure: MeasureExpression, level: Level, within: Level | None = None, 
     Ties share a rank and leave a gap (SQL's ``rank()``); a null value has no rank.
     """
     name = column_name(within) if within is not None else None
-    return MeasureExpression(wire.Rank(measure.to_wire(), column_name(level), name, ascending))
+    return MeasureExpression(wire.Rank(wire_form(measure), column_name(level), name, ascending))
 
 
 @public
@@ -139,6 +140,9 @@ class Top:
     """
 
     __slots__ = ("n", "measure", "per")
+    n: int
+    measure: str
+    per: str | None
 
     def __init__(self, n: int, measure: str | MeasureExpression, per: Level | None = None) -> None:
         name = measure if isinstance(measure, str) else getattr(measure, "name", None)
@@ -148,7 +152,7 @@ class Top:
         self.measure = name
         self.per = column_name(per) if per is not None else None
 
-    def to_wire(self) -> wire.Top:
+    def _to_wire(self) -> wire.Top:
         return wire.Top(self.n, self.measure, self.per)
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.tokens import Token, TokenTierT, check_token_tier
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._wire import paths
@@ -41,15 +42,19 @@ class Security:
         return MappingProxyType({u.name: u for u in self._connection.json("GET", paths.USERS, list[User])})
 
     def create_user(self, name: str, /, *, password: str, roles: Sequence[str] = (USER_ROLE,)) -> User:
+        """Create a user with ``roles`` and return it; raises ``ConflictError`` if the name is taken."""
         return self._connection.json("POST", paths.USERS, User, CreateUser(name, password, list(roles)))
 
     def set_password(self, name: str, /, password: str) -> None:
+        """Change a user's password; raises ``NotFoundError`` if there is no such user."""
         self._connection.json("PATCH", path(paths.USER, user=name), User, UpdateUser(password=password))
 
     def set_roles(self, name: str, /, roles: Sequence[str]) -> None:
+        """Replace a user's roles; raises ``NotFoundError`` if there is no such user."""
         self._connection.json("PATCH", path(paths.USER, user=name), User, UpdateUser(roles=list(roles)))
 
     def delete_user(self, name: str, /) -> None:
+        """Delete a user; raises ``NotFoundError`` if there is no such user."""
         self._connection.request("DELETE", path(paths.USER, user=name))
 
     def create_token(
@@ -114,10 +119,11 @@ class Security:
         is hidden. ``ROLE_ADMIN`` is never restricted; a caller with several
         roles sees what any of them allows, everything if one is unrestricted.
         """
-        body = Restriction(role, condition.to_wire())
+        body = Restriction(role, wire_form(condition))
         self._connection.json("PUT", path(paths.RESTRICTION, role=role), Restriction, body)
 
     def unrestrict(self, role: str, /) -> None:
+        """Remove the restriction on ``role``: its users see every row again."""
         self._connection.request("DELETE", path(paths.RESTRICTION, role=role))
 
     def __repr__(self) -> str:
@@ -131,6 +137,8 @@ def _names(names: Sequence[str] | None, what: str) -> list[str] | None:
 
 
 class SecurityManagement(SessionCore):
+    """The tiers that manage users, passwords, roles, tokens and restrictions."""
+
     @property
     def security(self) -> Security:
         """Users, passwords and roles of the server."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypedDict, TypeVar, get_type_hints, overload
 
+from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.filters import Scalar
 from tiercube._wire.column_types import ColumnType
@@ -44,7 +45,7 @@ class S3Location:
         if not self.uri.startswith("s3://"):
             raise ValueError(f"an S3 location starts with 's3://', not {self.uri!r}")
 
-    def to_wire(self) -> CloudLocation:
+    def _to_wire(self) -> CloudLocation:
         return CloudLocation(self.uri, self.store, self.endpoint, self.access_key, self.secret_key)
 
 
@@ -58,7 +59,7 @@ LocationT = TypeVar("LocationT", S3Location, LocalFile)
 
 def wire_path(path: StrPath | S3Location) -> str | CloudLocation:
     if isinstance(path, S3Location):
-        return path.to_wire()
+        return wire_form(path)
     return str(Path(path).expanduser().resolve())
 
 
@@ -130,7 +131,7 @@ class CsvLoad(Generic[LocationT]):
         self.path = path
         self._options = CsvOptions(separator, header, column_names, quote_char, encoding, null_values, list(timestamp_formats))
 
-    def to_wire(self) -> CsvSource:
+    def _to_wire(self) -> CsvSource:
         return CsvSource(wire_path(self.path), self._options)
 
     def __repr__(self) -> str:
@@ -148,7 +149,7 @@ class ParquetLoad(Generic[LocationT]):
     def __init__(self, path: StrPath | S3Location) -> None:
         self.path = path
 
-    def to_wire(self) -> ParquetSource:
+    def _to_wire(self) -> ParquetSource:
         return ParquetSource(wire_path(self.path))
 
     def __repr__(self) -> str:

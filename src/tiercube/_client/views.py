@@ -64,12 +64,15 @@ class SnapshotMapping(Mapping[str, V]):
         return name in self._all()
 
     def keys(self) -> KeysView[str]:
+        """The names, as the server lists them now."""
         return self._all().keys()
 
     def values(self) -> ValuesView[V]:
+        """The items, as the server lists them now."""
         return self._all().values()
 
     def items(self) -> ItemsView[str, V]:
+        """The names and items, as the server lists them now."""
         return self._all().items()
 
     def __repr__(self) -> str:

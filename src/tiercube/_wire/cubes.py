@@ -77,6 +77,8 @@ class MeasureRef(msgspec.Struct, frozen=True, tag="measure_ref"):
 
 
 class Constant(msgspec.Struct, frozen=True, tag="constant"):
+    """A number in a measure's expression."""
+
     value: int | float
 
 
@@ -258,14 +260,20 @@ class LevelFilter(msgspec.Struct, frozen=True, tag="level_filter"):
 
 
 class AllOf(msgspec.Struct, frozen=True, tag="all_of"):
+    """Cells for which every condition holds."""
+
     conditions: list[MeasureCondition]
 
 
 class AnyOf(msgspec.Struct, frozen=True, tag="any_of"):
+    """Cells for which at least one condition holds."""
+
     conditions: list[MeasureCondition]
 
 
 class NotCondition(msgspec.Struct, frozen=True, tag="not_condition"):
+    """Cells for which the condition does not hold."""
+
     condition: MeasureCondition
 
 
@@ -313,6 +321,8 @@ class MeasureInfo(msgspec.Struct, frozen=True):
 
 
 class CubeInfo(msgspec.Struct, frozen=True):
+    """A cube's structure: its fact table, hierarchies and measures."""
+
     name: str
     fact_table: str
     hierarchies: list[HierarchyInfo]

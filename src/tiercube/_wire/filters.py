@@ -29,6 +29,8 @@ MAX_ISIN_VALUES = 1_000_000
 
 
 class Compare(msgspec.Struct, frozen=True, tag="compare"):
+    """A column compared with a value."""
+
     column: str
     op: Operator
     value: Scalar
@@ -37,25 +39,35 @@ class Compare(msgspec.Struct, frozen=True, tag="compare"):
 
 
 class IsIn(msgspec.Struct, frozen=True, tag="isin"):
+    """A column's value is one of ``values``."""
+
     column: str
     values: list[Scalar]
     table: str | None = None
 
 
 class IsNull(msgspec.Struct, frozen=True, tag="isnull"):
+    """A column's value is null."""
+
     column: str
     table: str | None = None
 
 
 class And(msgspec.Struct, frozen=True, tag="and"):
+    """Rows for which every operand holds."""
+
     operands: list[Filter]
 
 
 class Or(msgspec.Struct, frozen=True, tag="or"):
+    """Rows for which at least one operand holds."""
+
     operands: list[Filter]
 
 
 class Not(msgspec.Struct, frozen=True, tag="not"):
+    """Rows for which the operand does not hold."""
+
     operand: Filter
 
 

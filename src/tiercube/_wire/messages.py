@@ -101,6 +101,8 @@ class Partition(msgspec.Struct, frozen=True):
 
 
 class TableInfo(msgspec.Struct, frozen=True):
+    """A table's schema and row count."""
+
     name: str
     columns: list[Column]
     keys: list[str]
@@ -119,6 +121,8 @@ class CreateTable(msgspec.Struct, frozen=True):
 
 
 class CsvOptions(msgspec.Struct, frozen=True):
+    """How the server parses a CSV file."""
+
     separator: str = ","
     header: bool = True
     column_names: list[str] | None = None
@@ -143,11 +147,15 @@ class CloudLocation(msgspec.Struct, frozen=True):
 
 
 class CsvSource(msgspec.Struct, frozen=True, tag="csv"):
+    """A CSV file to load, on the server's file system or in cloud storage."""
+
     path: str | CloudLocation
     options: CsvOptions = CsvOptions()
 
 
 class ParquetSource(msgspec.Struct, frozen=True, tag="parquet"):
+    """A Parquet file to load, on the server's file system or in cloud storage."""
+
     path: str | CloudLocation
 
 

@@ -125,6 +125,7 @@ class CapabilityReport:
     """The most the token the caller connected with grants, whatever the conditions; None without a token."""
 
     def held(self, letter: str) -> bool:
+        """Whether condition ``letter`` (a to f) holds for this caller."""
         return next(c.held for c in self.conditions if c.letter == letter)
 
     def __str__(self) -> str:
