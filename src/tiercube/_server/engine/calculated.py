@@ -402,6 +402,17 @@ def column_values(data: pa.Table, compiled: Compiled, names: Mapping[str, str] |
     return _computed(compiled, sources, data.num_rows)
 
 
+def expression_of(compiled: Compiled) -> pc.Expression:
+    """``compiled`` as an Arrow expression over its columns by name: for a plan that evaluates it
+    fused with what reads it (``grouping.group_facts``), batch by batch on every core, never
+    holding the whole column."""
+    types = dict(zip(compiled.columns, compiled.types, strict=True))
+    compiler = _Compiler(lambda column, _: (compiled.table, column, types[column]), "a calculated column")
+    built, _ = compiler.compile(compiled.source)
+    expression: pc.Expression = built if isinstance(built, pc.Expression) else pc.scalar(built)
+    return expression
+
+
 def _computed(compiled: Compiled, arrays: Mapping[str, Array | Chunked], size: int) -> Array:
     """``compiled`` over ``arrays`` (by column name), each of ``size`` values, by the kernels themselves."""
     types = dict(zip(compiled.columns, compiled.types, strict=True))

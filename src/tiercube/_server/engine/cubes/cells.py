@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -44,6 +45,15 @@ def threaded(table: pa.Table) -> bool:
     batches to the thread pool costs more than it saves (3 ms instead of 0.3 for 1,095 cells on a
     busy machine), which would decide how fast a query served from a kept grouping is."""
     return table.num_rows >= _THREADED_ROWS
+
+
+def _kept_as_is(base: pa.Table, part: Input) -> bool:
+    """Whether ``part`` combined over one row is that row's value, of the same type: sums of 64-bit
+    numbers (the grouping's sums and counts), minima and maxima, products; a distinct count is not."""
+    if part.combine in ("none", "min", "max", "product"):
+        return True
+    data_type = base.schema.field(part.column).type
+    return part.combine == "sum" and data_type in (pa.int64(), pa.float64())
 
 
 def nulls(size: int, data_type: pa.DataType) -> Array:
@@ -84,12 +94,33 @@ class Cells:
             for i in self.inputs
             if i.combine != "none"  # read from the base row by row (quantiles)
         ]
-        cells = self.base.group_by([code_column(level) for level in levels], use_threads=threaded(self.base)).aggregate(aggregations)
+        cells = self._one_per_cell(levels)
+        if cells is None:
+            cells = self.base.group_by([code_column(level) for level in levels], use_threads=threaded(self.base)).aggregate(aggregations)
         if not levels and self.base.num_rows == 0:
             cells = cells.slice(0, 0)  # no fact row, no cell (a keyless group_by answers one)
         self._deadline.check(f"aggregating by {', '.join(levels) or 'nothing'}")
         self._cache[levels] = cells
         return cells
+
+    def _one_per_cell(self, levels: LevelSet) -> pa.Table | None:
+        """The cells of ``levels`` when each holds one row of a small base (a query served from a
+        grouping kept by those levels, a hierarchy's levels below them): the base rows as they are, in
+        the order ``group_by`` gives (first seen), without its plan, which costs more than the
+        rest of such a query's cells. None when that does not hold or a part would change type."""
+        if not levels or not self.base.num_rows or threaded(self.base) or any(not _kept_as_is(self.base, i) for i in self.inputs):
+            return None
+        combined = np.zeros(self.base.num_rows, dtype=np.int64)
+        for level in levels:
+            radix = len(self.values[level]) + 1
+            if radix * (int(combined.max(initial=0)) + 1) >= 2**62:
+                return None
+            combined = combined * radix + self.base[code_column(level)].to_numpy().astype(np.int64)
+        if np.bincount(combined).max() > 1 if int(combined.max()) < 8 * len(combined) else len(np.unique(combined)) != len(combined):
+            return None  # some cell holds several rows
+        columns = {code_column(level): code_column(level) for level in levels}
+        columns.update({f"{i.column}_{i.combine}": i.column for i in self.inputs if i.combine != "none"})
+        return self.base.select(list(columns.values())).rename_columns(list(columns))
 
     def column(self, levels: LevelSet, part: Input) -> Array:
         return self.at(levels)[f"{part.column}_{part.combine}"].combine_chunks()

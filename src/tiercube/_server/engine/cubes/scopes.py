@@ -152,9 +152,9 @@ def _unsorted(sorted_rows: Ints, values: Any) -> Any:
 
 def member_positions(cells: Cells, level: str) -> Ints:
     """For each code of ``level``, its position among the members the query's fact rows have (-1: none)."""
-    present = np.unique(cells.base[code_column(level)].to_numpy())
-    mapping = np.full(len(cells.values[level]), -1, dtype=np.int64)
-    mapping[present] = np.arange(len(present), dtype=np.int64)
+    size = len(cells.values[level])
+    present = np.bincount(_codes(cells.base, level), minlength=size)[:size] > 0  # no sort: codes are small integers
+    mapping: Ints = np.where(present, np.cumsum(present) - 1, -1).astype(np.int64)
     return mapping
 
 
