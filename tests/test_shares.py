@@ -143,15 +143,23 @@ def open_stream(held: ExitStack, url: str, source: str, auth: tiercube.BasicAuth
     return None
 
 
+def stream_refusal(url: str, source: str, auth: tiercube.BasicAuthentication | None) -> Answer:
+    """The answer refusing an explorer event stream (the test fails if the stream opens)."""
+    with ExitStack() as held:
+        answer = open_stream(held, url, source, auth)
+        assert answer is not None, f"an event stream was opened from {source}"
+        return answer
+
+
 def test_a_user_holding_event_streams_leaves_the_admin_and_others_served(url: str) -> None:
     """A restricted user held 1,021 event streams and the administrator was answered 503 for 15 s."""
     before = state(url)
     with ExitStack() as held:
         assert [open_stream(held, url, "127.0.0.2", EU) for _ in range(STREAMS)] == [None] * STREAMS
-        refused(open_stream(held, url, "127.0.0.2", EU) or (0, {}, b""), 429, "too_many_requests", "max_event_streams_per_user")
+        refused(stream_refusal(url, "127.0.0.2", EU), 429, "too_many_requests", "max_event_streams_per_user")
         assert state(url) == before
         # From another address too: the cap is the user's.
-        refused(open_stream(held, url, "127.0.0.3", EU) or (0, {}, b""), 429, "too_many_requests", "max_event_streams_per_user")
+        refused(stream_refusal(url, "127.0.0.3", EU), 429, "too_many_requests", "max_event_streams_per_user")
         assert open_stream(held, url, "127.0.0.2", ADMIN) is None
         assert open_stream(held, url, "127.0.0.2", ALICE) is None
         assert ask(url, "127.0.0.2", "/api/v1/tables", ADMIN)[0] == 200
@@ -202,9 +210,9 @@ def test_callers_without_credentials_share_one_small_pool() -> None:
         owner.create_table("kept", data_types={"id": "int64"}, keys=["id"]).append((1,), (2,))
         url, before = owner.url, owner.tables["kept"].query().to_pylist()
         assert [open_stream(held, url, "127.0.0.6", None) for _ in range(STREAMS)] == [None] * STREAMS
-        refused(open_stream(held, url, "127.0.0.6", None) or (0, {}, b""), 429, "too_many_requests", "max_event_streams_per_user")
+        refused(stream_refusal(url, "127.0.0.6", None), 429, "too_many_requests", "max_event_streams_per_user")
         assert [open_stream(held, url, "127.0.0.7", None) for _ in range(ANONYMOUS - STREAMS)] == [None] * (ANONYMOUS - STREAMS)
-        refused(open_stream(held, url, "127.0.0.8", None) or (0, {}, b""), 503, "unavailable", "anonymous_requests")
+        refused(stream_refusal(url, "127.0.0.8", None), 503, "unavailable", "anonymous_requests")
         refused(ask(url, "127.0.0.8", "/api/v1/tables", None), 503, "unavailable", "anonymous_requests")
         assert ask(url, "127.0.0.8", paths.VERSIONS, None)[0] == 200  # says nothing, costs nothing: not counted
         assert owner.tables["kept"].query().to_pylist() == before  # the owner is counted against nothing
