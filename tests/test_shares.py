@@ -38,15 +38,16 @@ STREAMS = 3  # max_event_streams_per_user
 REQUESTS = 4  # max_requests_per_user
 PER_ADDRESS = 8  # max_connections_per_address
 RESERVED = 2  # reserved_connections
-ANONYMOUS = 4  # anonymous_requests
 CONNECTIONS = 16  # max_connections
+PROXY = "127.0.0.9"  # trusted_proxies of the server without security
+PER_CLIENT = STREAMS + 1  # its max_connections_per_address: a client's streams and one request more
+ANONYMOUS = STREAMS + 3  # its anonymous_requests: more than one address may take
 SHARES = f"""
 max_connections = {CONNECTIONS}
 reserved_connections = {RESERVED}
 max_connections_per_address = {PER_ADDRESS}
 max_requests_per_user = {REQUESTS}
 max_event_streams_per_user = {STREAMS}
-anonymous_requests = {ANONYMOUS}
 max_failed_logins_per_minute = 10000
 """
 STATED = {paths.CLIENT_VERSION_HEADER: __version__, paths.CLIENT_PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
@@ -112,9 +113,9 @@ def read_answer(sock: socket.socket) -> Answer:
     return status, headers, body
 
 
-def ask(url: str, source: str, path: str, auth: tiercube.BasicAuthentication | None) -> Answer:
+def ask(url: str, source: str, path: str, auth: tiercube.BasicAuthentication | None, *, extra: str = "") -> Answer:
     with connection(url, source) as sock:
-        send(sock, url, path, auth, extra="Connection: close\r\n")
+        send(sock, url, path, auth, extra=f"Connection: close\r\n{extra}")
         return read_answer(sock)
 
 
@@ -127,11 +128,11 @@ def refused(answer: Answer, status: int, code: str, names: str) -> None:
     assert int(headers["retry-after"]) >= 1
 
 
-def open_stream(held: ExitStack, url: str, source: str, auth: tiercube.BasicAuthentication | None) -> Answer | None:
+def open_stream(held: ExitStack, url: str, source: str, auth: tiercube.BasicAuthentication | None, *, extra: str = "") -> Answer | None:
     """An explorer event stream held open until ``held`` closes: None once its first event arrived, else the refusal."""
     with ExitStack() as opened:
         sock = opened.enter_context(connection(url, source))
-        send(sock, url, paths.EXPLORER_EVENTS, auth)
+        send(sock, url, paths.EXPLORER_EVENTS, auth, extra=extra)
         status, headers, rest = read_head(sock)
         if status != 200:  # the refused connection is closed at once: it holds nothing
             while len(rest) < int(headers.get("content-length", "0")):
@@ -203,22 +204,49 @@ def test_one_address_holding_connections_leaves_the_admin_a_reserve(url: str) ->
     assert ask(url, "127.0.0.4", "/api/v1/tables", ALICE)[0] == 200
 
 
-def test_callers_without_credentials_share_one_small_pool() -> None:
-    """On a server without security every caller but the owner is anonymous: they share ``anonymous_requests``."""
-    config = tiercube.SessionConfig(max_event_streams_per_user=STREAMS, anonymous_requests=ANONYMOUS)
-    with tiercube.Session.start(config) as owner, ExitStack() as held:
+@pytest.fixture(scope="module")
+def open_owner() -> Generator[tiercube.Session]:
+    """A server without security (every caller but its owner is anonymous) behind a proxy at 127.0.0.9."""
+    config = tiercube.SessionConfig(
+        max_event_streams_per_user=STREAMS, anonymous_requests=ANONYMOUS, max_connections_per_address=PER_CLIENT, trusted_proxies=[PROXY]
+    )
+    with tiercube.Session.start(config) as owner:
         owner.create_table("kept", data_types={"id": "int64"}, keys=["id"]).append((1,), (2,))
-        url, before = owner.url, owner.tables["kept"].query().to_pylist()
+        yield owner
+
+
+def test_callers_without_credentials_share_one_small_pool(open_owner: tiercube.Session) -> None:
+    """Every caller without credentials shares ``anonymous_requests``; each address of theirs holds its streams."""
+    url, before = open_owner.url, open_owner.tables["kept"].query().to_pylist()
+    with ExitStack() as held:
         assert [open_stream(held, url, "127.0.0.6", None) for _ in range(STREAMS)] == [None] * STREAMS
         refused(stream_refusal(url, "127.0.0.6", None), 429, "too_many_requests", "max_event_streams_per_user")
-        assert [open_stream(held, url, "127.0.0.7", None) for _ in range(ANONYMOUS - STREAMS)] == [None] * (ANONYMOUS - STREAMS)
+        others = ANONYMOUS - STREAMS
+        assert [open_stream(held, url, "127.0.0.7", None) for _ in range(others)] == [None] * others
         refused(stream_refusal(url, "127.0.0.8", None), 503, "unavailable", "anonymous_requests")
         refused(ask(url, "127.0.0.8", "/api/v1/tables", None), 503, "unavailable", "anonymous_requests")
         assert ask(url, "127.0.0.8", paths.VERSIONS, None)[0] == 200  # says nothing, costs nothing: not counted
-        assert owner.tables["kept"].query().to_pylist() == before  # the owner is counted against nothing
-        held.close()
-        time.sleep(0.5)
-        assert ask(url, "127.0.0.8", "/api/v1/tables", None)[0] == 200
+        assert open_owner.tables["kept"].query().to_pylist() == before  # the owner is counted against nothing
+    time.sleep(0.5)
+    assert ask(url, "127.0.0.8", "/api/v1/tables", None)[0] == 200
+
+
+def test_behind_a_trusted_proxy_each_forwarded_address_has_its_share(open_owner: tiercube.Session) -> None:
+    """The proxy's own connections are not counted per address (it carries everyone); its clients' requests are,
+    by the address it forwards."""
+    url, before = open_owner.url, open_owner.tables["kept"].query().to_pylist()
+    client, other = "X-Forwarded-For: 192.0.2.1\r\n", "X-Forwarded-For: 192.0.2.2\r\n"
+    with ExitStack() as held:
+        assert [open_stream(held, url, PROXY, None, extra=client) for _ in range(STREAMS)] == [None] * STREAMS
+        pending = held.enter_context(connection(url, PROXY))
+        send(pending, url, "/api/v1/tables/kept/query", None, method="POST", extra=f"{client}Content-Length: 100\r\n")
+        time.sleep(0.3)  # let the server take it up: 192.0.2.1 has PER_CLIENT requests under way
+        refused(ask(url, PROXY, "/api/v1/tables", None, extra=client), 429, "too_many_requests", "max_connections_per_address")
+        # The proxy holds more connections than an address may, and another client behind it is served.
+        assert ask(url, PROXY, "/api/v1/tables", None, extra=other)[0] == 200
+        assert open_owner.tables["kept"].query().to_pylist() == before
+    time.sleep(0.5)
+    assert ask(url, PROXY, "/api/v1/tables", None, extra=client)[0] == 200
 
 
 def test_when_every_ordinary_connection_is_taken_the_admin_still_gets_in(url: str) -> None:
