@@ -172,6 +172,11 @@ def test_a_user_holding_event_streams_leaves_the_admin_and_others_served(url: st
         send(pending, url, "/api/v1/tables/sales/query", EU, method="POST", extra="Content-Length: 100\r\n")
         time.sleep(0.3)  # let the server take it up and wait for its body
         refused(ask(url, "127.0.0.2", "/api/v1/tables", EU), 429, "too_many_requests", "max_requests_per_user")
+        # The typed client raises the refusal's class, with when to try again.
+        with tiercube.connect(url, authentication=EU, require=tiercube.ReadOnlySession) as session:
+            with pytest.raises(tiercube.TooManyRequestsError, match="max_requests_per_user") as caught:
+                session.tables.schema
+            assert caught.value.retry_after == 1
         assert ask(url, "127.0.0.2", "/api/v1/tables", ALICE)[0] == 200
         assert state(url) == before
     time.sleep(0.5)  # let the server see the streams go: what they held is given back
