@@ -50,7 +50,7 @@ import pytest
 import trustme
 
 import tiercube
-from tests.conftest import ADMIN, USER
+from tests.conftest import ADMIN, HYPOTHESIS_PROFILE, USER
 from tests.fake_s3 import BUCKET, STORE, shared_fake_s3
 from tests.in_process import in_process
 from tests.tiers import SALES_CSV, SALES_ROWS, SALES_TYPES
@@ -58,6 +58,7 @@ from tiercube._client.endpoints import EndpointRequest, HttpMethod
 from tiercube._client.lifecycle import ServerProcess
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
+from tiercube._wire.messages import TableInfo
 from tiercube._wire.routes import CREATE_TOKEN, ROUTES, Route
 from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier
 from tiercube._wire.tokens import TOKEN_TIERS
@@ -712,3 +713,76 @@ def test_matrix_size(files: Files) -> None:
     )
     print(f"\n{line}")
     assert routes * callers * servers >= 42 * 17 * 3, line
+
+
+# --------------------------------------------------------------------------- worker addresses, on a cluster
+
+CLUSTER_CALLERS = (
+    "anonymous", "admin", "admin with proof, other version", "admin, other version", "restricted user",
+    "user, other protocol", "admin's ReadOnlySession token",
+)
+"""The callers of the cluster matrix in CI (resetting a cluster's tables after every allowed change takes a
+third of a second): one of each tier that does not manage security (a restricted user and a token for
+ReadOnlySession), anonymous, and the admin, who does. ``TIERCUBE_HYPOTHESIS=nightly`` sends every caller
+of ``CALLERS`` every sample."""
+SHOWN_TO_MANAGERS = {"GET /api/v1/tables", "GET /api/v1/tables/{table}", "GET /api/v1/stats", "POST /api/v1/tables/{table}/append"}
+"""Routes whose answers name the workers to a caller who manages security: in CI, the only samples such a
+caller sends (it may see anything; they keep the test able to fail)."""
+
+
+@pytest.fixture(scope="module")
+def on_cluster(dask_scheduler: str) -> Generator[Target]:
+    """A secured server process (the Dask client is the server's, not this process's) whose every table is
+    distributed over the session's LocalCluster."""
+    config = msgspec.structs.replace(configure("secured"), cluster=dask_scheduler, distribute_over_rows=0)
+    with tiercube.Session.start(config) as owner:
+        token = owner_token(owner)
+        with httpx.Client(base_url=owner.url, timeout=60) as client:
+            document = check(client.get(paths.VERSIONS, headers={"Authorization": f"Bearer {token}"})).json()
+        for method in PROBE_METHODS:
+            owner.endpoint(PROBE, method=method)(probe)
+        nonce = Path(document["caller"]["share_proof"]["path"]).read_text()
+        yield issue_tokens(Target("secured", lambda: httpx.Client(base_url=owner.url, timeout=60), token, nonce))
+
+
+def cluster_addresses(target: Target, client: httpx.Client, scheduler: str) -> set[str]:
+    """``host:port`` of the scheduler and of every worker holding a partition of ``sales``, as the owner is told."""
+    info = msgspec.json.decode(check(client.get(expand(paths.TABLE, SALES), headers=owner_headers(target))).content, type=TableInfo)
+    workers = {partition.worker for partition in info.partitions or []}
+    assert len(workers) == 2, info  # conftest's cluster has two workers, and the sales rows reach both
+    return {address.removeprefix("tcp://") for address in {*workers, scheduler}}
+
+
+@pytest.mark.slow
+def test_worker_addresses_reach_only_callers_who_manage_security(on_cluster: Target, files: Files, dask_scheduler: str) -> None:
+    """Worker addresses reached NoSecuritySession callers in table and append answers: whoever reaches a
+    Dask scheduler runs code on its workers. Every sample, as each caller sends it, on a server whose tables
+    are all distributed: the contract's answer, and a worker's or the scheduler's address only to a caller
+    whose tier manages security."""
+    target, made = on_cluster, samples(files)
+    nightly = HYPOTHESIS_PROFILE == "nightly"
+    callers = [caller for caller in CALLERS if nightly or caller.name in CLUSTER_CALLERS]
+    wrong: list[str] = []
+    shown: set[str] = set()
+    with target.client() as client:
+        reset(target, client)
+        secret = cluster_addresses(target, client, dask_scheduler)
+        for caller in callers:
+            _, tier = expected("secured", caller)
+            manages = tier is not None and SEC in CONTRACT_GROUPS[tier]
+            for sample in made:
+                if manages and not nightly and str(sample.route) not in SHOWN_TO_MANAGERS:
+                    continue
+                cell = Cell(caller, sample, outcome("secured", caller, sample))
+                cell.status, cell.body = send(client, target, caller, sample)
+                if cell.want == "allowed" and sample.mutates:
+                    reset(target, client, sample)
+                named = sorted(address for address in secret if address in cell.body)
+                if (why := cell.wrong()) is not None:
+                    wrong.append(f"{caller.name} / {sample}: {why}: {cell.body[:300]}")
+                elif named and not manages:
+                    wrong.append(f"{caller.name} ({tier}) / {sample}: the answer names {named}")
+                elif named:
+                    shown.add(str(sample.route))
+    assert not wrong, "\n".join(wrong)
+    assert SHOWN_TO_MANAGERS <= shown, f"the workers were named to callers who manage security only in {sorted(shown)}"

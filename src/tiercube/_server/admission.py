@@ -125,6 +125,7 @@ class Shares:
         self._held.update(keys)
 
     def give_back(self, keys: list[Key]) -> None:
+        """Count one less against each of ``keys``: what a request took, once its answer ended."""
         self._held.subtract(keys)
         for key in keys:
             if self._held[key] <= 0:
@@ -172,6 +173,7 @@ class Ticket:
         self._held.extend(keys)
 
     def give_back(self) -> None:
+        """Give back all the request took (``Admission`` calls it when the answer ends, however it ends)."""
         self._shares.give_back(self._held)
         self._held = []
 

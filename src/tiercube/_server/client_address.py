@@ -65,9 +65,11 @@ class AddressTally:
         return None if self._addresses.trusted(address) else self._open[address]
 
     def opened(self, address: str) -> None:
+        """A connection from ``address`` was accepted."""
         self._open[address] += 1
 
     def closed(self, address: str) -> None:
+        """A connection from ``address`` that was counted is gone."""
         self._open[address] -= 1
         if not self._open[address]:
             del self._open[address]  # an address that went leaves nothing behind
