@@ -88,7 +88,7 @@ def test_a_slicer_measure_is_used_when_no_axis_has_one(star: Tables) -> None:
     [
         ("SELECT TopCount([region].[region].Members, 3) ON ROWS FROM [sales]", "MDX function TopCount is not supported"),
         ("SELECT [region].[region].Children ON ROWS FROM [sales]", "MDX function Children is not supported"),
-        ("WITH MEMBER [Measures].[x] AS 1 SELECT FROM [sales]", "WITH clauses"),
+        ("WITH SET [s] AS [region].[region].Members SELECT FROM [sales]", "WITH SET .named sets. is not supported"),
         ("SELECT [nope].[x].Members ON ROWS FROM [sales]", "no hierarchy 'nope'; its hierarchies are region"),
         ("SELECT [region].[nope].Members ON ROWS FROM [sales]", "does not name a level of hierarchy 'region'"),
         ("SELECT {[Measures].[nope]} ON COLUMNS FROM [sales]", "not a measure of cube 'sales'"),

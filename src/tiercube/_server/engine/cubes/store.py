@@ -33,12 +33,13 @@ from tiercube._wire.cubes import (
     LevelDefinition,
     LevelInfo,
     MdxQuery,
+    MeasureExpr,
     MeasureInfo,
     RowCount,
     SetHierarchy,
     SetMeasure,
 )
-from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError
+from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError, QueryError
 
 CONTRIBUTORS = "contributors.COUNT"
 
@@ -282,8 +283,33 @@ class CubeStore:
             allowed(name)
             return self._get(name).info
 
-        cube_name, query = to_cube_query(request.mdx, info)
-        return self.answer(cube_name, query, visible, limits=limits)
+        cube_name, query, formulas = to_cube_query(request.mdx, info)
+        if not formulas:
+            return self.answer(cube_name, query, visible, limits=limits)
+        # Its own measures: a cube for this query only, never kept, nor its answer (kept answers are by cube).
+        cube = self._with_formulas(self._get(cube_name), formulas)
+        limits = limits if limits is not None else self.tables.limits
+        plan = visible.rows(cube.fact_table)
+        return Answer(run_query(self.tables, self.joins, cube, query, limits=limits, visible=plan, partials=self.partials))
+
+    def _with_formulas(self, cube: Cube, formulas: dict[str, MeasureExpr]) -> Cube:
+        """``cube`` with an MDX query's calculated members as measures, each checked as ``set_measure`` checks one."""
+        schema = CubeSchema(self.tables, self.joins, cube.fact_table)
+        for name in formulas:
+            check_name("measure", name)
+            if name in cube.measures:
+                raise QueryError(f"MDX: WITH MEMBER [Measures].[{name}]: cube {cube.name!r} has a measure of that name; name the calculated member differently")
+        measures = dict(cube.measures)
+        # Every name first, as references to it: members may refer to each other in any order.
+        with_names = Cube(cube.name, cube.fact_table, cube.hierarchies, {**measures, **dict.fromkeys(formulas, RowCount())})
+        for name, expression in formulas.items():
+            where = f"MDX calculated member {name!r}"
+            bound = bind_measure(with_names, expression, where)
+            validate_measure(with_names, schema, name, bound)
+            measures[name] = bound
+        for name in formulas:
+            check_costs(measures, name)
+        return Cube(cube.name, cube.fact_table, cube.hierarchies, measures)
 
 
 def _level(schema: CubeSchema, definition: LevelDefinition) -> LevelInfo:

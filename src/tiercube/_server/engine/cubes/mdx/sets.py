@@ -1,84 +1,15 @@
-"""The MDX subset tiercube answers: what BI tools send for a pivot table.
-
-Supported::
-
-    SELECT [NON EMPTY] <set> [DIMENSION PROPERTIES ...] ON COLUMNS | ROWS | 0 | 1 | AXIS(n), ...
-    FROM [Cube]
-    [WHERE <set or tuple>]
-    [CELL PROPERTIES ...]
-
-where a set is built from
-
-- ``[Measures].[name]``
-- ``[H].[L].Members`` or ``[D].[H].[L].Members`` (``AllMembers`` too): every member of level L
-  of hierarchy H (the dimension D, if written, is ignored)
-- ``[H].[L].[member]``, ``[D].[H].[L].[member]``, ``[H].[L].&[key]``: one member of level L
-  (``[H].[member]`` and ``[H].Members`` too when H has a single level)
-- ``{a, b, ...}`` (members of one level, or measures), ``(a, b, ...)`` tuples,
-  ``CrossJoin(a, b)``, ``a * b``, and ``Hierarchize(s)`` / ``NonEmpty(s)`` which change nothing here.
-
-The answer has the shape of ``cube.query``: one column per level (levels on
-ROWS first, then those on COLUMNS), then one per measure. Members listed on
-an axis or in the WHERE slicer restrict their level (several members of one
-level: any of them). Only non-empty cells are returned, with or without
-``NON EMPTY``. With no measure anywhere the cube's ``contributors.COUNT`` is
-used. Anything else is refused with a ``QueryError`` naming the construct.
-
-A query may be at most ``MAX_MDX_CHARACTERS`` long and nest sets, tuples and
-functions at most ``MAX_MDX_DEPTH`` deep; members listed for a level become
-one ``isin`` filter, however many there are.
-"""
+"""The sets of an MDX ``SELECT``: its axes, its slicer, and the names its ``WITH`` clause defines."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tiercube._wire.cubes import MAX_MDX_CHARACTERS, CubeInfo, CubeQuery
-from tiercube._wire.filters import And, Compare, Filter, IsIn, Scalar
+from tiercube._server.engine.cubes.mdx.tokens import Cursor, tokenize
+from tiercube._wire.cubes import CubeInfo
 from tiercube.errors import QueryError
 
-_TOKEN = re.compile(
-    r"""\s+|--[^\n]*|//[^\n]*|/\*.*?\*/           # blanks and comments
-    |(?P<name>&?\[(?:[^\]]|\]\])*\])                # [bracketed] or &[key]
-    |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<number>\d+)
-    |(?P<punct>[{}(),.*])""",
-    re.VERBOSE | re.DOTALL,
-)
 _PASS_THROUGH = {"HIERARCHIZE", "NONEMPTY"}
-MAX_MDX_DEPTH = 64
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # name, word, number, punct, end
-    text: str
-    position: int
-
-    @property
-    def upper(self) -> str:
-        return self.text.upper()
-
-
-def tokenize(mdx: str) -> list[Token]:
-    if len(mdx) > MAX_MDX_CHARACTERS:
-        raise QueryError(f"MDX: the query has {len(mdx)} characters, over the server's limit of {MAX_MDX_CHARACTERS}")
-    tokens: list[Token] = []
-    position = 0
-    while position < len(mdx):
-        match = _TOKEN.match(mdx, position)
-        if match is None:
-            raise QueryError(f"MDX: unexpected character {mdx[position]!r} at position {position}")
-        if match.lastgroup is not None:
-            text = match.group(match.lastgroup)
-            if match.lastgroup == "name":
-                text = text.lstrip("&")[1:-1].replace("]]", "]")
-            tokens.append(Token(match.lastgroup, text, position))
-        position = match.end()
-    tokens.append(Token("end", "", len(mdx)))
-    return tokens
 
 
 @dataclass
@@ -97,43 +28,33 @@ class Parsed:
     slicer: list[Dimension] = field(default_factory=list)
 
 
-class _Parser:
-    """Recursive descent over the tokens; resolves names against the cube as it goes."""
+@dataclass(frozen=True)
+class Formula:
+    """A calculated member of ``WITH``: its name, and where its expression's tokens start and end."""
+
+    name: str
+    start: int
+    end: int
+
+
+class SetParser(Cursor):
+    """Recursive descent over the tokens of a ``SELECT``; resolves names against the cube as it goes.
+
+    ``WITH MEMBER [Measures].[name] AS ...`` only has its names read here (the axes may show them);
+    its expressions are left to ``formulas``, which reads them knowing the axes.
+    """
 
     def __init__(self, mdx: str, cube_info: Callable[[str], CubeInfo]) -> None:
-        self.tokens = tokenize(mdx)
-        self.index = 0
-        self.depth = 0
+        super().__init__(tokenize(mdx))
         self.cube_info = cube_info
         self.cube: CubeInfo | None = None
-
-    # Token helpers ------------------------------------------------------
-
-    @property
-    def current(self) -> Token:
-        return self.tokens[self.index]
-
-    def advance(self) -> Token:
-        token = self.current
-        self.index += 1
-        return token
-
-    def accept(self, *words: str) -> bool:
-        if self.current.kind in ("word", "punct") and self.current.upper in words:
-            self.index += 1
-            return True
-        return False
-
-    def expect(self, word: str) -> None:
-        if not self.accept(word):
-            found = self.current.text or "the end of the query"
-            raise QueryError(f"MDX: expected {word} at position {self.current.position}, found {found!r}")
+        self.formulas: list[Formula] = []
 
     # Grammar ------------------------------------------------------------
 
     def statement(self) -> Parsed:
         if self.accept("WITH"):
-            raise QueryError("MDX WITH clauses (calculated members, named sets) are not supported")
+            self.with_members()
         self.expect("SELECT")
         # FROM comes after the axes, but resolving names needs the cube: peek at it first.
         self.cube = self.cube_info(self._peek_cube())
@@ -164,6 +85,30 @@ class _Parser:
         if self.current.kind != "end":
             raise QueryError(f"MDX: unexpected {self.current.text!r} at position {self.current.position}")
         return parsed
+
+    def with_members(self) -> None:
+        """``MEMBER [Measures].[name] AS <expression>``, one or more: the names, and where each expression is."""
+        while self.accept("MEMBER"):
+            parts = [self.advance().text] if self.current.kind == "name" else []
+            while self.accept("."):
+                parts.append(self.advance().text)
+            if len(parts) != 2 or parts[0] != "Measures":
+                raise QueryError("MDX: a calculated member is a measure here: WITH MEMBER [Measures].[name] AS ...")
+            if any(formula.name == parts[1] for formula in self.formulas):
+                raise QueryError(f"MDX: calculated member {parts[1]!r} is defined twice")
+            self.expect("AS")
+            start = self.index
+            depth = 0
+            while self.current.kind != "end" and not (depth == 0 and self.current.upper in ("MEMBER", "SELECT", "SET")):
+                depth += {"(": 1, ")": -1, "{": 1, "}": -1}.get(self.current.text, 0) if self.current.kind == "punct" else 0
+                self.advance()
+            if start == self.index:
+                raise QueryError(f"MDX: calculated member {parts[1]!r} has no expression after AS")
+            self.formulas.append(Formula(parts[1], start, self.index))
+        if self.current.upper == "SET":
+            raise QueryError("MDX WITH SET (named sets) is not supported; write the set on the axis")
+        if not self.formulas:
+            raise QueryError("MDX: WITH must be followed by MEMBER [Measures].[name] AS ...")
 
     def _peek_cube(self) -> str:
         for position, token in enumerate(self.tokens[self.index :], start=self.index):
@@ -198,10 +143,8 @@ class _Parser:
         return dimensions
 
     def term(self) -> list[Dimension]:
-        self.depth += 1
+        self.nested()
         try:
-            if self.depth > MAX_MDX_DEPTH:
-                raise QueryError(f"MDX: sets, tuples and functions are nested more than {MAX_MDX_DEPTH} deep (the server's limit)")
             return self._term()
         finally:
             self.depth -= 1
@@ -223,7 +166,7 @@ class _Parser:
             return self.function()
         if token.kind == "name":
             return [self.member_expression()]
-        raise QueryError(f"MDX: unexpected {token.text or 'end of query'!r} at position {token.position}")
+        raise self.unexpected()
 
     def list_of_sets(self) -> list[list[Dimension]]:
         items = [self.set()]
@@ -268,7 +211,7 @@ class _Parser:
         assert self.cube is not None
         written = ".".join(f"[{p}]" for p in parts)
         if parts[0] == "Measures":
-            measures = {m.name for m in self.cube.measures}
+            measures = {m.name for m in self.cube.measures} | {formula.name for formula in self.formulas}
             if len(parts) != 2 or all_members or parts[1] not in measures:
                 raise QueryError(
                     f"MDX: {written} is not a measure of cube {self.cube.name!r}; "
@@ -315,36 +258,3 @@ def _union(items: list[list[Dimension]]) -> list[Dimension]:
 
 def _cross(left: list[Dimension], right: list[Dimension]) -> list[Dimension]:
     return [*left, *right]
-
-
-def to_cube_query(mdx: str, cube_info: Callable[[str], CubeInfo]) -> tuple[str, CubeQuery]:
-    """The cube named in ``mdx`` and the equivalent ``CubeQuery``."""
-    parsed = _Parser(mdx, cube_info).statement()
-    cube = cube_info(parsed.cube)
-    measures: list[str] = []
-    levels: list[str] = []
-    members: dict[str, list[str]] = {}
-    for dimension in [*parsed.axes.get(1, []), *parsed.axes.get(0, []), *parsed.slicer]:
-        on_axis = not any(dimension is d for d in parsed.slicer)
-        if dimension.measures is not None:
-            if on_axis or not measures:
-                measures.extend(m for m in dimension.measures if m not in measures)
-            continue
-        assert dimension.level is not None
-        if on_axis:
-            if dimension.level in levels:
-                raise QueryError(f"MDX: level {dimension.level!r} appears on two axes or twice on one")
-            levels.append(dimension.level)
-        if dimension.members is not None:
-            if dimension.level in members:
-                raise QueryError(f"MDX: level {dimension.level!r} is restricted twice")
-            members[dimension.level] = dimension.members
-    if not measures:
-        names = [m.name for m in cube.measures]
-        measures = ["contributors.COUNT"] if "contributors.COUNT" in names else names[:1]
-    filters: list[Filter] = [
-        Compare(level, "==", values[0]) if len(values) == 1 else IsIn(level, list[Scalar](values))
-        for level, values in members.items()
-    ]
-    condition = None if not filters else filters[0] if len(filters) == 1 else And(filters)
-    return parsed.cube, CubeQuery(measures=measures, levels=levels, filter=condition)
