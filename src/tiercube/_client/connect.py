@@ -28,7 +28,7 @@ from tiercube._client.sessions import (
 from tiercube._client.timeouts import DEFAULT_TIMEOUT
 from tiercube._client.token_auth import TokenAuthentication
 from tiercube._wire.tiers import CapabilityReport, TierName, narrower
-from tiercube.capabilities import Capability
+from tiercube.capabilities import AnonymousCapability, Capability
 from tiercube.errors import CapabilityError
 
 TierT = TypeVar("TierT", bound=AnySession)
@@ -61,13 +61,22 @@ class Connecting:
     @overload
     @staticmethod
     def connect(url: str, *, authentication: None = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> ReadOnlySession | MinimalSession: ...
+    # Credentials given: an explicit None is the anonymous case above, never a credentialed tier.
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AnySession: ...
+    def connect(url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AnySession: ...
     # Before the TypeForm overloads: ty refuses a marker as a type form instead of trying the next overload.
+    # Without credentials only QUERY and READ_MODEL can be granted: the other markers need authentication=.
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: Capability[P]) -> P: ...
+    def connect(
+        url: str, *, authentication: None = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: AnonymousCapability[P]
+    ) -> P: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: Capability[P]
+    ) -> P: ...
     @overload
     @staticmethod
     def connect(
@@ -75,7 +84,9 @@ class Connecting:
     ) -> AnonymousTierT: ...
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: TypeForm[TierT]) -> TierT: ...
+    def connect(
+        url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: TypeForm[TierT]
+    ) -> TierT: ...
     # A token: never a wider tier than its own (TokenAuthentication is no Authenticate, so the overloads above never take one).
     @overload
     @staticmethod
