@@ -36,7 +36,7 @@ def test_jedi_completes_every_public_name_of_tiercube(tmp_path: Path) -> None:
 def test_jedi_signature_help_shows_connects_overloads_anonymous_first(tmp_path: Path) -> None:
     source = "import tiercube\ntiercube.connect("
     signatures = [s.to_string() for s in jedi.Script(source, path=tmp_path / "user.py").get_signatures(2, len("tiercube.connect("))]
-    assert len(signatures) == 18, signatures  # 5 for credentials, then 13 for tokens
+    assert len(signatures) == 19, signatures  # 6 for credentials or none, then 13 for tokens
     assert signatures[0].endswith("-> ReadOnlySession | MinimalSession"), signatures
     assert not any("Never" in signature for signature in signatures)
 

@@ -334,19 +334,21 @@ def test_minimal_when_the_wire_protocol_differs(servers: Servers) -> None:
 
 
 def test_require_returns_exactly_the_class(servers: Servers) -> None:
-    granted: list[tuple[type[tiercube.AnySession], str, tiercube.BasicAuthentication | None]] = [
+    granted: list[tuple[type[tiercube.AnySession], str, tiercube.BasicAuthentication]] = [
         (tiercube.LocalSession, servers.owner.url, ADMIN),
         (tiercube.RemoteSession, servers.remote, ADMIN),
         (tiercube.NoSecurityLocalSession, servers.no_security_local, ADMIN),
         (tiercube.NoSecuritySession, servers.no_security, ADMIN),
         (tiercube.ReadOnlySession, servers.owner.url, USER),
-        (tiercube.MinimalSession, servers.not_tiercube, None),
     ]
     for tier, url, authentication in granted:
         # A variable of the tier classes' union: typed as the union of the tiers in every checker.
         with tiercube.connect(url, authentication=authentication, require=tier) as session:
             assert_type(session, tiercube.AnySession)
             assert type(session) is tier
+    # Without credentials (None is no credentials: the checkers refuse it a credentialed tier).
+    with tiercube.connect(servers.not_tiercube, require=tiercube.MinimalSession) as minimal:
+        assert type(minimal) is tiercube.MinimalSession
     # A lower tier is granted wherever a higher one is: require= gives exactly the lower class.
     with tiercube.connect(servers.owner.url, authentication=ADMIN, require=tiercube.ReadOnlySession) as read_only:
         assert type(read_only) is tiercube.ReadOnlySession

@@ -152,6 +152,26 @@ def connect_anonymously_requiring_a_union(url: str) -> str:
         return type(anonymous).__name__
 
 
+def connect_anonymously_requiring_a_capability(url: str) -> str:
+    """Without credentials, QUERY and READ_MODEL may be required; the markers of credentialed tiers may not."""
+    with tiercube.connect(url, require=tiercube.capabilities.READ_MODEL) as reader:
+        assert_type(reader, SupportsReadModel)
+    with tiercube.connect(url, authentication=None, require=tiercube.capabilities.QUERY) as querier:
+        assert_type(querier, SupportsQuery)
+    if TYPE_CHECKING_INVALID_USAGE:
+        # An explicit None is no credentials: it is refused a credentialed tier as omitting it is.
+        tiercube.connect(url, authentication=None, require=LocalSession)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
+        tiercube.connect(url, authentication=None, require=LocalSession | RemoteSession)  # type: ignore[type-var]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[no-matching-overload]
+        # The capabilities only credentialed tiers have.
+        tiercube.connect(url, require=tiercube.capabilities.EDITING)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[invalid-type-form]
+        tiercube.connect(url, authentication=None, require=tiercube.capabilities.SECURITY)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[invalid-type-form]
+    untyped: Any = tiercube.connect  # what the refused calls do: they always raise
+    for refused in (LocalSession, tiercube.capabilities.EDITING, tiercube.capabilities.SHARED_FILE_LOADING):
+        with pytest.raises(tiercube.CapabilityError, match="was required"):
+            untyped(url, authentication=None, require=refused)
+    return type(reader).__name__
+
+
 def create_a_table_through_the_editing_capability(url: str, authentication: Authentication) -> None:
     """The protocol has every parameter of the implementation: ``distributed=`` was missing once."""
     with tiercube.connect(url, authentication=authentication, require=tiercube.capabilities.EDITING) as editor:
@@ -312,6 +332,7 @@ def test_overloads_return_what_they_say(tiers: Tiers, open_server: str, not_tier
     assert connect_anonymously_requiring_a_tier(open_server) == "ReadOnlySession"
     assert connect_anonymously_requiring_a_union(open_server) == "ReadOnlySession"
     assert connect_anonymously_requiring_a_union(not_tiercube.url) == "MinimalSession"
+    assert connect_anonymously_requiring_a_capability(open_server) == "ReadOnlySession"
 
 
 def test_a_union_of_tiers_none_of_which_is_granted_raises(tiers: Tiers) -> None:

@@ -139,7 +139,7 @@ from tiercube._wire.tiers import (
     CapabilityReport as CapabilityReport,
     ConditionResult as ConditionResult,
 )
-from tiercube.capabilities import Capability
+from tiercube.capabilities import AnonymousCapability, Capability
 from tiercube._wire.tokens import TokenInfo as TokenInfo
 from tiercube.errors import (
     AuthenticationError as AuthenticationError,
@@ -205,15 +205,27 @@ def connect(url: str, *, authentication: None = None, certificate_authority: Pat
     ``ServerUnavailableError`` when nothing answers at ``url`` (``ServerTimeoutError``
     when something accepts the connection but does not answer in time), and
     ``ProtocolError`` when ``/versions/rest`` does not exist there.
+
+    What it returns, by its arguments (the overloads type checkers use):
+
+    - without ``authentication``: ``ReadOnlySession | MinimalSession``;
+    - with ``authentication=`` credentials: ``AnySession``, the six tiers' union;
+    - with ``require=`` a tier class or a union of them: that class or union
+      (a tier above ``ReadOnlySession`` only with credentials);
+    - with ``require=`` a marker: its protocol, such as ``SupportsEditing``
+      (only ``QUERY`` and ``READ_MODEL`` without credentials);
+    - with ``authentication=TokenAuthentication(...)``: the token's tier or a narrower one.
     """
 @overload
-def connect(url: str, *, authentication: Authenticate | ClientCertificate | None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> AnySession: ...
+def connect(url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> AnySession: ...
 @overload
-def connect(url: str, *, authentication: Authenticate | ClientCertificate | None = None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: Capability[P]) -> P: ...
+def connect(url: str, *, authentication: None = None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: AnonymousCapability[P]) -> P: ...
+@overload
+def connect(url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: Capability[P]) -> P: ...
 @overload
 def connect(url: str, *, authentication: None = None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: TypeForm[AnonymousTierT]) -> AnonymousTierT: ...
 @overload
-def connect(url: str, *, authentication: Authenticate | ClientCertificate | None, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: TypeForm[TierT]) -> TierT: ...
+def connect(url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Path | str | None = None, timeout: float | None = 300.0, require: TypeForm[TierT]) -> TierT: ...
 @overload
 def connect(url: str, *, authentication: TokenAuthentication[MinimalSession], certificate_authority: Path | str | None = None, timeout: float | None = 300.0) -> MinimalSession: ...
 @overload

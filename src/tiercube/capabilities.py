@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOUD_LOADING", "EDITING", "LIFECYCLE", "QUERY", "READ_MODEL", "SECURITY", "SHARED_FILE_LOADING",
-    "Capability", "SupportsCloudLoading", "SupportsEditing", "SupportsFileLoading", "SupportsLifecycle",
+    "AnonymousCapability", "Capability", "SupportsCloudLoading", "SupportsEditing", "SupportsFileLoading", "SupportsLifecycle",
     "SupportsQuery", "SupportsReadModel", "SupportsSecurity",
 ]
 
@@ -189,8 +189,18 @@ class Capability(Generic[P]):
         return f"tiercube.capabilities.{self.name}"
 
 
-QUERY: Capability[SupportsQuery] = Capability("QUERY", SupportsQuery)
-READ_MODEL: Capability[SupportsReadModel] = Capability("READ_MODEL", SupportsReadModel)
+class AnonymousCapability(Capability[P]):
+    """A marker for what a caller without credentials may be granted (``QUERY``, ``READ_MODEL``).
+
+    ``connect(url, require=QUERY)`` type-checks without ``authentication=``;
+    the other markers need credentials, as the tiers that have them do, so
+    ``connect(url, require=EDITING)`` is refused by the type checker instead
+    of raising ``CapabilityError`` on every call.
+    """
+
+
+QUERY: AnonymousCapability[SupportsQuery] = AnonymousCapability("QUERY", SupportsQuery)
+READ_MODEL: AnonymousCapability[SupportsReadModel] = AnonymousCapability("READ_MODEL", SupportsReadModel)
 EDITING: Capability[SupportsEditing] = Capability("EDITING", SupportsEditing)
 CLOUD_LOADING: Capability[SupportsCloudLoading] = Capability("CLOUD_LOADING", SupportsCloudLoading)
 SHARED_FILE_LOADING: Capability[SupportsFileLoading] = Capability("SHARED_FILE_LOADING", SupportsFileLoading)

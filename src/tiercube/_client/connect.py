@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from types import UnionType
 from typing import Any, TypeAlias, TypeVar, Union, cast, get_args, overload
@@ -28,7 +29,7 @@ from tiercube._client.sessions import (
 from tiercube._client.timeouts import DEFAULT_TIMEOUT
 from tiercube._client.token_auth import TokenAuthentication
 from tiercube._wire.tiers import CapabilityReport, TierName, narrower
-from tiercube.capabilities import Capability
+from tiercube.capabilities import AnonymousCapability, Capability
 from tiercube.errors import CapabilityError
 
 TierT = TypeVar("TierT", bound=AnySession)
@@ -61,13 +62,22 @@ class Connecting:
     @overload
     @staticmethod
     def connect(url: str, *, authentication: None = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> ReadOnlySession | MinimalSession: ...
+    # Credentials given: an explicit None is the anonymous case above, never a credentialed tier.
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AnySession: ...
+    def connect(url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT) -> AnySession: ...
     # Before the TypeForm overloads: ty refuses a marker as a type form instead of trying the next overload.
+    # Without credentials only QUERY and READ_MODEL can be granted: the other markers need authentication=.
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: Capability[P]) -> P: ...
+    def connect(
+        url: str, *, authentication: None = None, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: AnonymousCapability[P]
+    ) -> P: ...
+    @overload
+    @staticmethod
+    def connect(
+        url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: Capability[P]
+    ) -> P: ...
     @overload
     @staticmethod
     def connect(
@@ -75,7 +85,9 @@ class Connecting:
     ) -> AnonymousTierT: ...
     @overload
     @staticmethod
-    def connect(url: str, *, authentication: Credentials, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: TypeForm[TierT]) -> TierT: ...
+    def connect(
+        url: str, *, authentication: Authenticate | ClientCertificate, certificate_authority: Location = None, timeout: Timeout = DEFAULT_TIMEOUT, require: TypeForm[TierT]
+    ) -> TierT: ...
     # A token: never a wider tier than its own (TokenAuthentication is no Authenticate, so the overloads above never take one).
     @overload
     @staticmethod
@@ -175,6 +187,16 @@ class Connecting:
         ``ServerUnavailableError`` when nothing answers at ``url`` (``ServerTimeoutError``
         when something accepts the connection but does not answer in time), and
         ``ProtocolError`` when ``/versions/rest`` does not exist there.
+
+        What it returns, by its arguments (the overloads type checkers use):
+
+        - without ``authentication``: ``ReadOnlySession | MinimalSession``;
+        - with ``authentication=`` credentials: ``AnySession``, the six tiers' union;
+        - with ``require=`` a tier class or a union of them: that class or union
+          (a tier above ``ReadOnlySession`` only with credentials);
+        - with ``require=`` a marker: its protocol, such as ``SupportsEditing``
+          (only ``QUERY`` and ``READ_MODEL`` without credentials);
+        - with ``authentication=TokenAuthentication(...)``: the token's tier or a narrower one.
         """
         wanted = _wanted(require)
         from tiercube._client.connection import Connection  # httpx and pyarrow load on first use, not on import
@@ -218,6 +240,28 @@ class Connecting:
             connection.close()
             raise
 
+
+
+def _public_signature() -> inspect.Signature:
+    """``connect``'s parameters in the public names, for ``help()`` and ``inspect.signature``.
+
+    The implementation's own annotations are this module's aliases (``Credentials``,
+    ``Location``) and ``-> object``; what each combination returns is in the docstring.
+    """
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature(
+        [
+            inspect.Parameter("url", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="str"),
+            inspect.Parameter("authentication", keyword, default=None, annotation="Authenticate | ClientCertificate | TokenAuthentication | None"),
+            inspect.Parameter("certificate_authority", keyword, default=None, annotation="Path | str | None"),
+            inspect.Parameter("timeout", keyword, default=DEFAULT_TIMEOUT, annotation="float | None"),
+            inspect.Parameter("require", keyword, default=None, annotation="type[AnySession] | Capability | None"),
+        ],
+        return_annotation="AnySession",
+    )
+
+
+setattr(Connecting.connect, "__signature__", _public_signature())  # a function's attribute: pyright refuses the plain assignment
 
 
 def _wanted(require: object) -> list[type[AnySession]] | Capability[Any] | None:
