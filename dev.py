@@ -8,9 +8,11 @@ command inside it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -22,18 +24,33 @@ STAMP = VENV / ".tiercube-installed"
 
 
 def ensure_environment() -> None:
-    """Create the virtual environment and (re)install when pyproject changes."""
-    if not PYTHON.exists():
-        print("creating .venv ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+    """Create the virtual environment and (re)install when pyproject changes, saying each step.
+
+    The first install downloads about 60 packages (pyarrow, the five type checkers, chromium's
+    driver...), a few minutes on a slow line: pip's own lines (each package collected, a progress
+    bar per download, what it installs) are passed through rather than hidden, so the wait shows
+    how far it is.
+    """
     wanted = (ROOT / "pyproject.toml").read_text()
-    if STAMP.exists() and STAMP.read_text() == wanted:
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return
-    print("installing tiercube and its development tools into .venv ...", flush=True)
-    pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    extras = tomllib.loads(wanted)["project"]["optional-dependencies"]["dev"]
+    if not PYTHON.exists():
+        print(f"[1/3] creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "on"]
+    print("[2/3] upgrading pip in .venv ...", flush=True)
+    subprocess.run([*pip, "--quiet", "--upgrade", "pip"], check=True)
+    print(f"[3/3] installing tiercube (editable) and its {len(extras)} development tools into .venv: "
+          f"{', '.join(_name(requirement) for requirement in extras)}; pip says what it fetches ...", flush=True)
     subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
     STAMP.write_text(wanted)
+    print("done: .venv is ready (later runs skip this until pyproject.toml changes)", flush=True)
+
+
+def _name(requirement: str) -> str:
+    """``"mypy==2.4.1"`` -> ``"mypy"``: the list printed before the install stays short."""
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0]
 
 
 def ensure_chromium() -> None:

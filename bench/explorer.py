@@ -42,7 +42,7 @@ def measure(context: Context, data: Dataset) -> list[Figure]:
                     sales = owner.read_parquet(data.parquet, table_name="sales")
                     sales.join(owner.read_parquet(data.products_parquet, table_name="products", keys=["product"]))
                     cube = owner.create_cube(sales)
-                    query = functools.partial(cube.query, "qty.SUM", "price.SUM", levels=["product", "region"], result_limit=50_000)
+                    query = functools.partial(cube.query, "qty.SUM", "price.SUM", levels=["product", "region"], max_rows=50_000)
                     rows = query().num_rows  # and, served, the first query keeps its grouping
                     painted: list[float] = []
                     answered: list[float] = []

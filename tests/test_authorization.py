@@ -300,6 +300,7 @@ def samples(files: Files) -> list[Sample]:
         sample("DELETE /api/v1/cubes/{cube}", CUBE),
         sample("PUT /api/v1/cubes/{cube}/measures/{measure}", {**CUBE, "measure": "qty.DOUBLE"}, {"expression": SAMPLE_MEASURE}),
         sample("DELETE /api/v1/cubes/{cube}/measures/{measure}", {**CUBE, "measure": "qty.SUM"}),
+        sample("PATCH /api/v1/cubes/{cube}/measures/{measure}", {**CUBE, "measure": "qty.SUM"}, {"format": {"style": "number", "decimals": 1}}),
         sample("PUT /api/v1/cubes/{cube}/hierarchies/{hierarchy}", {**CUBE, "hierarchy": "geo"}, {"levels": [{"name": "matrix_region", "column": "region"}]}),
         sample("DELETE /api/v1/cubes/{cube}/hierarchies/{hierarchy}", {**CUBE, "hierarchy": "region"}),
         sample("GET /api/v1/security/users"),

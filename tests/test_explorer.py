@@ -256,7 +256,7 @@ def test_a_link_opens_the_view_it_names_even_through_signing_in(page: Page, sess
     link = f"{session.link}#cube=sales&rows=category&columns=&measures=qty.SUM,price.SUM&plugin=Y+Line"
     sign_in(page, link, USER)
     assert page.get_by_role("button", name="Line").get_attribute("aria-pressed") == "true"
-    assert page.locator("#code").inner_text().endswith('cube.query("qty.SUM", "price.SUM", levels=["category"], result_limit=50000)')
+    assert page.locator("#code").inner_text().endswith('cube.query("qty.SUM", "price.SUM", levels=["category"], max_rows=50000)')
     act(page, lambda: page.get_by_role("button", name="Grid").click())
     expected = session.cubes["sales"].query("qty.SUM", levels=["category"]).to_pylist()
     assert {row["category"]: row["qty.SUM"] for row in expected} == {k: v["qty.SUM"] for k, v in by_label(grid(page)).items()}

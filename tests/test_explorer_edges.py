@@ -46,6 +46,22 @@ def test_a_share_shows_as_a_percent_of_the_server_s_value(page: Page, session: t
         assert float(text.rstrip("%")) == pytest.approx(100 * row["share of region"], abs=0.051)
 
 
+def test_a_measure_shows_in_the_format_the_server_keeps_for_it(page: Page, session: tiercube.Session) -> None:
+    """The share of region is kept with Format.percent(1) (test_explorer_tree's session): the grid shows
+    exactly what tiercube.Format shows in Python, "11.0%", from the server's format, not a guess."""
+    assert session.cubes["sales"].measures["share of region"].format == tiercube.Format.percent(1)
+    geography_tree(page, session)
+    act(page, lambda: page.get_by_label("measure share of region").check())
+    expand(page, "Europe")
+    rows = grid(page)
+    column = rows[0].index("share of region")
+    shown = {member(row[0]): row[column] for row in rows[1:]}
+    expected = session.cubes["sales"].query("share of region", levels=["region", "country"], filter=tiercube.level("region") == "Europe")
+    percent = tiercube.Format.percent(1)
+    assert {row["country"]: percent(row["share of region"]) for row in expected.to_pylist()}.items() <= shown.items()
+    assert all(text.endswith("%") and text[-3] == "." for text in shown.values() if text), shown
+
+
 def test_two_measures_of_different_scale_get_two_axes_and_no_console_error(page: Page, session: tiercube.Session, console_errors: list[str]) -> None:
     sign_in(page, session.link, ADMIN)
     act(page, lambda: page.get_by_label("measure price.MEAN").check())  # ~25 next to qty.SUM's ~10,000

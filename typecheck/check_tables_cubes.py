@@ -90,8 +90,8 @@ def read_only_cube(session: tiercube.ReadOnlySession) -> None:
         del cube.hierarchies["region"]  # type: ignore[attr-defined]  # pyright: ignore[reportIndexIssue]  # pyrefly: ignore[unsupported-operation]  # ty: ignore[not-subscriptable]
         del session.cubes["sales"]  # type: ignore[attr-defined]  # pyright: ignore[reportIndexIssue]  # pyrefly: ignore[unsupported-operation]  # ty: ignore[not-subscriptable]
         # A hierarchy is not a level, nor a table column a measure.
-        cube.query("qty.SUM", levels=[cube.hierarchies["region"]])  # type: ignore[list-item]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
-        cube.query(session.tables["sales"]["qty"])  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+        cube.query("qty.SUM", levels=[cube.hierarchies["region"]])  # type: ignore[list-item]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[invalid-argument-type]
+        cube.query(session.tables["sales"]["qty"])  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
 
 
 def query_cube(session: tiercube.MinimalSession) -> None:

@@ -6,7 +6,7 @@ scheduler = "tcp://127.0.0.1:8786"      # a scheduler's address, or a distribute
 
 with tiercube.Session.start(cluster=scheduler) as session:
     sales = session.read_csv("sales.csv", keys=["id"], distributed=True)
-    products = session.read_csv("products.csv", keys=["product"])   # dimensions stay on the server
+    products = session.read_parquet("products.parquet", keys=["product"])   # dimensions stay on the server
     sales.join(products)
     cube = session.create_cube(sales)
     cube.query("qty.SUM", levels=["region"])   # the same code, the same results

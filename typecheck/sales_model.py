@@ -67,7 +67,7 @@ class SalesCube(Protocol):
         levels: SalesLevel | tiercube.Level | Sequence[SalesLevel | tiercube.Level] = (),
         filter: tiercube.Condition | None = None,
         include_totals: bool = False,
-        result_limit: int | None = None,
+        max_rows: int | None = None,
     ) -> pa.Table: ...
 
 

@@ -127,6 +127,9 @@ _LAZY = {
     "siblings": "tiercube._client.scopes",
     "switch": "tiercube._client.scopes",
     "where": "tiercube._client.measures",
+    "Format": "tiercube._client.formats",
+    "ShownResult": "tiercube._client.results",
+    "show": "tiercube._client.results",
 }
 
 __all__ = sorted(_LAZY)  # pyright: ignore[reportUnsupportedDunderAll]  # the typed list is in __init__.pyi

@@ -58,6 +58,7 @@ from tiercube._client.file_loading import (
     DataFrameLike as DataFrameLike,
     LocalTable as LocalTable,
 )
+from tiercube._client.formats import Format as Format
 from tiercube._client.levels import Level as Level
 from tiercube._client.measures import (
     Measure as Measure,
@@ -77,6 +78,10 @@ from tiercube._client.read_model import (
     ReadOnlyTable as ReadOnlyTable,
     Tables as Tables,
     TableSchema as TableSchema,
+)
+from tiercube._client.results import (
+    ShownResult as ShownResult,
+    show as show,
 )
 from tiercube._client.scopes import (
     Top as Top,
@@ -287,6 +292,7 @@ __all__ = [
     "EditableTables",
     "EndpointRequest",
     "ExplorerWidget",
+    "Format",
     "Hierarchies",
     "Hierarchy",
     "InvalidRequestError",
@@ -329,6 +335,7 @@ __all__ = [
     "ServerUnavailableError",
     "Session",
     "SessionConfig",
+    "ShownResult",
     "StorageError",
     "TableConfig",
     "TableSchema",
@@ -360,6 +367,7 @@ __all__ = [
     "parent_value",
     "rank",
     "shift",
+    "show",
     "siblings",
     "switch",
     "where",

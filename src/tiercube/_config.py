@@ -7,9 +7,11 @@ these Structs are shown as ``tiercube.X`` (``_public``), and msgspec would look
 for the names a postponed annotation holds in ``tiercube``'s namespace.
 """
 
+import difflib
 import ipaddress
+import re
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal, Self, get_args, get_type_hints
 
 import msgspec
 
@@ -285,7 +287,36 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
         except OSError as error:
             raise InvalidRequestError(f"cannot read config {path}: {error.strerror}") from None
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
-            raise InvalidRequestError(f"config {path}: {error}") from None
+            raise InvalidRequestError(f"config {path}: {error}{did_you_mean(cls, str(error))}") from None
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`(?: - at `\$([^`]*)`)?")
+
+
+def did_you_mean(config: type[msgspec.Struct], message: str) -> str:
+    """``; did you mean 'query_timeout'?`` for msgspec's "unknown field `quey_timeout`", else "".
+
+    ``forbid_unknown_fields`` turns a misspelt field into an error rather than a setting silently
+    ignored; this names the field that was meant, looked up in the section the error points at
+    (``$.tls``, ``$.users[0]``).
+    """
+    found = _UNKNOWN_FIELD.search(message)
+    if found is None:
+        return ""
+    section: type[msgspec.Struct] | None = config
+    for name in re.findall(r"\.(\w+)", found[2] or ""):
+        hints = get_type_hints(section) if section is not None else {}
+        section = next((a for a in _members(hints.get(name)) if isinstance(a, type) and issubclass(a, msgspec.Struct)), None)
+    if section is None:
+        return ""
+    close = difflib.get_close_matches(found[1], section.__struct_fields__, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; its fields are {', '.join(section.__struct_fields__)}"
+
+
+def _members(annotation: object) -> list[object]:
+    """The types an annotation may hold: ``list[UserConfig]`` and ``TlsConfig | None`` -> the Struct among them."""
+    arguments = get_args(annotation)
+    return [annotation] if not arguments else [member for argument in arguments for member in _members(argument)]
 
 
 class Bootstrap(msgspec.Struct, frozen=True):

@@ -131,8 +131,14 @@ class Connection:
         try:
             body = msgspec.json.decode(response.content, type=ErrorBody)
         except (msgspec.ValidationError, msgspec.DecodeError):
-            text = response.text[:300]
-            return ProtocolError(f"{response.request.method} {response.request.url} answered {response.status_code}: {text}")
+            # Not a tiercube error body: a web server, a proxy's error page. Its HTML says nothing
+            # the caller can act on, and dumping it buries the one line that matters.
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            return ProtocolError(
+                f"{self.url} does not answer as a tiercube server: {response.request.method} {response.request.url.path} "
+                f"answered {response.status_code} {response.reason_phrase} ({kind}, {len(response.content):,} bytes); "
+                "check the URL (a tiercube server prints it when it starts)"
+            )
         return body.error()
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ import msgspec
 from tiercube._client import display
 from tiercube._client.calculated import CalculatedColumn, row_expression
 from tiercube._client.conditions import Column, Condition
+from tiercube._client.formats import Format, format_from_wire
 from tiercube._client.levels import Level
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
@@ -18,6 +19,7 @@ from tiercube._client.measures import Measure, MeasureExpression
 from tiercube._client.query import Cubes, CubeT_co, QueryCube
 from tiercube._client.views import SnapshotMapping
 from tiercube._wire import paths
+from tiercube._wire.describe import describe_expression
 from tiercube._wire.cubes import (
     CreateCube,
     CubeInfo,
@@ -26,6 +28,7 @@ from tiercube._wire.cubes import (
     MeasureInfo,
     SetHierarchy,
     SetMeasure,
+    UpdateMeasure,
 )
 
 if TYPE_CHECKING:
@@ -101,7 +104,7 @@ class Measures(_CubeView, SnapshotMapping[Measure]):
     _kind = "measure"
 
     def _all(self) -> dict[str, Measure]:
-        return {m.name: Measure(m.name, m.expression) for m in self._structure.get().measures}
+        return {m.name: Measure(m.name, m.expression, format_from_wire(m.format) if m.format else None) for m in self._structure.get().measures}
 
     # Restated with the item's own type: jedi (IPython's completer, VS Code's notebooks) follows no
     # inherited generic __getitem__ of a live object, so ``cube.measures[name].`` completed nothing.
@@ -119,13 +122,42 @@ class EditableMeasures(Measures):
     """Measures that can be set (``measures["m"] = expression``) and deleted."""
 
     def __setitem__(self, name: str, expression: MeasureExpression) -> None:
-        body = SetMeasure(wire_form(_definition(expression)))
+        """Define a new measure; a measure of that name is redefined only by ``set(..., replace=True)``."""
+        self.set(name, expression)
+
+    def set(self, name: str, expression: MeasureExpression, *, replace: bool = False, format: Format | None = None) -> Measure:
+        """Define measure ``name`` (one request) and return it.
+
+        A measure of that name (``qty.SUM`` too) is redefined only with ``replace=True``;
+        otherwise ``ConflictError`` names it, so a typo cannot silently overwrite a measure
+        other measures, views and colleagues rely on. ``format`` sets how its numbers are
+        shown (None keeps the format it had).
+        """
+        body = SetMeasure(wire_form(_definition(expression)), replace, wire_form(format) if format is not None else None)
         info = self._connection.json("PUT", self._path(paths.CUBE_MEASURE, measure=name), MeasureInfo, body)
-        self._structure.changed(measures=lambda measures: [*(m for m in measures if m.name != name), info])
+        self._structure.changed(measures=lambda measures: _with(measures, info))
+        return Measure(info.name, info.expression, format_from_wire(info.format) if info.format else None)
+
+    def set_format(self, name: str, format: Format | None, /) -> None:
+        """Show measure ``name``'s numbers as ``format`` says (None: as they come); one request.
+
+        The server keeps the format with the measure (in its data directory too) and sends it
+        with the cube's description and with every answer, so the explorer, ``tiercube.show``
+        and notebook displays show ``Format.percent(1)``'s 0.11 as ``11.0%``.
+        """
+        body = UpdateMeasure(wire_form(format) if format is not None else None)
+        info = self._connection.json("PATCH", self._path(paths.CUBE_MEASURE, measure=name), MeasureInfo, body)
+        self._structure.changed(measures=lambda measures: _with(measures, info))
 
     def __delitem__(self, name: str) -> None:
         self._connection.request("DELETE", self._path(paths.CUBE_MEASURE, measure=name))
         self._structure.changed(measures=lambda measures: [m for m in measures if m.name != name])
+
+
+def _with(measures: list[MeasureInfo], info: MeasureInfo) -> list[MeasureInfo]:
+    """``measures`` with ``info`` in place of the measure of its name (at the end if it is new)."""
+    names = [m.name for m in measures]
+    return [info if m.name == info.name else m for m in measures] if info.name in names else [*measures, info]
 
 
 def _definition(expression: object) -> MeasureExpression:
@@ -233,6 +265,22 @@ class ReadOnlyCube(QueryCube):
     def _repr_html_(self) -> str:
         """For notebooks: what the cube can do, its hierarchies, levels and measures (no request once known)."""
         return display.cube(type(self).__name__, self._can, self._connection, self._name, self._structure.get)
+
+    def __str__(self) -> str:
+        """``print(cube)``: its fact table, hierarchies (levels top down) and measures with their expressions.
+
+        Asks the server once if this object has not read the structure yet, never after;
+        it never raises, and says why it cannot show them.
+        """
+        try:
+            info = self._structure.get()
+        except Exception as error:  # printing must not fail: what went wrong is what there is to show
+            return f"{self!r}: cannot show its structure ({type(error).__name__}: {error})"
+        lines = [f"{type(self).__name__} {self._name!r} over table {info.fact_table!r}", "  hierarchies:"]
+        lines += [f"    {h.name}: {' > '.join(level.name for level in h.levels)}" for h in info.hierarchies]
+        lines.append("  measures:")
+        lines += [f"    {m.name} = {describe_expression(m.expression)}" for m in info.measures]
+        return "\n".join(lines)
 
     @property
     def fact_table(self) -> str:

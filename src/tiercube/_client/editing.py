@@ -12,7 +12,7 @@ from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
-from tiercube._client.progress import progress
+from tiercube._client.progress import cancellable_load
 from tiercube._client.query import name_of
 from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
 from tiercube._client.sources import ReadOptions, S3Location, StrPath
@@ -63,7 +63,7 @@ class EditableTable(ReadOnlyTable):
         self._connection.request("POST", path(paths.TABLE_JOIN, table=self._name), body)
 
     def _load(self, source: Source, on_duplicate_keys: OnDuplicateKeys, size: int | None = None) -> int:
-        with progress(f"loading into {self._name!r}", size):
+        with cancellable_load(f"loading into {self._name!r}", f"table {self._name!r} is as it was", size):
             body = Load(source, on_duplicate_keys)
             result = self._connection.json("POST", path(paths.TABLE_LOAD, table=self._name), LoadResult, body)
         _report(result, self._name)
@@ -142,7 +142,7 @@ class Editing(ModelReading, Generic[TableT]):
             distributed=options.get("distributed"),
             on_duplicate_keys=options.get("on_duplicate_keys", "error"),
         )
-        with progress(f"reading {table_name!r}", size):
+        with cancellable_load(f"reading {table_name!r}", f"no table {table_name!r} was created", size):
             result = self._connection.json("POST", paths.READ, LoadResult, body)
         _report(result, table_name)
         return self._table(table_name)

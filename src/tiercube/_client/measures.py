@@ -13,6 +13,7 @@ from tiercube._client import display
 from tiercube._client.calculated import Calculable, CalculatedColumn, ColumnLike, if_else
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.wire_form import wire_form
+from tiercube._client.formats import Format
 from tiercube._public import public
 from tiercube._wire import cubes as wire
 from tiercube._wire.describe import describe_condition, describe_expression
@@ -139,12 +140,14 @@ class MeasureExpression:
 class Measure(MeasureExpression):
     """A named measure of a cube; in expressions it stands for its own value."""
 
-    __slots__ = ("name", "definition")
+    __slots__ = ("name", "definition", "format")
 
-    def __init__(self, name: str, definition: wire.MeasureExpr) -> None:
+    def __init__(self, name: str, definition: wire.MeasureExpr, format: Format | None = None) -> None:
         super().__init__(wire.MeasureRef(name))
         self.name: str = name
         self.definition: wire.MeasureExpr = definition
+        self.format: Format | None = format
+        """How its numbers are shown, as the server keeps it (``cube.measures.set_format`` sets it); None: as they come."""
 
     def __repr__(self) -> str:
         return f"<Measure {self.name!r} = {describe_expression(self.definition)}>"

@@ -151,7 +151,7 @@ class {title}Cube(Protocol):
         levels: {title}Level | tiercube.Level | Sequence[{title}Level | tiercube.Level] = (),
         filter: tiercube.Condition | None = None,
         include_totals: bool = False,
-        result_limit: int | None = None,
+        max_rows: int | None = None,
     ) -> pa.Table: ...
 
 

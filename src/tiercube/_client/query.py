@@ -7,13 +7,17 @@ working against servers whose wire protocol differs from this client's.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar, overload
 from urllib.parse import urlencode
+
+from typing_extensions import deprecated
 
 from tiercube._client import display
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
+from tiercube._client.results import answered
 from tiercube._client.scopes import Top
 from tiercube._client.timeouts import HEALTH_TIMEOUT
 from tiercube._client.levels import Level
@@ -47,14 +51,40 @@ class QueryCube(ServerObject):
         """For notebooks: what the cube can do (its structure is not this session's to read)."""
         return display.cube(type(self).__name__, self._can, self._connection, self._name, None)
 
+    def __str__(self) -> str:
+        """``print(cube)``: its name, and that this session queries it by names without reading its structure."""
+        return f"{self!r}: this session may query it by measure and level names but not read its structure"
+
+    @overload
     def query(
         self,
         *measures: str | Measure,
         levels: str | Level | Sequence[str | Level] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
-        result_limit: int | None = None,
+        max_rows: int | None = None,
         top: Top | None = None,
+    ) -> pa.Table: ...
+    @overload
+    @deprecated("result_limit= is now max_rows=, the name table.query and the server's max_result_rows use")
+    def query(
+        self,
+        *measures: str | Measure,
+        levels: str | Level | Sequence[str | Level] = (),
+        filter: Condition | None = None,
+        include_totals: bool = False,
+        top: Top | None = None,
+        result_limit: int | None,
+    ) -> pa.Table: ...
+    def query(
+        self,
+        *measures: str | Measure,
+        levels: str | Level | Sequence[str | Level] = (),
+        filter: Condition | None = None,
+        include_totals: bool = False,
+        max_rows: int | None = None,
+        top: Top | None = None,
+        result_limit: int | None = None,
     ) -> pa.Table:
         """Aggregate ``measures`` by ``levels``: one column per level, then one per measure.
 
@@ -64,20 +94,26 @@ class QueryCube(ServerObject):
         ``filter`` restricts level members (``cube.levels["Region"] == "EU"``, or
         ``tiercube.level("Region") == "EU"`` without the cube's structure).
         ``include_totals`` adds subtotal rows, with null in rolled-up levels.
-        ``result_limit`` lowers the server's limit on result rows for this query;
-        a larger result raises ``ResultTooLargeError`` (it is never cut short).
+        ``max_rows`` lowers the server's limit on result rows for this query (as in
+        ``table.query``); a larger result raises ``ResultTooLargeError`` (it is never cut
+        short). ``result_limit`` is its old name, deprecated.
         ``top=tiercube.Top(3, "revenue", per="region")`` keeps the 3 best rows per
         region; totals stay computed over every row.
         """
+        if result_limit is not None:
+            if max_rows is not None:
+                raise TypeError("give max_rows= only: result_limit= is its old name")
+            warnings.warn("cube.query(result_limit=) is now max_rows=, as in table.query", DeprecationWarning, stacklevel=2)
+            max_rows = result_limit
         body = CubeQuery(
             measures=[name_of(m, "a measure") for m in measures],
             levels=[name_of(level, "a level") for level in ([levels] if isinstance(levels, str | Level) else levels)],
             filter=wire_form(filter) if filter is not None else None,
             include_totals=include_totals,
-            max_rows=result_limit,
+            max_rows=max_rows,
             top=wire_form(top) if top is not None else None,
         )
-        return self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body)
+        return answered(self._connection.arrow("POST", path(paths.QUERY_CUBE, cube=self._name), body), f"cube {self._name}")
 
     def explore(self, *, height: int = 600) -> ExplorerWidget:
         """This cube in the server's explorer, as a notebook widget (JupyterLab, Jupyter, VS Code).
@@ -153,8 +189,14 @@ class Querying(SessionCore):
         return time.perf_counter() - started
 
     def query_mdx(self, mdx: str, /) -> pa.Table:
-        """Run an MDX ``SELECT`` (the subset documented in ``tiercube.mdx``); same shape as ``cube.query``."""
-        return self._connection.arrow("POST", paths.QUERY_MDX, MdxQuery(mdx))
+        """Run an MDX ``SELECT``; the answer has the shape of ``cube.query``.
+
+        tiercube answers the subset BI tools send for a pivot table (``SELECT ... ON COLUMNS,
+        ... ON ROWS FROM [cube] WHERE ...`` over ``[Measures].[m]``, ``[H].[L].Members``,
+        ``[H].[L].[member]``, sets, tuples and ``CrossJoin``), as the README's "Querying with
+        MDX" section lists it; anything else raises ``QueryError`` naming the construct.
+        """
+        return answered(self._connection.arrow("POST", paths.QUERY_MDX, MdxQuery(mdx)), "mdx")
 
 
 class MinimalCubes(SessionCore):

@@ -8,6 +8,7 @@ from tiercube._client import display
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.wire_form import wire_form
+from tiercube._client.results import answered
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import ReadOnlyCube
@@ -62,6 +63,17 @@ class ReadOnlyTable(ServerObject):
         """For notebooks: what the table can do, its row count and columns (one request)."""
         return display.table(type(self).__name__, self._can, self._connection, self._name)
 
+    def __str__(self) -> str:
+        """``print(table)``: its row count, columns, their types and keys. The handle knows only
+        the table's name, so this asks the server (one request); it never raises, and says why
+        it cannot show them (a closed session, a table deleted meanwhile)."""
+        try:
+            schema = TableSchema(self._info())
+        except Exception as error:  # printing must not fail: what went wrong is what there is to show
+            return f"{self!r}: cannot show its columns ({type(error).__name__}: {error})"
+        columns = repr(schema).split("\n")[1:]
+        return "\n".join([f"{type(self).__name__} {self._name!r}: {schema.row_count:,} rows (* marks a key)", *columns])
+
     def _info(self) -> TableInfo:
         return self._connection.json("GET", path(paths.TABLE, table=self._name), TableInfo)
 
@@ -100,7 +112,7 @@ class ReadOnlyTable(ServerObject):
     def query(self, *columns: str, filter: Condition | None = None, max_rows: int | None = None) -> pa.Table:
         """Rows of the table (all columns unless some are named), filtered on the server."""
         body = TableQuery(list(columns), wire_form(filter) if filter is not None else None, max_rows)
-        return self._connection.arrow("POST", path(paths.TABLE_QUERY, table=self._name), body)
+        return answered(self._connection.arrow("POST", path(paths.TABLE_QUERY, table=self._name), body), f"table {self._name}")
 
 
 @public

@@ -315,9 +315,46 @@ class HierarchyInfo(msgspec.Struct, frozen=True):
     levels: list[LevelInfo]
 
 
+FormatStyle: TypeAlias = Literal["number", "percent", "currency"]
+
+MAX_DECIMALS = 10
+"""The most decimals a format shows (a float holds about 15 significant digits)."""
+
+
+FORMAT_METADATA = b"tiercube.format"
+"""The Arrow field metadata key under which an answer's measure column carries its ``NumberFormat`` (JSON)."""
+
+
+class NumberFormat(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How a measure's numbers are shown: the explorer, the notebook display and exports' display form use it.
+
+    ``style``: ``number`` as is, ``percent`` times 100 with ``%`` (0.11 shows as ``11.0%`` with one
+    decimal), ``currency`` with the symbol of ``currency`` (an ISO 4217 code: ``EUR``, ``USD``).
+    ``decimals``: digits after the point (None: as many as the value has, up to
+    3 for numbers and 0 for percents). ``thousands``: separators every three digits (``12,345``).
+    The names follow JavaScript's ``Intl.NumberFormat``, which the explorer hands them to.
+    """
+
+    style: FormatStyle = "number"
+    decimals: int | None = None
+    thousands: bool = True
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        # Structs decoded from a request are checked here too: a bad format is a 400, never a page that cannot draw.
+        if self.decimals is not None and not 0 <= self.decimals <= MAX_DECIMALS:
+            raise ValueError(f"decimals must be between 0 and {MAX_DECIMALS}, not {self.decimals}")
+        if (self.style == "currency") != (self.currency is not None):
+            raise ValueError("a currency format needs currency='EUR' (an ISO 4217 code), and only a currency format has one")
+        if self.currency is not None and not (len(self.currency) == 3 and self.currency.isascii() and self.currency.isalpha() and self.currency.isupper()):
+            raise ValueError(f"currency is an ISO 4217 code of three capital letters (EUR, USD), not {self.currency!r}")
+
+
 class MeasureInfo(msgspec.Struct, frozen=True):
     name: str
     expression: MeasureExpr
+    # How its numbers are shown; None: as they come (added after the first protocol: absent means None).
+    format: NumberFormat | None = None
 
 
 class CubeInfo(msgspec.Struct, frozen=True):
@@ -344,7 +381,23 @@ class CreateCube(msgspec.Struct, frozen=True):
 
 
 class SetMeasure(msgspec.Struct, frozen=True):
+    """Define measure ``expression`` under the path's name.
+
+    ``replace``: whether a measure of that name may be redefined (False refuses it with a
+    ``ConflictError``; the default True is what callers that predate the field meant).
+    ``format``: how its numbers are shown; None keeps the measure's current format (none
+    for a new measure).
+    """
+
     expression: MeasureExpr
+    replace: bool = True
+    format: NumberFormat | None = None
+
+
+class UpdateMeasure(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PATCH`` a measure's presentation, leaving its expression alone: ``format`` None shows its numbers as they come."""
+
+    format: NumberFormat | None = None
 
 
 class LevelDefinition(msgspec.Struct, frozen=True):

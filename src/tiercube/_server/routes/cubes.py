@@ -13,6 +13,7 @@ from tiercube._wire.cubes import (
     MeasureInfo,
     SetHierarchy,
     SetMeasure,
+    UpdateMeasure,
 )
 
 
@@ -30,6 +31,10 @@ def delete_cube(call: Call[None]) -> None:
 
 def set_measure(call: Call[SetMeasure]) -> MeasureInfo:
     return call.state.cubes.set_measure(call.params["cube"], call.params["measure"], call.body)
+
+
+def update_measure(call: Call[UpdateMeasure]) -> MeasureInfo:
+    return call.state.cubes.update_measure(call.params["cube"], call.params["measure"], call.body)
 
 
 def delete_measure(call: Call[None]) -> None:
@@ -54,6 +59,7 @@ served = [
     endpoint(routes.DELETE_CUBE, delete_cube),
     endpoint(routes.SET_MEASURE, set_measure),
     endpoint(routes.DELETE_MEASURE, delete_measure),
+    endpoint(routes.UPDATE_MEASURE, update_measure),
     endpoint(routes.SET_HIERARCHY, set_hierarchy),
     endpoint(routes.DELETE_HIERARCHY, delete_hierarchy),
     endpoint(routes.JOIN, join),

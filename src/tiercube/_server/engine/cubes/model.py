@@ -15,6 +15,7 @@ from tiercube._server.engine.grouping import alias
 from tiercube._server.engine.tables import TableStore
 from tiercube._wire.calculated import RowExpr
 from tiercube._wire.cubes import (
+    NumberFormat,
     Aggregate,
     AllOf,
     AnyOf,
@@ -125,6 +126,8 @@ class Cube:
     fact_table: str
     hierarchies: dict[str, list[LevelInfo]] = field(default_factory=dict)
     measures: dict[str, MeasureExpr] = field(default_factory=dict)
+    # How some measures' numbers are shown (by measure name); kept with the cube, so journaled with it.
+    formats: dict[str, NumberFormat] = field(default_factory=dict)
 
     @property
     def info(self) -> CubeInfo:
@@ -132,7 +135,7 @@ class Cube:
             name=self.name,
             fact_table=self.fact_table,
             hierarchies=[HierarchyInfo(name, list(levels)) for name, levels in self.hierarchies.items()],
-            measures=[MeasureInfo(name, expression) for name, expression in self.measures.items()],
+            measures=[MeasureInfo(name, expression, self.formats.get(name)) for name, expression in self.measures.items()],
         )
 
     def levels(self) -> dict[str, LevelInfo]:

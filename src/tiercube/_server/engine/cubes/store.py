@@ -24,6 +24,7 @@ from tiercube._server.engine.types import is_numeric
 from tiercube._server.engine.visibility import EVERYTHING, Visibility
 from tiercube._wire.cubes import (
     Aggregate,
+    FORMAT_METADATA,
     CreateCube,
     CubeInfo,
     CubeQuery,
@@ -38,6 +39,7 @@ from tiercube._wire.cubes import (
     RowCount,
     SetHierarchy,
     SetMeasure,
+    UpdateMeasure,
 )
 from tiercube.errors import ConflictError, InvalidRequestError, NotFoundError, QueryError
 
@@ -129,16 +131,35 @@ class CubeStore:
     # Measures ----------------------------------------------------------
 
     def set_measure(self, cube_name: str, name: str, request: SetMeasure) -> MeasureInfo:
-        """Create or replace measure ``name``; references are checked and cycles refused."""
+        """Create or replace measure ``name`` (replacing only with ``request.replace``); references are
+        checked and cycles refused."""
         check_name("measure", name)
         with self._lock:
             cube = self._get(cube_name)
+            if name in cube.measures and not request.replace:
+                raise ConflictError(
+                    f"cube {cube_name!r} already has a measure named {name!r}; "
+                    "pass replace=True to redefine it (cube.measures.set(name, expression, replace=True)), or choose another name"
+                )
             expression = bind_measure(cube, request.expression, f"measure {name!r}")
             validate_measure(cube, CubeSchema(self.tables, self.joins, cube.fact_table), name, expression)
             measures = {**cube.measures, name: expression}
             check_costs(measures, name)
-            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, measures))
-        return MeasureInfo(name, expression)
+            formats = {**cube.formats, **({name: request.format} if request.format is not None else {})}
+            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, measures, formats))
+        return MeasureInfo(name, expression, formats.get(name))
+
+    def update_measure(self, cube_name: str, name: str, request: UpdateMeasure) -> MeasureInfo:
+        """Set how measure ``name``'s numbers are shown (``request.format`` None: as they come)."""
+        with self._lock:
+            cube = self._get(cube_name)
+            if name not in cube.measures:
+                raise NotFoundError.of("measure", name, cube.measures, within=f"cube {cube_name!r}")
+            formats = {n: f for n, f in cube.formats.items() if n != name}
+            if request.format is not None:
+                formats[name] = request.format
+            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, cube.measures, formats))
+        return MeasureInfo(name, cube.measures[name], request.format)
 
     def delete_measure(self, cube_name: str, name: str) -> None:
         with self._lock:
@@ -147,7 +168,8 @@ class CubeStore:
                 raise NotFoundError.of("measure", name, cube.measures, within=f"cube {cube_name!r}")
             _refuse_if_used(cube, "measure", name, (n for n in cube.measures if name in references(cube.measures[n]).measures))
             measures = {n: e for n, e in cube.measures.items() if n != name}
-            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, measures))
+            formats = {n: f for n, f in cube.formats.items() if n != name}
+            self._replace(Cube(cube.name, cube.fact_table, cube.hierarchies, measures, formats))
 
     # Hierarchies -------------------------------------------------------
 
@@ -171,7 +193,7 @@ class CubeStore:
             removed = [lv.name for lv in cube.hierarchies.get(name, []) if lv.name not in {x.name for x in levels}]
             for level in removed:
                 _refuse_if_used(cube, "level", level, _measures_using_level(cube, level))
-            self._replace(Cube(cube.name, cube.fact_table, {**cube.hierarchies, name: levels}, cube.measures))
+            self._replace(Cube(cube.name, cube.fact_table, {**cube.hierarchies, name: levels}, cube.measures, cube.formats))
         return HierarchyInfo(name, levels)
 
     def delete_hierarchy(self, cube_name: str, name: str) -> None:
@@ -182,7 +204,7 @@ class CubeStore:
             for level in cube.hierarchies[name]:
                 _refuse_if_used(cube, "level", level.name, _measures_using_level(cube, level.name))
             hierarchies = {h: levels for h, levels in cube.hierarchies.items() if h != name}
-            self._replace(Cube(cube.name, cube.fact_table, hierarchies, cube.measures))
+            self._replace(Cube(cube.name, cube.fact_table, hierarchies, cube.measures, cube.formats))
 
     # Tables in use -----------------------------------------------------
 
@@ -227,7 +249,8 @@ class CubeStore:
                 self.joins.replay(record)
             case CubeDefined(info):
                 hierarchies = {h.name: list(h.levels) for h in info.hierarchies}
-                self._cubes[info.name] = Cube(info.name, info.fact_table, hierarchies, {m.name: m.expression for m in info.measures})
+                formats = {m.name: m.format for m in info.measures if m.format is not None}
+                self._cubes[info.name] = Cube(info.name, info.fact_table, hierarchies, {m.name: m.expression for m in info.measures}, formats)
             case CubeDeleted(name):
                 del self._cubes[name]
 
@@ -249,12 +272,12 @@ class CubeStore:
         limits = limits if limits is not None else self.tables.limits
         if visible.restricted or self.results is None:
             plan = visible.rows(cube.fact_table)
-            return Answer(run_query(self.tables, self.joins, cube, request, limits=limits, visible=plan, partials=self.partials))
+            return Answer(presented(cube, run_query(self.tables, self.joins, cube, request, limits=limits, visible=plan, partials=self.partials)))
         # The versions as they are before the query runs: see ``results``.
         key = self._key(cube, request, limits)
         answer = self.results.get(key)
         if answer is None:
-            answer = Answer(run_query(self.tables, self.joins, cube, request, limits=limits, partials=self.partials))
+            answer = Answer(presented(cube, run_query(self.tables, self.joins, cube, request, limits=limits, partials=self.partials)))
             self.results.put(key, cube, answer)
         return answer
 
@@ -311,6 +334,19 @@ class CubeStore:
             check_costs(measures, name)
         return Cube(cube.name, cube.fact_table, cube.hierarchies, measures)
 
+
+def presented(cube: Cube, table: pa.Table) -> pa.Table:
+    """``table`` with each formatted measure's column carrying its format, so every client can show it
+    (a ``MinimalSession`` too, which may not read the cube's structure). Metadata only: no data is copied."""
+    formats = {name: fmt for name, fmt in cube.formats.items() if name in table.column_names}
+    if not formats:
+        return table
+    fields = [
+        field.with_metadata({FORMAT_METADATA: msgspec.json.encode(formats[field.name])}) if field.name in formats else field
+        for field in table.schema
+    ]
+    metadata: dict[bytes | str, bytes | str] = {key: value for key, value in (table.schema.metadata or {}).items()}
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, metadata))
 
 def _level(schema: CubeSchema, definition: LevelDefinition) -> LevelInfo:
     """The level ``definition`` asks for, its column (or calculated column) checked now, not at query time."""

@@ -30,7 +30,7 @@ export function pythonQuery(cube, queries) {
     if (query.levels.length) args.push(`levels=[${query.levels.map(py).join(", ")}]`);
     if (query.filter) args.push(`filter=${condition(query.filter)}`);
     if (query.include_totals) args.push("include_totals=True");
-    if (query.max_rows !== undefined && query.max_rows !== null) args.push(`result_limit=${query.max_rows}`);
+    if (query.max_rows !== undefined && query.max_rows !== null) args.push(`max_rows=${query.max_rows}`);
     lines.push(`cube.query(${args.join(", ")})`);
   }
   return lines.join("\n");
