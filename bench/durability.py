@@ -35,6 +35,7 @@ from tiercube._server.durability.recovery import Parts
 from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.tables import TableStore
 from tiercube._server.restrictions import Restrictions
+from tiercube._server.saved_views import SavedViews
 from tiercube._server.tokens import Tokens
 from tiercube._wire.messages import Column, CreateTable
 
@@ -99,7 +100,7 @@ def _engine_appends(times: int, directory: str) -> tuple[Samples, Samples]:
     logged = TableStore(journal=data)
     cubes = CubeStore(logged)
     accounts = Accounts([])
-    data.recover(Parts(cubes, accounts, Restrictions(logged, cubes.joins), Tokens(accounts)))
+    data.recover(Parts(cubes, accounts, Restrictions(logged, cubes.joins), Tokens(accounts), SavedViews()))
     plain = TableStore()
     layout = CreateTable("appended", [Column("n", "int64"), Column("note", "string")], keys=["n"])
     logged.create(layout)

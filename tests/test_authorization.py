@@ -59,7 +59,7 @@ from tiercube._client.lifecycle import ServerProcess
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
 from tiercube._wire.messages import TableInfo
-from tiercube._wire.routes import CREATE_TOKEN, ROUTES, Route
+from tiercube._wire.routes import CREATE_TOKEN, DELETE_VIEW, LIST_VIEWS, ROUTES, SAVE_VIEW, Route
 from tiercube._wire.tiers import GROUPS, Group, TierName, choose_tier
 from tiercube._wire.tokens import TOKEN_TIERS
 
@@ -339,6 +339,8 @@ def outcome(kind: ServerKind, caller: CallerKind, sample: Sample) -> Outcome:
         return "unauthenticated"
     if caller.credentials == "token" and kind != "unsecured" and sample.route == CREATE_TOKEN:
         return "forbidden"  # a token issues no tokens, whatever its tier: they would outlive its revocation
+    if kind == "unsecured" and caller.credentials != "owner" and sample.route in (LIST_VIEWS, SAVE_VIEW, DELETE_VIEW):
+        return "forbidden"  # saved views belong to a user: without security every caller but the owner is anonymous
     return "allowed" if allowed(tier, sample) else "forbidden"
 
 

@@ -100,7 +100,7 @@ class ServerState:
     judge: Judge = field(init=False)
     files: FileAccess = field(init=False)
     endpoints: CustomEndpoints = field(init=False)
-    saved_views: SavedViews = field(default_factory=SavedViews)  # the explorer's, per user, in memory
+    saved_views: SavedViews = field(init=False)  # the explorer's, per user
     # Whether the server is stopping: long-lived responses (the explorer's events) end then.
     stopping: Callable[[], bool] = lambda: False
 
@@ -128,8 +128,10 @@ class ServerState:
             self.judge = Judge(self.config, self.started_by, self.share.nonce)
             self.files = FileAccess(self.config, [*self.protected_files, self.share.path])
             self.endpoints = CustomEndpoints(self.owner_token)
+            self.saved_views = SavedViews(journal)
             if self.data is not None:
-                self.data.recover(Parts(self.cubes, self.authenticator.accounts, self.restrictions, self.authenticator.tokens))
+                accounts, tokens = self.authenticator.accounts, self.authenticator.tokens
+                self.data.recover(Parts(self.cubes, accounts, self.restrictions, tokens, self.saved_views))
             self._read_declared_tables()
             undo.pop_all()
 

@@ -60,10 +60,11 @@ SIGN_OUT = Route("POST", paths.SIGN_OUT, Group.QUERY)
 EXPLORER_GRANT = Route("GET", paths.EXPLORER_GRANT, Group.QUERY)
 EXPLORER_EVENTS = Route("GET", paths.EXPLORER_EVENTS, Group.QUERY)
 EXPLORER_SESSIONS = Route("POST", paths.EXPLORER_SESSIONS, Group.QUERY, explorer.OpenEmbed)
-# Saved views: each user's own, and those shared with its roles; anyone who may query keeps views.
-LIST_VIEWS = Route("GET", paths.EXPLORER_VIEWS, Group.QUERY)
-SAVE_VIEW = Route("PUT", paths.EXPLORER_VIEW, Group.QUERY, explorer.SaveView)
-DELETE_VIEW = Route("DELETE", paths.EXPLORER_VIEW, Group.QUERY)
+# Saved views: each user's own, and those shared with its roles. They are the tiers' that read the
+# model (``session.views``): a MinimalSession knows only the query API. An anonymous caller keeps none.
+LIST_VIEWS = Route("GET", paths.EXPLORER_VIEWS, Group.READ_MODEL)
+SAVE_VIEW = Route("PUT", paths.EXPLORER_VIEW, Group.READ_MODEL, explorer.SaveView)
+DELETE_VIEW = Route("DELETE", paths.EXPLORER_VIEW, Group.READ_MODEL)
 QUERY_CUBES = Route("GET", paths.QUERY_CUBES, Group.QUERY)
 QUERY_CUBE = Route("POST", paths.QUERY_CUBE, Group.QUERY, cubes.CubeQuery)
 QUERY_MDX = Route("POST", paths.QUERY_MDX, Group.QUERY, cubes.MdxQuery, max_body=cubes.MAX_MDX_BODY_BYTES)

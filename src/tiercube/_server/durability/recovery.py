@@ -37,8 +37,11 @@ from tiercube._server.engine.journal import (
     TokenRevoked,
     UserDeleted,
     UserSet,
+    ViewDeleted,
+    ViewSaved,
 )
 from tiercube._server.restrictions import Restrictions
+from tiercube._server.saved_views import SavedViews
 from tiercube._server.tokens import Tokens
 from tiercube.errors import TiercubeError
 
@@ -53,6 +56,7 @@ class Parts:
     accounts: Accounts
     restrictions: Restrictions
     tokens: Tokens
+    views: SavedViews
 
     def apply(self, record: Record, rows: pa.Table | None) -> None:
         """Apply ``record`` again, in the store it belongs to."""
@@ -67,11 +71,13 @@ class Parts:
                 self.restrictions.replay(record)
             case TokenIssued() | TokenRevoked():
                 self.tokens.replay(record)
+            case ViewSaved() | ViewDeleted():
+                self.views.replay(record)
 
     def image(self, last_record: int) -> Image:
         """The state now, for a snapshot (the caller keeps changes out meanwhile)."""
         tables = [TableImage(TableCreated.of(table.layout), table.version, table.rows) for table in self.cubes.tables.values()]
-        return Image(last_record, tables, [*self.cubes.recorded(), *self.accounts.recorded(), *self.restrictions.recorded(), *self.tokens.recorded()])
+        return Image(last_record, tables, [*self.cubes.recorded(), *self.accounts.recorded(), *self.restrictions.recorded(), *self.tokens.recorded(), *self.views.recorded()])
 
 
 @dataclass(frozen=True)

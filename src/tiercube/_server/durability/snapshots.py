@@ -50,7 +50,7 @@ class SavedTable(msgspec.Struct, frozen=True):
 
 class Catalog(msgspec.Struct, frozen=True):
     """A snapshot's contents: the last record it includes, its tables, and the records that make the rest
-    (joins, cubes, users, restrictions) in the order they are applied."""
+    (joins, cubes, users, restrictions, tokens, saved views) in the order they are applied."""
 
     last_record: int
     tables: list[SavedTable]

@@ -1,6 +1,6 @@
 """What the engine tells a write-ahead log: each committed change, as a record, before it is applied.
 
-Every store of a session (tables, joins, cubes, users, restrictions) changes
+Every store of a session (tables, joins, cubes, users, restrictions, saved views) changes
 in three steps: build the change (checked, nothing applied), then
 ``journal.committing(record, rows)``, then apply it inside that block. A
 journal that keeps a data directory makes the record durable before the
@@ -134,10 +134,25 @@ class RestrictionDeleted(msgspec.Struct, frozen=True, tag="restriction_deleted")
     role: str
 
 
+class ViewSaved(msgspec.Struct, frozen=True, tag="view_saved"):
+    """``owner``'s explorer view ``name`` (the explorer's address fragment), and the roles it is shared with."""
+
+    owner: str
+    name: str
+    fragment: str
+    shared_with: list[str]
+
+
+class ViewDeleted(msgspec.Struct, frozen=True, tag="view_deleted"):
+    owner: str
+    name: str
+
+
 TableRecord: TypeAlias = TableCreated | RowsAdded | RowsDropped
 ModelRecord: TypeAlias = TableDeleted | Joined | CubeDefined | CubeDeleted
 SecurityRecord: TypeAlias = UserSet | UserDeleted | RoleRestricted | RestrictionDeleted | TokenIssued | TokenRevoked
-Record: TypeAlias = TableRecord | ModelRecord | SecurityRecord
+ViewRecord: TypeAlias = ViewSaved | ViewDeleted
+Record: TypeAlias = TableRecord | ModelRecord | SecurityRecord | ViewRecord
 
 
 class Journal(Protocol):

@@ -1,6 +1,8 @@
 // Saved views: the whole view (the address's fragment) kept on the server under a name, for the
 // signed-in user, and shared with roles if they choose. The list holds the user's own views,
-// then those shared with one of their roles.
+// then those shared with one of their roles. Where the server keeps none for this page (nobody
+// signs in on a server without security; a session that cannot read the model) the controls go.
+import { ApiError } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const PATH = "/api/v1/explorer/views";
@@ -11,7 +13,13 @@ export function savedViews(api, { open, fragment, message }) {
   let views = [];
 
   async function refresh() {
-    views = (await api.json("GET", PATH)).views;
+    try {
+      views = (await api.json("GET", PATH)).views;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 403)) throw error;
+      for (const control of [select, $("save-view")]) control.hidden = true;
+      return;
+    }
     const options = views.map((view, i) => new Option(view.owner === api.user ? view.name : `${view.name} (shared by ${view.owner})`, String(i)));
     select.replaceChildren(new Option(views.length ? "Saved views…" : "No saved views", ""), ...options);
   }
