@@ -2,6 +2,8 @@
 // level to rows, columns or a filter; a hierarchy of several levels to rows as a whole, drilled
 // as a tree), the chips of what the view holds.
 
+import { fillMeasureChoices } from "./measure-form.js";
+
 const $ = (id) => document.getElementById(id);
 
 export function levelsOf(info) {
@@ -84,4 +86,5 @@ export function renderBuilder(state, on, filterText, hidden) {
   $("new-measure-left").replaceChildren(...options);
   $("new-measure-right").replaceChildren(...options.map((option) => option.cloneNode(true)));
   $("new-measure-level").replaceChildren(...levelsOf(state.info).map((level) => new Option(level.name, level.name)));
+  fillMeasureChoices(state.factColumns ?? [], levelsOf(state.info));
 }

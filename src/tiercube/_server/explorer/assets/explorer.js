@@ -3,6 +3,7 @@
 // the page: the builder's actions, opening a cube or a link, exports, editing, the live redraw.
 import { ApiError, SERVER_GONE } from "./api.js";
 import { levelsOf, renderBuilder } from "./builder.js";
+import { measureFromForm, showMeasureInputs } from "./measure-form.js";
 import { chooseMembers, chooseRange } from "./members.js";
 import { savedViews } from "./saved.js";
 import { api, can, decode, forget, label, levelType, message, queryPath, ready, run, state, viewFragment, wireValue, worker } from "./view.js";
@@ -99,6 +100,7 @@ async function openCube(name, view = {}) {
     state.info = await api.json("GET", `/api/v1/cubes/${encodeURIComponent(name)}`);
     const fact = await api.json("GET", `/api/v1/tables/${encodeURIComponent(state.info.fact_table)}`).catch(() => ({ keys: [] }));
     state.factKeys = fact.keys;
+    state.factColumns = fact.columns ?? [];
     firstView();
     const levels = new Set(levelsOf(state.info).map((l) => l.name));
     if (view.rows !== undefined || view.columns !== undefined) {
@@ -163,24 +165,6 @@ async function exportView(format) {
   }
 }
 
-// What the new-measure form builds: arithmetic on two measures, or a measure moved along a level
-// (the wire form of tiercube.cumulative, shift(-1), rank, and a measure over its parent_value).
-function newMeasure(op, left, right, level) {
-  const ref = (name) => ({ type: "measure_ref", name });
-  switch (op) {
-    case "cumulative":
-      return { type: "cumulative", measure: ref(left), level };
-    case "shift":
-      return { type: "shift", measure: ref(left), level, offset: -1 };
-    case "rank":
-      return { type: "rank", measure: ref(left), level };
-    case "share":
-      return { type: "arithmetic", op: "/", left: ref(left), right: { type: "parent_value", measure: ref(left), level } };
-    default:
-      return { type: "arithmetic", op, left: ref(left), right: ref(right) };
-  }
-}
-
 async function addMeasure(event) {
   event.preventDefault();
   const name = $("new-measure-name").value.trim();
@@ -188,7 +172,14 @@ async function addMeasure(event) {
     message(`The cube already has a measure named "${name}": pick another name (or delete that measure from Python first).`);
     return;
   }
-  const expression = newMeasure($("new-measure-op").value, $("new-measure-left").value, $("new-measure-right").value, $("new-measure-level").value);
+  const expression = measureFromForm();
+  if (expression.error) {
+    message(expression.error);
+    return;
+  }
+  // The page redraws itself once the measure is there; the new version the server announces for
+  // it is not a second redraw racing with that one (the watcher skips a cube of unknown version).
+  delete state.versions[state.cube];
   try {
     await api.request("PUT", `/api/v1/cubes/${encodeURIComponent(state.cube)}/measures/${encodeURIComponent(name)}`, { expression });
   } catch (error) {
@@ -229,11 +220,7 @@ function wire() {
     state.expanded.clear();
     run();
   });
-  $("new-measure-op").addEventListener("change", () => {
-    const alongLevel = !["+", "-", "*", "/"].includes($("new-measure-op").value);
-    $("new-measure-right").hidden = alongLevel;
-    $("new-measure-level").hidden = !alongLevel;
-  });
+  $("new-measure-op").addEventListener("change", showMeasureInputs);
   $("new-measure").addEventListener("submit", addMeasure);
 }
 

@@ -64,7 +64,9 @@ export function readLevel(part, { rowLevels, columnLevels, measures, depth, roll
   let grand = null;
   for (let i = 0; i < rows; i++) {
     const grouped = depthOf ? depthOf[i] : levels.length;
-    const values = measures.map((measure) => columns[measure][i]);
+    // A measure missing from the answer (the measures changed while it was on its way; the next
+    // run draws them) is empty, not an error.
+    const values = measures.map((measure) => columns[measure]?.[i] ?? null);
     if (grouped === 0) {
       grand ??= node(null);
       if (columnLevels.length) grand.total = values;
@@ -95,7 +97,9 @@ export function readGrand(part, grand, { columnLevels, measures, columnKeys, rol
   const depthOf = rolled ? depths(columns, columnLevels, rows) : null;
   for (let i = 0; i < rows; i++) {
     const grouped = depthOf ? depthOf[i] : columnLevels.length;
-    const values = measures.map((measure) => columns[measure][i]);
+    // A measure missing from the answer (the measures changed while it was on its way; the next
+    // run draws them) is empty, not an error.
+    const values = measures.map((measure) => columns[measure]?.[i] ?? null);
     if (grouped === 0 && columnLevels.length) {
       grand.total = values;
     } else if (grouped === columnLevels.length) {
