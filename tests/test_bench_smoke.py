@@ -48,6 +48,7 @@ FIGURES = [
     "memory.cube",
     *(f"concurrency.{clients}.{what}" for clients in (1, 2) for what in ("throughput", "p99", "server_cpu")),
     "typecheck.mypy_cold",
+    "typecheck.pyright_cold",
     *(f"peers.{shape}.{kind}" for shape in ("q1", "q2", "q3", "q4", "share", "joined_filter", "distinct") for kind in ("cold", "served")),
     "peers.dashboard.1",
     "peers.dashboard.4",

@@ -9,7 +9,9 @@ loading and querying API.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -40,6 +42,10 @@ def analyse(url: str, password: str, frame: tiercube.DataFrameLike) -> pa.Table:
     reveal_type(session.query_mdx("SELECT [Measures].[qty.SUM] ON COLUMNS FROM [forecast]"))
     return result
 '''
+
+
+WHEEL_TYPECHECK = "TIERCUBE_WHEEL_TYPECHECK"
+"""Set to 1 to run typecheck/ under mypy --strict from the wheel: it installs the dev extra into a fresh venv (minutes)."""
 
 
 def pinned(name: str) -> str:
@@ -87,3 +93,45 @@ def test_a_plain_install_types_the_readme_code(tmp_path: Path) -> None:
     )
     assert re.search(r"^0 errors, 0 warnings", pyright.stdout, re.MULTILINE), pyright.stdout
     assert pyright.stdout.count('is "Table"') == 3, pyright.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get(WHEEL_TYPECHECK), reason=f"installs the wheel's dev extra into a fresh venv (minutes): set {WHEEL_TYPECHECK}=1")
+def test_the_typecheck_suite_passes_mypy_strict_from_the_wheel(tmp_path: Path) -> None:
+    """typecheck/ (every valid use and every flagged misuse) against the installed wheel, not src/.
+
+    Its helpers (tests/) come along; the project's own stubs do not, as a user has none of them.
+    The mypy settings are the project's, so an ignore the wheel makes unneeded fails too.
+    """
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = dist.glob("tiercube-*.whl")
+    environment = tmp_path / "venv"
+    venv.EnvBuilder().create(environment)
+    python = environment / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+    install = subprocess.run([*pip, "install", "--quiet", f"{wheel}[dev]"], capture_output=True, text=True, timeout=1800)
+    if install.returncode != 0 and ("NewConnectionError" in install.stderr or "No matching distribution" in install.stderr):
+        pytest.skip(f"the wheel's dependencies cannot be installed here: {install.stderr[-300:]}")
+    assert install.returncode == 0, install.stderr
+
+    project = tmp_path / "user"
+    for folder in ("typecheck", "tests"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    codes = ", ".join(settings["enable_error_code"])
+    (project / "mypy.ini").write_text(
+        f"[mypy]\npython_version = {settings['python_version']}\nstrict = True\nwarn_unused_ignores = True\n"
+        f"warn_unreachable = True\nenable_error_code = {codes}\n"
+        # The helpers are not the subject, and call distributed, typed only by the project's stubs.
+        "[mypy-tests.*]\nignore_errors = True\n"
+    )
+    mypy = subprocess.run([str(python), "-m", "mypy", "typecheck"], cwd=project, capture_output=True, text=True, timeout=900)
+    assert mypy.returncode == 0 and "Success" in mypy.stdout, mypy.stdout[-5000:] + mypy.stderr[-2000:]
+    # It checked the wheel: tiercube resolved inside the new environment, not to this checkout.
+    where = subprocess.run([str(python), "-c", "import tiercube; print(tiercube.__file__)"], capture_output=True, text=True, timeout=60)
+    assert str(environment) in where.stdout, where.stdout
