@@ -10,7 +10,8 @@ with tiercube.Session.start() as session:          # the server is a child proce
     h["geography"] = ["region", "country"]          # a country's parent is its region
     m = cube.measures
     m["margin"] = m["price.SUM"] - m["cost.SUM"]
-    m["share of region"] = m["qty.SUM"] / tiercube.parent_value(m["qty.SUM"], "country")
+    share = m["qty.SUM"] / tiercube.parent_value(m["qty.SUM"], "country")
+    m.set("share of region", share, format=tiercube.Format.percent(1))   # kept on the server: shows as 37.2%
     europe = cube.levels["region"] == "Europe"
     result = cube.query("qty.SUM", "margin", "share of region", levels=["region", "country"], filter=europe)
-    print(result)
+    print(tiercube.show(result))                     # an aligned grid; result itself is a pyarrow.Table

@@ -204,7 +204,8 @@ def test_demo_runs_and_prints_the_tier_and_the_query_results(tmp_path: Path) -> 
     assert len(expected) == 5
     printed: dict[str, tuple[int, int]] = {}
     for line in out.splitlines():
-        match = re.fullmatch(r"\s*(\w+)\s+(\d+)\s+[\d.,]+\s+(\d+)", line)
+        # tiercube.show's grid: thousands separators, price per unit in its currency format.
+        match = re.fullmatch(r"\s*(\w+)\s+([\d,]+)\s+€[\d.,]+\s+([\d,]+)", line)
         if match and match[1] in expected:
-            printed[match[1]] = (int(match[2]), int(match[3]))
+            printed[match[1]] = (int(match[2].replace(",", "")), int(match[3].replace(",", "")))
     assert printed == expected

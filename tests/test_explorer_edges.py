@@ -7,7 +7,10 @@ form refuses a name in use; the page says in words when the server is gone.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page
@@ -46,7 +49,7 @@ def test_a_share_shows_as_a_percent_of_the_server_s_value(page: Page, session: t
         assert float(text.rstrip("%")) == pytest.approx(100 * row["share of region"], abs=0.051)
 
 
-def test_a_measure_shows_in_the_format_the_server_keeps_for_it(page: Page, session: tiercube.Session) -> None:
+def test_a_measure_shows_in_the_format_the_server_keeps_for_it(page: Page, session: tiercube.Session, tmp_path: Path) -> None:
     """The share of region is kept with Format.percent(1) (test_explorer_tree's session): the grid shows
     exactly what tiercube.Format shows in Python, "11.0%", from the server's format, not a guess."""
     assert session.cubes["sales"].measures["share of region"].format == tiercube.Format.percent(1)
@@ -60,6 +63,15 @@ def test_a_measure_shows_in_the_format_the_server_keeps_for_it(page: Page, sessi
     percent = tiercube.Format.percent(1)
     assert {row["country"]: percent(row["share of region"]) for row in expected.to_pylist()}.items() <= shown.items()
     assert all(text.endswith("%") and text[-3] == "." for text in shown.values() if text), shown
+    # Exports' display form writes what the grid shows; Export CSV keeps the server's plain numbers.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export as shown").click()
+    path = tmp_path / "shown.csv"
+    download.value.save_as(path)
+    exported = list(csv.DictReader(io.StringIO(path.read_text())))
+    share_columns = [name for name in exported[0] if name.endswith("share of region")]
+    assert share_columns and all(row[name].endswith("%") for row in exported for name in share_columns if row[name])
+    assert {percent(row["share of region"]) for row in expected.to_pylist()} <= {row[name] for row in exported for name in share_columns}
 
 
 def test_two_measures_of_different_scale_get_two_axes_and_no_console_error(page: Page, session: tiercube.Session, console_errors: list[str]) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import tiercube
-from tests.conftest import ADMIN, SECURED, USER
+from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER, write_config
+from tests.durable import SNAPSHOTS_ONLY_AT_STOP, Served, admin
 
 SALES = Path(__file__).resolve().parent.parent / "examples" / "sales.csv"
 
@@ -71,3 +72,17 @@ def test_a_format_is_kept_with_its_measure_across_a_restart(tmp_path: Path) -> N
             assert admin.cubes["sales"].measures["share"].format is None
             with pytest.raises(tiercube.NotFoundError, match="no measure 'nope'"):
                 admin_measures.set_format("nope", tiercube.Format.percent())
+
+
+def test_a_format_is_in_the_log_before_it_is_answered(tmp_path: Path) -> None:
+    """SIGKILL right after set_format, no snapshot ever taken: the format comes back from the log."""
+    server = Served(tmp_path / "data", write_config(tmp_path, SNAPSHOTS_ONLY_AT_STOP + SECURED_TOML))
+    try:
+        with admin(server.start()) as session:
+            cube = session.create_cube(session.read_csv(SALES, keys=["id"]))
+            cube.measures.set_format("qty.SUM", tiercube.Format.number(0))
+        server.kill()
+        with admin(server.start()) as session:
+            assert session.cubes["sales"].measures["qty.SUM"].format == tiercube.Format.number(0)
+    finally:
+        server.close()

@@ -69,6 +69,11 @@ CELLS = [
         "cube.query('qty.SUM', 'margin', levels=['region']).to_pandas()",
         html=("| region | qty.SUM | margin", "0 | ASIA | 1 | -0.5", "1 | EU | 8 | -5.5", "2 | US | 4 | -2.0"),
     ),
+    # An answer shows as a grid by itself, each measure in the format the server keeps for it.
+    Cell(
+        "m.set_format('margin', tiercube.Format.number(2))\ncube.query('qty.SUM', 'margin', levels=['region'])",
+        html=("region | qty.SUM | margin", "ASIA | 1 | -0.50", "EU | 8 | -5.50", "US | 4 | -2.00", "3 rows x 3 columns"),
+    ),
     # The explorer as a widget: its view in the output, its frame on the server's embeddable page.
     Cell("explorer = cube.explore(height=500)\nexplorer", widget=True),
     Cell("explorer.src", remember="src"),

@@ -26,4 +26,4 @@ with tiercube.Session.start() as session:
     top_3 = cube.query("revenue", "rank in region", levels=["region", "product"],
                        top=tiercube.Top(3, "revenue", per="region"), include_totals=True)
     baskets = cube.query("median basket", "median price", "p90 price", levels=["region"], include_totals=True)
-    print(monthly, top_3, baskets, sep="\n\n")
+    print(*map(tiercube.show, (monthly, top_3, baskets)), sep="\n\n")

@@ -10,8 +10,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pyarrow as pa
-
 REGIONS = ["Europe", "Americas", "Asia", "Africa", "Oceania"]
 PRODUCTS = [f"product-{i:02d}" for i in range(20)]
 
@@ -40,7 +38,7 @@ def run_demo(rows: int = 1000) -> None:
         print(f"loaded {sales.row_count} rows from {csv.name} into table {sales.name!r}: {sales.schema!r}")
         cube = session.create_cube(sales)
         measures = cube.measures
-        measures["price per unit"] = measures["price.SUM"] / measures["qty.SUM"]
+        measures.set("price per unit", measures["price.SUM"] / measures["qty.SUM"], format=tiercube.Format.currency("EUR"))
         print(f"created cube {cube.name!r} with measures {', '.join(cube.measures)}")
         print("\nconnecting from a second process as 'analyst'...", flush=True)
         environment = dict(os.environ, TIERCUBE_DEMO_PASSWORD=password)
@@ -58,18 +56,10 @@ def client(url: str) -> None:
         print(session.capabilities)
         cube = session.cubes["sales"]
         result = cube.query("qty.SUM", "price per unit", "contributors.COUNT", levels=["region"])
-        print(f"\nquantity, price per unit and row count by region:\n{format_table(result)}")
+        print(f"\nquantity, price per unit and row count by region:\n{tiercube.show(result)}")
         in_europe = tiercube.level("region") == "Europe"
         europe = cube.query("qty.SUM", levels=["product"], filter=in_europe).slice(0, 5)
-        print(f"\nfirst products in Europe:\n{format_table(europe)}")
-
-
-def format_table(table: pa.Table) -> str:
-    """A plain-text grid of a small Arrow table."""
-    cells = [[str(c) for c in table.column_names]]
-    cells += [[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row.values()] for row in table.to_pylist()]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in cells)
+        print(f"\nfirst products in Europe:\n{tiercube.show(europe)}")
 
 
 if __name__ == "__main__":

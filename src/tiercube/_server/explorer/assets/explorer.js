@@ -3,6 +3,7 @@
 // the page: the builder's actions, opening a cube or a link, exports, editing, the live redraw.
 import { ApiError, SERVER_GONE } from "./api.js";
 import { levelsOf, renderBuilder } from "./builder.js";
+import { formatValue, formatsOf, measureOf } from "./formats.js";
 import { measureFromForm, showMeasureInputs } from "./measure-form.js";
 import { chooseMembers, chooseRange } from "./members.js";
 import { savedViews } from "./saved.js";
@@ -148,6 +149,17 @@ function download(name, data, type) {
 
 // The rows the page loaded, as the server computed them (the grid with a column per row level),
 // never what the viewer shows: the viewer adds nothing up, and the export does not ask it.
+// The display form: the same server numbers, each measure in the format the server keeps for it
+// ("11.0%", "€1,234.50"), for a spreadsheet a person reads; Export CSV keeps the plain numbers.
+function shownCsv(columns) {
+  const names = Object.keys(columns).filter((name) => name !== "__ROW_PATH__");
+  const formats = formatsOf(state.info);
+  const field = (text) => (/[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const cell = (name, value) => formatValue(formats[measureOf(name, state.measures)], value);
+  const rows = (columns[names[0]] ?? []).map((_, index) => names.map((name) => field(cell(name, columns[name][index]))).join(","));
+  return [names.map(field).join(","), ...rows].join("\n") + "\n";
+}
+
 async function exportView(format) {
   if (!state.shown) return;
   let table = state.shown.table;
@@ -157,6 +169,10 @@ async function exportView(format) {
   }
   const view = await table.view();
   try {
+    if (format === "shown") {
+      download(`${state.cube} (as shown).csv`, shownCsv(await view.to_columns()), "text/csv");
+      return;
+    }
     const data = format === "csv" ? await view.to_csv() : await view.to_arrow();
     download(`${state.cube}.${format}`, data, format === "csv" ? "text/csv" : "application/vnd.apache.arrow.file");
   } finally {
@@ -211,6 +227,7 @@ function wire() {
   });
   $("export-csv").addEventListener("click", () => exportView("csv"));
   $("export-arrow").addEventListener("click", () => exportView("arrow"));
+  $("export-shown").addEventListener("click", () => exportView("shown"));
   $("copy-code").addEventListener("click", () => navigator.clipboard.writeText($("code").textContent));
   $("sign-out").addEventListener("click", () => api.signOut());
   $("run-by-name").addEventListener("click", () => {
