@@ -126,6 +126,9 @@ _LAZY = {
     "siblings": "tiercube._client.scopes",
     "switch": "tiercube._client.scopes",
     "where": "tiercube._client.measures",
+    "SavedView": "tiercube._client.saved_views",
+    "SavedViews": "tiercube._client.saved_views",
+    "ViewDefinition": "tiercube._client.saved_views",
 }
 
 __all__ = sorted(_LAZY)  # pyright: ignore[reportUnsupportedDunderAll]  # the typed list is in __init__.pyi
