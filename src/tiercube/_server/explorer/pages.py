@@ -106,3 +106,14 @@ async def asset(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return response
+
+
+async def dashboard(request: Request) -> Response:
+    """``/dashboard``: saved views side by side, for a caller who may keep views; a browser not signed in is sent to."""
+    try:
+        state, _ = await authorize(request, Group.READ_MODEL)
+    except AuthenticationError:
+        if _wants_html(request) and "authorization" not in request.headers:
+            return RedirectResponse(paths.SIGN_IN, status_code=303)
+        raise
+    return _page("dashboard.html", state, framable=False)
