@@ -277,6 +277,7 @@ def samples(files: Files) -> list[Sample]:
         sample("GET /api/v1/explorer/views"),
         sample("PUT /api/v1/explorer/views/{view}", {"view": "matrix view"}, {"fragment": "cube=sales&rows=region", "shared_with": ["ROLE_USER"]}),
         sample("DELETE /api/v1/explorer/views/{view}", {"view": "matrix view"}),
+        sample("GET /dashboard"),
         sample("GET /api/query/cubes"),
         sample("POST /api/query/cubes/{cube}/query", CUBE, {"measures": ["qty.SUM"], "levels": ["region"]}),
         sample("POST /api/query/mdx", body={"mdx": "SELECT [Measures].[qty.SUM] ON COLUMNS FROM [sales]"}),

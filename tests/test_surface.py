@@ -39,7 +39,8 @@ from tiercube.capabilities import Capability
 # The contract's capability groups, by the names of the members that make them.
 SESSION_GROUPS: dict[str, frozenset[str]] = {
     "query": frozenset({"cubes", "query_mdx", "link", "url", "close", "capabilities", "health"}),
-    "read model": frozenset({"tables", "stats", "model"}),
+    # Saved views are read and kept where the model is read: a MinimalSession knows only the query API.
+    "read model": frozenset({"tables", "stats", "model", "views"}),
     "edit model and data": frozenset({"create_table", "create_cube"}),
     "cloud loading": frozenset({"read_csv", "read_parquet"}),
     "shared-file-system loading": frozenset({"read_arrow", "read_pandas"}),
@@ -95,6 +96,7 @@ MAPPING_GROUPS: dict[str, frozenset[str]] = {
     "read model": frozenset({"__getitem__", "__iter__", "__len__", "__contains__", "keys", "values", "items", "get"}),
     "delete": frozenset({"__delitem__"}),
     "assign": frozenset({"__setitem__"}),
+    "save": frozenset({"save"}),
 }
 MAPPINGS: dict[type[object], tuple[str, ...]] = {
     Tables: ("read model",),
@@ -105,6 +107,7 @@ MAPPINGS: dict[type[object], tuple[str, ...]] = {
     EditableMeasures: ("read model", "delete", "assign"),
     Hierarchies: ("read model",),
     EditableHierarchies: ("read model", "delete", "assign"),
+    tiercube.SavedViews: ("read model", "delete", "save"),
 }
 
 KINDS: list[tuple[str, dict[str, frozenset[str]], dict[type[object], tuple[str, ...]]]] = [

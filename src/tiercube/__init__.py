@@ -130,6 +130,9 @@ _LAZY = {
     "Format": "tiercube._client.formats",
     "ShownResult": "tiercube._client.results",
     "show": "tiercube._client.results",
+    "SavedView": "tiercube._client.saved_views",
+    "SavedViews": "tiercube._client.saved_views",
+    "ViewDefinition": "tiercube._client.saved_views",
 }
 
 __all__ = sorted(_LAZY)  # pyright: ignore[reportUnsupportedDunderAll]  # the typed list is in __init__.pyi

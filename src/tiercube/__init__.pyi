@@ -94,6 +94,7 @@ from tiercube._client.scopes import (
     switch as switch,
 )
 from tiercube._client.security import Security as Security
+from tiercube._client.saved_views import SavedView as SavedView, SavedViews as SavedViews, ViewDefinition as ViewDefinition
 from tiercube._client.sessions import (
     AnySession as AnySession,
     LocalSession as LocalSession,
@@ -371,4 +372,7 @@ __all__ = [
     "siblings",
     "switch",
     "where",
+    "SavedView",
+    "SavedViews",
+    "ViewDefinition",
 ]

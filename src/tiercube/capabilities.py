@@ -31,6 +31,7 @@ from tiercube._client.endpoints import HandlerT, HttpMethod
 from tiercube._client.file_loading import DataFrameLike, LocalTable
 from tiercube._client.query import Cubes, QueryCube
 from tiercube._client.read_model import ReadOnlyTable, Tables
+from tiercube._client.saved_views import SavedViews
 from tiercube._client.security import Security
 from tiercube._client.sources import CsvReadOptions, ReadOptions, S3Location, StrPath
 from tiercube._wire.column_types import ColumnType
@@ -77,12 +78,16 @@ class SupportsQuery(Protocol):
 
 @runtime_checkable
 class SupportsReadModel(SupportsQuery, Protocol):
-    """Read the data model and data: tables, their schema and rows, cube structure."""
+    """Read the data model and data: tables, their schema and rows, cube structure; and the user's saved views."""
 
     @property
     def tables(self) -> Tables[ReadOnlyTable]: ...
     @property
     def cubes(self) -> Cubes[ReadOnlyCube]: ...
+    @property
+    def views(self) -> SavedViews:
+        """The explorer's saved views this caller may open (``session.views``)."""
+        ...
     def stats(self) -> ServerStats:
         """The caller as the server sees it (user, tier, restricted) and what the server holds."""
         ...

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from tiercube._client import display
 from tiercube._client.conditions import Column, Condition
-from tiercube._client.core import SessionCore
 from tiercube._client.wire_form import wire_form
 from tiercube._client.results import answered
 from tiercube._public import public
@@ -14,6 +13,7 @@ from tiercube._wire.paths import path
 from tiercube._client.cube_model import ReadOnlyCube
 from tiercube._client.model import render_model
 from tiercube._client.query import Cubes
+from tiercube._client.saved_views import KeepingViews
 from tiercube._client.views import ObjectMapping, ServerObject
 from tiercube._wire import paths
 from tiercube._wire.column_types import ColumnType, describe_type
@@ -135,8 +135,8 @@ class Tables(ObjectMapping[TableT_co]):
         return {info.name: TableSchema(info) for info in self._infos()}
 
 
-class ModelReading(SessionCore):
-    """What every tier that reads the model has, however it hands out tables and cubes."""
+class ModelReading(KeepingViews):
+    """What every tier that reads the model has, however it hands out tables and cubes (and saved views)."""
 
     def stats(self) -> ServerStats:
         """The caller as the server sees it (user, tier, restricted) and, for callers that manage

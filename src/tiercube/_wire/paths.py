@@ -48,6 +48,7 @@ EXPLORER_EVENTS = "/explorer/events"
 EXPLORER_SESSIONS = "/api/v1/explorer/sessions"
 EXPLORER_VIEWS = "/api/v1/explorer/views"
 EXPLORER_VIEW = "/api/v1/explorer/views/{view}"
+DASHBOARD = "/dashboard"
 # A signed-in browser holds its session in this cookie (HttpOnly, SameSite=Strict, Secure over
 # TLS) and sends the session's CSRF token in this header; an embedded explorer, which a browser
 # gives no cookie, sends its session token in the other.

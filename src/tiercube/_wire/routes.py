@@ -65,6 +65,9 @@ EXPLORER_SESSIONS = Route("POST", paths.EXPLORER_SESSIONS, Group.QUERY, explorer
 LIST_VIEWS = Route("GET", paths.EXPLORER_VIEWS, Group.READ_MODEL)
 SAVE_VIEW = Route("PUT", paths.EXPLORER_VIEW, Group.READ_MODEL, explorer.SaveView)
 DELETE_VIEW = Route("DELETE", paths.EXPLORER_VIEW, Group.READ_MODEL)
+# The dashboard: saved views side by side. Like the explorer's page it holds no data and answers whoever
+# may query (a browser's navigation states no versions); its script asks for the views.
+DASHBOARD = Route("GET", paths.DASHBOARD, Group.QUERY)
 QUERY_CUBES = Route("GET", paths.QUERY_CUBES, Group.QUERY)
 QUERY_CUBE = Route("POST", paths.QUERY_CUBE, Group.QUERY, cubes.CubeQuery)
 QUERY_MDX = Route("POST", paths.QUERY_MDX, Group.QUERY, cubes.MdxQuery, max_body=cubes.MAX_MDX_BODY_BYTES)
@@ -116,7 +119,7 @@ to such a token; one that names them is allowed for its own only."""
 ROUTES: tuple[Route, ...] = (
     VERSIONS, QUERY_CUBES, QUERY_CUBE, QUERY_MDX, *CUSTOM,
     EXPLORER, EXPLORER_EMBED, EXPLORER_ASSET, SIGN_IN_PAGE, SIGN_IN, SIGN_OUT, EXPLORER_GRANT, EXPLORER_EVENTS, EXPLORER_SESSIONS,
-    LIST_VIEWS, SAVE_VIEW, DELETE_VIEW,
+    LIST_VIEWS, SAVE_VIEW, DELETE_VIEW, DASHBOARD,
     LIST_TABLES, TABLE_INFO, QUERY_TABLE, CUBE_INFO, STATS,
     CREATE_TABLE, READ, LOAD, APPEND, DROP, DELETE_TABLE, JOIN,
     CREATE_CUBE, DELETE_CUBE, SET_MEASURE, DELETE_MEASURE, SET_HIERARCHY, DELETE_HIERARCHY,

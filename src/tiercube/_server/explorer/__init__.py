@@ -2,7 +2,8 @@
 
 The server serves the pages and assets (``pages``), signs browsers in and
 out (``signing_in``), tells open pages what changed (``events``) and keeps
-each user's saved views (``views``). The page itself is ``assets/explorer.js``
+each user's saved views (``views``), which the dashboard page (``assets/dashboard.js``) shows
+side by side. The page itself is ``assets/explorer.js``
 (the builder and the page) with ``assets/view.js`` (queries and drawing) and
 ``assets/tree.js`` (the server's answers as the grid's rows): it queries the
 same API as the Python client, with the same grant, so it can show no more than
@@ -38,5 +39,6 @@ served = [
     _route(routes.EXPLORER_GRANT, signing_in.grant),
     _route(routes.EXPLORER_EVENTS, events.events),
     _route(routes.EXPLORER_SESSIONS, signing_in.embed_session),
+    _route(routes.DASHBOARD, pages.dashboard),
     *views.served,
 ]

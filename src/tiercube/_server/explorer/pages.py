@@ -106,3 +106,18 @@ async def asset(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return response
+
+
+async def dashboard(request: Request) -> Response:
+    """``/dashboard``: saved views side by side; like the explorer's page, for a caller who may query.
+
+    A browser's navigation states no versions, so it is granted query at most: the
+    page's script asks for the views with the versions stated, and the server judges that.
+    """
+    try:
+        state, _ = await authorize(request, Group.QUERY)
+    except AuthenticationError:
+        if _wants_html(request) and "authorization" not in request.headers:
+            return RedirectResponse(paths.SIGN_IN, status_code=303)
+        raise
+    return _page("dashboard.html", state, framable=False)

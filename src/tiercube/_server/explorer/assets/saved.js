@@ -1,6 +1,6 @@
 // Saved views: the whole view (the address's fragment) kept on the server under a name, for the
 // signed-in user, and shared with roles if they choose. The list holds the user's own views,
-// then those shared with one of their roles. Where the server keeps none for this page (nobody
+// then those shared with one of their roles, and the dashboards saved from the dashboard page. Where the server keeps none for this page (nobody
 // signs in on a server without security; a session that cannot read the model) the controls go.
 import { ApiError } from "./api.js";
 
@@ -17,7 +17,7 @@ export function savedViews(api, { open, fragment, message }) {
       views = (await api.json("GET", PATH)).views;
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 403)) throw error;
-      for (const control of [select, $("save-view")]) control.hidden = true;
+      for (const control of [select, $("save-view"), $("dashboard-link")]) control.hidden = true;
       return;
     }
     const options = views.map((view, i) => new Option(view.owner === api.user ? view.name : `${view.name} (shared by ${view.owner})`, String(i)));
@@ -27,7 +27,11 @@ export function savedViews(api, { open, fragment, message }) {
   select.addEventListener("change", () => {
     const view = views[Number(select.value)];
     select.value = "";
-    if (view) open(view.fragment);
+    if (!view) return;
+    // A dashboard (saved from the dashboard page) opens there; a view opens here.
+    const key = view.owner === api.user ? view.name : `${view.owner}/${view.name}`;
+    if (new URLSearchParams(view.fragment).has("dashboard")) location.assign(`/dashboard#${new URLSearchParams({ saved: key })}`);
+    else open(view.fragment);
   });
 
   $("save-view").addEventListener("click", () => {
