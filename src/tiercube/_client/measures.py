@@ -12,6 +12,7 @@ from typing import ClassVar, Literal, TypeAlias, overload
 from tiercube._client import display
 from tiercube._client.calculated import Calculable, CalculatedColumn, ColumnLike, if_else
 from tiercube._client.conditions import Column, Condition
+from tiercube._client.public_names import PublicNames
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire import cubes as wire
@@ -31,7 +32,7 @@ def _expr(operand: object) -> wire.MeasureExpr:
 
 
 @public
-class MeasureCondition:
+class MeasureCondition(PublicNames):
     """A condition evaluated per cell: measure comparisons and level conditions, combined."""
 
     __slots__ = ("_condition",)
@@ -66,7 +67,7 @@ class MeasureCondition:
 
 
 @public
-class MeasureExpression:
+class MeasureExpression(PublicNames):
     """A measure definition: aggregates, constants and other measures combined arithmetically."""
 
     __slots__ = ("_expression",)
