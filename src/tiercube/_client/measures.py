@@ -145,13 +145,14 @@ class Measure(MeasureExpression):
     def __init__(self, name: str, definition: wire.MeasureExpr) -> None:
         super().__init__(wire.MeasureRef(name))
         self.name: str = name
-        self.definition: wire.MeasureExpr = definition
+        # The expression it is defined as, in public terms (its wire form stays private).
+        self.definition: MeasureExpression = MeasureExpression(definition)
 
     def __repr__(self) -> str:
-        return f"<Measure {self.name!r} = {describe_expression(self.definition)}>"
+        return f"<Measure {self.name!r} = {describe_expression(wire_form(self.definition))}>"
 
     def _repr_html_(self) -> str:
-        return display.measure(type(self).__name__, self.name, self.definition)
+        return display.measure(type(self).__name__, self.name, wire_form(self.definition))
 
 
 def column_name(column: str | Column) -> str:
