@@ -92,3 +92,24 @@ def test_ipython_completes_what_a_live_session_hands_out(live: dict[str, object]
 def test_ipython_offers_no_private_names_of_public_objects(live: dict[str, object], text: str) -> None:
     offered = ipython_completions(live, text)
     assert offered and not {name for name in offered if name.startswith("_")}
+
+
+
+@pytest.fixture(scope="module")
+def bound(live: dict[str, object]) -> dict[str, object]:
+    """What a notebook's cells bind to names: jedi completes a live object only when a name holds it
+    (after ``x['key'].`` or a property it reads the types, as before a cell runs)."""
+    read_only = cast(tiercube.ReadOnlySession, live["ro"])
+    cube = cast(tiercube.EditableCube, live["cube"])
+    table = read_only.tables["sales"]
+    return {
+        **live, "table": table, "schema": table.schema, "column": table["qty"], "condition": table["qty"] > 1,
+        "measures": cube.measures, "measure": cube.measures["qty.SUM"], "level": cube.levels["region"],
+    }
+
+
+@pytest.mark.parametrize("name", ["session", "ro", "cube", "table", "schema", "column", "condition", "measures", "measure", "level"])
+def test_jedi_offers_no_private_names_of_live_objects(bound: dict[str, object], name: str) -> None:
+    """jedi on live objects (VS Code's notebooks once a cell ran) completes from dir(), which holds no private names."""
+    offered = {completion.name for completion in jedi.Interpreter(f"{name}.", [bound]).complete()}
+    assert offered and not {offer for offer in offered if offer.startswith("_") and not offer.startswith("__")}

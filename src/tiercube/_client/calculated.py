@@ -13,6 +13,7 @@ import datetime as dt
 from typing import ClassVar, Literal, TypeAlias
 
 from tiercube._client.filtering import Condition, to_wire_value
+from tiercube._client.public_names import PublicNames
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire import calculated as wire
@@ -24,7 +25,7 @@ Calculable: TypeAlias = "CalculatedColumn | ColumnLike | Condition | int | float
 TruncationUnit: TypeAlias = Literal["year", "quarter", "month", "week", "day", "hour", "minute"]
 
 
-class ColumnLike:
+class ColumnLike(PublicNames):
     """What columns and calculated columns share: arithmetic and functions, building calculated columns.
 
     ``Column`` (a table's column) adds comparisons that build ``Condition``s;

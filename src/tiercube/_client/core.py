@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn, Self
 
 from tiercube._client import display
+from tiercube._client.public_names import PublicNames
 from tiercube._wire.tiers import GROUPS, CapabilityReport, wanting
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def is_tier(cls: type) -> bool:
     return _TIERS.get(cls.__name__) is cls
 
 
-class SessionCore:
+class SessionCore(PublicNames):
     """Private base of every tier: it grants nothing by itself."""
 
     def __init__(self, connection: Connection, report: CapabilityReport) -> None:

@@ -12,6 +12,7 @@ from tiercube._client.calculated import CalculatedColumn, row_expression
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.formats import Format, format_from_wire
 from tiercube._client.levels import Level
+from tiercube._client.public_names import PublicNames
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
@@ -82,7 +83,7 @@ class Structure:
             )
 
 
-class _CubeView:
+class _CubeView(PublicNames):
     """What the views of one cube (measures, levels, hierarchies) share: its structure and connection."""
 
     def __init__(self, structure: Structure) -> None:

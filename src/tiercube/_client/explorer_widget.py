@@ -10,6 +10,7 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
+from tiercube._client.public_names import PublicNames
 from tiercube._public import public
 
 _ESM = """
@@ -42,7 +43,7 @@ class _Frame(anywidget.AnyWidget):
 # A typed class that shows a _Frame, not a subclass of one: ipywidgets (anywidget's base) has no
 # types, so a subclass would make every signature that names the widget Unknown to type checkers.
 @public
-class ExplorerWidget:
+class ExplorerWidget(PublicNames):
     """The explorer on one cube, as ``cube.explore()`` returns it; ``src`` is its address, with the session token in the fragment.
 
     Jupyter, JupyterLab and VS Code show it as the anywidget it holds; setting

@@ -13,6 +13,7 @@ import decimal
 from collections.abc import Sequence
 from typing import TypeAlias, cast
 
+from tiercube._client.public_names import PublicNames
 from tiercube._public import public
 from tiercube._wire import filters as wire
 from tiercube._wire.describe import describe_filter
@@ -55,7 +56,7 @@ def to_wire_row(row: Sequence[Value]) -> list[wire.Scalar]:
 
 
 @public
-class Condition:
+class Condition(PublicNames):
     """A boolean condition on columns (of a table) or levels (of a cube).
 
     Nulls follow SQL's three-valued logic, everywhere a condition applies

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal, TypeAlias, overload
 from tiercube._client import display
 from tiercube._client.calculated import Calculable, CalculatedColumn, ColumnLike, if_else
 from tiercube._client.conditions import Column, Condition
+from tiercube._client.public_names import PublicNames
 from tiercube._client.wire_form import wire_form
 from tiercube._client.formats import Format
 from tiercube._public import public
@@ -32,7 +33,7 @@ def _expr(operand: object) -> wire.MeasureExpr:
 
 
 @public
-class MeasureCondition:
+class MeasureCondition(PublicNames):
     """A condition evaluated per cell: measure comparisons and level conditions, combined."""
 
     __slots__ = ("_condition",)
@@ -67,7 +68,7 @@ class MeasureCondition:
 
 
 @public
-class MeasureExpression:
+class MeasureExpression(PublicNames):
     """A measure definition: aggregates, constants and other measures combined arithmetically."""
 
     __slots__ = ("_expression",)
@@ -145,15 +146,16 @@ class Measure(MeasureExpression):
     def __init__(self, name: str, definition: wire.MeasureExpr, format: Format | None = None) -> None:
         super().__init__(wire.MeasureRef(name))
         self.name: str = name
-        self.definition: wire.MeasureExpr = definition
+        # The expression it is defined as, in public terms (its wire form stays private).
+        self.definition: MeasureExpression = MeasureExpression(definition)
         self.format: Format | None = format
         """How its numbers are shown, as the server keeps it (``cube.measures.set_format`` sets it); None: as they come."""
 
     def __repr__(self) -> str:
-        return f"<Measure {self.name!r} = {describe_expression(self.definition)}>"
+        return f"<Measure {self.name!r} = {describe_expression(wire_form(self.definition))}>"
 
     def _repr_html_(self) -> str:
-        return display.measure(type(self).__name__, self.name, self.definition)
+        return display.measure(type(self).__name__, self.name, wire_form(self.definition))
 
 
 def column_name(column: str | Column) -> str:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from tiercube._client import display
 from tiercube._client.conditions import Column, Condition
+from tiercube._client.public_names import PublicNames
 from tiercube._client.wire_form import wire_form
 from tiercube._client.results import answered
 from tiercube._public import public
@@ -28,7 +29,7 @@ TableT_co = TypeVar("TableT_co", covariant=True)
 
 
 @public
-class TableSchema:
+class TableSchema(PublicNames):
     """One table's columns and their types, its key columns and row count; prints as a small table."""
 
     __slots__ = ("name", "columns", "keys", "row_count")

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from tiercube._client.conditions import Column, Value, to_wire_value
 from tiercube._client.measures import MeasureExpression, Operand, column_name, where
+from tiercube._client.public_names import PublicNames
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire import cubes as wire
@@ -130,7 +131,7 @@ def switch(subject: MeasureExpression | Column, cases: Mapping[Value, Operand], 
 
 
 @public
-class Top:
+class Top(PublicNames):
     """Keep the ``n`` rows with the largest ``measure`` per member of ``per`` (overall without it)::
 
         cube.query("revenue", levels=["region", "product"], top=tiercube.Top(3, "revenue", per="region"))

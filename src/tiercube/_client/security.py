@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
+from tiercube._client.public_names import PublicNames
 from tiercube._client.tokens import Token, TokenTierT, check_token_tier
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 @public
-class Security:
+class Security(PublicNames):
     """The server's users, tokens and restrictions. Changes apply at once to every new request.
 
     Like all changes made through a session, they live in the server's memory

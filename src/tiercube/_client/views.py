@@ -24,6 +24,7 @@ from abc import abstractmethod
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import TYPE_CHECKING, TypeVar, overload
 
+from tiercube._client.public_names import PublicNames
 from tiercube.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ V = TypeVar("V")
 V_co = TypeVar("V_co", covariant=True)
 
 
-class SnapshotMapping(Mapping[str, V]):
+class SnapshotMapping(PublicNames, Mapping[str, V]):
     """Items answered from a snapshot the owner object holds (a cube's structure): no request per access."""
 
     _kind = "item"
@@ -79,7 +80,7 @@ class SnapshotMapping(Mapping[str, V]):
         return f"<{type(self).__name__}: {_listing(lambda: list(self._all()))}>"
 
 
-class ObjectMapping(Mapping[str, V_co]):
+class ObjectMapping(PublicNames, Mapping[str, V_co]):
     """Server objects (tables, cubes) by name: names asked for each time, handles made without asking.
 
     Sessions hand out instances of small private subclasses (``_ReadOnlyTables`` is
@@ -138,7 +139,7 @@ def _name(name: object) -> str:
     return name
 
 
-class ServerObject:
+class ServerObject(PublicNames):
     """A table or cube on the server, known by name; what it can do is its subclass's business."""
 
     def __init__(self, connection: Connection, name: str) -> None:
