@@ -151,7 +151,7 @@ class Measure(MeasureExpression):
         return f"<Measure {self.name!r} = {describe_expression(self.definition)}>"
 
     def _repr_html_(self) -> str:
-        return display.measure(type(self).__name__, self.name, self.definition)
+        return display.measure(type(self).__name__, self.name, self.definition, self.format.to_wire() if self.format else None)
 
 
 def column_name(column: str | Column) -> str:
