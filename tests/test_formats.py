@@ -11,6 +11,7 @@ import pytest
 import tiercube
 from tests.conftest import ADMIN, SECURED, SECURED_TOML, USER, write_config
 from tests.durable import SNAPSHOTS_ONLY_AT_STOP, Served, admin
+from tests.rendered import Rendered
 
 SALES = Path(__file__).resolve().parent.parent / "examples" / "sales.csv"
 
@@ -53,6 +54,9 @@ def test_a_format_is_kept_with_its_measure_across_a_restart(tmp_path: Path) -> N
         assert measures["share"].format == tiercube.Format.percent(1)
         assert measures["price.SUM"].format == tiercube.Format.currency("EUR")
         assert measures["qty.MEAN"].format is None and measures["qty.SUM"].format is None
+        shown = Rendered(measures["share"]._repr_html_()).lines  # pyright: ignore[reportPrivateUsage]  # what notebooks call
+        assert shown[-1] == "format: percent, shown as 11.0%"
+        assert not any(line.startswith("format") for line in Rendered(measures["qty.SUM"]._repr_html_()).lines)  # pyright: ignore[reportPrivateUsage]
         # Any caller sees the formats with the answer, a MinimalSession too (it may not read the cube).
         with tiercube.connect(owner.url, authentication=USER) as reader:
             result = reader.cubes["sales"].query("price.SUM", "share", "qty.MEAN", levels=["region", "country"])

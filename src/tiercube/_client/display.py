@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, ParamSpec
 
 from tiercube._wire import paths
 from tiercube._wire.column_types import describe_type
-from tiercube._wire.cubes import CubeInfo, MeasureExpr
+from tiercube._client.formats import format_value
+from tiercube._wire.cubes import CubeInfo, MeasureExpr, NumberFormat
 from tiercube._wire.describe import describe_expression
 from tiercube._wire.messages import TableInfo
 from tiercube._wire.paths import path
@@ -168,9 +169,13 @@ def cube(kind: str, can: Sequence[str], connection: Connection, name: str, struc
 
 
 @never_raises
-def measure(kind: str, name: str, definition: MeasureExpr) -> Html:
-    """A measure and its expression (known already: no request)."""
-    return _frame(kind, name, _line("expression", tag("code", describe_expression(definition))))
+def measure(kind: str, name: str, definition: MeasureExpr, number_format: NumberFormat | None = None) -> Html:
+    """A measure, its expression and its number format if it has one (known already: no request)."""
+    parts = [_line("expression", tag("code", describe_expression(definition)))]
+    if number_format is not None:
+        example = format_value(number_format, 1234.5678 if number_format.style != "percent" else 0.1101)
+        parts.append(_line("format", f"{number_format.style}, shown as ", tag("code", example)))
+    return _frame(kind, name, *parts)
 
 
 @never_raises

@@ -155,7 +155,7 @@ class Measure(MeasureExpression):
         return f"<Measure {self.name!r} = {describe_expression(wire_form(self.definition))}>"
 
     def _repr_html_(self) -> str:
-        return display.measure(type(self).__name__, self.name, wire_form(self.definition))
+        return display.measure(type(self).__name__, self.name, wire_form(self.definition), wire_form(self.format) if self.format else None)
 
 
 def column_name(column: str | Column) -> str:
