@@ -1,4 +1,5 @@
-"""API callers authenticated by an OpenID Connect provider's access tokens (JWTs), verified with PyJWT.
+"""Callers authenticated by an OpenID Connect provider's tokens (JWTs), verified with PyJWT: API callers'
+access tokens, and the ID tokens that sign browsers in to the explorer (``oidc_sign_in``).
 
 The provider's keys come from the JWKS its discovery document names. They
 are kept, and fetched again when a token names a key id they do not hold (the
@@ -6,13 +7,16 @@ provider rotated its keys), at most once per ``REFETCH_AFTER`` seconds, so a
 stream of tokens with made-up key ids cannot make the server hammer the
 provider. Only asymmetric algorithms are accepted (never ``none`` nor an HMAC
 whose secret would be the public key). The issuer is checked before any key
-is looked up: a token of another provider is refused without a fetch.
+is looked up: a token of another provider is refused without a fetch. Both
+kinds of token go through the same checks; an ID token's audience is the
+client id, and it must carry the nonce its sign-in was started with.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
@@ -27,79 +31,116 @@ REFETCH_AFTER = 10.0
 _FETCH_TIMEOUT = 10.0
 
 
+@dataclass(frozen=True)
+class ProviderEndpoints:
+    """The provider's URLs that its discovery document names."""
+
+    authorization: str
+    token: str
+    jwks: str
+
+
 class OidcVerifier:
-    """Turns a provider's access token into a ``Caller``, or refuses it (401) saying why."""
+    """Turns a provider's access token or ID token into a ``Caller``, or refuses it (401) saying why."""
 
     def __init__(self, config: OidcConfig) -> None:
         self.config = config
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched = 0.0
-        self._jwks_uri: str | None = None
+        self._endpoints: ProviderEndpoints | None = None
         self._lock = threading.Lock()
 
     def caller(self, token: str) -> Caller:
-        """Verify ``token`` (blocking: it may fetch the provider's keys; call it off the event loop)."""
+        """Verify an access token (blocking: it may fetch the provider's keys; call it off the event loop)."""
+        claims = self._verified(token, "access token", self.config.audience or self.config.client_id)
+        return Caller(username=self._username(claims, "access token"), roles=self._roles(claims, "access token"))
+
+    def signed_in(self, id_token: str, nonce: str) -> Caller:
+        """Verify the ID token a sign-in's code was exchanged for: meant for this client, with this sign-in's nonce."""
+        claims = self._verified(id_token, "ID token", self.config.client_id)
+        if not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce:
+            raise AuthenticationError("the ID token was not issued for this sign-in (its nonce differs): sign in again")
+        return Caller(username=self._username(claims, "ID token"), roles=self._roles(claims, "ID token"))
+
+    def endpoints(self) -> ProviderEndpoints:
+        """Where browsers sign in and codes are exchanged, from the provider's discovery document (read once)."""
+        with self._lock:
+            return self._discovered()
+
+    def _verified(self, token: str, what: str, audience: str) -> dict[str, Any]:
         config = self.config
         try:
             header = jwt.get_unverified_header(token)
             stated: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError as error:
-            raise AuthenticationError(f"the bearer token is neither a tiercube token nor a well-formed JWT: {error}") from None
+            if what == "access token":  # what a bearer token is when it is no tiercube token
+                raise AuthenticationError(f"the bearer token is neither a tiercube token nor a well-formed JWT: {error}") from None
+            raise AuthenticationError(f"the provider's {what} is not a well-formed JWT: {error}") from None
         if stated.get("iss") != config.issuer:
-            raise AuthenticationError(f"the access token was issued by {stated.get('iss')!r}, not by this server's provider {config.issuer!r}")
-        key = self._key(str(header.get("kid", "")))
+            raise AuthenticationError(f"the {what} was issued by {stated.get('iss')!r}, not by this server's provider {config.issuer!r}")
+        key = self._key(str(header.get("kid", "")), what)
         try:
-            claims: dict[str, Any] = jwt.decode(
+            return jwt.decode(
                 token,
                 key,
                 algorithms=ALGORITHMS,
-                audience=config.audience or config.client_id,
+                audience=audience,
                 issuer=config.issuer,
                 leeway=config.clock_skew,
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
-            raise AuthenticationError("the access token expired: get a new one from the provider") from None
+            raise AuthenticationError(f"the {what} expired: get a new one from the provider") from None
         except jwt.InvalidAudienceError:
-            raise AuthenticationError(f"the access token is not meant for this server (its audience is not {config.audience or config.client_id!r})") from None
+            raise AuthenticationError(f"the {what} is not meant for this server (its audience is not {audience!r})") from None
         except jwt.InvalidTokenError as error:
-            raise AuthenticationError(f"the access token was not accepted: {error}") from None
-        return Caller(username=self._username(claims), roles=self._roles(claims))
+            raise AuthenticationError(f"the {what} was not accepted: {error}") from None
 
-    def _username(self, claims: dict[str, Any]) -> str:
+    def _username(self, claims: dict[str, Any], what: str) -> str:
         name = claims.get(self.config.username_claim)
         if not isinstance(name, str) or not name:
-            raise AuthenticationError(f"the access token has no {self.config.username_claim!r} claim to name its user")
+            raise AuthenticationError(f"the {what} has no {self.config.username_claim!r} claim to name its user")
         return name
 
-    def _roles(self, claims: dict[str, Any]) -> list[str]:
+    def _roles(self, claims: dict[str, Any], what: str) -> list[str]:
         found: object = claims.get(self.config.roles_claim)
         listed: object = found.split() if isinstance(found, str) else found
         if not isinstance(listed, list) or not all(isinstance(role, str) for role in cast(list[object], listed)):
             raise AuthenticationError(
-                f"the access token has no {self.config.roles_claim!r} claim listing its roles: configure the provider to add it, "
+                f"the {what} has no {self.config.roles_claim!r} claim listing its roles: configure the provider to add it, "
                 "or set roles_claim in [oidc] to the claim it uses"
             )
         mapping = self.config.role_mapping
         return sorted({mapped for role in cast(list[str], listed) for mapped in mapping.get(role, [role])})
 
-    def _key(self, kid: str) -> jwt.PyJWK:
+    def _key(self, kid: str, what: str) -> jwt.PyJWK:
         with self._lock:
             if kid not in self._keys and time.monotonic() - self._fetched > REFETCH_AFTER:
                 self._fetch()
             try:
                 return self._keys[kid]
             except KeyError:
-                raise AuthenticationError(f"the access token is signed with a key ({kid!r}) the provider does not publish") from None
+                raise AuthenticationError(f"the {what} is signed with a key ({kid!r}) the provider does not publish") from None
+
+    def _discovered(self) -> ProviderEndpoints:
+        """The provider's discovery document, read the first time it is needed; under the lock."""
+        if self._endpoints is None:
+            url = f"{self.config.issuer.rstrip('/')}/.well-known/openid-configuration"
+            try:
+                document = httpx.get(url, timeout=_FETCH_TIMEOUT).raise_for_status().json()
+                self._endpoints = ProviderEndpoints(
+                    str(document["authorization_endpoint"]), str(document["token_endpoint"]), str(document["jwks_uri"])
+                )
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+                raise AuthenticationError(f"the provider's discovery document could not be read from {url}: {error}") from None
+        return self._endpoints
 
     def _fetch(self) -> None:
         """The provider's keys now (its rotated-out keys are dropped); under the lock."""
         self._fetched = time.monotonic()
+        jwks_uri = self._discovered().jwks
         try:
-            if self._jwks_uri is None:
-                discovery = httpx.get(f"{self.config.issuer.rstrip('/')}/.well-known/openid-configuration", timeout=_FETCH_TIMEOUT)
-                self._jwks_uri = str(discovery.raise_for_status().json()["jwks_uri"])
-            published = httpx.get(self._jwks_uri, timeout=_FETCH_TIMEOUT).raise_for_status().json()
+            published = httpx.get(jwks_uri, timeout=_FETCH_TIMEOUT).raise_for_status().json()
             keys = jwt.PyJWKSet.from_dict(published).keys
         except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWKSetError) as error:
             raise AuthenticationError(f"the provider's keys could not be read from {self.config.issuer}: {error}") from None
