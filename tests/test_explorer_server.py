@@ -201,7 +201,7 @@ def test_pages_keep_to_themselves(server: InProcessServer) -> None:
     assert f'content="{__version__}"' in page.text
     policy = page.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "'unsafe-eval'" not in policy
-    assert "frame-ancestors *" in embed.headers["content-security-policy"]  # notebooks embed this one
+    assert "frame-ancestors 'none'" in embed.headers["content-security-policy"]  # framed only by the page a widget names
     assert "frame-ancestors 'none'" in sign_in.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
 

@@ -64,12 +64,15 @@ class Provider:
         self.issuer = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[str] | None = None
 
-    def start(self, *keys: dict[str, Any]) -> None:
+    def start(self, *keys: dict[str, Any], interactive: list[dict[str, Any]] | None = None, accounts: dict[str, Any] | None = None) -> None:
+        """Listen, with these signing keys; ``interactive`` clients sign browsers in as ``accounts`` (see provider.js)."""
         settings = {
             "port": self.port,
             "issuer": self.issuer,
             "jwks": {"keys": list(keys)},
             "clients": [{**client, "client_secret": SECRET} for client in CLIENTS],
+            "interactive": interactive or [],
+            "accounts": accounts or {},
         }
         process = subprocess.Popen(["node", str(HERE / "provider.js"), json.dumps(settings)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert process.stdout is not None and process.stdout.readline().strip() == "ready"

@@ -66,6 +66,9 @@ class CloudStore(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 
 
 TableFormat = Literal["csv", "parquet", "arrow"]
+ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\*\.)?[A-Za-z0-9.-]+(:([0-9]{1,5}|\*))?")
+"""A web origin as a Content-Security-Policy source may name it: nothing that could end or extend the policy."""
+
 _EXTENSIONS: dict[str, TableFormat] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow", ".feather": "arrow"}
 
 
@@ -138,6 +141,13 @@ class OidcConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     provider cannot be reached (fetches give up after 3 s), a token whose key
     the server does not hold yet is answered 503 with ``Retry-After``, naming
     the provider: the token may be valid, the server cannot check it now.
+
+    The explorer offers "Sign in with ``name``" (default: the issuer): the
+    authorization code flow with PKCE, ``scopes`` requested, the provider
+    sending the browser back to ``redirect_uri`` (default: the server's own
+    ``/explorer/sign-in`` as the browser reached it; set it behind a proxy),
+    the code exchanged with ``client_secret`` when there is one. The ID
+    token is checked as access tokens are, its audience being ``client_id``.
     """
 
     issuer: str
@@ -148,6 +158,9 @@ class OidcConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     role_mapping: dict[str, list[str]] = {}
     username_claim: str = "sub"
     clock_skew: float = 30.0
+    scopes: list[str] = msgspec.field(default_factory=lambda: ["openid"])
+    redirect_uri: str | None = None
+    name: str | None = None
 
 
 @public
@@ -245,6 +258,9 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     tables: list[TableConfig] = []
     # An OpenID Connect provider whose access tokens authenticate API callers.
     oidc: OidcConfig | None = None
+    # The only pages that may frame the explorer's embeddable page (origins, "https://lab.example.com");
+    # []: the notebook page that a cube.explore() widget says it is on.
+    embed_origins: list[str] = []
 
     def __post_init__(self) -> None:
         # A zero timeout or limit would refuse everyone: surely a mistake, so say so at startup.
@@ -262,6 +278,9 @@ class SessionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
                 raise InvalidRequestError(
                     f"trusted_proxies: {entry!r} is not an IP address or network; give e.g. \"10.0.0.5\" or \"10.0.0.0/24\""
                 ) from None
+        for origin in self.embed_origins:  # each goes into a Content-Security-Policy header as it is
+            if not ORIGIN.fullmatch(origin):
+                raise InvalidRequestError(f"embed_origins: {origin!r} is not an origin; give e.g. \"https://lab.example.com\" or \"http://localhost:8888\"")
 
     def check_cluster(self) -> None:
         """``InvalidRequestError`` if ``distribute_over_rows`` is set without a cluster, or a data

@@ -1,7 +1,8 @@
 """``cube.explore()``: the server's explorer inside a notebook, as an anywidget.
 
 The widget is a frame on the explorer's embeddable page, signed in with a
-browser session opened for the notebook's own caller. Imported only when a
+browser session opened for the notebook's own caller; it names the notebook's
+origin in the frame's address, the one page the server then lets frame it. Imported only when a
 cube is explored: anywidget (``pip install "tiercube[notebook]"``) is optional.
 """
 
@@ -20,7 +21,10 @@ function render({ model, el }) {
   frame.style.width = "100%";
   frame.style.border = "1px solid #d0d7de";
   const update = () => {
-    frame.src = model.get("src");
+    // The server lets this page, and no other, frame the explorer (unless its embed_origins say otherwise).
+    const src = new URL(model.get("src"));
+    src.searchParams.set("embedder", location.origin);
+    frame.src = src.href;
     frame.style.height = `${model.get("height")}px`;
   };
   update();

@@ -36,6 +36,7 @@ from tiercube._server.browser_sessions import BrowserSession, BrowserSessions
 from tiercube._server.client_address import ClientAddresses
 from tiercube._server.engine.journal import NO_JOURNAL, Journal
 from tiercube._server.oidc import OidcVerifier
+from tiercube._server.oidc_sign_in import OidcSignIns
 from tiercube._server.passwords import hash_password, verify_password
 from tiercube._server.tls import SCOPE_KEY
 from tiercube._server.tokens import Tokens
@@ -122,6 +123,7 @@ class Authenticator:
         self.browsers = BrowserSessions()
         self.tokens = Tokens(self.accounts, journal)
         self.oidc = OidcVerifier(config.oidc) if config.oidc is not None else None
+        self.oidc_sign_ins = OidcSignIns(self.oidc) if self.oidc is not None else None
 
     async def caller(self, request: HTTPConnection) -> Caller | None:
         header = request.headers.get("authorization")
@@ -173,7 +175,7 @@ class Authenticator:
     def _caller_of(self, session: BrowserSession) -> Caller | None:
         """The session's caller as the accounts are now (roles may have changed), within the session's
         scope (a widget's); None once it may not go on."""
-        if session.password_hash is None:  # the owner's, who has no password: its caller is as opened
+        if session.password_hash is None:  # the owner's, or a provider's sign-in: its caller is as opened
             return session.caller
         if session.opened_with is not None:  # a widget opened with a token: it ends with the token
             try:

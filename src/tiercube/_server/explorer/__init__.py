@@ -1,8 +1,9 @@
 """The explorer at ``session.link``: a pivot builder and charts over the cubes, in the browser.
 
 The server serves the pages and assets (``pages``), signs browsers in and
-out (``signing_in``), tells open pages what changed (``events``) and keeps
-each user's saved views (``views``), which the dashboard page (``assets/dashboard.js``) shows
+out (``signing_in``; through an OpenID Connect provider, ``provider_sign_in``),
+tells open pages what changed (``events``) and keeps each user's saved
+views (``views``), which the dashboard page (``assets/dashboard.js``) shows
 side by side. The page itself is ``assets/explorer.js``
 (the builder and the page) with ``assets/view.js`` (queries and drawing) and
 ``assets/tree.js`` (the server's answers as the grid's rows): it queries the
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tiercube._server.explorer import events, pages, signing_in, views
+from tiercube._server.explorer import events, pages, provider_sign_in, signing_in, views
 from tiercube._wire import routes
 
 
@@ -33,7 +34,7 @@ served = [
     _route(routes.EXPLORER, pages.explorer),
     _route(routes.EXPLORER_EMBED, pages.embedded),
     _route(routes.EXPLORER_ASSET, pages.asset),
-    _route(routes.SIGN_IN_PAGE, pages.sign_in_page),
+    _route(routes.SIGN_IN_PAGE, provider_sign_in.sign_in_page),
     _route(routes.SIGN_IN, signing_in.sign_in),
     _route(routes.SIGN_OUT, signing_in.sign_out),
     _route(routes.EXPLORER_GRANT, signing_in.grant),

@@ -4,6 +4,12 @@ The pages hold no data: the script they load asks the API for everything,
 with the caller's own grant, so the explorer can show no more than the API
 would answer. Only the explorer's own page needs a signed-in browser; the
 embeddable page, the sign-in page and the assets are open.
+
+No page may be framed except the embeddable one, and that one only by the
+origins in ``embed_origins``, or (when there are none) by the notebook page
+a widget names in the frame's address (``?embedder=``): a page that frames
+it without a token gets nothing, as its script never sends the explorer's
+cookie (``assets/api.js``).
 """
 
 from __future__ import annotations
@@ -11,11 +17,14 @@ from __future__ import annotations
 import functools
 import html
 import mimetypes
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
+from tiercube._config import ORIGIN
 from tiercube._server.routing import authorize
 from tiercube._server.state import ServerState
 from tiercube._version import PROTOCOL_VERSION
@@ -31,6 +40,7 @@ _CSP = (
     "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'"
 )
+_FIELD = re.compile(r"\{\{(\w+)\}\}")
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".css": "text/css"}
 
 
@@ -46,10 +56,11 @@ async def check_credentials(request: Request) -> ServerState:
     return state
 
 
-def _page(name: str, state: ServerState, *, framable: bool) -> Response:
-    text = _template(name).replace("{{version}}", html.escape(state.started_by)).replace("{{protocol}}", str(PROTOCOL_VERSION))
+def page(name: str, state: ServerState, *, ancestors: str = "'none'", fields: Mapping[str, str] | None = None) -> Response:
+    """A page from its template, each ``{{field}}`` replaced by text (escaped), framable by ``ancestors`` only."""
+    values = {"version": state.started_by, "protocol": str(PROTOCOL_VERSION), "embedded": "", "provider": "", "signed_in": "", **(fields or {})}
+    text = _FIELD.sub(lambda found: html.escape(values.get(found[1], "")), _template(name))
     response = Response(text, media_type="text/html")
-    ancestors = "*" if framable else "'none'"  # the embeddable page goes into notebooks; the others nowhere
     response.headers["Content-Security-Policy"] = f"{_CSP}; frame-ancestors {ancestors}"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -74,17 +85,25 @@ async def explorer(request: Request) -> Response:
         if _wants_html(request) and "authorization" not in request.headers:
             return RedirectResponse(paths.SIGN_IN, status_code=303)
         raise
-    return _page("explorer.html", state, framable=False)
+    return page("explorer.html", state)
 
 
 async def embedded(request: Request) -> Response:
-    """The explorer inside another page (a notebook): it signs in with the token in its URL's fragment."""
-    return _page("explorer.html", await check_credentials(request), framable=True)
+    """The explorer inside another page (a notebook): it signs in with the token in its URL's fragment, never the cookie."""
+    state = await check_credentials(request)
+    allowed = state.config.embed_origins
+    if not allowed:
+        embedder = request.query_params.get("embedder", "")
+        allowed = [embedder] if ORIGIN.fullmatch(embedder) else []
+    return page("explorer.html", state, ancestors=" ".join(allowed) or "'none'", fields={"embedded": "1"})
 
 
 async def sign_in_page(request: Request) -> Response:
+    """The sign-in page: a password form, and a link to sign in with the provider when ``[oidc]`` is configured."""
     # Without security, signing in (the page's script) succeeds for anyone and opens the explorer.
-    return _page("sign-in.html", await check_credentials(request), framable=False)
+    state = await check_credentials(request)
+    sign_ins = state.authenticator.oidc_sign_ins
+    return page("sign-in.html", state, fields={"provider": sign_ins.provider_name if sign_ins is not None else ""})
 
 
 async def asset(request: Request) -> Response:

@@ -41,10 +41,15 @@ async def sign_in(request: Request) -> Response:
     if session is None:
         raise AuthenticationError("wrong user name or password")
     response = Response(status_code=204)
+    set_session_cookie(response, request, session)
+    return response
+
+
+def set_session_cookie(response: Response, request: Request, session: BrowserSession) -> None:
+    """The browser keeps the session's id where no script can read it and no other site's request carries it."""
     response.set_cookie(
         paths.EXPLORER_COOKIE, session.token, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
     )
-    return response
 
 
 async def sign_out(request: Request) -> Response:

@@ -10,6 +10,7 @@ import msgspec
 import pyarrow as pa
 
 from tiercube._server.engine.cubes.joins import JoinGraph
+from tiercube._server.engine.hashing import key_hashes
 from tiercube._server.engine.cubes.mdx import to_cube_query
 from tiercube._server.engine.cubes.cost import check_costs
 from tiercube._server.engine.cubes.model import Cube, CubeSchema, bind_measure, references
@@ -82,6 +83,21 @@ class CubeStore:
         cube = self._get(name)
         versions = [(r.table, self.tables.get(r.table).version) for r in self.joins.reachable(cube.fact_table)]
         return hashlib.sha256(msgspec.json.encode([cube.info, versions])).hexdigest()[:20]
+
+    def visible_version(self, name: str, visible: Visibility) -> str:
+        """``data_version`` as a restricted caller may know it: a digest of its definition and of the rows
+        ``visible`` shows of every table it reads, so a change in rows hidden from the caller leaves it as it was.
+
+        It reads those rows (on a cluster they travel to the server): call it when ``data_version`` changed.
+        """
+        cube = self._get(name)
+        seen: list[tuple[str, str]] = []
+        for reached in self.joins.reachable(cube.fact_table):
+            table = self.tables.get(reached.table)
+            columns = list(table.columns)
+            rows = table.rows.selected(None, visible.rows(reached.table), None, columns).select(columns)
+            seen.append((reached.table, hashlib.sha256(key_hashes(rows, columns).tobytes()).hexdigest()))
+        return hashlib.sha256(msgspec.json.encode([cube.info, seen])).hexdigest()[:20]
 
     def _get(self, name: str) -> Cube:
         try:

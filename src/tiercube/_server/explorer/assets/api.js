@@ -3,12 +3,15 @@
 // Every request states the versions of the tiercube that served this page (the server
 // judges the tier from them, as for any client). A signed-in browser is known by its
 // HttpOnly cookie and proves the request comes from this page with the CSRF token;
-// an embedded explorer (no cookie inside another site's page) sends its session token,
-// which it read from its URL's fragment and removed from the address bar.
+// an embedded explorer sends its session token, which it read from its URL's fragment and
+// removed from the address bar, and never the cookie: any page of the embedder's site could
+// frame it, and would act as whoever signed in to the explorer in this browser.
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
 
 export const SERVER_GONE = "The server is not answering: it has stopped or restarted, or the network is down. This page works again once it is back (reload it then).";
+
+const NO_TOKEN = "This embedded explorer has no session token in its address: run cube.explore() again.";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -22,6 +25,8 @@ export class Api {
   constructor() {
     this.version = meta("tiercube-version");
     this.protocol = meta("tiercube-protocol");
+    this.embedded = meta("tiercube-embedded") === "1";
+    this.credentials = this.embedded ? "omit" : "same-origin";
     // The fragment: a view to open (cube, rows, columns, measures, plugin) and, embedded, the token.
     const fragment = new URLSearchParams(location.hash.slice(1));
     this.token = fragment.get("token");
@@ -40,8 +45,9 @@ export class Api {
   }
 
   async request(method, path, body) {
+    if (this.embedded && !this.token) throw new ApiError(401, "unauthenticated", NO_TOKEN);
     this.requests += 1;
-    const init = { method, headers: this.headers(), credentials: "same-origin" };
+    const init = { method, headers: this.headers(), credentials: this.credentials };
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -60,7 +66,7 @@ export class Api {
     } catch {
       // not one of the server's error bodies (a proxy's page, say): keep the status line
     }
-    if (response.status === 401 && !this.token) {
+    if (response.status === 401 && !this.embedded) {
       location.assign("/explorer/sign-in");
     }
     throw new ApiError(response.status, error.code, error.message);
@@ -95,7 +101,7 @@ export class Api {
       while (!stopped) {
         controller = new AbortController();
         try {
-          const response = await fetch("/explorer/events", { headers: this.headers(), signal: controller.signal, credentials: "same-origin" });
+          const response = await fetch("/explorer/events", { headers: this.headers(), signal: controller.signal, credentials: this.credentials });
           if (!response.ok) throw new Error(`events: ${response.status}`);
           onReach(true);
           const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

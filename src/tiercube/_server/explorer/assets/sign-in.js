@@ -1,6 +1,22 @@
-// Signs in with the server's own users; the answer sets an HttpOnly session cookie.
+// Signs in with the server's own users, or through the server's OpenID Connect provider; either way
+// the server sets an HttpOnly session cookie.
 const form = document.getElementById("sign-in");
 const error = document.getElementById("error");
+const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
+
+// Back from the provider and signed in: on to the explorer, at the view asked for before leaving
+// (the address with the provider's code is replaced, not kept in the history).
+const signedIn = meta("tiercube-signed-in");
+if (signedIn) location.replace(`/${signedIn}`);
+
+const provider = meta("tiercube-provider");
+if (provider) {
+  document.getElementById("provider-name").textContent = provider;
+  const link = document.getElementById("provider");
+  // The fragment never reaches the server: the view travels in the query, and comes back in the page.
+  link.href = `/explorer/sign-in?with=oidc&view=${encodeURIComponent(location.hash.slice(1))}`;
+  document.getElementById("with-provider").hidden = false;
+}
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();

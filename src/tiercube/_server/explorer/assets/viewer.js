@@ -5,6 +5,31 @@
 // undone. A click on a column's header sorts the tree (within each parent) instead of the rows; a
 // click on a member's name expands or collapses it.
 
+// Two places in the vendored viewer write a name or value as markup, in code out of reach of a
+// patch (Perspective's wasm, d3's selection.html() inside the d3fc bundle): a level, measure or
+// member named "<img src=x onerror=...>" would become an element in another user's page. What they
+// write there is taken as text instead:
+// - Perspective's fallback plugin (<perspective-viewer-plugin>, drawn when a view names a plugin
+//   the viewer does not have) writes the view's CSV into its innerHTML, inside a <pre>;
+// - d3fc's legends name each series in an SVG <title>, which only ever holds text.
+const innerHTML = Object.getOwnPropertyDescriptor(Element.prototype, "innerHTML");
+Object.defineProperty(Element.prototype, "innerHTML", {
+  ...innerHTML,
+  set(markup) {
+    if (this.localName !== "perspective-viewer-plugin") return innerHTML.set.call(this, markup);
+    const csv = document.createElement("pre");
+    csv.className = "fallback-plugin";
+    csv.textContent = String(markup).replace(/^<pre[^>]*>/, "").replace(/<\/pre>$/, "");
+    this.replaceChildren(csv);
+  },
+});
+Object.defineProperty(SVGTitleElement.prototype, "innerHTML", {
+  ...innerHTML,
+  set(markup) {
+    this.textContent = markup;
+  },
+});
+
 const LOCKED = ["plugin", "group_by", "split_by", "aggregates", "filter", "sort", "expressions", "columns"];
 
 export class LockedViewer {
