@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeAlias, TypeVar
 
 import msgspec
 from urllib.parse import urlencode, parse_qsl
@@ -136,7 +136,7 @@ class ViewDefinition:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ViewDefinition) and self.fragment == other.fragment
 
-    __hash__ = None  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # pyright: ignore[reportIncompatibleMethodOverride]  # equal by content, and mutable
 
     def __repr__(self) -> str:
         shape = " by ".join(filter(None, [", ".join(self.measures), " x ".join(filter(None, [", ".join(self.rows), ", ".join(self.columns)]))]))

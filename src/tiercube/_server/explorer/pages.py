@@ -139,4 +139,4 @@ async def dashboard(request: Request) -> Response:
         if _wants_html(request) and "authorization" not in request.headers:
             return RedirectResponse(paths.SIGN_IN, status_code=303)
         raise
-    return _page("dashboard.html", state, framable=False)
+    return page("dashboard.html", state)
