@@ -14,13 +14,17 @@ in the page, shadow roots included, has an event handler attribute or is an
 A restricted user's event stream is the same whether or not rows hidden from
 her changed. The embeddable page never signs in with the explorer's cookie (a page of the
 embedder's site could frame it and act as whoever signed in), and may be
-framed only by the origins configured or the page a widget names.
+framed only by the origins configured or the page a widget names (a widget's
+frame loads on its notebook's page, and not on another origin).
 """
 
 from __future__ import annotations
 
+import html
 import re
+import threading
 from collections.abc import Generator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
@@ -209,3 +213,41 @@ def test_a_restricted_user_hears_the_same_whether_or_not_hidden_rows_changed(ses
     assert heard(eu) == before  # but not the data she may see
     sales.append((5, "Europe", 1))
     assert heard(eu) != before
+
+
+def test_a_widget_s_frame_loads_on_its_notebook_page_and_on_no_other(page: Page, session: tiercube.Session) -> None:
+    """The notebook is a page on another port of loopback; the same page reached as localhost is another origin."""
+    with tiercube.connect(session.url, authentication=USER) as user:
+        widget: Any = user.cubes[CUBE].explore()
+    notebook = HTTPServer(("127.0.0.1", 0), _Notebook)
+    threading.Thread(target=notebook.serve_forever, daemon=True).start()
+    try:
+        port = notebook.server_address[1]
+        # What the widget's script does: name the page it is on.
+        _Notebook.frame = str(httpx.URL(str(widget.src)).copy_merge_params({"embedder": f"http://127.0.0.1:{port}"}))
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.frame_locator("iframe").locator("#who").filter(has_text="user").wait_for()
+        page.goto(f"http://localhost:{port}/")
+        page.wait_for_function("() => document.querySelector('iframe') !== null")
+        page.wait_for_timeout(1000)
+        assert [frame.url.split(":")[0] for frame in page.frames[1:]] == ["chrome-error"]  # refused by frame-ancestors
+    finally:
+        notebook.shutdown()
+        notebook.server_close()
+
+
+class _Notebook(BaseHTTPRequestHandler):
+    """A notebook's page: the widget's frame, and nothing else."""
+
+    frame = ""
+
+    def do_GET(self) -> None:
+        body = f'<iframe src="{html.escape(self.frame)}" width="1200" height="800"></iframe>'.encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
