@@ -116,3 +116,42 @@ def test_the_page_says_so_when_the_server_is_gone(page: Page) -> None:
     page.locator("#message").get_by_text("server is not answering").wait_for()
     assert "Failed to fetch" not in page.locator("body").inner_text()
     screenshot(page, "server-gone")
+
+
+# Holds back the answer to the next query asking for exactly these measures, as a slow server would.
+DELAY_NEXT_QUERY = """(measures) => {
+  const original = window.fetch;
+  let delayed = false;
+  window.fetch = async (path, init) => {
+    const body = init && typeof init.body === "string" ? JSON.parse(init.body) : null;
+    if (!delayed && body && JSON.stringify(body.measures) === JSON.stringify(measures)) {
+      delayed = true;
+      const answer = await original(path, init);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      window.tiercubeDelayedAnswered = true;
+      return answer;
+    }
+    return original(path, init);
+  };
+}"""
+
+
+def test_a_slow_answer_overtaken_by_a_newer_view_is_not_drawn(page: Page, session: tiercube.Session) -> None:
+    """A measure ticked while the previous view's query was under way: the late answer lacked the new
+    measure and was read with it ("Cannot read properties of undefined"); only the latest view draws."""
+    sign_in(page, session.link, ADMIN)
+    act(page, lambda: page.get_by_role("button", name="rows: hierarchy geography").click())
+    page.evaluate(DELAY_NEXT_QUERY, ["qty.SUM", "price.MEAN"])
+    page.get_by_label("measure price.MEAN").check()  # its answer comes late
+    act(page, lambda: page.get_by_label("measure share of region").check())  # this one draws first
+    page.wait_for_function("() => window.tiercubeDelayedAnswered === true")
+    page.wait_for_timeout(300)  # what the late answer would have drawn, it would have drawn by now
+    rows = grid(page)
+    assert rows[0][1:] == ["qty.SUM", "price.MEAN", "share of region"]
+    expected = session.cubes["sales"].query("qty.SUM", "price.MEAN", "share of region", levels=["region"])
+    shown = {member(row[0]): row for row in rows[1:]}
+    for row in expected.to_pylist():
+        qty, price, share = shown[row["region"]][1:4]
+        assert float(qty.replace(",", "")) == row["qty.SUM"]
+        assert float(price.replace(",", "")) == pytest.approx(row["price.MEAN"], abs=0.01)
+        assert float(share.rstrip("%")) == pytest.approx(100 * row["share of region"], abs=0.051)

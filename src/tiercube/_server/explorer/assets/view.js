@@ -212,7 +212,12 @@ export function ask(body) {
 
 export const queryPath = () => `/api/query/cubes/${encodeURIComponent(state.cube)}/query`;
 
+// Runs overlap (a measure ticked while a slow query is under way): only the latest may draw,
+// or an older answer would be read with the newer view's measures and levels.
+let latestRun = 0;
+
 export async function run() {
+  const mine = ++latestRun;
   if (!state.cube || state.measures.length === 0) {
     message(state.cube ? (state.info ? "Pick at least one measure." : "Name the measures (and levels) to query.") : "");
     await clear();
@@ -228,9 +233,10 @@ export async function run() {
   try {
     answers = await Promise.all(asked.map((q) => ask(q.body)));
   } catch (error) {
-    failed(error);
+    if (mine === latestRun) failed(error);
     return;
   }
+  if (mine !== latestRun) return; // a newer view is on its way; it draws and says ready
   message("");
   let cells;
   if (asked[0].role === "cells") {
