@@ -68,6 +68,24 @@ def test_saved_views_survive_a_clean_stop_and_a_sigkill(served: Served) -> None:
     ]
 
 
+def test_a_deleted_user_s_views_go_with_it_even_when_the_name_comes_back(served: Served) -> None:
+    url = served.start()
+    carol = tiercube.BasicAuthentication("carol", "carol-password")
+    with tiercube.connect(url, authentication=ADMIN, require=tiercube.capabilities.SECURITY) as admin:
+        admin.security.create_user("carol", password=carol.password)
+        save(url, carol, "hers", "cube=sales&rows=region", ["ROLE_USER"])
+        assert ("hers", "carol", "cube=sales&rows=region", ["ROLE_USER"]) in listed(url, USER)
+        admin.security.delete_user("carol")
+        admin.security.create_user("carol", password=carol.password)  # another person, the same name
+    assert listed(url, carol) == []
+    assert all(owner != "carol" for _, owner, _, _ in listed(url, USER))
+    save(url, carol, "new", "cube=sales&columns=region")
+    served.kill()  # what the log replays: the former carol's view stays hers, and gone
+    url = served.start()
+    assert listed(url, carol) == [("new", "carol", "cube=sales&columns=region", [])]
+    assert all(owner != "carol" for _, owner, _, _ in listed(url, USER))
+
+
 EU = tiercube.BasicAuthentication("eu", "eu-password")
 EU_TOO = tiercube.BasicAuthentication("eu2", "eu2-password")
 ASIA = tiercube.BasicAuthentication("asia", "asia-password")

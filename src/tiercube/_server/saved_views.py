@@ -7,7 +7,9 @@ replaces or deletes it. A saved view belongs to a user: an anonymous caller (on
 a server without security nobody signs in) keeps none, since whatever it saved
 every other anonymous caller could replace. A user keeps at most ``MAX_VIEWS``
 views of at most ``MAX_FRAGMENT`` characters each, so that no caller can fill
-the server's memory, or its data directory, through this store.
+the server's memory, or its data directory, through this store. A view is
+bound to its owner's account (its serial, as tokens are): once the user is
+deleted its views are gone, also for a user made again under the same name.
 
 Saving and deleting are journaled (``ViewSaved``, ``ViewDeleted``) before they
 are answered, so a server restarted on the same data directory, after any stop,
@@ -17,6 +19,7 @@ has every acknowledged view.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from tiercube._server.engine.journal import NO_JOURNAL, Journal, ViewDeleted, ViewSaved
 from tiercube._wire.explorer import SavedView, SaveView
@@ -44,22 +47,37 @@ def _view(record: ViewSaved) -> SavedView:
 class SavedViews:
     """Every user's views; safe to use from the server's worker threads."""
 
-    def __init__(self, journal: Journal = NO_JOURNAL) -> None:
+    def __init__(self, journal: Journal = NO_JOURNAL, serial_of: Callable[[str], str] = lambda user: "") -> None:
+        """``serial_of(user)``: that user's account serial now; ``""`` for one without an account here
+        (signed in through the OpenID Connect provider), or none any more."""
         self._journal = journal
+        self._serial_of = serial_of
         self._lock = threading.Lock()
         self._by_user: dict[str, dict[str, ViewSaved]] = {}
+
+    def _views_of(self, user: str) -> dict[str, ViewSaved]:
+        """``user``'s views, those saved by a former user of that name left out; under the lock."""
+        serial = self._serial_of(user)
+        views = self._by_user.get(user, {})
+        if any(view.serial != serial for view in views.values()):
+            views = {name: view for name, view in views.items() if view.serial == serial}
+            if views:
+                self._by_user[user] = views
+            else:
+                self._by_user.pop(user, None)
+        return views
 
     def visible(self, caller: Caller | None) -> list[SavedView]:
         """The caller's own views by name, then those others shared with one of its roles."""
         user = _user(caller)
         roles = set(caller.roles) if caller is not None else set[str]()
         with self._lock:
-            own = sorted(self._by_user.get(user, {}).values(), key=lambda view: view.name)
+            own = sorted(self._views_of(user).values(), key=lambda view: view.name)
             shared = [
                 view
-                for owner, views in sorted(self._by_user.items())
+                for owner in sorted(self._by_user)
                 if owner != user
-                for view in sorted(views.values(), key=lambda view: view.name)
+                for view in sorted(self._views_of(owner).values(), key=lambda view: view.name)
                 if roles & set(view.shared_with)
             ]
         return [_view(view) for view in own + shared]
@@ -73,9 +91,9 @@ class SavedViews:
                 f"this view is {len(view.fragment):,} characters long, more than the {MAX_FRAGMENT:,} a saved view may hold: "
                 "filter on fewer members, or collapse members, and save again"
             )
-        record = ViewSaved(user, name, view.fragment, sorted(set(view.shared_with)))
         with self._lock:
-            views = self._by_user.get(user, {})
+            record = ViewSaved(user, name, view.fragment, sorted(set(view.shared_with)), self._serial_of(user))
+            views = self._views_of(user)
             if name not in views and len(views) >= MAX_VIEWS:
                 raise InvalidRequestError(f"{user} already keeps {MAX_VIEWS} saved views: delete one before saving another")
             # Changed only inside the journal's block: a snapshot reads the views while no change is under way.
@@ -86,7 +104,7 @@ class SavedViews:
     def delete(self, caller: Caller | None, name: str) -> None:
         user = _user(caller)
         with self._lock:
-            if name not in self._by_user.get(user, {}):
+            if name not in self._views_of(user):
                 raise NotFoundError(f"{user} has no saved view named {name[:MAX_NAME]!r} (a view shared with you is its owner's to delete)")
             with self._journal.committing(ViewDeleted(user, name)):
                 del self._by_user[user][name]
@@ -97,7 +115,9 @@ class SavedViews:
         Called while the journal keeps changes out; not under this store's lock, which a
         change holds while it waits for the journal.
         """
-        return [view for views in list(self._by_user.values()) for view in list(views.values())]
+        return [
+            view for user, views in list(self._by_user.items()) for view in list(views.values()) if view.serial == self._serial_of(user)
+        ]
 
     def replay(self, record: ViewSaved | ViewDeleted) -> None:
         match record:

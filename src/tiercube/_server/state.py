@@ -128,9 +128,10 @@ class ServerState:
             self.judge = Judge(self.config, self.started_by, self.share.nonce)
             self.files = FileAccess(self.config, [*self.protected_files, self.share.path])
             self.endpoints = CustomEndpoints(self.owner_token)
-            self.saved_views = SavedViews(journal)
+            accounts = self.authenticator.accounts
+            self.saved_views = SavedViews(journal, lambda user: account.serial if (account := accounts.get(user)) else "")
             if self.data is not None:
-                accounts, tokens = self.authenticator.accounts, self.authenticator.tokens
+                tokens = self.authenticator.tokens
                 self.data.recover(Parts(self.cubes, accounts, self.restrictions, tokens, self.saved_views))
             self._read_declared_tables()
             undo.pop_all()

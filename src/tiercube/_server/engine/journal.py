@@ -135,12 +135,17 @@ class RestrictionDeleted(msgspec.Struct, frozen=True, tag="restriction_deleted")
 
 
 class ViewSaved(msgspec.Struct, frozen=True, tag="view_saved"):
-    """``owner``'s explorer view ``name`` (the explorer's address fragment), and the roles it is shared with."""
+    """``owner``'s explorer view ``name`` (the explorer's address fragment), and the roles it is shared with.
+
+    ``serial`` is the owner's account serial when it saved the view: a user deleted
+    and made again under the same name does not inherit the former one's views.
+    """
 
     owner: str
     name: str
     fragment: str
     shared_with: list[str]
+    serial: str = ""
 
 
 class ViewDeleted(msgspec.Struct, frozen=True, tag="view_deleted"):
