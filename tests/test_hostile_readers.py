@@ -22,8 +22,7 @@ import pytest
 import tiercube
 from tests.conftest import ADMIN, SECURED_TOML, USER
 from tests.tiers import Server, raw, start_server
-from tiercube._server.engine.cubes.cost import MAX_MEASURE_CONTEXTS
-from tiercube._server.engine.cubes.validation import MAX_MEASURE_DEPTH
+from tiercube._server.engine.cubes.cost import MAX_MEASURE_CONTEXTS, MAX_MEASURE_DEPTH
 from tiercube._version import PROTOCOL_VERSION
 from tiercube._wire import paths
 from tiercube._wire.cubes import MAX_MDX_CHARACTERS

@@ -11,7 +11,7 @@ import pytest
 
 from tests.engine.cube_fixtures import create, rows
 from tiercube._server.engine.cubes import CubeStore
-from tiercube._server.engine.cubes.validation import MAX_MEASURE_DEPTH
+from tiercube._server.engine.cubes.cost import MAX_MEASURE_DEPTH
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._wire.calculated import Call, Field, RowLiteral
 from tiercube._wire.cubes import (

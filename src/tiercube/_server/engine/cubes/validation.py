@@ -1,19 +1,13 @@
-"""A measure is checked when it is set, never at query time: names, types, combinations and cost.
+"""A measure is checked when it is set, never at query time: names, types and combinations.
 
 ``validate_measure`` refuses, with an ``InvalidRequestError`` that names the
 fix: an unknown column, level or measure; a calculated column that does not
 type-check; an aggregate of text where it needs numbers; a scope along a level
 it cannot move along (a period on a level that is not a date, a partitioning
 level that is not above the level); arithmetic on a measure whose values are
-not numbers (``min(brand)``); a cycle; and a measure graph too deep or too
-large to evaluate within a query's bounds.
-
-The cost bound: queries evaluate each (measure, levels, filter context) once
-(``evaluate.Evaluator``), so a measure costs the number of nodes of the graph it
-reaches, each measure counted once, not the number of paths through it. A
-chain ``m_k = m_(k-1) + m_(k-1)`` of forty measures is 120 nodes, not 2^40.
-That size and the nesting depth (a Python stack frame per level) are bounded
-here, for the measure being set and every measure that reaches it.
+not numbers (``min(brand)``); a cycle. What a valid measure may cost a query
+(its depth, the expressions and filter contexts it makes a query evaluate) is
+bounded next, in ``cost``, for it and every measure that reaches it.
 """
 
 from __future__ import annotations
@@ -22,7 +16,7 @@ from typing import Literal, TypeAlias
 
 from tiercube._server.engine.calendar import is_zero, signs
 from tiercube._server.engine.cubes.holistic import check_quantile
-from tiercube._server.engine.cubes.model import Cube, CubeSchema, bind_level_filter, children, references, walk
+from tiercube._server.engine.cubes.model import Cube, CubeSchema, bind_level_filter, references, walk
 from tiercube._server.engine.filters import bind
 from tiercube._server.engine.types import is_numeric
 from tiercube._wire.cubes import (
@@ -54,11 +48,6 @@ from tiercube._wire.filters import Compare, IsNull
 from tiercube._wire.column_types import ColumnType, DataType, describe_type, type_name
 from tiercube.errors import InvalidRequestError
 
-MAX_MEASURE_NODES = 10_000
-"""Nodes of the graph a measure reaches (each measure once): what a query evaluates for it."""
-MAX_MEASURE_DEPTH = 100
-"""Nested operations, through references: the deepest recursion evaluating a measure takes."""
-
 Kind: TypeAlias = Literal["number", "string", "date", "timestamp", "bool"]
 _NUMERIC_ONLY = frozenset({"sum", "mean", "median", "quantile", "std", "var", "prod"})
 _TEMPORAL = frozenset({"date", "timestamp"})
@@ -70,9 +59,7 @@ def validate_measure(cube: Cube, schema: CubeSchema, name: str, expression: Meas
     for node in walk(expression):
         _check_node(cube, schema, where, name, node)
     _check_no_cycle(cube, name, expression)
-    measures = {**cube.measures, name: expression}
-    _check_cost(measures, name)
-    _Kinds(cube, schema, measures).of(expression, where)
+    _Kinds(cube, schema, {**cube.measures, name: expression}).of(expression, where)
 
 
 def _check_node(cube: Cube, schema: CubeSchema, where: str, name: str, node: MeasureExpr | MeasureCondition) -> None:
@@ -194,48 +181,6 @@ def _check_no_cycle(cube: Cube, name: str, expression: MeasureExpr) -> None:
                 visit(cube.measures[other], [*path, other])
 
     visit(expression, [name])
-
-
-def _check_cost(measures: dict[str, MeasureExpr], changed: str) -> None:
-    """Refuse if ``changed`` or a measure that reaches it is too large or too deep to evaluate."""
-    reached: dict[str, frozenset[str]] = {}
-    depths: dict[str, int] = {}
-
-    def reaches(name: str) -> frozenset[str]:
-        if name not in reached:
-            reached[name] = frozenset()  # no cycles (checked first); this only guards the recursion
-            found = {name}
-            for other in references(measures[name]).measures:
-                if other in measures:
-                    found |= reaches(other)
-            reached[name] = frozenset(found)
-        return reached[name]
-
-    def depth(node: MeasureExpr | MeasureCondition) -> int:
-        if isinstance(node, MeasureRef):
-            if node.name not in measures:
-                return 1
-            if node.name not in depths:
-                depths[node.name] = 0
-                depths[node.name] = 1 + depth(measures[node.name])
-            return depths[node.name]
-        return 1 + max((depth(child) for child in children(node)), default=0)
-
-    for name in measures:
-        if changed not in reaches(name):
-            continue
-        nodes = sum(sum(1 for _ in walk(measures[other])) for other in reaches(name))
-        if nodes > MAX_MEASURE_NODES:
-            raise InvalidRequestError(
-                f"measure {name!r} would reach {nodes} operations through the measures it uses, over the limit of "
-                f"{MAX_MEASURE_NODES}; build it from fewer or smaller measures"
-            )
-        deepest = depth(measures[name])
-        if deepest > MAX_MEASURE_DEPTH:
-            raise InvalidRequestError(
-                f"measure {name!r} nests {deepest} operations deep through the measures it uses, over the limit of "
-                f"{MAX_MEASURE_DEPTH}; build it from shorter chains"
-            )
 
 
 class _Kinds:
