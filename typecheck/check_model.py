@@ -39,9 +39,9 @@ def query_by_names(session: tiercube.ReadOnlySession) -> pa.Table:
     assert_type(sales_model.sales_table(session)["region"], tiercube.Column)
     assert_type(sales_model.cubes(session)["sales"], tiercube.QueryCube)
     if TYPE_CHECKING_INVALID_USAGE:
-        sales.query("qty.SMU")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
-        sales.query("qty.SUM", levels=["regoin"])  # type: ignore[list-item]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
-        sales.query("qty.SUM", levels="regoin")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+        sales.query("qty.SMU")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-argument-type]  # ty: ignore[invalid-argument-type]
+        sales.query("qty.SUM", levels=["regoin"])  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[invalid-argument-type]
+        sales.query("qty.SUM", levels="regoin")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[no-matching-overload]  # ty: ignore[invalid-argument-type]
         sales_model.cubes(session)["slaes"]  # type: ignore[index]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-index]  # ty: ignore[invalid-argument-type]
         sales_model.tables(session)["slaes"]  # type: ignore[index]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-index]  # ty: ignore[invalid-argument-type]
         sales_model.sales_table(session)["regin"]  # type: ignore[index]  # pyright: ignore[reportArgumentType]  # pyrefly: ignore[bad-index]  # ty: ignore[invalid-argument-type]

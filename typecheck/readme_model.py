@@ -5,7 +5,7 @@ from typecheck.readme_given import session
 
 sales = sales_model.sales_cube(session)
 result = sales.query("qty.SUM", levels=["region"])
-# sales.query("qty.SMU") fails every checker; mypy --strict says:
-#   Argument 1 to "query" of "SalesCube" has incompatible type "Literal['qty.SMU']";
-#   expected "Literal['qty.SUM', 'qty.MEAN', 'price.SUM', 'price.MEAN', 'contributors.COUNT'] | Measure"
+# sales.query("qty.SMU") fails every checker; pyright says:
+#   Argument of type "Literal['qty.SMU']" cannot be assigned to parameter "measures"
+#   of type "SalesMeasure | Measure" in function "query"
 sales_model.check(session)   # NotFoundError naming what the server no longer has, if anything

@@ -4,10 +4,8 @@ Written by ``tiercube model`` (tiercube 0.1.0); write it again when the model ch
 ``check(session)`` raises ``tiercube.NotFoundError`` naming what the server no longer has.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Literal, Protocol, TypeAlias
-
-import pyarrow as pa
 
 import tiercube
 from tiercube.capabilities import SupportsQuery, SupportsReadModel
@@ -56,19 +54,8 @@ def cubes(session: SupportsQuery) -> Cubes:
 SalesMeasure: TypeAlias = Literal['qty.SUM', 'qty.MEAN', 'price.SUM', 'price.MEAN', 'contributors.COUNT']
 SalesLevel: TypeAlias = Literal['id', 'region']
 SalesHierarchy: TypeAlias = Literal['id', 'region']
-
-
-class SalesCube(Protocol):
-    """The cube 'sales', queried by the names of its measures and levels."""
-
-    def query(
-        self,
-        *measures: SalesMeasure | tiercube.Measure,
-        levels: SalesLevel | tiercube.Level | Sequence[SalesLevel | tiercube.Level] = (),
-        filter: tiercube.Condition | None = None,
-        include_totals: bool = False,
-        max_rows: int | None = None,
-    ) -> pa.Table: ...
+SalesCube: TypeAlias = tiercube.QueryCube[SalesMeasure, SalesLevel]
+"""The cube 'sales', whose ``query`` takes only the names of its measures and levels."""
 
 
 def sales_cube(session: SupportsQuery) -> SalesCube:

@@ -17,7 +17,7 @@ from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.measures import Measure, MeasureExpression
-from tiercube._client.query import Cubes, CubeT_co, QueryCube
+from tiercube._client.query import Cubes, CubeT_co, LevelNameT, MeasureNameT, QueryCube
 from tiercube._client.views import SnapshotMapping
 from tiercube._wire import paths
 from tiercube._wire.describe import describe_expression
@@ -247,7 +247,7 @@ class Levels(_CubeView, SnapshotMapping[Level]):
 
 
 @public
-class ReadOnlyCube(QueryCube):
+class ReadOnlyCube(QueryCube[MeasureNameT, LevelNameT]):
     """A cube whose structure (hierarchies, levels, measures) can be read.
 
     The cube object reads its structure once, when first asked (or gets it
@@ -302,7 +302,7 @@ class ReadOnlyCube(QueryCube):
 
 
 @public
-class EditableCube(ReadOnlyCube):
+class EditableCube(ReadOnlyCube[MeasureNameT, LevelNameT]):
     """A cube whose measures and hierarchies can be changed; changes reach all clients at once."""
 
     _can = (*ReadOnlyCube._can, "change hierarchies and measures")

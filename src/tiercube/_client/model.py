@@ -1,12 +1,13 @@
 """The typed data model: a Python module of ``Literal`` names written from a live session.
 
 ``tiercube model URL > sales_model.py`` writes it, as does ``session.model()``. For each cube it declares
-the names of its measures, levels and hierarchies as ``Literal`` types and a
-``Protocol`` whose ``query`` takes only those, with a function that hands the
-session's own cube out typed by it; for each table its column names, and a
-``Protocol`` whose ``table["column"]`` takes only those. A misspelt measure,
-level, column, table or cube is then an error in every type checker, while the
-objects are the session's own, unchanged. The module's ``check(session)``
+the names of its measures, levels and hierarchies as ``Literal`` types and the
+library's own ``QueryCube`` narrowed to them (``QueryCube[SalesMeasure, SalesLevel]``,
+whose ``query`` takes only those), with a function that hands the session's own
+cube out typed by it; for each table its column names, and a ``Protocol`` whose
+``table["column"]`` takes only those. A misspelt measure, level, column, table or
+cube is then an error in every type checker, while the objects are the session's
+own, unchanged. The module's ``check(session)``
 raises ``NotFoundError`` naming what the server no longer has.
 """
 
@@ -96,10 +97,8 @@ Written by ``tiercube model`` (tiercube {version}); write it again when the mode
 ``check(session)`` raises ``tiercube.NotFoundError`` naming what the server no longer has.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Literal, Never, Protocol, TypeAlias
-
-import pyarrow as pa
 
 import tiercube
 from tiercube.capabilities import SupportsQuery, SupportsReadModel'''
@@ -140,19 +139,8 @@ def cubes(session: SupportsQuery) -> Cubes:
 _CUBE = '''{title}Measure: TypeAlias = {measures}
 {title}Level: TypeAlias = {levels}
 {title}Hierarchy: TypeAlias = {hierarchies}
-
-
-class {title}Cube(Protocol):
-    """The cube {name!r}, queried by the names of its measures and levels."""
-
-    def query(
-        self,
-        *measures: {title}Measure | tiercube.Measure,
-        levels: {title}Level | tiercube.Level | Sequence[{title}Level | tiercube.Level] = (),
-        filter: tiercube.Condition | None = None,
-        include_totals: bool = False,
-        max_rows: int | None = None,
-    ) -> pa.Table: ...
+{title}Cube: TypeAlias = tiercube.QueryCube[{title}Measure, {title}Level]
+"""The cube {name!r}, whose ``query`` takes only the names of its measures and levels."""
 
 
 def {snake}_cube(session: SupportsQuery) -> {title}Cube:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, TypeVar, overload
+from typing import TYPE_CHECKING, ClassVar, Generic, overload
 from urllib.parse import urlencode
 
-from typing_extensions import deprecated
+from typing_extensions import TypeVar, deprecated
 
 from tiercube._client import display
 from tiercube._client.conditions import Condition
@@ -39,10 +39,21 @@ if TYPE_CHECKING:
 
 CubeT_co = TypeVar("CubeT_co", covariant=True)
 
+# A cube's measure and level names as types (PEP 696 defaults, through typing-extensions): ``str``
+# unless a typed data model (``tiercube model``) narrows them to its ``Literal`` names, so a bare
+# ``QueryCube`` is the cube as it always was. Contravariant, as they are only taken: a session's
+# ``QueryCube`` (names of any ``str``) is a ``QueryCube[SalesMeasure, SalesLevel]`` without a cast.
+MeasureNameT = TypeVar("MeasureNameT", bound=str, default=str, contravariant=True)
+LevelNameT = TypeVar("LevelNameT", bound=str, default=str, contravariant=True)
+
 
 @public
-class QueryCube(ServerObject):
-    """A cube that can be queried by measure and level names."""
+class QueryCube(ServerObject, Generic[MeasureNameT, LevelNameT]):
+    """A cube that can be queried by measure and level names.
+
+    Generic in the names it takes: ``QueryCube`` takes any ``str``; the typed data model's
+    ``QueryCube[SalesMeasure, SalesLevel]`` only the ``Literal`` names of its measures and levels.
+    """
 
     _can: ClassVar[tuple[str, ...]] = ("query",)
     """What this class of cube can do, as its notebook display says it."""
@@ -58,8 +69,8 @@ class QueryCube(ServerObject):
     @overload
     def query(
         self,
-        *measures: str | Measure,
-        levels: str | Level | Sequence[str | Level] = (),
+        *measures: MeasureNameT | Measure,
+        levels: LevelNameT | Level | Sequence[LevelNameT | Level] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
         max_rows: int | None = None,
@@ -69,8 +80,8 @@ class QueryCube(ServerObject):
     @deprecated("result_limit= is now max_rows=, the name table.query and the server's max_result_rows use")
     def query(
         self,
-        *measures: str | Measure,
-        levels: str | Level | Sequence[str | Level] = (),
+        *measures: MeasureNameT | Measure,
+        levels: LevelNameT | Level | Sequence[LevelNameT | Level] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
         top: Top | None = None,
@@ -78,8 +89,8 @@ class QueryCube(ServerObject):
     ) -> pa.Table: ...
     def query(
         self,
-        *measures: str | Measure,
-        levels: str | Level | Sequence[str | Level] = (),
+        *measures: MeasureNameT | Measure,
+        levels: LevelNameT | Level | Sequence[LevelNameT | Level] = (),
         filter: Condition | None = None,
         include_totals: bool = False,
         max_rows: int | None = None,
