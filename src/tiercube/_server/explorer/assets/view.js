@@ -6,7 +6,7 @@ import "./vendor/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js"
 import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
 import perspective from "./vendor/perspective/cdn/perspective.js";
 import { Api, ApiError } from "./api.js";
-import { flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
+import { TOTAL, depths, flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
 import { LockedViewer } from "./viewer.js";
 import { columnsConfig, measureOf, secondAxis } from "./formats.js";
 import { levelsOf } from "./builder.js";
@@ -146,7 +146,11 @@ function levelQuery(path) {
 // totals, and the children of every expanded member.
 function queries() {
   const base = { measures: state.measures, filter: combine(userFilter()), max_rows: CELL_LIMIT };
-  if (state.plugin !== "Datagrid") return [{ role: "cells", body: { ...base, levels: [...state.rows, ...state.columns] } }];
+  if (state.plugin !== "Datagrid") {
+    // With Totals, a chart draws the server's rollup too: a "Total" bar per group and a "Total" group.
+    const levels = [...state.rows, ...state.columns];
+    return [{ role: "cells", body: { ...base, levels, include_totals: state.totals && levels.length > 0 } }];
+  }
   if (state.rows.length === 0) {
     // One row, the total over everything, per column member.
     return [{ role: "column totals", body: { ...base, levels: state.columns, include_totals: state.totals && state.columns.length > 0 } }];
@@ -346,14 +350,20 @@ async function showTree() {
   }, source);
 }
 
-// Charts draw the cells as the server sent them. Each (rows,
-// columns) group holds exactly one cell, and "unique" is that cell: the chart adds nothing up.
+// Charts draw the cells as the server sent them, its total rows included when Totals is ticked.
+// Each (rows, columns) group holds exactly one cell, and "unique" is that cell: the chart adds
+// nothing up.
 async function showCells(answer, body) {
   state.exported = null; // the table on screen is the server's answer as it came
   const columns = [...body.levels, ...state.measures];
   const data = Object.fromEntries(columns.map((name) => [name, answer.columns[name]]));
   const schema = Object.fromEntries(columns.map((name) => [name, state.measures.includes(name) ? valueType(answer.schema, name) : "string"]));
-  for (const level of body.levels) data[level] = data[level].map((value) => label(level, value));
+  // A rolled-up level (null in a total row of the server's rollup) is named "Total"; a member that
+  // is itself null stays "(null)".
+  const grouped = body.include_totals ? depths(answer.columns, body.levels, answer.rows) : null;
+  body.levels.forEach((level, position) => {
+    data[level] = data[level].map((value, i) => (grouped && position >= grouped[i] ? TOTAL : label(level, value)));
+  });
   // Lines only: Perspective 3.8's bar chart draws a second axis with the first one's scale.
   const twoAxes = state.plugin === "Y Line";
   await draw(data, schema, {
