@@ -3,11 +3,13 @@
 Each test reads what the chart draws (the table the chart is drawn from, the
 axes' tick texts) and holds it equal to ``cube.query`` for the same cells:
 with Totals ticked the chart shows the server's rollup (never a sum made in
-the browser), without it none.
+the browser), without it none; every tick of a value axis is drawn whole
+(millions were cut to ",400,000").
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -69,3 +71,46 @@ def test_a_chart_split_by_a_column_level_gets_a_total_series_per_group(page: Pag
         group = row["region"] or "Total"
         series = row["country"] or "Total"
         assert shown[group][f"{series}|qty.SUM"] == row["qty.SUM"], (group, series)
+
+
+COMPACT = re.compile(r"^-?\d+(\.\d+)?[kMGTPE]$")
+FULL = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d+)?$")
+
+
+def tick_value(text: str) -> float:
+    """A tick's number, written in full ("1,400,000") or compact ("1.40M"); anything else fails."""
+    if FULL.match(text):
+        return float(text.replace(",", ""))
+    assert COMPACT.match(text), f"tick {text!r} is neither a full number nor a compact one"
+    exponent: int = "kMGTPE".index(text[-1]) + 1
+    return float(text[:-1]) * 1000.0**exponent
+
+
+def clipped_ticks(page: Page, axis: str) -> list[str]:
+    """The tick texts of ``axis`` (y-axis, y2-axis) drawn, even in part, outside their axis's box."""
+    texts: list[str] = page.evaluate(
+        """(axis) => {
+             const plugin = [...document.getElementById("viewer").children].find((element) => element.shadowRoot?.querySelector(`d3fc-svg.${axis}`));
+             const box = plugin.shadowRoot.querySelector(`d3fc-svg.${axis}`).getBoundingClientRect();
+             return [...plugin.shadowRoot.querySelectorAll(`d3fc-svg.${axis} text`)]
+               .filter((text) => { const own = text.getBoundingClientRect(); return own.left < box.left - 0.5 || own.right > box.right + 0.5; })
+               .map((text) => text.textContent);
+           }""",
+        axis,
+    )
+    return texts
+
+
+def test_large_numbers_on_a_chart_s_axis_are_drawn_whole(page: Page, session: tiercube.Session) -> None:
+    cube = session.cubes["sales"]
+    cube.measures.set("qty x 1000", cube.measures["qty.SUM"] * 1000)  # millions: "1,400,000" was cut to ",400,000"
+    sign_in(page, session.link + "#cube=sales&rows=region&columns=&measures=qty x 1000&plugin=Y+Bar&totals=1", ADMIN)
+    axis = page.locator("perspective-viewer d3fc-svg.y-axis text")
+    axis.first.wait_for()
+    ticks = [text.strip() for text in axis.all_text_contents() if text.strip()]
+    values = [tick_value(text) for text in ticks]
+    grand = cube.query("qty x 1000", include_totals=True)["qty x 1000"].to_pylist()[-1]
+    assert isinstance(grand, int)
+    assert max(values) >= grand / 2 and max(values) > 1_000_000, ticks  # the axis reaches the Total bar's millions
+    assert clipped_ticks(page, "y-axis") == []
+    screenshot(page, "bar-chart-millions")

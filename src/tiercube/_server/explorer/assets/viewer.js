@@ -30,6 +30,15 @@ Object.defineProperty(SVGTitleElement.prototype, "innerHTML", {
   },
 });
 
+// d3fc gives a chart's value axes a fixed 3em and writes ticks below 10,000,000 in full
+// ("1,400,000"), above in compact form ("30.0M"): millions were cut to ",400,000" (issue 18).
+// The value axes of bars and lines are made wide enough for the longest such tick ("-9,999,999"
+// at the axes' 11px); heat maps size their axes to their members' names themselves.
+const AXES_STYLE = `
+:host .chart.ybar d3fc-svg.y-axis, :host .chart.ybar d3fc-svg.y2-axis,
+:host .chart.yline d3fc-svg.y-axis, :host .chart.yline d3fc-svg.y2-axis { width: 76px !important; }
+`;
+
 const LOCKED = ["plugin", "group_by", "split_by", "aggregates", "filter", "sort", "expressions", "columns"];
 
 export class LockedViewer {
@@ -64,6 +73,7 @@ export class LockedViewer {
         await this.viewer.restore(this.expected);
       }
       this.styleGrid();
+      await this.styleAxes();
     } finally {
       this.busy -= 1;
     }
@@ -102,6 +112,22 @@ export class LockedViewer {
       event.stopPropagation();
       onToggle(meta.y);
     }
+  }
+
+  // The chart plugins draw in shadow roots of their own, made on their first drawing: each gets
+  // the axes' style then, and is drawn again (d3fc measures its axes when it draws; drawn at the
+  // old width, the ticks would be stretched into the new one).
+  async styleAxes() {
+    let added = false;
+    for (const plugin of this.viewer.children) {
+      if (!plugin.localName.startsWith("perspective-viewer-d3fc") || !plugin.shadowRoot || this.styled.has(plugin)) continue;
+      this.styled.add(plugin);
+      const style = document.createElement("style");
+      style.textContent = AXES_STYLE;
+      plugin.shadowRoot.append(style);
+      added = true;
+    }
+    if (added) await this.viewer.resize(true);
   }
 
   // Subtotal rows (expanded members) and the grand total in bold on a tint, after the grid's own
