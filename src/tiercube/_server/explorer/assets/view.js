@@ -29,6 +29,7 @@ export const state = {
   columns: [],
   filters: {}, // level -> {members: [...]} or {from, to} (either may be null)
   totals: false,
+  top: null, // {n, measure, per}: the server keeps the n best rows by measure per member of per (null: per parent)
   plugin: "Datagrid",
   expanded: new Set(), // the ids of the row paths drawn with their children
   sort: null, // {column, descending}: siblings ordered by a column of the grid
@@ -136,10 +137,21 @@ function levelQuery(path) {
     operands.push(member === null ? { type: "isnull", column: level } : { type: "compare", column: level, op: "==", value: wireValue(level, member) });
   });
   const rolled = state.totals && (path.length === 0 || state.columns.length > 0);
-  return {
+  return withTop({
     measures: state.measures, levels: [...state.rows.slice(0, path.length + 1), ...state.columns],
     filter: combine(operands), include_totals: rolled, max_rows: CELL_LIMIT,
-  };
+  });
+}
+
+// ``body`` keeping only the best rows when the view asks for a top n: per member of its level
+// when the query holds a level below that one, else (no level named) per query, which is per
+// parent for an expanded member's children. The server still computes totals over every row.
+function withTop(body) {
+  const top = state.top;
+  if (!top) return body;
+  const at = top.per === null ? -1 : body.levels.indexOf(top.per);
+  if (top.per !== null && (at < 0 || at === body.levels.length - 1)) return body;
+  return { ...body, top };
 }
 
 // What the view asks the server: for a chart its cells; for the grid the top level, the column
@@ -149,7 +161,7 @@ function queries() {
   if (state.plugin !== "Datagrid") {
     // With Totals, a chart draws the server's rollup too: a "Total" bar per group and a "Total" group.
     const levels = [...state.rows, ...state.columns];
-    return [{ role: "cells", body: { ...base, levels, include_totals: state.totals && levels.length > 0 } }];
+    return [{ role: "cells", body: withTop({ ...base, levels, include_totals: state.totals && levels.length > 0 }) }];
   }
   if (state.rows.length === 0) {
     // One row, the total over everything, per column member.
@@ -426,6 +438,7 @@ export function viewFragment() {
   const fragment = new URLSearchParams({ cube: state.cube, rows: state.rows.join(","), columns: state.columns.join(","), measures: state.measures.join(",") });
   if (state.plugin !== "Datagrid") fragment.set("plugin", state.plugin);
   if (state.totals) fragment.set("totals", "1");
+  if (state.top) fragment.set("top", JSON.stringify(state.top));
   if (Object.keys(state.filters).length) fragment.set("filters", JSON.stringify(state.filters));
   if (state.expanded.size) fragment.set("expanded", JSON.stringify([...state.expanded].map((id) => JSON.parse(id))));
   if (state.sort) fragment.set("sort", `${state.sort.descending ? "-" : ""}${state.sort.column}`);
