@@ -4,7 +4,8 @@ Each test reads what the chart draws (the table the chart is drawn from, the
 axes' tick texts) and holds it equal to ``cube.query`` for the same cells:
 with Totals ticked the chart shows the server's rollup (never a sum made in
 the browser), without it none; every tick of a value axis is drawn whole
-(millions were cut to ",400,000").
+(millions were cut to ",400,000"); bars of measures of different scale are
+small multiples, each measure's chart on an axis of its own scale.
 """
 
 from __future__ import annotations
@@ -26,14 +27,23 @@ BAR_BY_REGION = "#cube=sales&rows=region&columns=&measures=qty.SUM,price.MEAN&pl
 
 
 def drawn(page: Page) -> dict[str, dict[str, Any]]:
-    """The rows the chart on screen is drawn from, by the name of their group (the leaves only)."""
+    """What the charts on screen are drawn from (each of small multiples its measure), by the name
+    of their group (the leaves only)."""
     rows: list[dict[str, Any]] = page.evaluate(
         """async () => {
-             const view = await document.getElementById("viewer").getView();
-             return await view.to_json();
+             const rows = [];
+             for (const chart of document.querySelectorAll("#view perspective-viewer")) {
+               const view = await chart.getView();
+               rows.push(...(await view.to_json()));
+             }
+             return rows;
            }"""
     )
-    return {row["__ROW_PATH__"][-1]: row for row in rows if len(row["__ROW_PATH__"]) == 1}
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if len(row["__ROW_PATH__"]) == 1:
+            merged.setdefault(row["__ROW_PATH__"][-1], {}).update(row)
+    return merged
 
 
 def x_ticks(page: Page) -> list[str]:
@@ -114,3 +124,27 @@ def test_large_numbers_on_a_chart_s_axis_are_drawn_whole(page: Page, session: ti
     assert max(values) >= grand / 2 and max(values) > 1_000_000, ticks  # the axis reaches the Total bar's millions
     assert clipped_ticks(page, "y-axis") == []
     screenshot(page, "bar-chart-millions")
+
+
+def test_bars_of_measures_of_different_scale_are_small_multiples_each_on_its_own_axis(page: Page, session: tiercube.Session) -> None:
+    """Perspective's bar chart draws a second axis with the first one's scale: the page draws one chart per measure."""
+    sign_in(page, session.link + "#cube=sales&rows=region&columns=&measures=qty.SUM,price.MEAN&plugin=Y+Bar", ADMIN)
+    charts = page.locator("#view perspective-viewer")
+    page.locator("perspective-viewer.multiple d3fc-svg.y-axis text").first.wait_for()
+    assert charts.count() == 2
+    expected = session.cubes["sales"].query("qty.SUM", "price.MEAN", levels=["region"]).to_pylist()
+    for index, measure in enumerate(["qty.SUM", "price.MEAN"]):
+        chart = charts.nth(index)
+        ticks = [tick_value(text.strip()) for text in chart.locator("d3fc-svg.y-axis text").all_text_contents() if text.strip()]
+        largest = max(row[measure] for row in expected)
+        # Each axis spans its own measure: qty.SUM's thousands, price.MEAN's tens (not qty.SUM's scale).
+        assert largest <= max(ticks) < 2 * largest + 1, (measure, ticks)
+        assert chart.locator("d3fc-svg.y2-axis").count() == 0
+    act(page, lambda: page.get_by_role("button", name="Line").click())  # lines draw a true second axis: one chart
+    page.locator("perspective-viewer d3fc-svg.y2-axis").first.wait_for()
+    assert charts.count() == 1
+    act(page, lambda: page.get_by_role("button", name="Bar").click())
+    page.locator("perspective-viewer.multiple d3fc-svg.y-axis text").first.wait_for()
+    screenshot(page, "bar-small-multiples")
+    act(page, lambda: page.get_by_role("button", name="Grid").click())
+    assert charts.count() == 1
