@@ -7,7 +7,7 @@ import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
 import perspective from "./vendor/perspective/cdn/perspective.js";
 import { Api, ApiError } from "./api.js";
 import { TOTAL, depths, flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
-import { LockedViewer } from "./viewer.js";
+import { LockedViewer, SmallMultiples } from "./viewer.js";
 import { columnsConfig, measureOf, secondAxis } from "./formats.js";
 import { levelsOf } from "./builder.js";
 import { pythonQuery } from "./code.js";
@@ -57,6 +57,8 @@ const viewer = new LockedViewer($("viewer"), {
 function refused() {
   message("The grid's own settings are off: the server computes every number. Use the builder on the left.");
 }
+
+const multiples = new SmallMultiples($("viewer"), refused);
 
 export function levelType(level) {
   const type = state.info ? levelsOf(state.info).find((l) => l.name === level)?.data_type : undefined;
@@ -201,7 +203,7 @@ export async function clear() {
   // A view that cannot be drawn leaves no grid: the old one would stand under the new chips.
   state.tree = null;
   state.grid = null;
-  await dropMultiples();
+  await multiples.clear();
   if (state.shown) {
     await viewer.draw({ plugin: "Datagrid", columns: [], group_by: [], split_by: [], aggregates: {} }, await worker.table({ "": "string" }));
     state.shown.table.delete().catch(() => {});
@@ -348,7 +350,7 @@ function park(entry) {
 }
 
 async function showTree() {
-  await dropMultiples();
+  await multiples.clear();
   const { data, order, rows, labelColumn, exported } = flatten(state.tree.roots, state.tree.grand, {
     rowLevels: state.rows, columnLevels: state.columns, measures: state.measures, columnKeys: state.tree.columnKeys,
     totals: state.totals, sort: state.sort, label,
@@ -382,50 +384,24 @@ async function showCells(answer, body) {
   body.levels.forEach((level, position) => {
     data[level] = data[level].map((value, i) => (grouped && position >= grouped[i] ? TOTAL : label(level, value)));
   });
-  await dropMultiples();
+  await multiples.clear();
   const apart = secondAxis(answer.columns, state.measures);
   // Perspective 3.8's bar chart draws its second axis with the first one's scale (the smaller
   // measure's bars flattened to a pixel against the larger's): bars of measures of different
   // scale are drawn as small multiples instead, one chart per measure, each on its own axis.
   // Lines draw a second axis correctly.
-  const multiples = state.plugin === "Y Bar" && apart.length > 0;
+  const apartCharts = state.plugin === "Y Bar" && apart.length > 0;
   const config = {
     plugin: state.plugin,
     plugin_config: state.plugin === "Y Line" ? { splitMainValues: apart } : {},
     columns_config: columnsConfig(state.measures, state.measures, state.info),
     group_by: state.rows,
     split_by: state.columns,
-    columns: state.plugin === "Heatmap" || multiples ? [state.measures[0]] : state.measures,
+    columns: state.plugin === "Heatmap" || apartCharts ? [state.measures[0]] : state.measures,
     aggregates: Object.fromEntries(state.measures.map((m) => [m, "unique"])),
   };
   await draw(data, schema, config, [answer]);
-  if (multiples) await drawMultiples(config, state.measures.slice(1));
-}
-
-// The charts after the first of small multiples: each draws one measure from the table on screen.
-let multiples = [];
-
-async function drawMultiples(config, measures) {
-  let before = $("viewer");
-  for (const measure of measures) {
-    const element = document.createElement("perspective-viewer");
-    element.className = "multiple";
-    element.setAttribute("aria-label", `chart of ${measure}`);
-    before.after(element);
-    before = element;
-    const chart = new LockedViewer(element, { onSort: () => {}, onToggle: () => {}, onRefused: refused });
-    multiples.push(chart);
-    await chart.draw({ ...config, columns: [measure] }, state.shown.table);
-  }
-}
-
-async function dropMultiples() {
-  const charts = multiples;
-  multiples = [];
-  for (const chart of charts) {
-    await chart.viewer.delete();
-    chart.viewer.remove();
-  }
+  if (apartCharts) await multiples.draw(config, state.measures.slice(1), state.shown.table);
 }
 
 // Expands a member (one query: its children) or collapses it (none).

@@ -155,3 +155,38 @@ export class LockedViewer {
     table.draw();
   }
 }
+
+// The charts after the first of small multiples, each drawing one measure of the table on screen,
+// placed after ``first`` (the page's viewer, which draws the first measure). Locked as it is.
+export class SmallMultiples {
+  constructor(first, onRefused) {
+    this.first = first;
+    this.onRefused = onRefused;
+    this.charts = [];
+  }
+
+  // One chart per measure of ``measures``: ``config`` drawing that measure alone, from ``table``.
+  async draw(config, measures, table) {
+    await this.clear();
+    let before = this.first;
+    for (const measure of measures) {
+      const element = document.createElement("perspective-viewer");
+      element.className = "multiple";
+      element.setAttribute("aria-label", `chart of ${measure}`);
+      before.after(element);
+      before = element;
+      const chart = new LockedViewer(element, { onSort: () => {}, onToggle: () => {}, onRefused: this.onRefused });
+      this.charts.push(chart);
+      await chart.draw({ ...config, columns: [measure] }, table);
+    }
+  }
+
+  async clear() {
+    const charts = this.charts;
+    this.charts = [];
+    for (const chart of charts) {
+      await chart.viewer.delete();
+      chart.viewer.remove();
+    }
+  }
+}
