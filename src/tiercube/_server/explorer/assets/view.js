@@ -29,7 +29,7 @@ export const state = {
   columns: [],
   filters: {}, // level -> {members: [...]} or {from, to} (either may be null)
   totals: false,
-  top: null, // {n, measure, per}: the server keeps the n best rows by measure per member of per (null: per parent)
+  top: null, // or {n, measure, per}: the server keeps the n best rows by measure per member of per (per null: per query, so per parent)
   plugin: "Datagrid",
   expanded: new Set(), // the ids of the row paths drawn with their children
   sort: null, // {column, descending}: siblings ordered by a column of the grid
