@@ -3,15 +3,20 @@
 "Top n by a measure per level" is the server's ``top=`` (``tiercube.Top`` in
 Python): the grid shows the members ``cube.query(..., top=...)`` keeps, each
 parent's total still the server's over all its children; the Python panel
-writes the same ``top=`` and a link keeps it.
+writes the same ``top=``, a link keeps it, and a chart draws the same members.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+from urllib.parse import quote
+
 from playwright.sync_api import Page
 
 import tiercube
-from tests.browser import act, browser, by_label, grid, page, screenshot
+from tests.browser import act, browser, by_label, grid, page, screenshot, sign_in
+from tests.conftest import ADMIN
 from tests.test_explorer_tree import expand, geography_tree, session
 
 __all__ = ["browser", "page", "session"]  # fixtures: pytest finds them by the names the tests ask for
@@ -52,3 +57,15 @@ def test_top_n_per_level_shows_the_server_s_best_members_with_full_totals(page: 
     assert other.get_by_label("top n").input_value() == "2"
     act(page, lambda: top_n(page, ""))  # no n: every member again
     assert countries <= set(by_label(grid(page)))
+
+
+def test_a_chart_draws_the_top_n_the_server_keeps(page: Page, session: tiercube.Session) -> None:
+    top = json.dumps({"n": 1, "measure": "qty.SUM", "per": "region"})
+    link = f"{session.link}#cube=sales&rows=region,country&columns=&measures=qty.SUM&plugin=Y+Bar&top={quote(top)}"
+    sign_in(page, link, ADMIN)
+    page.locator("perspective-viewer d3fc-svg.x-axis text").first.wait_for()
+    rows: list[dict[str, Any]] = page.evaluate("async () => (await document.getElementById('viewer').getView()).to_json()")
+    shown = {tuple(row["__ROW_PATH__"]): row["qty.SUM"] for row in rows if len(row["__ROW_PATH__"]) == 2}
+    kept = session.cubes["sales"].query("qty.SUM", levels=["region", "country"], top=tiercube.Top(1, "qty.SUM", per="region"))
+    assert shown == {(row["region"], row["country"]): row["qty.SUM"] for row in kept.to_pylist()}
+    assert len(shown) == 3  # one country per region
