@@ -83,6 +83,14 @@ export function renderBuilder(state, on, filterText, hidden) {
   filters.replaceChildren();
   for (const [level, filter] of Object.entries(state.filters)) chip(filters, filterText(level, filter), () => on.clearFilter(level));
   const options = state.info.measures.map((m) => new Option(m.name, m.name));
+  // Top n by a measure per level: the server's ``top=`` (tiercube.Top in Python).
+  $("top-measure").replaceChildren(...options.map((option) => option.cloneNode(true)));
+  $("top-per").replaceChildren(new Option("each parent (or the whole view)", ""), ...levelsOf(state.info).map((level) => new Option(level.name, level.name)));
+  $("top-n").value = state.top ? String(state.top.n) : "";
+  if (state.top) {
+    $("top-measure").value = state.top.measure;
+    $("top-per").value = state.top.per ?? "";
+  }
   $("new-measure-left").replaceChildren(...options);
   $("new-measure-right").replaceChildren(...options.map((option) => option.cloneNode(true)));
   $("new-measure-level").replaceChildren(...levelsOf(state.info).map((level) => new Option(level.name, level.name)));

@@ -31,6 +31,7 @@ export function pythonQuery(cube, queries) {
     if (query.filter) args.push(`filter=${condition(query.filter)}`);
     if (query.include_totals) args.push("include_totals=True");
     if (query.max_rows !== undefined && query.max_rows !== null) args.push(`max_rows=${query.max_rows}`);
+    if (query.top) args.push(`top=tiercube.Top(${query.top.n}, ${py(query.top.measure)}${query.top.per === null ? "" : `, per=${py(query.top.per)}`})`);
     lines.push(`cube.query(${args.join(", ")})`);
   }
   return lines.join("\n");

@@ -112,11 +112,13 @@ async function openCube(name, view = {}) {
     if (view.measures !== undefined) state.measures = list(view.measures).filter((m) => measures.includes(m));
     const filters = parsed(view.filters, {});
     state.filters = Object.fromEntries(Object.entries(filters).filter(([level]) => levels.has(level)));
+    state.top = topOf(parsed(view.top, null));
     $("structure").hidden = false;
     $("editing").hidden = !can("EDIT");
     render();
   } else {
     state.info = null;
+    state.top = topOf(parsed(view.top, null));
     state.measures = list(view.measures);
     state.rows = list(view.rows);
     $("measure-names").value = state.measures.join(", ");
@@ -131,6 +133,22 @@ async function openCube(name, view = {}) {
   if (view.sort) state.sort = { column: view.sort.replace(/^-/, ""), descending: view.sort.startsWith("-") };
   choosePlugin(view.plugin && document.querySelector(`button.plugin[data-plugin="${CSS.escape(view.plugin)}"]`) ? view.plugin : "Datagrid");
   await run();
+}
+
+// A link's top n, if it names one this cube can answer: a whole n, a measure, a level or none.
+function topOf(top) {
+  if (!top || !Number.isInteger(top.n) || top.n < 1 || typeof top.measure !== "string") return null;
+  if (state.info && !state.info.measures.some((m) => m.name === top.measure)) return null;
+  const per = top.per ?? null;
+  if (per !== null && state.info && !levelsOf(state.info).some((l) => l.name === per)) return null;
+  return { n: top.n, measure: top.measure, per };
+}
+
+// The builder's top n, as the server takes it; none when n is empty.
+function chooseTop() {
+  const n = Number($("top-n").value);
+  state.top = Number.isInteger(n) && n >= 1 ? { n, measure: $("top-measure").value, per: $("top-per").value || null } : null;
+  run();
 }
 
 function choosePlugin(plugin) {
@@ -215,6 +233,7 @@ function wire() {
     state.totals = $("totals").checked;
     run();
   });
+  for (const id of ["top-n", "top-measure", "top-per"]) $(id).addEventListener("change", chooseTop);
   for (const button of document.querySelectorAll("button.plugin")) {
     button.addEventListener("click", () => {
       choosePlugin(button.dataset.plugin);

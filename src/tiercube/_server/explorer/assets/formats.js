@@ -5,7 +5,7 @@
 
 import { SEPARATOR } from "./tree.js";
 
-// Measures whose largest values differ by this factor or more are drawn on two axes.
+// Measures whose largest values differ by this factor or more are drawn on axes of their own.
 const SCALE_GAP = 10;
 // Intl.NumberFormat's own default when a format gives no decimals: up to 3 for a number, none for a percent.
 const DEFAULT_DECIMALS = { number: 3, percent: 0, currency: 2 };
@@ -49,7 +49,8 @@ export function columnsConfig(columns, measures, info) {
   return config;
 }
 
-// The measures a line chart puts on its second axis: those far smaller than the largest.
+// The measures far smaller than the largest: a line chart puts them on its second axis, bars
+// draw every measure as a chart of its own (view.js, showCells).
 export function secondAxis(columns, measures) {
   if (measures.length < 2) return [];
   const largest = Object.fromEntries(measures.map((m) => [m, Math.max(0, ...columns[m].filter(Number.isFinite).map(Math.abs))]));

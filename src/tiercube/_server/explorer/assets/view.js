@@ -6,8 +6,8 @@ import "./vendor/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js"
 import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
 import perspective from "./vendor/perspective/cdn/perspective.js";
 import { Api, ApiError } from "./api.js";
-import { flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
-import { LockedViewer } from "./viewer.js";
+import { TOTAL, depths, flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
+import { LockedViewer, SmallMultiples } from "./viewer.js";
 import { columnsConfig, measureOf, secondAxis } from "./formats.js";
 import { levelsOf } from "./builder.js";
 import { pythonQuery } from "./code.js";
@@ -29,6 +29,7 @@ export const state = {
   columns: [],
   filters: {}, // level -> {members: [...]} or {from, to} (either may be null)
   totals: false,
+  top: null, // or {n, measure, per}: the server keeps the n best rows by measure per member of per (per null: per query, so per parent)
   plugin: "Datagrid",
   expanded: new Set(), // the ids of the row paths drawn with their children
   sort: null, // {column, descending}: siblings ordered by a column of the grid
@@ -50,8 +51,14 @@ export function message(text) {
 const viewer = new LockedViewer($("viewer"), {
   onSort: (column) => sortBy(column),
   onToggle: (index) => toggle(index),
-  onRefused: () => message("The grid's own settings are off: the server computes every number. Use the builder on the left."),
+  onRefused: refused,
 });
+
+function refused() {
+  message("The grid's own settings are off: the server computes every number. Use the builder on the left.");
+}
+
+const multiples = new SmallMultiples($("viewer"), refused);
 
 export function levelType(level) {
   const type = state.info ? levelsOf(state.info).find((l) => l.name === level)?.data_type : undefined;
@@ -136,17 +143,32 @@ function levelQuery(path) {
     operands.push(member === null ? { type: "isnull", column: level } : { type: "compare", column: level, op: "==", value: wireValue(level, member) });
   });
   const rolled = state.totals && (path.length === 0 || state.columns.length > 0);
-  return {
+  return withTop({
     measures: state.measures, levels: [...state.rows.slice(0, path.length + 1), ...state.columns],
     filter: combine(operands), include_totals: rolled, max_rows: CELL_LIMIT,
-  };
+  });
+}
+
+// ``body`` keeping only the best rows when the view asks for a top n: per member of its level
+// when the query holds a level below that one, else (no level named) per query, which is per
+// parent for an expanded member's children. The server still computes totals over every row.
+function withTop(body) {
+  const top = state.top;
+  if (!top) return body;
+  const at = top.per === null ? -1 : body.levels.indexOf(top.per);
+  if (top.per !== null && (at < 0 || at === body.levels.length - 1)) return body;
+  return { ...body, top };
 }
 
 // What the view asks the server: for a chart its cells; for the grid the top level, the column
 // totals, and the children of every expanded member.
 function queries() {
   const base = { measures: state.measures, filter: combine(userFilter()), max_rows: CELL_LIMIT };
-  if (state.plugin !== "Datagrid") return [{ role: "cells", body: { ...base, levels: [...state.rows, ...state.columns] } }];
+  if (state.plugin !== "Datagrid") {
+    // With Totals, a chart draws the server's rollup too: a "Total" bar per group and a "Total" group.
+    const levels = [...state.rows, ...state.columns];
+    return [{ role: "cells", body: withTop({ ...base, levels, include_totals: state.totals && levels.length > 0 }) }];
+  }
   if (state.rows.length === 0) {
     // One row, the total over everything, per column member.
     return [{ role: "column totals", body: { ...base, levels: state.columns, include_totals: state.totals && state.columns.length > 0 } }];
@@ -181,6 +203,7 @@ export async function clear() {
   // A view that cannot be drawn leaves no grid: the old one would stand under the new chips.
   state.tree = null;
   state.grid = null;
+  await multiples.clear();
   if (state.shown) {
     await viewer.draw({ plugin: "Datagrid", columns: [], group_by: [], split_by: [], aggregates: {} }, await worker.table({ "": "string" }));
     state.shown.table.delete().catch(() => {});
@@ -327,6 +350,7 @@ function park(entry) {
 }
 
 async function showTree() {
+  await multiples.clear();
   const { data, order, rows, labelColumn, exported } = flatten(state.tree.roots, state.tree.grand, {
     rowLevels: state.rows, columnLevels: state.columns, measures: state.measures, columnKeys: state.tree.columnKeys,
     totals: state.totals, sort: state.sort, label,
@@ -346,25 +370,38 @@ async function showTree() {
   }, source);
 }
 
-// Charts draw the cells as the server sent them. Each (rows,
-// columns) group holds exactly one cell, and "unique" is that cell: the chart adds nothing up.
+// Charts draw the cells as the server sent them, its total rows included when Totals is ticked.
+// Each (rows, columns) group holds exactly one cell, and "unique" is that cell: the chart adds
+// nothing up.
 async function showCells(answer, body) {
   state.exported = null; // the table on screen is the server's answer as it came
   const columns = [...body.levels, ...state.measures];
   const data = Object.fromEntries(columns.map((name) => [name, answer.columns[name]]));
   const schema = Object.fromEntries(columns.map((name) => [name, state.measures.includes(name) ? valueType(answer.schema, name) : "string"]));
-  for (const level of body.levels) data[level] = data[level].map((value) => label(level, value));
-  // Lines only: Perspective 3.8's bar chart draws a second axis with the first one's scale.
-  const twoAxes = state.plugin === "Y Line";
-  await draw(data, schema, {
+  // A rolled-up level (null in a total row of the server's rollup) is named "Total"; a member that
+  // is itself null stays "(null)".
+  const grouped = body.include_totals ? depths(answer.columns, body.levels, answer.rows) : null;
+  body.levels.forEach((level, position) => {
+    data[level] = data[level].map((value, i) => (grouped && position >= grouped[i] ? TOTAL : label(level, value)));
+  });
+  await multiples.clear();
+  const apart = secondAxis(answer.columns, state.measures);
+  // Perspective 3.8's bar chart draws its second axis with the first one's scale (the smaller
+  // measure's bars flattened to a pixel against the larger's): bars of measures of different
+  // scale are drawn as small multiples instead, one chart per measure, each on its own axis.
+  // Lines draw a second axis correctly.
+  const apartCharts = state.plugin === "Y Bar" && apart.length > 0;
+  const config = {
     plugin: state.plugin,
-    plugin_config: twoAxes ? { splitMainValues: secondAxis(answer.columns, state.measures) } : {},
+    plugin_config: state.plugin === "Y Line" ? { splitMainValues: apart } : {},
     columns_config: columnsConfig(state.measures, state.measures, state.info),
     group_by: state.rows,
     split_by: state.columns,
-    columns: state.plugin === "Heatmap" ? [state.measures[0]] : state.measures,
+    columns: state.plugin === "Heatmap" || apartCharts ? [state.measures[0]] : state.measures,
     aggregates: Object.fromEntries(state.measures.map((m) => [m, "unique"])),
-  }, [answer]);
+  };
+  await draw(data, schema, config, [answer]);
+  if (apartCharts) await multiples.draw(config, state.measures.slice(1), state.shown.table);
 }
 
 // Expands a member (one query: its children) or collapses it (none).
@@ -416,6 +453,7 @@ export function viewFragment() {
   const fragment = new URLSearchParams({ cube: state.cube, rows: state.rows.join(","), columns: state.columns.join(","), measures: state.measures.join(",") });
   if (state.plugin !== "Datagrid") fragment.set("plugin", state.plugin);
   if (state.totals) fragment.set("totals", "1");
+  if (state.top) fragment.set("top", JSON.stringify(state.top));
   if (Object.keys(state.filters).length) fragment.set("filters", JSON.stringify(state.filters));
   if (state.expanded.size) fragment.set("expanded", JSON.stringify([...state.expanded].map((id) => JSON.parse(id))));
   if (state.sort) fragment.set("sort", `${state.sort.descending ? "-" : ""}${state.sort.column}`);

@@ -30,6 +30,15 @@ Object.defineProperty(SVGTitleElement.prototype, "innerHTML", {
   },
 });
 
+// d3fc gives a chart's value axes a fixed 3em and writes ticks below 10,000,000 in full
+// ("1,400,000"), above in compact form ("30.0M"): millions were cut to ",400,000" (issue 18).
+// The value axes of bars and lines are made wide enough for the longest such tick ("-9,999,999"
+// at the axes' 11px); heat maps size their axes to their members' names themselves.
+const AXES_STYLE = `
+:host .chart.ybar d3fc-svg.y-axis, :host .chart.ybar d3fc-svg.y2-axis,
+:host .chart.yline d3fc-svg.y-axis, :host .chart.yline d3fc-svg.y2-axis { width: 76px !important; }
+`;
+
 const LOCKED = ["plugin", "group_by", "split_by", "aggregates", "filter", "sort", "expressions", "columns"];
 
 export class LockedViewer {
@@ -64,6 +73,7 @@ export class LockedViewer {
         await this.viewer.restore(this.expected);
       }
       this.styleGrid();
+      await this.styleAxes();
     } finally {
       this.busy -= 1;
     }
@@ -104,6 +114,22 @@ export class LockedViewer {
     }
   }
 
+  // The chart plugins draw in shadow roots of their own, made on their first drawing: each gets
+  // the axes' style then, and is drawn again (d3fc measures its axes when it draws; drawn at the
+  // old width, the ticks would be stretched into the new one).
+  async styleAxes() {
+    let added = false;
+    for (const plugin of this.viewer.children) {
+      if (!plugin.localName.startsWith("perspective-viewer-d3fc") || !plugin.shadowRoot || this.styled.has(plugin)) continue;
+      this.styled.add(plugin);
+      const style = document.createElement("style");
+      style.textContent = AXES_STYLE;
+      plugin.shadowRoot.append(style);
+      added = true;
+    }
+    if (added) await this.viewer.resize(true);
+  }
+
   // Subtotal rows (expanded members) and the grand total in bold on a tint, after the grid's own
   // styling; each row says what it is in ``data-kind`` (member, subtotal, grand).
   styleGrid() {
@@ -127,5 +153,40 @@ export class LockedViewer {
       });
     }
     table.draw();
+  }
+}
+
+// The charts after the first of small multiples, each drawing one measure of the table on screen,
+// placed after ``first`` (the page's viewer, which draws the first measure). Locked as it is.
+export class SmallMultiples {
+  constructor(first, onRefused) {
+    this.first = first;
+    this.onRefused = onRefused;
+    this.charts = [];
+  }
+
+  // One chart per measure of ``measures``: ``config`` drawing that measure alone, from ``table``.
+  async draw(config, measures, table) {
+    await this.clear();
+    let before = this.first;
+    for (const measure of measures) {
+      const element = document.createElement("perspective-viewer");
+      element.className = "multiple";
+      element.setAttribute("aria-label", `chart of ${measure}`);
+      before.after(element);
+      before = element;
+      const chart = new LockedViewer(element, { onSort: () => {}, onToggle: () => {}, onRefused: this.onRefused });
+      this.charts.push(chart);
+      await chart.draw({ ...config, columns: [measure] }, table);
+    }
+  }
+
+  async clear() {
+    const charts = this.charts;
+    this.charts = [];
+    for (const chart of charts) {
+      await chart.viewer.delete();
+      chart.viewer.remove();
+    }
   }
 }
