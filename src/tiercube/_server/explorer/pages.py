@@ -77,15 +77,24 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-async def explorer(request: Request) -> Response:
-    """``session.link``: the explorer, for a caller who may query; a browser that has not signed in is sent to."""
+async def _signed_in_page(request: Request, name: str) -> Response:
+    """Page ``name`` for a caller who may query; a browser that has not signed in is sent to sign in.
+
+    A browser's navigation states no versions, so it is granted query at most: the
+    page's script states them on its own requests, and the server judges those.
+    """
     try:
         state, _ = await authorize(request, Group.QUERY)
     except AuthenticationError:
         if _wants_html(request) and "authorization" not in request.headers:
             return RedirectResponse(paths.SIGN_IN, status_code=303)
         raise
-    return page("explorer.html", state)
+    return page(name, state)
+
+
+async def explorer(request: Request) -> Response:
+    """``session.link``: the explorer."""
+    return await _signed_in_page(request, "explorer.html")
 
 
 async def embedded(request: Request) -> Response:
@@ -128,15 +137,5 @@ async def asset(request: Request) -> Response:
 
 
 async def dashboard(request: Request) -> Response:
-    """``/dashboard``: saved views side by side; like the explorer's page, for a caller who may query.
-
-    A browser's navigation states no versions, so it is granted query at most: the
-    page's script asks for the views with the versions stated, and the server judges that.
-    """
-    try:
-        state, _ = await authorize(request, Group.QUERY)
-    except AuthenticationError:
-        if _wants_html(request) and "authorization" not in request.headers:
-            return RedirectResponse(paths.SIGN_IN, status_code=303)
-        raise
-    return page("dashboard.html", state)
+    """``/dashboard``: saved views side by side."""
+    return await _signed_in_page(request, "dashboard.html")
