@@ -53,8 +53,11 @@ def pinned(name: str) -> str:
     return next(requirement for requirement in dev if re.match(rf"{re.escape(name)}(\[|==)", requirement))
 
 
-@pytest.mark.slow
-def test_a_plain_install_types_the_readme_code(tmp_path: Path) -> None:
+def wheel_and_environment(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """The project built as a wheel, a fresh venv's python, and the pip command that installs into it.
+
+    The venv has no pip of its own (ensurepip takes longer than the rest of the setup): this pip installs into it.
+    """
     dist = tmp_path / "dist"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],
@@ -63,10 +66,14 @@ def test_a_plain_install_types_the_readme_code(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr
     (wheel,) = dist.glob("tiercube-*.whl")
     environment = tmp_path / "venv"
-    # Without pip of its own (ensurepip takes longer than the rest of the setup): this pip installs into it.
     venv.EnvBuilder().create(environment)
     python = environment / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+    return wheel, python, [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+
+
+@pytest.mark.slow
+def test_a_plain_install_types_the_readme_code(tmp_path: Path) -> None:
+    wheel, python, pip = wheel_and_environment(tmp_path)
     install = subprocess.run(
         [*pip, "install", "--quiet", str(wheel), pinned("mypy"), pinned("pyright")], capture_output=True, text=True, timeout=900,
     )
@@ -89,7 +96,7 @@ def test_a_plain_install_types_the_readme_code(tmp_path: Path) -> None:
     assert len(revealed) == 3 and all(re.fullmatch(r"pyarrow\.[\w.]*\.Table", r) for r in revealed), mypy.stdout
 
     pyright = subprocess.run(
-        [str(environment / "bin" / "pyright"), "--pythonpath", str(python), "quickstart.py", "analysis.py"], cwd=project, capture_output=True, text=True, timeout=600
+        [str(python.parent / "pyright"), "--pythonpath", str(python), "quickstart.py", "analysis.py"], cwd=project, capture_output=True, text=True, timeout=600
     )
     assert re.search(r"^0 errors, 0 warnings", pyright.stdout, re.MULTILINE), pyright.stdout
     assert pyright.stdout.count('is "Table"') == 3, pyright.stdout
@@ -103,17 +110,7 @@ def test_the_typecheck_suite_passes_mypy_strict_from_the_wheel(tmp_path: Path) -
     Its helpers (tests/) come along; the project's own stubs do not, as a user has none of them.
     The mypy settings are the project's, so an ignore the wheel makes unneeded fails too.
     """
-    dist = tmp_path / "dist"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert build.returncode == 0, build.stderr
-    (wheel,) = dist.glob("tiercube-*.whl")
-    environment = tmp_path / "venv"
-    venv.EnvBuilder().create(environment)
-    python = environment / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+    wheel, python, pip = wheel_and_environment(tmp_path)
     install = subprocess.run([*pip, "install", "--quiet", f"{wheel}[dev]"], capture_output=True, text=True, timeout=1800)
     if install.returncode != 0 and ("NewConnectionError" in install.stderr or "No matching distribution" in install.stderr):
         pytest.skip(f"the wheel's dependencies cannot be installed here: {install.stderr[-300:]}")
@@ -134,4 +131,4 @@ def test_the_typecheck_suite_passes_mypy_strict_from_the_wheel(tmp_path: Path) -
     assert mypy.returncode == 0 and "Success" in mypy.stdout, mypy.stdout[-5000:] + mypy.stderr[-2000:]
     # It checked the wheel: tiercube resolved inside the new environment, not to this checkout.
     where = subprocess.run([str(python), "-c", "import tiercube; print(tiercube.__file__)"], capture_output=True, text=True, timeout=60)
-    assert str(environment) in where.stdout, where.stdout
+    assert str(python.parent.parent) in where.stdout, where.stdout
