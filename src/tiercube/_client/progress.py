@@ -47,14 +47,18 @@ def progress(description: str, size: int | None = None, follow: Follow | None = 
         frames = "|/-\\"
         tick = 0
         known: LoadProgress | None = None
+        known_after = 0.0  # seconds from the start to the last answer: the rate is of what was known then
         asked = 0.0
         width = 0  # of the line shown last: a shorter one is padded to cover it
         while not done.wait(0.2):
             now = time.monotonic()
             if follow is not None and now - asked >= _ASK_EVERY:
-                known = follow() or known
+                answer = follow()
+                if answer is not None and answer.bytes_total:
+                    known, known_after = answer, now - started
                 asked = now
-            line = f"{frames[tick % 4]} {progress_line(description, label, now - started, known)}"
+            elapsed = known_after if known is not None else now - started
+            line = f"{frames[tick % 4]} {progress_line(description, label, elapsed, known)}"
             sys.stderr.write(f"\r{line.ljust(width)}")
             sys.stderr.flush()
             width = len(line)
@@ -76,8 +80,8 @@ def progress(description: str, size: int | None = None, follow: Follow | None = 
 
 
 def progress_line(description: str, label: str, elapsed: float, known: LoadProgress | None) -> str:
-    """The progress line after ``elapsed`` seconds: ``description: 120.0 / 200.0 MB, 40.0 MB/s, 2 s left``
-    once the server has told how far it is (``known``), ``label: 3.2 s`` until then."""
+    """The progress line: ``description: 120.0 / 200.0 MB, 40.0 MB/s, 2 s left`` once the server has told
+    how far it is (``known``, ``elapsed`` seconds after the start), ``label: 3.2 s`` until then."""
     if known is None or not known.bytes_total:
         return f"{label}: {elapsed:5.1f} s"
     done, total = known.bytes_done, known.bytes_total
