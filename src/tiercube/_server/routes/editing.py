@@ -24,7 +24,8 @@ def create_table(call: Call[CreateTable]) -> TableInfo:
 
 def read(call: Call[Read]) -> LoadResult:
     with call.state.loads.following(_caller(call), call.body.load_id):
-        return _after_load(_result(call, call.state.tables.read(call.body, call.state.files)))
+        loaded = call.state.tables.read(call.body, call.state.files)
+    return _after_load(_result(call, loaded))
 
 
 def load(call: Call[Load]) -> LoadResult:
