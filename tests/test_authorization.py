@@ -293,6 +293,7 @@ def samples(files: Files) -> list[Sample]:
         sample("POST /api/v1/read", body={"table": "matrix_read", "source": {"type": "arrow", "path": files.arrow}}, needs=S, label="Arrow file"),
         sample("POST /api/v1/tables/{table}/load", SALES, {"source": {"type": "parquet", "path": cloud("sales.parquet")}}, needs=C, label="cloud Parquet"),
         sample("POST /api/v1/tables/{table}/load", SALES, {"source": {"type": "parquet", "path": files.parquet}}, needs=S, label="local Parquet"),
+        sample("GET /api/v1/loads/{load}", {"load": "matrix-load-0000001"}),  # nobody's: "nothing known", to all who may load
         sample("POST /api/v1/tables/{table}/append", SALES, {"rows": [[99, "EU", 1, 1.0]]}),
         sample("POST /api/v1/tables/{table}/drop", SALES, {"filter": {"type": "compare", "column": "region", "op": "==", "value": "US"}}),
         sample("DELETE /api/v1/tables/{table}", {"table": "regions"}),

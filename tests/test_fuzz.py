@@ -356,6 +356,7 @@ PARAMETERS = {
     "table": ["sales", "regions"], "cube": ["sales"], "measure": ["qty.SUM", "contributors.COUNT", "fuzzed"],
     "hierarchy": ["region", "fuzzed"], "user": [VICTIM], "token": ["0123456789abcdef"], "role": ["EUROPE", "ASIA_ONLY"], "route": [PROBE],
     "view": ["a view", "fuzzed"],
+    "load": ["fuzzed-load-00000001"],
     "path": ["explorer.js", "vendor/perspective/cdn/perspective.js", "../../../routing.py", "explorer.html", "/etc/passwd"],
 }
 """Path parameters that name existing things (or, for a PUT, things to create)."""

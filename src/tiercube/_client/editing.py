@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+import msgspec
 
 from tiercube._client.conditions import Condition, Value, to_wire_row, to_wire_value
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
-from tiercube._client.progress import cancellable_load
+from tiercube._client.progress import Follow, cancellable_load
 from tiercube._client.query import name_of
 from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
 from tiercube._client.sources import ReadOptions, S3Location, StrPath
@@ -23,15 +27,22 @@ from tiercube._wire.messages import (
     Append,
     Column,
     CreateTable,
+    CsvSource,
     Drop,
     DropResult,
     Load,
+    LoadProgress,
     LoadResult,
     OnDuplicateKeys,
     Read,
     Source,
     TableInfo,
 )
+from tiercube.errors import TiercubeError
+
+if TYPE_CHECKING:
+    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
+    from tiercube._client.connection import Connection
 
 TableT = TypeVar("TableT", bound=ReadOnlyTable)
 log = logging.getLogger("tiercube")
@@ -63,8 +74,9 @@ class EditableTable(ReadOnlyTable):
         self._connection.request("POST", path(paths.TABLE_JOIN, table=self._name), body)
 
     def _load(self, source: Source, on_duplicate_keys: OnDuplicateKeys, size: int | None = None) -> int:
-        with cancellable_load(f"loading into {self._name!r}", f"table {self._name!r} is as it was", size):
-            body = Load(source, on_duplicate_keys)
+        load_id, follow = _followed(self._connection, source)
+        with cancellable_load(f"loading into {self._name!r}", f"table {self._name!r} is as it was", size, follow):
+            body = Load(source, on_duplicate_keys, load_id)
             result = self._connection.json("POST", path(paths.TABLE_LOAD, table=self._name), LoadResult, body)
         _report(result, self._name)
         return result.rows_loaded
@@ -133,6 +145,7 @@ class Editing(ModelReading, Generic[TableT]):
         return create_cube(self._connection, name_of(fact_table, "the fact table"), name, mode)
 
     def _read(self, source: Source, table_name: str, options: ReadOptions, size: int | None = None) -> TableT:
+        load_id, follow = _followed(self._connection, source)
         body = Read(
             table=table_name,
             source=source,
@@ -141,8 +154,9 @@ class Editing(ModelReading, Generic[TableT]):
             default_values={k: to_wire_value(v) for k, v in options.get("default_values", {}).items()},
             distributed=options.get("distributed"),
             on_duplicate_keys=options.get("on_duplicate_keys", "error"),
+            load_id=load_id,
         )
-        with cancellable_load(f"reading {table_name!r}", f"no table {table_name!r} was created", size):
+        with cancellable_load(f"reading {table_name!r}", f"no table {table_name!r} was created", size, follow):
             result = self._connection.json("POST", paths.READ, LoadResult, body)
         _report(result, table_name)
         return self._table(table_name)
@@ -152,6 +166,30 @@ def _report(result: LoadResult, table: str) -> None:
     """Say (at INFO, on the ``tiercube`` logger) how many rows a later row with the same key replaced."""
     if result.duplicates_replaced:
         log.info("%d row(s) loaded into %r were replaced by a later row with the same key", result.duplicates_replaced, table)
+
+
+# Longer, and the answer is stale anyway; short, so that Ctrl+C (which waits for the progress line) is not held up.
+_ASK_TIMEOUT = 2.0
+
+
+def _followed(connection: Connection, source: Source) -> tuple[str | None, Follow | None]:
+    """A new random id for a load of ``source`` and what asks the server how far that load is; none for a
+    source the server does not count (only CSV files are: the slow loads)."""
+    if not isinstance(source, CsvSource):
+        return None, None
+    load_id = secrets.token_urlsafe(16)
+    at = path(paths.LOAD_PROGRESS, load=load_id)
+    # The question must come from whoever loads: an owner's request on behalf of a caller is that caller's.
+    context = contextvars.copy_context()
+
+    def follow() -> LoadProgress | None:
+        try:
+            answer = context.run(connection.request, "GET", at, timeout=_ASK_TIMEOUT)
+            return msgspec.json.decode(answer.content, type=LoadProgress)
+        except (TiercubeError, msgspec.ValidationError, msgspec.DecodeError):
+            return None  # an older server, or a slow answer: the line shows the elapsed time instead
+
+    return load_id, follow
 
 
 def file_size(location: StrPath | S3Location) -> int | None:

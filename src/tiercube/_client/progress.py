@@ -5,10 +5,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
+from typing import TypeAlias
+
+from tiercube._wire.messages import LoadProgress
 
 _DELAY = 1.0  # short loads print nothing
+_ASK_EVERY = 0.5  # seconds between two questions to the server about a load's progress
+
+Follow: TypeAlias = Callable[[], LoadProgress | None]
+"""Asks the server how far a load is: None when it cannot tell (the line then shows the elapsed time)."""
 
 
 def _interactive() -> bool:
@@ -18,8 +25,10 @@ def _interactive() -> bool:
 
 
 @contextmanager
-def progress(description: str, size: int | None = None) -> Generator[None]:
-    """Show ``description``, the data size and the elapsed time while the body runs.
+def progress(description: str, size: int | None = None, follow: Follow | None = None) -> Generator[None]:
+    """Show ``description``, the data size and the elapsed time while the body runs; with ``follow``
+    (asked at most every half second: the bytes the server has read, or None while it cannot tell),
+    the bytes read of the total, the rate and the time left.
 
     The line always ends with a newline, whatever ends the body: ``done in 3.2 s``, or
     ``cancelled`` when Ctrl+C stopped it (the next output must not land on the spinner's line).
@@ -37,12 +46,25 @@ def progress(description: str, size: int | None = None) -> Generator[None]:
             return
         frames = "|/-\\"
         tick = 0
+        known: LoadProgress | None = None
+        known_after = 0.0  # seconds from the start to the last answer: the rate is of what was known then
+        asked = 0.0
+        width = 0  # of the line shown last: a shorter one is padded to cover it
         while not done.wait(0.2):
-            elapsed = time.monotonic() - started
-            sys.stderr.write(f"\r{frames[tick % 4]} {label}: {elapsed:5.1f} s")
+            now = time.monotonic()
+            if follow is not None and now - asked >= _ASK_EVERY:
+                answer = follow()
+                if answer is not None and answer.bytes_total:
+                    known, known_after = answer, now - started
+                asked = now
+            elapsed = known_after if known is not None else now - started
+            line = f"{frames[tick % 4]} {progress_line(description, label, elapsed, known)}"
+            sys.stderr.write(f"\r{line.ljust(width)}")
             sys.stderr.flush()
+            width = len(line)
             tick += 1
-        sys.stderr.write(f"\r  {label}: {outcome[0]} after {time.monotonic() - started:.1f} s\n")
+        final = f"  {label}: {outcome[0]} after {time.monotonic() - started:.1f} s"
+        sys.stderr.write(f"\r{final.ljust(width)}\n")
         sys.stderr.flush()
 
     thread = threading.Thread(target=show, name="tiercube-progress", daemon=True)
@@ -57,8 +79,31 @@ def progress(description: str, size: int | None = None) -> Generator[None]:
         thread.join()
 
 
+def progress_line(description: str, label: str, elapsed: float, known: LoadProgress | None) -> str:
+    """The progress line: ``description: 120.0 / 200.0 MB, 40.0 MB/s, 2 s left`` once the server has told
+    how far it is (``known``, ``elapsed`` seconds after the start), ``label: 3.2 s`` until then."""
+    if known is None or not known.bytes_total:
+        return f"{label}: {elapsed:5.1f} s"
+    done, total = known.bytes_done, known.bytes_total
+    read = f"{description}: {done / 1e6:,.1f} / {total / 1e6:,.1f} MB"
+    if done == 0 or elapsed <= 0:
+        return f"{read}, starting"
+    rate = done / elapsed
+    if done >= total:
+        # The file is read; parsing its last blocks and building the table take a moment more.
+        return f"{read}, {rate / 1e6:,.1f} MB/s, finishing"
+    return f"{read}, {rate / 1e6:,.1f} MB/s, {_duration((total - done) / rate)} left"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
 @contextmanager
-def cancellable_load(description: str, unchanged: str, size: int | None = None) -> Generator[None]:
+def cancellable_load(description: str, unchanged: str, size: int | None = None, follow: Follow | None = None) -> Generator[None]:
     """A load under ``progress``, whose Ctrl+C says in one line what was cancelled and that nothing changed
     (``unchanged``: what is as it was).
 
@@ -69,7 +114,7 @@ def cancellable_load(description: str, unchanged: str, size: int | None = None) 
     again here, as a ``KeyboardInterrupt`` (a program still stops), saying so, from None.
     """
     try:
-        with progress(description, size):
+        with progress(description, size, follow):
             yield
     except KeyboardInterrupt:
         raise KeyboardInterrupt(

@@ -34,6 +34,7 @@ from tiercube._server.engine.cubes.store import CubeStore
 from tiercube._server.engine.held import ServerPlacement
 from tiercube._server.engine.journal import NO_JOURNAL
 from tiercube._server.engine.memory import MemoryGovernor, default_limit
+from tiercube._server.engine.load_progress import LoadsUnderWay
 from tiercube._server.engine.rows import Placement
 from tiercube._server.engine.tables import QueryLimits, TableStore
 from tiercube._server.file_access import FileAccess
@@ -101,6 +102,7 @@ class ServerState:
     files: FileAccess = field(init=False)
     endpoints: CustomEndpoints = field(init=False)
     saved_views: SavedViews = field(init=False)  # the explorer's, per user
+    loads: LoadsUnderWay = field(default_factory=LoadsUnderWay)  # those whose callers follow them
     # Whether the server is stopping: long-lived responses (the explorer's events) end then.
     stopping: Callable[[], bool] = lambda: False
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal, TypeAlias
+from typing import Annotated, Literal, TypeAlias
 
 import msgspec
 
@@ -173,10 +173,15 @@ class ArrowFileSource(msgspec.Struct, frozen=True, tag="arrow"):
 Source: TypeAlias = CsvSource | ParquetSource | ArrowFileSource
 
 
+# A load's id, chosen at random by its client to follow the load (``LoadProgress``): long enough that no one guesses it.
+LoadId: TypeAlias = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_-]{16,64}$")]
+
+
 class Load(msgspec.Struct, frozen=True):
     source: Source
     # "last" is what loads did before the choice existed; the typed client sends "error" unless told.
     on_duplicate_keys: OnDuplicateKeys = "last"
+    load_id: LoadId | None = None
 
 
 class Read(msgspec.Struct, frozen=True):
@@ -189,6 +194,16 @@ class Read(msgspec.Struct, frozen=True):
     default_values: dict[str, Scalar] = {}
     distributed: bool | None = None
     on_duplicate_keys: OnDuplicateKeys = "last"
+    load_id: LoadId | None = None
+
+
+class LoadProgress(msgspec.Struct, frozen=True):
+    """``GET /api/v1/loads/{load}``: how many bytes of its file the caller's load has read, of how many.
+    ``bytes_total`` is None when nothing is known: the load has not opened its file yet, has finished,
+    reads a source that is not counted (only CSV files are), or is not the caller's."""
+
+    bytes_done: int
+    bytes_total: int | None
 
 
 class LoadResult(msgspec.Struct, frozen=True):

@@ -23,6 +23,8 @@ TABLE_DROP = "/api/v1/tables/{table}/drop"
 TABLE_QUERY = "/api/v1/tables/{table}/query"
 TABLE_JOIN = "/api/v1/tables/{table}/joins"
 READ = "/api/v1/read"
+# How far the caller's load with this id (``Load.load_id``) has read its file.
+LOAD_PROGRESS = "/api/v1/loads/{load}"
 STATS = "/api/v1/stats"
 
 CUBES = "/api/v1/cubes"

@@ -83,6 +83,8 @@ STATS = Route("GET", paths.STATS, Group.READ_MODEL)
 CREATE_TABLE = Route("POST", paths.TABLES, Group.EDIT, messages.CreateTable)
 READ = Route("POST", paths.READ, Group.EDIT, messages.Read, load_group)
 LOAD = Route("POST", paths.TABLE_LOAD, Group.EDIT, messages.Load, load_group)
+# Answers each caller about its own loads only (anything else: "nothing known"), so those who may load may ask.
+LOAD_PROGRESS = Route("GET", paths.LOAD_PROGRESS, Group.EDIT)
 APPEND = Route("POST", paths.TABLE_APPEND, Group.EDIT, messages.Append)
 DROP = Route("POST", paths.TABLE_DROP, Group.EDIT, messages.Drop)
 DELETE_TABLE = Route("DELETE", paths.TABLE, Group.EDIT)
@@ -110,6 +112,7 @@ REGISTER_ENDPOINT = Route("PUT", paths.OWNER_ENDPOINTS, Group.OWNER, messages.En
 
 SCOPE_FREE: frozenset[Route] = frozenset({
     EXPLORER, SIGN_OUT, EXPLORER_GRANT, EXPLORER_EVENTS, EXPLORER_SESSIONS, QUERY_CUBES, LIST_TABLES, QUERY_MDX,
+    LOAD_PROGRESS,
 })  # fmt: skip
 """Routes a token limited to some tables or cubes may use although their path names none: the lists
 answer it only its own, an MDX query is checked for the cube it names, an explorer session keeps the
@@ -127,4 +130,5 @@ ROUTES: tuple[Route, ...] = (
     LIST_TOKENS, CREATE_TOKEN, REVOKE_TOKEN,
     REGISTER_ENDPOINT,
     UPDATE_MEASURE,
+    LOAD_PROGRESS,
 )  # fmt: skip

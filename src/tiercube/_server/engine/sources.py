@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from tiercube._server.engine import csv_errors, csv_files
+from tiercube._server.engine import csv_errors, csv_files, load_progress
 from tiercube._server.engine.duplicates import listed, row_numbers
 from tiercube._wire.column_types import ColumnType
 from tiercube._wire.messages import (
@@ -81,7 +81,8 @@ def read(
     with _as_load_errors(origin), _opened(source.path, access) as opened:
         match source:
             case CsvSource(path, options):
-                table = csv_files.read_csv(opened, origin, options, data_types, lambda: _binary(path, access))
+                with _followed(opened) as followed:
+                    table = csv_files.read_csv(followed, origin, options, data_types, lambda: _binary(path, access))
             case ParquetSource():
                 table = _read_parquet(opened, row_groups)
             case ArrowFileSource():
@@ -123,6 +124,19 @@ def _opened(path: str | CloudLocation, access: Access) -> Generator[Any]:
     file_system, inner = access.cloud(path)
     with file_system.open_input_file(inner) as opened:
         yield opened
+
+
+@contextmanager
+def _followed(opened: Any) -> Generator[Any]:
+    """``opened`` (a local path or an open cloud object) as pyarrow reads it, its bytes counted if the
+    caller follows the load (``load_progress``); a path is then opened here, else left to pyarrow."""
+    if not load_progress.followed():
+        yield opened
+    elif isinstance(opened, str):
+        with open(opened, "rb") as file:
+            yield load_progress.counted(file, os.fstat(file.fileno()).st_size)
+    else:
+        yield load_progress.counted(opened, opened.size())
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import pyarrow as pa
 from tiercube._server.engine.tables import Loaded, StoredTable
 from tiercube._server.routing import Call, endpoint
 from tiercube._wire import routes
-from tiercube._wire.messages import Append, CreateTable, Drop, DropResult, Load, LoadResult, Read, TableInfo
+from tiercube._wire.messages import Append, CreateTable, Drop, DropResult, Load, LoadProgress, LoadResult, Read, TableInfo
 from tiercube._wire.tiers import Group
 
 
@@ -23,12 +23,24 @@ def create_table(call: Call[CreateTable]) -> TableInfo:
 
 
 def read(call: Call[Read]) -> LoadResult:
-    return _after_load(_result(call, call.state.tables.read(call.body, call.state.files)))
+    with call.state.loads.following(_caller(call), call.body.load_id):
+        loaded = call.state.tables.read(call.body, call.state.files)
+    return _after_load(_result(call, loaded))
 
 
 def load(call: Call[Load]) -> LoadResult:
-    loaded = call.state.tables.load(call.params["table"], call.body.source, call.state.files, call.body.on_duplicate_keys)
+    with call.state.loads.following(_caller(call), call.body.load_id):
+        loaded = call.state.tables.load(call.params["table"], call.body.source, call.state.files, call.body.on_duplicate_keys)
     return _after_load(_result(call, loaded))
+
+
+def load_progress(call: Call[None]) -> LoadProgress:
+    return call.state.loads.progress(_caller(call), call.params["load"])
+
+
+def _caller(call: Call[Any]) -> str | None:
+    """Whose loads a request may follow: its user's (anonymous callers share None, and rely on the id being random)."""
+    return call.grant.caller.username if call.grant.caller is not None else None
 
 
 def _info(call: Call[Any], table: StoredTable) -> TableInfo:
@@ -63,6 +75,8 @@ served = [
     endpoint(routes.CREATE_TABLE, create_table),
     endpoint(routes.READ, read),
     endpoint(routes.LOAD, load),
+    # Answered on the event loop (a lookup): it answers even while loads keep every worker thread busy.
+    endpoint(routes.LOAD_PROGRESS, load_progress, at_once=load_progress),
     endpoint(routes.APPEND, append),
     endpoint(routes.DROP, drop),
     endpoint(routes.DELETE_TABLE, delete_table),
