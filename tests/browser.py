@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Frame, Page, ViewportSize, sync_playwright
 
 import tiercube
 
@@ -55,7 +55,7 @@ def page(browser: Browser) -> Generator[Page]:
     assert not errors, f"the page raised: {errors}"
 
 
-def act(page: Page, action: Callable[[], object], timeout: float = 15_000) -> None:
+def act(page: Page | Frame, action: Callable[[], object], timeout: float = 15_000) -> None:
     """Do ``action`` and wait until the page has drawn the answer to the query it causes."""
     before = page.locator("body").get_attribute("data-ready")
     action()
@@ -71,7 +71,7 @@ def sign_in(page: Page, url: str, user: tiercube.BasicAuthentication) -> None:
     act(page, lambda: page.get_by_role("button", name="Sign in").click())
 
 
-def grid(page: Page) -> list[list[str]]:
+def grid(page: Page | Frame) -> list[list[str]]:
     """The grid as drawn: the header row, then the body's rows, cell texts."""
     table = page.locator("perspective-viewer regular-table")
     header = [cell.strip() for cell in table.locator("thead tr").last.locator("th").all_inner_texts()]

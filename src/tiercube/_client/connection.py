@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
@@ -126,6 +127,19 @@ class Connection:
         if response.headers.get("content-type") != paths.ARROW_STREAM:
             raise ProtocolError(f"{method} {self.url}{path} did not answer with Arrow data")
         return arrow_ipc.decode(response.content)
+
+    def carry(
+        self, method: str, path: str, *, headers: dict[str, str], content: bytes | None
+    ) -> AbstractContextManager[httpx.Response]:
+        """A page's request, streamed, with none of this connection's credentials: only ``headers``.
+
+        The notebook widget's explorer reaches the server through the kernel
+        (``explorer_relay.py``); it signs in with a token of its own, which is
+        narrower than this connection's caller.
+        """
+        if self._client.is_closed:
+            raise ServerUnavailableError(f"this session's connection to {self.url} is closed")
+        return self._client.stream(method, path, headers=headers, content=content)
 
     def _error(self, response: httpx.Response) -> TiercubeError:
         try:

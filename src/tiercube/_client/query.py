@@ -10,7 +10,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, overload
-from urllib.parse import urlencode
 
 from typing_extensions import TypeVar, deprecated
 
@@ -129,22 +128,27 @@ class QueryCube(ServerObject, Generic[MeasureNameT, LevelNameT]):
     def explore(self, *, height: int = 600) -> ExplorerWidget:
         """This cube in the server's explorer, as a notebook widget (JupyterLab, Jupyter, VS Code).
 
-        Needs ``pip install "tiercube[notebook]"`` (anywidget). The explorer
-        is signed in through a session of its own that may only read and
-        query this cube, and no more than this session's caller may (never
-        the owner's powers: it cannot load files, edit or declare endpoints).
-        Its token is in the widget's address (so in a saved notebook); it
-        ends an hour after it was opened, when the explorer signs out, when
-        the caller's password changes or token ends, or when the server stops:
-        run ``explore()`` again for a new one.
+        Needs ``pip install "tiercube[notebook]"`` (anywidget). The browser
+        never talks to the server: the widget's page sends its requests
+        through the kernel, so it works with a kernel on another machine
+        (JupyterHub, SSH, Codespaces) as well. It is signed in through a
+        session of its own that may only read and query this cube, and no more
+        than this session's caller may (never the owner's powers: it cannot
+        load files, edit or declare endpoints). The kernel holds that
+        session's token (never the browser or the saved notebook) and opens a
+        new one when it ends, while this session is open.
         """
         try:
+            from tiercube._client.explorer_relay import Relay
             from tiercube._client.explorer_widget import ExplorerWidget
         except ImportError as error:
             raise ImportError(f'cube.explore() needs anywidget: pip install "tiercube[notebook]" ({error})') from None
-        opened = self._connection.json("POST", paths.EXPLORER_SESSIONS, EmbedSession, OpenEmbed(self._name))
-        fragment = urlencode({"cube": self._name, **({"token": opened.token} if opened.token else {})})
-        return ExplorerWidget(src=f"{self._connection.url}{opened.path}#{fragment}", height=height)
+
+        def open_session() -> EmbedSession:
+            return self._connection.json("POST", paths.EXPLORER_SESSIONS, EmbedSession, OpenEmbed(self._name))
+
+        relay = Relay(self._connection, open_session)
+        return ExplorerWidget(relay, url=self._connection.url, cube=self._name, height=height)
 
 
 def name_of(item: object, what: str) -> str:

@@ -5,13 +5,20 @@
 // HttpOnly cookie and proves the request comes from this page with the CSRF token;
 // an embedded explorer sends its session token, which it read from its URL's fragment and
 // removed from the address bar, and never the cookie: any page of the embedder's site could
-// frame it, and would act as whoever signed in to the explorer in this browser.
+// frame it, and would act as whoever signed in to the explorer in this browser. In a notebook
+// widget ("kernel"), fetch() is the kernel's relay, which adds the widget's token itself.
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
 
 export const SERVER_GONE = "The server is not answering: it has stopped or restarted, or the network is down. This page works again once it is back (reload it then).";
 
 const NO_TOKEN = "This embedded explorer has no session token in its address: run cube.explore() again.";
+
+// Rewrites the address's fragment only: in a widget's frame the address is about:srcdoc,
+// against which a path (or a bare "#...", resolved against the notebook's page) is refused.
+export function replaceFragment(fragment) {
+  history.replaceState(null, "", `${location.href.split("#")[0]}${String(fragment) ? `#${fragment}` : ""}`);
+}
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -25,14 +32,15 @@ export class Api {
   constructor() {
     this.version = meta("tiercube-version");
     this.protocol = meta("tiercube-protocol");
-    this.embedded = meta("tiercube-embedded") === "1";
+    this.embedded = meta("tiercube-embedded") !== "";
+    this.relayed = meta("tiercube-embedded") === "kernel";
     this.credentials = this.embedded ? "omit" : "same-origin";
     // The fragment: a view to open (cube, rows, columns, measures, plugin) and, embedded, the token.
     const fragment = new URLSearchParams(location.hash.slice(1));
     this.token = fragment.get("token");
     fragment.delete("token");
     this.view = Object.fromEntries(fragment);
-    if (this.token) history.replaceState(null, "", location.pathname + (fragment.size ? `#${fragment}` : ""));
+    if (this.token) replaceFragment(fragment);
     this.csrf = null;
     this.requests = 0;
   }
@@ -45,7 +53,7 @@ export class Api {
   }
 
   async request(method, path, body) {
-    if (this.embedded && !this.token) throw new ApiError(401, "unauthenticated", NO_TOKEN);
+    if (this.embedded && !this.relayed && !this.token) throw new ApiError(401, "unauthenticated", NO_TOKEN);
     this.requests += 1;
     const init = { method, headers: this.headers(), credentials: this.credentials };
     if (body !== undefined) {

@@ -274,7 +274,7 @@ async function main() {
   api.user = grant.user ?? "anyone"; // whose saved views are whose (the server's name for no one signed in)
   $("who").textContent = who(grant);
   $("who").title = `tier: ${grant.tier}`;
-  $("sign-out").hidden = !state.grant.security || api.token !== null;
+  $("sign-out").hidden = !state.grant.security || api.embedded;
   const select = $("cube");
   select.replaceChildren(...names.map((name) => new Option(name, name)));
   const refreshViews = savedViews(api, {

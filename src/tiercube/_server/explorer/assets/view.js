@@ -5,7 +5,7 @@ import "./vendor/perspective-viewer/cdn/perspective-viewer.js";
 import "./vendor/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js";
 import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
 import perspective from "./vendor/perspective/cdn/perspective.js";
-import { Api, ApiError } from "./api.js";
+import { Api, ApiError, replaceFragment } from "./api.js";
 import { TOTAL, depths, flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
 import { LockedViewer, SmallMultiples } from "./viewer.js";
 import { columnsConfig, measureOf, secondAxis } from "./formats.js";
@@ -457,5 +457,5 @@ export function viewFragment() {
   if (Object.keys(state.filters).length) fragment.set("filters", JSON.stringify(state.filters));
   if (state.expanded.size) fragment.set("expanded", JSON.stringify([...state.expanded].map((id) => JSON.parse(id))));
   if (state.sort) fragment.set("sort", `${state.sort.descending ? "-" : ""}${state.sort.column}`);
-  history.replaceState(null, "", `${location.pathname}#${fragment}`);
+  replaceFragment(fragment);
 }
