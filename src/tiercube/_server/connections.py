@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 import sys
 import threading
 import time
@@ -187,7 +189,12 @@ class Guard:
     def _stalled_out(self) -> None:
         self._stalled = None
         _warn("read_timeout", f"aborted connections whose client read nothing of its answer for {self._config.header_timeout} s")
-        self._transport.abort()  # close() would wait to send what the client does not read
+        # close() would wait to send what the client does not read; abort() alone would still leave
+        # up to megabytes in the kernel's send buffer, trickling out for minutes. A reset drops them.
+        connection = self._transport.get_extra_info("socket")
+        if connection is not None:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._transport.abort()
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:
