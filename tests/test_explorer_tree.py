@@ -284,3 +284,20 @@ def test_a_restricted_user_drills_and_exports_only_its_rows(page: Page, session:
     exported = list(csv.DictReader(io.StringIO(path.read_text())))
     assert {row["region"] for row in exported} == {"Europe", "Total"}
     assert {row["country"]: int(float(row["qty.SUM"])) for row in exported if row["country"]} == expected
+
+
+def test_column_levels_are_subtotalled_within_their_parent_by_the_server(page: Page, session: tiercube.Session) -> None:
+    """Two column levels with Totals: a region's total across its countries (Europe · Total) in each row and the grand total."""
+    sign_in(page, f"{session.link}#cube=sales&rows=city&columns=region,country&measures=qty.SUM&totals=1", ADMIN)
+    rows = grid(page)
+    shown = by_label(rows)
+    cube = cube_of(session)
+    by_city = cube.query("qty.SUM", levels=["city", "region"]).to_pylist()
+    by_region = {row["region"]: row["qty.SUM"] for row in cube.query("qty.SUM", levels=["region"]).to_pylist()}
+    assert {column for column in rows[0] if column.endswith(" · Total · qty.SUM")} == {f"{region} · Total · qty.SUM" for region in GEOGRAPHY}
+    for row in by_city:
+        assert shown[row["city"]][f"{row['region']} · Total · qty.SUM"] == row["qty.SUM"]
+        assert all(shown[row["city"]][f"{other} · Total · qty.SUM"] is None for other in set(GEOGRAPHY) - {row["region"]})  # empty, not 0
+    for region, total in by_region.items():
+        assert shown["Total"][f"{region} · Total · qty.SUM"] == total
+    assert rows[0].index("Europe · Total · qty.SUM") == rows[0].index("Europe · Spain · qty.SUM") + 1  # after its members

@@ -5,8 +5,9 @@
 // it and the column levels: the top level when the view is drawn, a member's children when it is
 // expanded. A node's own cells come from the query of its level, so a parent row holds the
 // server's subtotal of its children (means, distinct counts and ratios total correctly). Totals
-// across columns are the rollup rows of the same query (``include_totals``); the grand total row
-// is the rollup's last row and, per column, a query over the column levels alone.
+// across columns are the rollup rows of the same query (``include_totals``), and so are the
+// subtotals of a column level within its parent (Europe · Total: a partial column key); the grand
+// total row is the rollup's last row and, per column, a query over the column levels alone.
 
 export const TOTAL = "Total";
 // Not "|": Perspective reads it in a column's name as the path of a split, and draws nothing.
@@ -32,11 +33,18 @@ export function depths(columns, levels, rows) {
   return result;
 }
 
-// Members in the server's order (values ascending, nulls last).
+// A column level rolled up in a column key (Europe · Total): an object, which no member is, so
+// that it differs from every member, null included, in a key and in the key's id.
+const ROLLED = Object.freeze({ rolled: true });
+const rolledUp = (value) => typeof value === "object" && value !== null;
+
+// Members in the server's order (values ascending, nulls last), a subtotal after its members.
 export function compareKeys(a, b) {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const [x, y] = [a[i], b[i]];
-    if (x === y) continue;
+    if (x === y || (rolledUp(x) && rolledUp(y))) continue;
+    if (rolledUp(x)) return 1;
+    if (rolledUp(y)) return -1;
     if (x === null) return 1;
     if (y === null) return -1;
     return x < y ? -1 : 1;
@@ -45,6 +53,11 @@ export function compareKeys(a, b) {
 }
 
 const keyId = (key) => JSON.stringify(key);
+
+// Row ``i``'s column key, its levels from ``grouped`` down rolled up.
+function columnKey(columns, columnLevels, i, grouped) {
+  return columnLevels.map((level, position) => (position < grouped ? columns[level][i] : ROLLED));
+}
 
 // A row of the grid: ``path`` the members from the top level down to this one (``null`` for the
 // grand total); ``cells`` column key id -> values by measure; ``total`` the values across columns.
@@ -73,7 +86,7 @@ export function readLevel(part, { rowLevels, columnLevels, measures, depth, roll
       else grand.cells.set(keyId([]), values);
       continue;
     }
-    if (grouped !== levels.length && grouped !== depth + 1) continue; // a column subtotal or an ancestor: not drawn
+    if (grouped < depth + 1) continue; // an ancestor's: drawn from the ancestor's own query
     const path = rowLevels.slice(0, depth + 1).map((level) => columns[level][i]);
     const id = keyId(path);
     let row = nodes.get(id);
@@ -81,7 +94,7 @@ export function readLevel(part, { rowLevels, columnLevels, measures, depth, roll
     if (grouped === depth + 1 && columnLevels.length) {
       row.total = values; // the row's total across the columns
     } else {
-      const key = columnLevels.map((level) => columns[level][i]);
+      const key = columnKey(columns, columnLevels, i, grouped - depth - 1);
       const columnId = keyId(key);
       if (!columnKeys.has(columnId)) columnKeys.set(columnId, key);
       row.cells.set(columnId, values);
@@ -102,8 +115,8 @@ export function readGrand(part, grand, { columnLevels, measures, columnKeys, rol
     const values = measures.map((measure) => columns[measure]?.[i] ?? null);
     if (grouped === 0 && columnLevels.length) {
       grand.total = values;
-    } else if (grouped === columnLevels.length) {
-      const key = columnLevels.map((level) => columns[level][i]);
+    } else {
+      const key = columnKey(columns, columnLevels, i, grouped);
       const columnId = keyId(key);
       if (!columnKeys.has(columnId)) columnKeys.set(columnId, key);
       grand.cells.set(columnId, values);
@@ -137,7 +150,7 @@ export function flatten(roots, grand, { rowLevels, columnLevels, measures, colum
   const keys = [...columnKeys.values()].sort(compareKeys);
   const valueColumns = []; // [name, (node) -> value]
   for (const key of keys) {
-    const prefix = columnLevels.length ? key.map((value, i) => label(columnLevels[i], value)).join(SEPARATOR) + SEPARATOR : "";
+    const prefix = columnLevels.length ? key.map((value, i) => (rolledUp(value) ? TOTAL : label(columnLevels[i], value))).join(SEPARATOR) + SEPARATOR : "";
     const id = keyId(key);
     measures.forEach((measure, m) => valueColumns.push([prefix + measure, (row) => row.cells.get(id)?.[m] ?? null]));
   }

@@ -9,8 +9,12 @@ import { Api, ApiError, replaceFragment } from "./api.js";
 import { TOTAL, depths, flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
 import { LockedViewer, SmallMultiples } from "./viewer.js";
 import { columnsConfig, measureOf, secondAxis } from "./formats.js";
-import { levelsOf } from "./builder.js";
 import { pythonQuery } from "./code.js";
+import { label, wireValue } from "./labels.js";
+import { state } from "./state.js";
+
+export { can, state } from "./state.js";
+export { label, levelType, wireValue } from "./labels.js";
 
 // The page never asks for more cells than this; a larger view says so and asks for a filter.
 export const CELL_LIMIT = 50000;
@@ -18,30 +22,6 @@ export const CELL_LIMIT = 50000;
 const $ = (id) => document.getElementById(id);
 export const api = new Api();
 export const worker = await perspective.worker();
-
-export const state = {
-  grant: null,
-  cube: null,
-  info: null, // the cube's structure, when the grant lets the page read it
-  factKeys: [], // the fact table's key columns: a member per fact row, not offered as levels at first
-  measures: [],
-  rows: [],
-  columns: [],
-  filters: {}, // level -> {members: [...]} or {from, to} (either may be null)
-  totals: false,
-  top: null, // or {n, measure, per}: the server keeps the n best rows by measure per member of per (per null: per query, so per parent)
-  plugin: "Datagrid",
-  expanded: new Set(), // the ids of the row paths drawn with their children
-  sort: null, // {column, descending}: siblings ordered by a column of the grid
-  showAll: false,
-  versions: {},
-  tree: null, // {roots, grand, columnKeys}: the server's answers, as the grid's rows
-  grid: null, // the rows on screen (flatten's ``rows``)
-  shown: null, // the Perspective table on screen, and the key of the configuration it is drawn with
-  exported: null, // the grid as exports write it ({data, schema}), or null: the table on screen
-};
-
-export const can = (group) => state.grant.groups.includes(group);
 
 export function message(text) {
   $("message").hidden = !text;
@@ -59,56 +39,6 @@ function refused() {
 }
 
 const multiples = new SmallMultiples($("viewer"), refused);
-
-export function levelType(level) {
-  const type = state.info ? levelsOf(state.info).find((l) => l.name === level)?.data_type : undefined;
-  return typeof type === "object" && type !== null ? type.type : type;
-}
-
-// What a date hierarchy's level truncates its dates to ("year", "quarter", ...), or null.
-function truncation(level) {
-  const expression = state.info ? levelsOf(state.info).find((l) => l.name === level)?.expression : null;
-  if (expression?.type !== "call" || expression.function !== "date_trunc") return null;
-  return expression.arguments.find((argument) => argument.type === "row_literal")?.value ?? null;
-}
-
-const isoDate = (value) => new Date(value).toISOString().slice(0, 10);
-
-// A member of a date hierarchy's level as that level means it: 2024, 2024 Q1, 2024-01, a week's Monday.
-function dateLabel(level, value) {
-  const iso = isoDate(value);
-  switch (truncation(level)) {
-    case "year":
-      return iso.slice(0, 4);
-    case "quarter":
-      return `${iso.slice(0, 4)} Q${Math.floor(Number(iso.slice(5, 7)) / 3) + 1}`;
-    case "month":
-      return iso.slice(0, 7);
-    case "week":
-      return `week of ${iso}`;
-    default:
-      return iso;
-  }
-}
-
-// One way to show a member: dates as 2024-01-31 (a date hierarchy's years, quarters and months
-// as 2024, 2024 Q1, 2024-01), timestamps as 2024-01-31 12:00:00.
-export function label(level, value) {
-  if (value === null || value === undefined) return "(null)";
-  const type = levelType(level);
-  if (type === "date") return dateLabel(level, value);
-  if (type === "timestamp") return new Date(value).toISOString().slice(0, 19).replace("T", " ");
-  return String(value);
-}
-
-// A member as the API takes it in a filter (dates and timestamps as ISO text).
-export function wireValue(level, value) {
-  const type = levelType(level);
-  if (value === null) return null;
-  if (type === "date") return isoDate(value);
-  if (type === "timestamp") return new Date(value).toISOString().slice(0, 23);
-  return value;
-}
 
 // Arrow IPC from the server -> plain columns, decoded by Perspective's own engine.
 export async function decode(buffer) {
@@ -174,7 +104,8 @@ function queries() {
     return [{ role: "column totals", body: { ...base, levels: state.columns, include_totals: state.totals && state.columns.length > 0 } }];
   }
   const list = [{ role: "level", path: [], body: levelQuery([]) }];
-  if (state.totals && state.columns.length) list.push({ role: "column totals", body: { ...base, levels: state.columns } });
+  // Rolled up when there are column levels to subtotal (Europe · Total), as the levels' queries are.
+  if (state.totals && state.columns.length) list.push({ role: "column totals", body: { ...base, levels: state.columns, include_totals: state.columns.length > 1 } });
   const open = [...state.expanded].map((id) => JSON.parse(id)).filter((path) => path.length < state.rows.length);
   open.sort((a, b) => a.length - b.length);
   for (const path of open) list.push({ role: "level", path, body: levelQuery(path) });
