@@ -1,7 +1,7 @@
 """``session.views``: the explorer's views saved on the server, per user, read and written from Python.
 
 A saved view is what the explorer's address holds (cube, rows, columns,
-measures, filters, totals, expanded members, sort, chart) under a name. Its
+measures, filters, totals, top n, expanded members, sort, chart) under a name. Its
 owner sees it, and so does every user holding a role it is shared with; only its
 owner replaces, shares or deletes it. Each access is one request: ``views[name]``,
 ``len``, ``in`` and iteration list the views the caller may see (its own by name,
@@ -24,6 +24,7 @@ from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.measures import level
 from tiercube._client.query import QueryCube
+from tiercube._client.scopes import Top
 from tiercube._client.views import SnapshotMapping
 from tiercube._public import public
 from tiercube._wire import explorer, paths
@@ -58,10 +59,11 @@ class ViewDefinition:
     for open (``{"day": ("2024-01-01", None)}``). ``totals`` adds the server's
     subtotals; ``expanded`` names the row members the grid shows with their
     children (each a path from the top row level down); ``sort`` the grid's
-    column its siblings are ordered by (``"-qty.SUM"``: descending).
+    column its siblings are ordered by (``"-qty.SUM"``: descending); ``top``
+    keeps the best rows by a measure (``tiercube.Top``), as ``cube.query(top=)`` does.
     """
 
-    __slots__ = ("cube", "measures", "rows", "columns", "members", "ranges", "totals", "chart", "expanded", "sort")
+    __slots__ = ("cube", "measures", "rows", "columns", "members", "ranges", "totals", "chart", "expanded", "sort", "top")
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class ViewDefinition:
         chart: Chart = "grid",
         expanded: Sequence[Sequence[Member]] = (),
         sort: str | None = None,
+        top: Top | None = None,
     ) -> None:
         self.cube: str = cube
         self.measures: tuple[str, ...] = tuple(measures)
@@ -87,6 +90,7 @@ class ViewDefinition:
         self.chart: Chart = chart
         self.expanded: tuple[tuple[Member, ...], ...] = tuple(tuple(path) for path in expanded)
         self.sort: str | None = sort
+        self.top: Top | None = top
 
     @property
     def filter(self) -> Condition | None:
@@ -116,6 +120,8 @@ class ViewDefinition:
             fields["expanded"] = json.dumps([list(path) for path in self.expanded], separators=(",", ":"))
         if self.sort is not None:
             fields["sort"] = self.sort
+        if self.top is not None:
+            fields["top"] = json.dumps({"n": self.top.n, "measure": self.top.measure, "per": self.top.per}, separators=(",", ":"))
         return urlencode(fields)
 
     @classmethod
@@ -130,7 +136,7 @@ class ViewDefinition:
         return cls(
             fields.get("cube", ""), _names(fields.get("measures")), rows=_names(fields.get("rows")), columns=_names(fields.get("columns")),
             members=members, ranges=ranges, totals=fields.get("totals") == "1", chart=_CHARTS.get(fields.get("plugin", "Datagrid"), "grid"),
-            expanded=expanded, sort=fields.get("sort") or None,
+            expanded=expanded, sort=fields.get("sort") or None, top=_top(fields.get("top")),
         )  # fmt: skip
 
     def __eq__(self, other: object) -> bool:
@@ -142,7 +148,8 @@ class ViewDefinition:
         shape = " by ".join(filter(None, [", ".join(self.measures), " x ".join(filter(None, [", ".join(self.rows), ", ".join(self.columns)]))]))
         extras = [*(f"{name} in {list(listed)}" for name, listed in self.members.items()), *(f"{name} in [{a}, {b}]" for name, (a, b) in self.ranges.items())]
         more = f", where {' and '.join(extras)}" if extras else ""
-        return f"<ViewDefinition {self.cube}: {shape or '(nothing)'}{more}{', with totals' if self.totals else ''} ({self.chart})>"
+        best = f", {self.top!r}" if self.top is not None else ""
+        return f"<ViewDefinition {self.cube}: {shape or '(nothing)'}{more}{', with totals' if self.totals else ''}{best} ({self.chart})>"
 
 
 def _names(text: str | None) -> list[str]:
@@ -155,6 +162,23 @@ def _decoded(text: str | None, kind: type[T], empty: T) -> T:
         return msgspec.json.decode(text, type=kind) if text else empty
     except msgspec.MsgspecError:
         return empty
+
+
+def _top(text: str | None) -> Top | None:
+    """The fragment's top n; None when it names none, or not as the explorer writes it."""
+    try:
+        top = msgspec.json.decode(text, type=_Top) if text else None
+    except msgspec.MsgspecError:
+        return None
+    return Top(top.n, top.measure, top.per) if top is not None else None
+
+
+class _Top(msgspec.Struct, frozen=True):
+    """A view's top n in the explorer's fragment."""
+
+    n: int
+    measure: str
+    per: str | None = None
 
 
 class _Filter(msgspec.Struct, frozen=True):
@@ -194,7 +218,11 @@ class SavedView:
         """
         definition = self.definition
         cube = QueryCube(self._connection, definition.cube)
-        return cube.query(*definition.measures, levels=[*definition.rows, *definition.columns], filter=definition.filter, include_totals=definition.totals)
+        levels = [*definition.rows, *definition.columns]
+        top = definition.top
+        if top is not None and top.per is not None and top.per not in levels[:-1]:
+            top = None  # per a level the cells do not hold, or per their last (one row each): the explorer ignores it too
+        return cube.query(*definition.measures, levels=levels, filter=definition.filter, include_totals=definition.totals, top=top)
 
     def share(self, *roles: str) -> SavedView:
         """Share the view with ``roles`` too (one request); the view as saved now. Only its owner may."""

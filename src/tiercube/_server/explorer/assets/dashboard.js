@@ -4,10 +4,10 @@
 // rows only. The address names the views (`#views=["q3","eu/q4"]`: the keys `session.views` uses,
 // a user's own by name, others' as owner/name) or a saved dashboard (`#saved=<key>`). A dashboard
 // is saved as a view of its own, whose fragment is `dashboard=<the keys>`.
-// The viewer's module loads the client's WebAssembly, which decoding needs; the page draws no viewer.
-import "./vendor/perspective-viewer/cdn/perspective-viewer.js";
+// A view saved as a chart is drawn as that chart (panel-chart.js), a grid as a table of its cells.
 import perspective from "./vendor/perspective/cdn/perspective.js";
-import { Api, ApiError } from "./api.js";
+import { Api, ApiError, replaceFragment } from "./api.js";
+import { CHARTS, chart, memberLabel } from "./panel-chart.js";
 
 const $ = (id) => document.getElementById(id);
 const api = new Api();
@@ -48,7 +48,19 @@ function queryOf(fields) {
   }
   const filter = operands.length === 0 ? null : operands.length === 1 ? operands[0] : { type: "and", operands };
   const levels = [...list(fields.rows), ...list(fields.columns)];
-  return { measures: list(fields.measures), levels, filter, include_totals: fields.totals === "1", max_rows: CELL_LIMIT };
+  const measures = list(fields.measures);
+  const query = { measures, levels, filter, include_totals: fields.totals === "1", max_rows: CELL_LIMIT };
+  const top = topOf(parsed(fields.top, null), levels);
+  return top ? { ...query, top } : query;
+}
+
+// The view's top n, when its cells can be ranked so (as the explorer's charts rank them): a whole
+// n, a measure, and per a level that has a level below it, or per the whole query.
+function topOf(top, levels) {
+  if (!top || !Number.isInteger(top.n) || top.n < 1 || typeof top.measure !== "string") return null;
+  const per = top.per ?? null;
+  if (per !== null && (!levels.includes(per) || levels.indexOf(per) === levels.length - 1)) return null;
+  return { n: top.n, measure: top.measure, per };
 }
 
 // Arrow IPC from the server -> columns, decoded by Perspective's engine (the page has no other).
@@ -59,13 +71,6 @@ async function decode(buffer) {
   await view.delete();
   await table.delete();
   return { columns, schema, rows };
-}
-
-function label(type, value, rolled) {
-  if (value === null || value === undefined) return rolled ? "Total" : "(null)";
-  if (type === "date") return new Date(value).toISOString().slice(0, 10);
-  if (type === "datetime") return new Date(value).toISOString().slice(0, 19).replace("T", " ");
-  return String(value);
 }
 
 const cell = (tag, text, className) => Object.assign(document.createElement(tag), { textContent: text, className: className ?? "" });
@@ -80,7 +85,7 @@ function table(answer, query) {
     const row = body.insertRow();
     const rolled = query.levels.some((level) => answer.columns[level][i] === null);
     if (rolled) row.className = "total";
-    for (const level of query.levels) row.append(cell("td", label(answer.schema[level], answer.columns[level][i], query.include_totals)));
+    for (const level of query.levels) row.append(cell("td", memberLabel(answer.schema[level], answer.columns[level][i], query.include_totals)));
     for (const measure of query.measures) {
       const value = answer.columns[measure][i];
       const decimals = answer.schema[measure] === "float" ? 2 : 0;
@@ -94,7 +99,8 @@ function table(answer, query) {
 function shapeOf(fields, query) {
   const by = [list(fields.rows).join(", "), list(fields.columns).join(", ")].filter(Boolean).join(" × ");
   const filtered = query.filter ? " · filtered" : "";
-  return `${query.measures.join(", ")}${by ? ` by ${by}` : ""}${filtered}${query.include_totals ? " · with totals" : ""}`;
+  const top = query.top ? ` · best ${query.top.n} by ${query.top.measure}${query.top.per ? ` per ${query.top.per}` : ""}` : "";
+  return `${query.measures.join(", ")}${by ? ` by ${by}` : ""}${filtered}${top}${query.include_totals ? " · with totals" : ""}`;
 }
 
 // One panel: the view's name (a link to it in the explorer), its shape, and its cells.
@@ -112,7 +118,14 @@ async function drawPanel(panel) {
   panel.dataset.cube = fields.cube;
   try {
     const answer = await decode(await api.arrow(`/api/query/cubes/${encodeURIComponent(fields.cube)}/query`, query));
-    panel.replaceChildren(heading, cell("p", shapeOf(fields, query), "shape"), table(answer, query));
+    const shape = cell("p", shapeOf(fields, query), "shape");
+    if (!CHARTS.has(fields.plugin)) {
+      panel.replaceChildren(heading, shape, table(answer, query));
+      return;
+    }
+    const drawn = await chart(worker, answer, query, { plugin: fields.plugin, rows: list(fields.rows), columns: list(fields.columns) });
+    panel.replaceChildren(heading, shape, ...drawn.elements);
+    await drawn.draw();
   } catch (error) {
     panel.replaceChildren(heading, cell("p", error.message, "refused"));
   }
@@ -150,7 +163,7 @@ function layOut() {
 
 function choose(key, on) {
   shown = on ? [...shown, key] : shown.filter((shownKey) => shownKey !== key);
-  history.replaceState(null, "", `${location.pathname}#${new URLSearchParams({ views: JSON.stringify(shown) })}`);
+  replaceFragment(new URLSearchParams({ views: JSON.stringify(shown) }));
   message("");
   layOut();
 }
@@ -180,7 +193,7 @@ function wire() {
     const key = $("dashboards").value;
     $("dashboards").value = "";
     if (!key) return;
-    history.replaceState(null, "", `${location.pathname}#${new URLSearchParams({ saved: key })}`);
+    replaceFragment(new URLSearchParams({ saved: key }));
     shown = fromAddress();
     layOut();
   });
@@ -195,7 +208,7 @@ function wire() {
     try {
       await api.request("PUT", `${PATH}/${encodeURIComponent(name)}`, { fragment: `dashboard=${encodeURIComponent(JSON.stringify(shown))}`, shared_with: roles });
       await refreshViews();
-      history.replaceState(null, "", `${location.pathname}#${new URLSearchParams({ saved: name })}`);
+      replaceFragment(new URLSearchParams({ saved: name }));
       message(`Saved the dashboard "${name}"${roles.length ? `, shared with ${roles.join(", ")}` : ""}.`);
     } catch (error) {
       message(error.message);
