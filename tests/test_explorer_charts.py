@@ -32,7 +32,7 @@ def drawn(page: Page) -> dict[str, dict[str, Any]]:
     rows: list[dict[str, Any]] = page.evaluate(
         """async () => {
              const rows = [];
-             for (const chart of document.querySelectorAll("#view perspective-viewer")) {
+             for (const chart of document.querySelectorAll("#view perspective-viewer:not([hidden])")) {
                const view = await chart.getView();
                rows.push(...(await view.to_json()));
              }
@@ -100,7 +100,7 @@ def clipped_ticks(page: Page, axis: str) -> list[str]:
     """The tick texts of ``axis`` (y-axis, y2-axis) drawn, even in part, outside their axis's box."""
     texts: list[str] = page.evaluate(
         """(axis) => {
-             const plugin = [...document.getElementById("viewer").children].find((element) => element.shadowRoot?.querySelector(`d3fc-svg.${axis}`));
+             const plugin = [...document.getElementById("chart-viewer").children].find((element) => element.shadowRoot?.querySelector(`d3fc-svg.${axis}`));
              const box = plugin.shadowRoot.querySelector(`d3fc-svg.${axis}`).getBoundingClientRect();
              return [...plugin.shadowRoot.querySelectorAll(`d3fc-svg.${axis} text`)]
                .filter((text) => { const own = text.getBoundingClientRect(); return own.left < box.left - 0.5 || own.right > box.right + 0.5; })
@@ -129,7 +129,7 @@ def test_large_numbers_on_a_chart_s_axis_are_drawn_whole(page: Page, session: ti
 def test_bars_of_measures_of_different_scale_are_small_multiples_each_on_its_own_axis(page: Page, session: tiercube.Session) -> None:
     """Perspective's bar chart draws a second axis with the first one's scale: the page draws one chart per measure."""
     sign_in(page, session.link + "#cube=sales&rows=region&columns=&measures=qty.SUM,price.MEAN&plugin=Y+Bar", ADMIN)
-    charts = page.locator("#view perspective-viewer")
+    charts = page.locator("#view perspective-viewer:not([hidden])")
     page.locator("perspective-viewer.multiple d3fc-svg.y-axis text").first.wait_for()
     assert charts.count() == 2
     expected = session.cubes["sales"].query("qty.SUM", "price.MEAN", levels=["region"]).to_pylist()

@@ -64,7 +64,7 @@ def test_a_chart_draws_the_top_n_the_server_keeps(page: Page, session: tiercube.
     link = f"{session.link}#cube=sales&rows=region,country&columns=&measures=qty.SUM&plugin=Y+Bar&top={quote(top)}"
     sign_in(page, link, ADMIN)
     page.locator("perspective-viewer d3fc-svg.x-axis text").first.wait_for()
-    rows: list[dict[str, Any]] = page.evaluate("async () => (await document.getElementById('viewer').getView()).to_json()")
+    rows: list[dict[str, Any]] = page.evaluate("async () => (await document.getElementById('chart-viewer').getView()).to_json()")
     shown = {tuple(row["__ROW_PATH__"]): row["qty.SUM"] for row in rows if len(row["__ROW_PATH__"]) == 2}
     kept = session.cubes["sales"].query("qty.SUM", levels=["region", "country"], top=tiercube.Top(1, "qty.SUM", per="region"))
     assert shown == {(row["region"], row["country"]): row["qty.SUM"] for row in kept.to_pylist()}

@@ -99,7 +99,7 @@ def test_the_viewer_s_own_settings_cannot_re_aggregate_and_the_export_is_the_ser
     act(page, lambda: page.get_by_role("button", name="rows: country").click())  # rows: region, country
     act(page, lambda: page.get_by_label("measure price.MEAN").check())
     act(page, lambda: page.get_by_label("Totals").check())
-    assert page.locator("perspective-viewer").evaluate("v => getComputedStyle(v.shadowRoot.querySelector('#settings_button')).display") == "none"
+    assert page.locator("#viewer").evaluate("v => getComputedStyle(v.shadowRoot.querySelector('#settings_button')).display") == "none"
     before = grid(page)
     attempts: list[dict[str, Any]] = [
         {"group_by": ["region"]},  # what the analyst did in the issue
@@ -112,7 +112,7 @@ def test_the_viewer_s_own_settings_cannot_re_aggregate_and_the_export_is_the_ser
     ]
     for attempt in attempts:
         page.evaluate("() => { document.getElementById('message').hidden = true; }")
-        page.locator("perspective-viewer").evaluate("async (v, change) => { await v.toggleConfig(true); await v.restore(change); }", attempt)
+        page.locator("#viewer").evaluate("async (v, change) => { await v.toggleConfig(true); await v.restore(change); }", attempt)
         page.locator("#message").get_by_text("settings are off").wait_for()
         page.wait_for_function(
             "async () => { const c = await document.getElementById('viewer').save(); return !c.settings && c.group_by.length === 0"

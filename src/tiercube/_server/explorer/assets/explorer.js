@@ -144,10 +144,14 @@ function topOf(top) {
   return { n: top.n, measure: top.measure, per };
 }
 
-// The builder's top n, as the server takes it; none when n is empty.
+// The builder's top n, as the server takes it; none when n is empty. A change that changes
+// nothing (the field left after its value was taken) asks nothing: a second run would race a
+// member being expanded meanwhile.
 function chooseTop() {
   const n = Number($("top-n").value);
-  state.top = Number.isInteger(n) && n >= 1 ? { n, measure: $("top-measure").value, per: $("top-per").value || null } : null;
+  const top = Number.isInteger(n) && n >= 1 ? { n, measure: $("top-measure").value, per: $("top-per").value || null } : null;
+  if (JSON.stringify(top) === JSON.stringify(state.top)) return;
+  state.top = top;
   run();
 }
 

@@ -28,17 +28,31 @@ export function message(text) {
   $("message").textContent = text || "";
 }
 
-const viewer = new LockedViewer($("viewer"), {
-  onSort: (column) => sortBy(column),
-  onToggle: (index) => toggle(index),
-  onRefused: refused,
-});
-
 function refused() {
   message("The grid's own settings are off: the server computes every number. Use the builder on the left.");
 }
 
-const multiples = new SmallMultiples($("viewer"), refused);
+// The grid and the charts each have a viewer of their own, and the one not in use is hidden, not
+// emptied: going back to a view just left shows it as it was drawn instead of loading its table
+// into the viewer again (most of a switch's time). ``shown``: the entry the screen draws.
+const grid = {
+  element: $("viewer"),
+  viewer: new LockedViewer($("viewer"), { onSort: (column) => sortBy(column), onToggle: (index) => toggle(index), onRefused: refused }),
+  shown: null,
+};
+const chart = {
+  element: $("chart-viewer"),
+  viewer: new LockedViewer($("chart-viewer"), { onSort: () => {}, onToggle: () => {}, onRefused: refused }),
+  shown: null,
+};
+
+const multiples = new SmallMultiples($("chart-viewer"), refused);
+
+function show(screen) {
+  grid.element.hidden = screen !== grid;
+  chart.element.hidden = screen !== chart;
+  state.shown = screen.shown;
+}
 
 // Arrow IPC from the server -> plain columns, decoded by Perspective's own engine.
 export async function decode(buffer) {
@@ -135,11 +149,13 @@ export async function clear() {
   state.tree = null;
   state.grid = null;
   await multiples.clear();
-  if (state.shown) {
-    await viewer.draw({ plugin: "Datagrid", columns: [], group_by: [], split_by: [], aggregates: {} }, await worker.table({ "": "string" }));
-    state.shown.table.delete().catch(() => {});
-    state.shown = null;
+  for (const screen of [grid, chart]) {
+    if (!screen.shown) continue;
+    await screen.viewer.draw({ plugin: "Datagrid", columns: [], group_by: [], split_by: [], aggregates: {} }, await worker.table({ "": "string" }));
+    screen.shown.table.delete().catch(() => {});
+    screen.shown = null;
   }
+  show(grid);
 }
 
 // The answers of the last queries, decoded: switching between the grid and a chart, or back to a
@@ -243,15 +259,17 @@ function valueType(schema, column) {
 // Draws ``data`` with ``config``. ``source`` says what the data was made of (the answers, which
 // the page keeps, and how the tree stood): data made of the same is not sent to Perspective
 // again. The same configuration (new numbers, an expanded member) replaces the rows of the table
-// on screen, and the viewer keeps its scroll position; the tables last left (the grid, when a
-// chart is drawn) are kept to come back to.
-async function draw(data, schema, config, source) {
+// on screen, and the viewer keeps its scroll position; what the screen drew last stays drawn
+// (``show``), and the tables last left are kept to come back to.
+async function draw(screen, data, schema, config, source) {
+  show(screen);
   const key = JSON.stringify([config, schema]);
   const same = (entry) => entry.source.length === source.length && entry.source.every((part, i) => part === source[i]);
-  if (state.shown && state.shown.key === key) {
-    if (!same(state.shown)) await state.shown.table.replace(data);
-    state.shown.source = source;
-    await viewer.draw(config, null);
+  if (screen.shown && screen.shown.key === key) {
+    if (same(screen.shown)) return; // drawn as it stands
+    await screen.shown.table.replace(data);
+    screen.shown.source = source;
+    await screen.viewer.draw(config, null);
     return;
   }
   let entry = parked.get(key);
@@ -262,8 +280,9 @@ async function draw(data, schema, config, source) {
     await entry.table.update(data);
   }
   entry.source = source;
-  await viewer.draw(config, entry.table);
-  park(state.shown);
+  await screen.viewer.draw(config, entry.table);
+  park(screen.shown);
+  screen.shown = entry;
   state.shown = entry;
 }
 
@@ -287,7 +306,7 @@ async function showTree() {
     totals: state.totals, sort: state.sort, label,
   });
   state.grid = rows;
-  viewer.rowStyle = (index) => {
+  grid.viewer.rowStyle = (index) => {
     const row = rows[index];
     if (!row) return null;
     return { kind: row.grand ? "grand" : row.expanded ? "subtotal" : "member", expandable: row.expandable };
@@ -295,7 +314,7 @@ async function showTree() {
   const schema = Object.fromEntries(order.map((name) => [name, name === labelColumn ? "string" : valueType(state.tree.types, name)]));
   state.exported = { data: exported, schema: Object.fromEntries(Object.keys(exported).map((name) => [name, schema[name] ?? "string"])) };
   const source = [...state.tree.answers, ...[...state.expanded].sort(), JSON.stringify(state.sort)];
-  await draw(data, schema, {
+  await draw(grid, data, schema, {
     plugin: "Datagrid", columns: order, group_by: [], split_by: [], aggregates: {},
     columns_config: columnsConfig(order, state.measures, state.info),
   }, source);
@@ -331,8 +350,8 @@ async function showCells(answer, body) {
     columns: state.plugin === "Heatmap" || apartCharts ? [state.measures[0]] : state.measures,
     aggregates: Object.fromEntries(state.measures.map((m) => [m, "unique"])),
   };
-  await draw(data, schema, config, [answer]);
-  if (apartCharts) await multiples.draw(config, state.measures.slice(1), state.shown.table);
+  await draw(chart, data, schema, config, [answer]);
+  if (apartCharts) await multiples.draw(config, state.measures.slice(1), chart.shown.table);
 }
 
 // Expands a member (one query: its children) or collapses it (none).
