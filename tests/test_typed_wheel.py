@@ -171,7 +171,8 @@ def checker_settings(python: Path) -> dict[str, Any]:
 
     Dropped: what names the checkout's ``stubs/`` (a user has none of it), its ``src/`` and ``.venv``.
     ``tests/conftest.py`` starts a ``distributed.LocalCluster``, whose ``__init__`` distributed leaves
-    unannotated (the project's ``stubs/distributed`` types it): mypy lets those calls through, and only those.
+    unannotated (the project's ``stubs/distributed`` types it): mypy, which also checks the helpers that
+    typecheck/ imports, lets those calls through, and only those. The other four report on typecheck/ alone.
     """
     project: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
     tool = project["tool"]
