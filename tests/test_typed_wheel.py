@@ -1,26 +1,41 @@
-"""A plain ``pip install tiercube`` types the README's code: results are pyarrow.Table, nothing Unknown.
+"""What a user's type checkers see of the built wheel, not of this checkout's ``src/``.
 
-Builds the wheel, installs it with nothing but the pinned checkers into a
-fresh virtual environment (no pandas, no stubs of our own choosing: what the
-wheel declares is all there is), and runs ``mypy --strict`` and pyright in
-strict mode on the README's example and on a user file that touches the
-loading and querying API.
+``test_a_plain_install_types_the_readme_code``: a plain ``pip install tiercube``
+(nothing but the wheel, its dependencies and the pinned mypy and pyright in a
+fresh virtual environment: no pandas, no stubs of our own choosing) types the
+README's example and a user file that touches the loading and querying API:
+results are pyarrow.Table, nothing Unknown, under ``mypy --strict`` and pyright
+strict.
+
+``test_the_typecheck_suite_passes_every_checker_from_the_wheel``: ``typecheck/``
+(every valid use and every flagged misuse) passes all five checkers with the
+project's settings when tiercube is the installed wheel. The fresh venv gets
+only the wheel; the development environment's third-party packages (pyarrow,
+its stubs, the checkers...) come in through a ``.pth`` line, which adds their
+directory to ``sys.path`` without running the ``.pth`` files in it, so the
+checkout's editable install stays out of sight. A probe module written into the
+installed package, and a probe file with one deliberate error, make each checker
+prove that it resolved tiercube to the wheel and checked the suite.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import venv
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_BIN = Path(sysconfig.get_path("scripts"))
 
 USER_CODE = '''
 from typing import reveal_type
@@ -43,9 +58,27 @@ def analyse(url: str, password: str, frame: tiercube.DataFrameLike) -> pa.Table:
     return result
 '''
 
+WHEEL_PROBE_MODULE = "_wheel_probe"
+"""Written into the installed package only: an import of it resolves where tiercube is the wheel, nowhere else."""
 
-WHEEL_TYPECHECK = "TIERCUBE_WHEEL_TYPECHECK"
-"""Set to 1 to run typecheck/ under mypy --strict from the wheel: it installs the dev extra into a fresh venv (minutes)."""
+WHEEL_PROBE = f'''"""Each checker must report one error here, on the last line, and none elsewhere: it checked typecheck/, and
+the import resolved, as it does only in the installed wheel (unresolved, it is an error of its own).
+"""
+
+from tiercube.{WHEEL_PROBE_MODULE} import INSTALLED
+
+mistake: str = INSTALLED
+'''
+WHEEL_PROBE_LINE = WHEEL_PROBE.count("\n")
+
+ONE_ERROR = {
+    "mypy": r"^Found 1 error in 1 file",
+    "pyright": r"^1 error, 0 warnings, 0 informations",
+    "basedpyright": r"^1 error, 0 warnings, 0 notes",
+    "pyrefly": r"INFO 1 error\b",
+    "ty": r"^Found 1 diagnostic$",
+}
+"""Each checker's summary when the probe's deliberate error is all it found."""
 
 
 def pinned(name: str) -> str:
@@ -53,27 +86,33 @@ def pinned(name: str) -> str:
     return next(requirement for requirement in dev if re.match(rf"{re.escape(name)}(\[|==)", requirement))
 
 
-def wheel_and_environment(tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """The project built as a wheel, a fresh venv's python, and the pip command that installs into it.
-
-    The venv has no pip of its own (ensurepip takes longer than the rest of the setup): this pip installs into it.
-    """
-    dist = tmp_path / "dist"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project built as a wheel, once for the module's tests."""
+    dist = tmp_path_factory.mktemp("dist")
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],
         capture_output=True, text=True, timeout=600,
     )
     assert build.returncode == 0, build.stderr
-    (wheel,) = dist.glob("tiercube-*.whl")
+    (built,) = dist.glob("tiercube-*.whl")
+    return built
+
+
+def fresh_environment(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A fresh venv's python, and the pip command that installs into it.
+
+    The venv has no pip of its own (ensurepip takes longer than the rest of the setup): this pip installs into it.
+    """
     environment = tmp_path / "venv"
     venv.EnvBuilder().create(environment)
     python = environment / "bin" / "python"
-    return wheel, python, [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+    return python, [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
 
 
 @pytest.mark.slow
-def test_a_plain_install_types_the_readme_code(tmp_path: Path) -> None:
-    wheel, python, pip = wheel_and_environment(tmp_path)
+def test_a_plain_install_types_the_readme_code(tmp_path: Path, wheel: Path) -> None:
+    python, pip = fresh_environment(tmp_path)
     install = subprocess.run(
         [*pip, "install", "--quiet", str(wheel), pinned("mypy"), pinned("pyright")], capture_output=True, text=True, timeout=900,
     )
@@ -102,33 +141,94 @@ def test_a_plain_install_types_the_readme_code(tmp_path: Path) -> None:
     assert pyright.stdout.count('is "Table"') == 3, pyright.stdout
 
 
+def wheel_with_development_packages(tmp_path: Path, wheel: Path) -> Path:
+    """A fresh venv holding only the wheel, which sees the development environment's other packages; its python.
+
+    The installed package gets the probe module (``WHEEL_PROBE_MODULE``) that no other tiercube has. The ``.pth`` line puts the development site-packages on ``sys.path`` after the venv's own, and Python
+    does not run the ``.pth`` files found there: the checkout's editable install stays out of sight.
+    """
+    python, pip = fresh_environment(tmp_path)
+    install = subprocess.run([*pip, "install", "--quiet", "--no-deps", str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    site_packages = Path(subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip())
+    development = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+    (site_packages / "development-packages.pth").write_text("".join(f"{directory}\n" for directory in development))
+    (site_packages / "tiercube" / f"{WHEEL_PROBE_MODULE}.py").write_text(
+        '"""Not part of tiercube: tests/test_typed_wheel.py writes it into the installed wheel."""\n\nINSTALLED = True\n'
+    )
+    # The interpreter finds the development packages, and tiercube in the wheel.
+    where = subprocess.run(
+        [str(python), "-c", f"import pyarrow, tiercube.{WHEEL_PROBE_MODULE}; print(tiercube.__file__)"], capture_output=True, text=True, timeout=60,
+    )
+    assert where.returncode == 0 and Path(where.stdout.strip()).parent == site_packages / "tiercube", where.stdout + where.stderr
+    return python
+
+
+def checker_settings(python: Path) -> dict[str, Any]:
+    """The project's settings for the five checkers, pointed at ``typecheck/`` and ``python``'s environment.
+
+    Dropped: what names the checkout's ``stubs/`` (a user has none of it), its ``src/`` and ``.venv``.
+    ``tests/conftest.py`` starts a ``distributed.LocalCluster``, whose ``__init__`` distributed leaves
+    unannotated (the project's ``stubs/distributed`` types it): mypy, which also checks the helpers that
+    typecheck/ imports, lets those calls through, and only those. The other four report on typecheck/ alone.
+    """
+    project: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    tool = project["tool"]
+    checked = ["typecheck"]
+    mypy = {key: value for key, value in tool["mypy"].items() if key != "mypy_path"}
+    pyright = {key: value for key, value in tool["pyright"].items() if key not in {"stubPath", "venvPath", "venv", "executionEnvironments"}}
+    return {
+        # ty takes the Python version from requires-python, as it does in the project.
+        "project": {"name": "wheel-user", "version": "0", "requires-python": project["project"]["requires-python"]},
+        "tool": {
+            "mypy": mypy | {"files": checked, "python_executable": str(python), "untyped_calls_exclude": ["distributed"]},
+            "pyright": pyright | {"include": checked},
+            "pyrefly": tool["pyrefly"] | {"project-includes": checked, "search-path": ["."], "python-interpreter-path": str(python)},
+            "ty": tool["ty"] | {"environment": {"python": str(python.parent.parent)}, "src": {"include": checked}},
+        },
+    }
+
+
+def toml(table: Mapping[str, Any], name: str = "") -> Iterator[str]:
+    """``table`` as TOML lines: the settings hold only strings, booleans and lists of them, in nested tables."""
+    if name and any(not isinstance(value, Mapping) for value in table.values()):
+        yield f"[{name}]"
+    for key, value in table.items():
+        if not isinstance(value, Mapping):
+            yield f"{key} = {json.dumps(value)}"  # a JSON string, boolean or list of strings is TOML too
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            yield from toml(value, f"{name}.{key}" if name else key)  # pyright: ignore[reportUnknownArgumentType]
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get(WHEEL_TYPECHECK), reason=f"installs the wheel's dev extra into a fresh venv (minutes): set {WHEEL_TYPECHECK}=1")
-def test_the_typecheck_suite_passes_mypy_strict_from_the_wheel(tmp_path: Path) -> None:
+def test_the_typecheck_suite_passes_every_checker_from_the_wheel(tmp_path: Path, wheel: Path) -> None:
     """typecheck/ (every valid use and every flagged misuse) against the installed wheel, not src/.
 
-    Its helpers (tests/) come along; the project's own stubs do not, as a user has none of them.
-    The mypy settings are the project's, so an ignore the wheel makes unneeded fails too.
+    Its helpers (tests/) come along; the project's own stubs do not. The settings are the project's,
+    so an ignore the wheel makes unneeded fails too. The five checkers run at once.
     """
-    wheel, python, pip = wheel_and_environment(tmp_path)
-    install = subprocess.run([*pip, "install", "--quiet", f"{wheel}[dev]"], capture_output=True, text=True, timeout=1800)
-    if install.returncode != 0 and ("NewConnectionError" in install.stderr or "No matching distribution" in install.stderr):
-        pytest.skip(f"the wheel's dependencies cannot be installed here: {install.stderr[-300:]}")
-    assert install.returncode == 0, install.stderr
-
+    python = wheel_with_development_packages(tmp_path, wheel)
     project = tmp_path / "user"
     for folder in ("typecheck", "tests"):
         shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
-    codes = ", ".join(settings["enable_error_code"])
-    (project / "mypy.ini").write_text(
-        f"[mypy]\npython_version = {settings['python_version']}\nstrict = True\nwarn_unused_ignores = True\n"
-        f"warn_unreachable = True\nenable_error_code = {codes}\n"
-        # The helpers are not the subject, and call distributed, typed only by the project's stubs.
-        "[mypy-tests.*]\nignore_errors = True\n"
-    )
-    mypy = subprocess.run([str(python), "-m", "mypy", "typecheck"], cwd=project, capture_output=True, text=True, timeout=900)
-    assert mypy.returncode == 0 and "Success" in mypy.stdout, mypy.stdout[-5000:] + mypy.stderr[-2000:]
-    # It checked the wheel: tiercube resolved inside the new environment, not to this checkout.
-    where = subprocess.run([str(python), "-c", "import tiercube; print(tiercube.__file__)"], capture_output=True, text=True, timeout=60)
-    assert str(python.parent.parent) in where.stdout, where.stdout
+    (project / "typecheck" / "wheel_probe.py").write_text(WHEEL_PROBE)
+    (project / "pyproject.toml").write_text("\n".join(toml(checker_settings(python))) + "\n")
+
+    commands: dict[str, list[str | Path]] = {
+        "mypy": [DEVELOPMENT_BIN / "mypy"],
+        "pyright": [DEVELOPMENT_BIN / "pyright", "--pythonpath", python],
+        "basedpyright": [DEVELOPMENT_BIN / "basedpyright", "--pythonpath", python],
+        "pyrefly": [DEVELOPMENT_BIN / "pyrefly", "check"],
+        "ty": [DEVELOPMENT_BIN / "ty", "check"],
+    }
+    running = {
+        checker: subprocess.Popen([str(part) for part in command], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for checker, command in commands.items()
+    }
+    reports = {checker: process.communicate(timeout=600)[0] for checker, process in running.items()}
+    for checker, report in reports.items():
+        assert re.search(ONE_ERROR[checker], report, re.MULTILINE), f"{checker}:\n{report[-5000:]}"
+        assert f"wheel_probe.py:{WHEEL_PROBE_LINE}:" in report, f"{checker}:\n{report[-5000:]}"
