@@ -27,7 +27,6 @@ from tiercube._wire.messages import (
     Append,
     Column,
     CreateTable,
-    CsvSource,
     Drop,
     DropResult,
     Load,
@@ -74,7 +73,7 @@ class EditableTable(ReadOnlyTable):
         self._connection.request("POST", path(paths.TABLE_JOIN, table=self._name), body)
 
     def _load(self, source: Source, on_duplicate_keys: OnDuplicateKeys, size: int | None = None) -> int:
-        load_id, follow = _followed(self._connection, source)
+        load_id, follow = _followed(self._connection)
         with cancellable_load(f"loading into {self._name!r}", f"table {self._name!r} is as it was", size, follow):
             body = Load(source, on_duplicate_keys, load_id)
             result = self._connection.json("POST", path(paths.TABLE_LOAD, table=self._name), LoadResult, body)
@@ -145,7 +144,7 @@ class Editing(ModelReading, Generic[TableT]):
         return create_cube(self._connection, name_of(fact_table, "the fact table"), name, mode)
 
     def _read(self, source: Source, table_name: str, options: ReadOptions, size: int | None = None) -> TableT:
-        load_id, follow = _followed(self._connection, source)
+        load_id, follow = _followed(self._connection)
         body = Read(
             table=table_name,
             source=source,
@@ -172,11 +171,9 @@ def _report(result: LoadResult, table: str) -> None:
 _ASK_TIMEOUT = 2.0
 
 
-def _followed(connection: Connection, source: Source) -> tuple[str | None, Follow | None]:
-    """A new random id for a load of ``source`` and what asks the server how far that load is; none for a
-    source the server does not count (only CSV files are: the slow loads)."""
-    if not isinstance(source, CsvSource):
-        return None, None
+def _followed(connection: Connection) -> tuple[str | None, Follow | None]:
+    """A new random id for a load and what asks the server how far that load is (it counts the bytes
+    it reads of every file: CSV, Parquet, Arrow IPC)."""
     load_id = secrets.token_urlsafe(16)
     at = path(paths.LOAD_PROGRESS, load=load_id)
     # The question must come from whoever loads: an owner's request on behalf of a caller is that caller's.
