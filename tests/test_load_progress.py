@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import IO, cast
 
+import httpx
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -25,11 +28,12 @@ import tiercube
 from tests.conftest import ADMIN, SECURED, USER
 from tiercube._client.connection import Connection
 from tiercube._client.core import SessionCore
+from tiercube._client import progress
 from tiercube._client.progress import progress_line
 from tiercube._server.engine import load_progress
 from tiercube._server.engine.load_progress import NOTHING_KNOWN, LoadsUnderWay
 from tiercube._wire import paths
-from tiercube._wire.messages import ArrowFileSource, CsvSource, LoadProgress, LoadResult, ParquetSource, Read, Source
+from tiercube._wire.messages import ArrowFileSource, CsvSource, Load, LoadProgress, LoadResult, ParquetSource, Read, Source
 from tiercube.errors import ConflictError, PermissionDeniedError
 
 ROWS = 3_000_000  # about 2 s to load on CI's 2 cores: long enough to be seen part-way
@@ -157,6 +161,41 @@ def test_parquet_and_arrow_files_are_counted_too(owner: tiercube.Session, big_pa
         assert result.rows_loaded == FILE_ROWS
         assert loaded.cast(expected.schema).equals(expected)
         del admin.tables[f"big_{kind}"]
+
+
+class Terminal(io.StringIO):
+    """Standard error as a terminal's: a progress line can show on it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("on_a_terminal", [False, True])
+def test_a_load_is_followed_only_where_its_progress_line_shows(
+    owner: tiercube.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_a_terminal: bool
+) -> None:
+    """Where no line can show (a pipe, a log, CI: here pytest's captured stderr), the client sends no load
+    id, and the server reads the file as pyarrow opens it rather than through its counting file."""
+    terminal = Terminal()
+    if on_a_terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        monkeypatch.setattr(progress, "_DELAY", 0.0)  # a short load's line shows too
+    csv = tmp_path / "small.csv"
+    csv.write_text("id,word\n1,a\n2,b\n")
+    parquet = tmp_path / "small.parquet"
+    pq.write_table(pa.table({"id": [3], "word": ["c"]}), parquet)  # pyright: ignore[reportUnknownMemberType]
+    name = f"small_{on_a_terminal}"
+    with tiercube.connect(owner.url, authentication=ADMIN, require=tiercube.LocalSession) as admin:
+        sent: list[httpx.Request] = []
+        connection(admin)._client.event_hooks["request"].append(sent.append)  # pyright: ignore[reportPrivateUsage]
+        table = admin.read_csv(csv, table_name=name, keys=["id"])
+        assert table.load(tiercube.ParquetLoad(parquet)) == 1
+        del admin.tables[name]
+    read = [msgspec.json.decode(request.content, type=Read) for request in sent if request.url.path == paths.READ]
+    loaded = [msgspec.json.decode(request.content, type=Load) for request in sent if request.url.path == paths.path(paths.TABLE_LOAD, table=name)]
+    assert [body.load_id is not None for body in read + loaded] == [on_a_terminal] * 2
+    # Each load's line ended on the terminal, and only there.
+    assert terminal.getvalue().count("\n") == (2 if on_a_terminal else 0)
 
 
 def test_counting_reads_every_byte_and_an_id_is_used_once(tmp_path: Path) -> None:
