@@ -8,14 +8,15 @@ started, one finished and one of somebody else: another caller, whatever its
 tier, learns nothing about it, not even that it exists.
 
 The bytes are counted as pyarrow's reader takes them from the file, through a
-file object that adds up what each ``read`` returned: a few hundred Python
-calls for a 200 MB file, instead of one pyarrow call on a path that nobody
-could watch. Every file a load reads is counted: a CSV file as its reader
-streams it (a few 1 MB blocks ahead of its parser); a Parquet file a few
-column chunks ahead of the threads that decode them; an Arrow IPC file a
-record batch at a time, before the table is checked. Counting is done only
-for a caller who follows the load (its client shows a progress line); other
-loads read their files as pyarrow opens them.
+file object that adds up what each ``read`` returned: a few hundred to a few
+thousand Python calls for a 200 MB file, instead of one pyarrow call on a path
+that nobody could watch. Every file a load reads is counted: a CSV file as its
+reader streams it (a few 1 MB blocks ahead of its parser); a Parquet file up
+to 32 MB at a time (its reader merges neighbouring column chunks), a few row
+groups ahead of the threads that decode them; an Arrow IPC file buffer by
+buffer, before the table is checked. Only a caller who follows a load has it
+counted (its client does where a progress line shows): other loads read their
+files as pyarrow opens them.
 """
 
 from __future__ import annotations
