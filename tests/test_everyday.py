@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import sys
@@ -141,19 +142,19 @@ def test_connecting_to_something_else_says_so_in_one_line(not_tiercube: str) -> 
     assert "\n" not in message and "<" not in message  # none of its HTML
 
 
-def test_a_cancelled_load_ends_its_progress_line_and_says_what_is_as_it_was(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """The progress line of a terminal (here forced on, at once): Ctrl+C leaves no half line behind.
-    tests/test_interrupt.py interrupts a real load of a real server."""
-    monkeypatch.setattr(progress, "_interactive", lambda: True)
+def test_a_cancelled_load_ends_its_progress_line_and_says_what_is_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress line of a terminal (here a stream of its own, drawn at once): Ctrl+C leaves no half line
+    behind. tests/test_interrupt.py interrupts a real load of a real server."""
     monkeypatch.setattr(progress, "_DELAY", 0.0)
+    terminal = io.StringIO()
 
     def interrupted() -> None:
-        with progress.cancellable_load("reading 'big'", "no table 'big' was created", 10**9):
+        with progress.cancellable_load("reading 'big'", "no table 'big' was created", terminal, 10**9):
             time.sleep(0.5)  # the spinner draws a few frames
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt, match=r"^reading 'big' was cancelled: the server drops .*, so no table 'big' was created$"):
         interrupted()
-    drawn = capsys.readouterr().err
+    drawn = terminal.getvalue()
     assert drawn.endswith("\n") and drawn.count("\n") == 1
     assert drawn.split("\r")[-1].startswith("  reading 'big' (1,000.0 MB): cancelled after ")

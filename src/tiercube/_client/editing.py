@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TextIO, TypeVar
 
 import msgspec
 
@@ -16,7 +16,7 @@ from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
 from tiercube._client.cube_model import CubeMode, EditableCube, EditableCubes, create_cube
-from tiercube._client.progress import Follow, cancellable_load
+from tiercube._client.progress import Follow, cancellable_load, line_stream
 from tiercube._client.query import name_of
 from tiercube._client.read_model import ModelReading, ReadOnlyTable, Tables, TableT_co
 from tiercube._client.sources import ReadOptions, S3Location, StrPath
@@ -27,7 +27,6 @@ from tiercube._wire.messages import (
     Append,
     Column,
     CreateTable,
-    CsvSource,
     Drop,
     DropResult,
     Load,
@@ -74,8 +73,9 @@ class EditableTable(ReadOnlyTable):
         self._connection.request("POST", path(paths.TABLE_JOIN, table=self._name), body)
 
     def _load(self, source: Source, on_duplicate_keys: OnDuplicateKeys, size: int | None = None) -> int:
-        load_id, follow = _followed(self._connection, source)
-        with cancellable_load(f"loading into {self._name!r}", f"table {self._name!r} is as it was", size, follow):
+        shown_on = line_stream()
+        load_id, follow = _followed(self._connection, shown_on)
+        with cancellable_load(f"loading into {self._name!r}", f"table {self._name!r} is as it was", shown_on, size, follow):
             body = Load(source, on_duplicate_keys, load_id)
             result = self._connection.json("POST", path(paths.TABLE_LOAD, table=self._name), LoadResult, body)
         _report(result, self._name)
@@ -145,7 +145,8 @@ class Editing(ModelReading, Generic[TableT]):
         return create_cube(self._connection, name_of(fact_table, "the fact table"), name, mode)
 
     def _read(self, source: Source, table_name: str, options: ReadOptions, size: int | None = None) -> TableT:
-        load_id, follow = _followed(self._connection, source)
+        shown_on = line_stream()
+        load_id, follow = _followed(self._connection, shown_on)
         body = Read(
             table=table_name,
             source=source,
@@ -156,7 +157,7 @@ class Editing(ModelReading, Generic[TableT]):
             on_duplicate_keys=options.get("on_duplicate_keys", "error"),
             load_id=load_id,
         )
-        with cancellable_load(f"reading {table_name!r}", f"no table {table_name!r} was created", size, follow):
+        with cancellable_load(f"reading {table_name!r}", f"no table {table_name!r} was created", shown_on, size, follow):
             result = self._connection.json("POST", paths.READ, LoadResult, body)
         _report(result, table_name)
         return self._table(table_name)
@@ -172,10 +173,11 @@ def _report(result: LoadResult, table: str) -> None:
 _ASK_TIMEOUT = 2.0
 
 
-def _followed(connection: Connection, source: Source) -> tuple[str | None, Follow | None]:
-    """A new random id for a load of ``source`` and what asks the server how far that load is; none for a
-    source the server does not count (only CSV files are: the slow loads)."""
-    if not isinstance(source, CsvSource):
+def _followed(connection: Connection, shown_on: TextIO | None) -> tuple[str | None, Follow | None]:
+    """A new random id for a load and what asks the server how far that load is (it counts the bytes
+    it reads of every file: CSV, Parquet, Arrow IPC); neither where no progress line shows the answers
+    (``shown_on`` None): a followed load reads its file through a Python file object that counts."""
+    if shown_on is None:
         return None, None
     load_id = secrets.token_urlsafe(16)
     at = path(paths.LOAD_PROGRESS, load=load_id)

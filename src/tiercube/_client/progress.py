@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
-from typing import TypeAlias
+from typing import TextIO, TypeAlias
 
 from tiercube._wire.messages import LoadProgress
 
@@ -18,22 +18,26 @@ Follow: TypeAlias = Callable[[], LoadProgress | None]
 """Asks the server how far a load is: None when it cannot tell (the line then shows the elapsed time)."""
 
 
-def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
-        return True
-    return sys.stderr.isatty()
+def line_stream() -> TextIO | None:
+    """Where a progress line can show: standard error of a terminal or a notebook; None anywhere else
+    (a pipe, a log file, CI), where a load shows nothing and asks the server nothing about its progress."""
+    if "ipykernel" in sys.modules or sys.stderr.isatty():
+        return sys.stderr
+    return None
 
 
 @contextmanager
-def progress(description: str, size: int | None = None, follow: Follow | None = None) -> Generator[None]:
-    """Show ``description``, the data size and the elapsed time while the body runs; with ``follow``
-    (asked at most every half second: the bytes the server has read, or None while it cannot tell),
-    the bytes read of the total, the rate and the time left.
+def progress(
+    description: str, shown_on: TextIO | None, size: int | None = None, follow: Follow | None = None
+) -> Generator[None]:
+    """Show ``description``, the data size and the elapsed time on ``shown_on`` (nothing if None: see
+    ``line_stream``) while the body runs; with ``follow`` (asked at most every half second: the bytes the
+    server has read, or None while it cannot tell), the bytes read of the total, the rate and the time left.
 
     The line always ends with a newline, whatever ends the body: ``done in 3.2 s``, or
     ``cancelled`` when Ctrl+C stopped it (the next output must not land on the spinner's line).
     """
-    if not _interactive():
+    if shown_on is None:
         yield
         return
     done = threading.Event()
@@ -59,13 +63,13 @@ def progress(description: str, size: int | None = None, follow: Follow | None = 
                 asked = now
             elapsed = known_after if known is not None else now - started
             line = f"{frames[tick % 4]} {progress_line(description, label, elapsed, known)}"
-            sys.stderr.write(f"\r{line.ljust(width)}")
-            sys.stderr.flush()
+            shown_on.write(f"\r{line.ljust(width)}")
+            shown_on.flush()
             width = len(line)
             tick += 1
         final = f"  {label}: {outcome[0]} after {time.monotonic() - started:.1f} s"
-        sys.stderr.write(f"\r{final.ljust(width)}\n")
-        sys.stderr.flush()
+        shown_on.write(f"\r{final.ljust(width)}\n")
+        shown_on.flush()
 
     thread = threading.Thread(target=show, name="tiercube-progress", daemon=True)
     thread.start()
@@ -103,9 +107,11 @@ def _duration(seconds: float) -> str:
 
 
 @contextmanager
-def cancellable_load(description: str, unchanged: str, size: int | None = None, follow: Follow | None = None) -> Generator[None]:
-    """A load under ``progress``, whose Ctrl+C says in one line what was cancelled and that nothing changed
-    (``unchanged``: what is as it was).
+def cancellable_load(
+    description: str, unchanged: str, shown_on: TextIO | None, size: int | None = None, follow: Follow | None = None
+) -> Generator[None]:
+    """A load under ``progress`` (its line on ``shown_on``, if any), whose Ctrl+C says in one line what
+    was cancelled and that nothing changed (``unchanged``: what is as it was).
 
     Ctrl+C lands wherever the client is, usually deep in httpx waiting for the answer: its
     20 frames say nothing the user can act on. Closing the connection is what tells the server:
@@ -114,7 +120,7 @@ def cancellable_load(description: str, unchanged: str, size: int | None = None, 
     again here, as a ``KeyboardInterrupt`` (a program still stops), saying so, from None.
     """
     try:
-        with progress(description, size, follow):
+        with progress(description, shown_on, size, follow):
             yield
     except KeyboardInterrupt:
         raise KeyboardInterrupt(

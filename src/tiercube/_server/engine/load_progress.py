@@ -7,12 +7,16 @@ caller *and* the id, and is the same "nothing known" for a load not yet
 started, one finished and one of somebody else: another caller, whatever its
 tier, learns nothing about it, not even that it exists.
 
-The bytes are counted as pyarrow's reader takes them from the file (it reads
-ahead of its parser by a few 1 MB blocks), through a file object that adds up
-what each ``read`` returned: a few hundred Python calls for a 200 MB file,
-instead of one pyarrow call on a path that nobody could watch. Only CSV files
-are counted: they are the slow loads (Parquet and Arrow files read many times
-faster), and their reader reads a stream from start to end.
+The bytes are counted as pyarrow's reader takes them from the file, through a
+file object that adds up what each ``read`` returned: a few hundred to a few
+thousand Python calls for a 200 MB file, instead of one pyarrow call on a path
+that nobody could watch. Every file a load reads is counted: a CSV file as its
+reader streams it (a few 1 MB blocks ahead of its parser); a Parquet file up
+to 32 MB at a time (its reader merges neighbouring column chunks), a few row
+groups ahead of the threads that decode them; an Arrow IPC file buffer by
+buffer, before the table is checked. Only a caller who follows a load has it
+counted (its client does where a progress line shows): other loads read their
+files as pyarrow opens them.
 """
 
 from __future__ import annotations
@@ -85,30 +89,49 @@ def followed() -> bool:
     return _CURRENT.get() is not None
 
 
-def counted(file: IO[bytes], size: int) -> IO[bytes]:
+@contextmanager
+def counted(file: IO[bytes], size: int) -> Generator[IO[bytes]]:
     """``file`` (of ``size`` bytes), counting what is read of it for the load this thread serves, if
-    its caller follows it; ``file`` itself otherwise."""
+    its caller follows it; ``file`` itself otherwise. Once the reader is done with it, the whole file
+    counts as read."""
     count = _CURRENT.get()
     if count is None:
-        return file
+        yield file
+        return
     count.bytes_total = size
     # pyarrow reads any object with read(); typing's IO is a class that no file wrapper derives from.
-    return cast("IO[bytes]", _CountingReader(file, count))
+    yield cast("IO[bytes]", _CountingReader(file, count, size))
+    # A CSV file is read to its end; a Parquet or Arrow file's reader skips what it needs not (the
+    # magic numbers, the copy of the schema before the first batch) and reads the footer twice.
+    count.bytes_done = size
 
 
 class _CountingReader(io.RawIOBase):
-    """A binary file that adds the length of every read to a ``ReadCount``."""
+    """A binary file that adds the length of every read to a ``ReadCount``, up to the file's size."""
 
-    def __init__(self, file: IO[bytes], count: ReadCount) -> None:
+    def __init__(self, file: IO[bytes], count: ReadCount, size: int) -> None:
         super().__init__()
         self._file = file
         self._count = count
+        self._size = size
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1, /) -> bytes:  # pyarrow's reader calls only this
+    # Parquet and Arrow IPC readers jump to the footer and back: they need seek and tell.
+    def seekable(self) -> bool:
+        return self._file.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def read(self, size: int = -1, /) -> bytes:  # pyarrow's readers call only this to read
         data = self._file.read(size)
-        # Only the reading thread adds to it; the progress route reads an int, which the GIL keeps whole.
-        self._count.bytes_done += len(data)
+        # One read at a time adds to it (pyarrow holds a lock over each read of a Python file, whichever
+        # of its threads reads); the progress route reads an int, which the GIL keeps whole.
+        # Bounded by the size: what is read twice (a Parquet footer) must not count past the end.
+        self._count.bytes_done = min(self._count.bytes_done + len(data), self._size)
         return data

@@ -84,9 +84,11 @@ def read(
                 with _followed(opened) as followed:
                     table = csv_files.read_csv(followed, origin, options, data_types, lambda: _binary(path, access))
             case ParquetSource():
-                table = _read_parquet(opened, row_groups)
+                with _followed(opened) as followed:
+                    table = _read_parquet(followed, row_groups)
             case ArrowFileSource():
-                table = _read_arrow(opened)
+                with _followed(opened) as followed:
+                    table = _read_arrow(followed)
     try:
         names = table.column_names
     except UnicodeDecodeError:
@@ -133,10 +135,11 @@ def _followed(opened: Any) -> Generator[Any]:
     if not load_progress.followed():
         yield opened
     elif isinstance(opened, str):
-        with open(opened, "rb") as file:
-            yield load_progress.counted(file, os.fstat(file.fileno()).st_size)
+        with open(opened, "rb") as file, load_progress.counted(file, os.fstat(file.fileno()).st_size) as counted:
+            yield counted
     else:
-        yield load_progress.counted(opened, opened.size())
+        with load_progress.counted(opened, opened.size()) as counted:
+            yield counted
 
 
 @contextmanager
@@ -150,11 +153,16 @@ def _binary(path: str | CloudLocation, access: Access) -> Generator[IO[bytes]]:
             yield opened
 
 
-def _read_arrow(path: str) -> pa.Table:
+def _read_arrow(source: Any) -> pa.Table:
+    """An Arrow IPC file, from its path or (counted) opened."""
     # Read into memory the server owns, never mapped: a table over a mapped file changed when the
-    # file was rewritten, and killed the server with SIGBUS when it was truncated.
-    with pa.OSFile(path, "rb") as file:
-        table = pa.ipc.open_file(file).read_all()
+    # file was rewritten, and killed the server with SIGBUS when it was truncated. A Python file's
+    # reads are copies (bytes objects) too.
+    if isinstance(source, str):
+        with pa.OSFile(source, "rb") as file:
+            table = pa.ipc.open_file(file).read_all()
+    else:
+        table = pa.ipc.open_file(source).read_all()
     # The file is the caller's bytes: a corrupt one must fail here, not in every later query.
     table.validate(full=True)
     return table
