@@ -5,7 +5,8 @@ ipykernel; the kernel connects to a real tiercube server as a Europe-only
 user and shows the widget. Chromium opens the notebook, with every request to
 the tiercube server's port refused: the widget must load its page, scripts and
 numbers through the kernel (``explorer_relay.py``), as with a kernel on another
-machine. The numbers it shows are the server's for that user.
+machine, in a sandboxed frame that cannot reach the notebook's page. The numbers
+it shows are the server's for that user.
 """
 
 from __future__ import annotations
@@ -155,6 +156,9 @@ def test_the_widget_works_through_the_kernel_when_the_browser_cannot_reach_the_s
         assert frame is not None
         frame.locator("body[data-ready]").wait_for(timeout=60_000)
 
+        # The page runs in an origin of its own: what the server sends cannot reach the notebook.
+        assert frame.evaluate("() => origin") == "null"
+        assert frame.evaluate("() => { try { return parent.document.title; } catch { return 'refused'; } }") == "refused"
         assert frame.locator("#who").inner_text() == "eu · may query (read only)"
         assert not frame.get_by_role("button", name="Sign out").is_visible()
         act(frame, lambda: frame.get_by_role("button", name="rows: product").click())
