@@ -12,6 +12,7 @@ import httpx
 import msgspec
 import pyarrow as pa
 
+from tiercube._client import channel
 from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._client.endpoints import ON_BEHALF_OF
 from tiercube._client.timeouts import CONNECT_TIMEOUT, DEFAULT_TIMEOUT
@@ -162,3 +163,6 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self._client.is_closed
+
+
+channel.register_connection(Connection)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, overload
 from typing_extensions import TypeVar, deprecated
 
 from tiercube._client import display
+from tiercube._client.channel import open_relay
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.results import answered
@@ -139,7 +140,6 @@ class QueryCube(ServerObject, Generic[MeasureNameT, LevelNameT]):
         new one when it ends, while this session is open.
         """
         try:
-            from tiercube._client.explorer_relay import Relay
             from tiercube._client.explorer_widget import ExplorerWidget
         except ImportError as error:
             raise ImportError(f'cube.explore() needs anywidget: pip install "tiercube[notebook]" ({error})') from None
@@ -147,7 +147,7 @@ class QueryCube(ServerObject, Generic[MeasureNameT, LevelNameT]):
         def open_session() -> EmbedSession:
             return self._connection.json("POST", paths.EXPLORER_SESSIONS, EmbedSession, OpenEmbed(self._name))
 
-        relay = Relay(self._connection, open_session)
+        relay = open_relay(self._connection, open_session)
         return ExplorerWidget(relay, url=self._connection.url, cube=self._name, height=height)
 
 
