@@ -1,19 +1,17 @@
-"""What sessions need of their connection to a server, as protocols free of httpx; the implementations register.
+"""What sessions need of their connection to a server, as protocols free of httpx.
 
 The session classes are what a user's type checker reads (``__init__.pyi``
 names them), and mypy analyses every module those import, inside functions and
 under ``TYPE_CHECKING`` too. Were they to import ``connection`` or
 ``explorer_relay`` (httpx's client), a user's ``mypy --strict`` on a file using
 tiercube would analyse all of httpx as well: about 150 more modules, a third of
-its time (issue 20). So they name these protocols, and ``open_connection`` and
-``open_relay`` import the implementations by name when a session first
-connects; each implementation registers itself here, checked against its
-protocol.
+its time (issue 20). So they name these protocols, and ``opening`` imports the
+implementations by name when a session first connects
+(``typecheck/check_channel.py`` holds the implementations to the protocols).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -142,42 +140,3 @@ class RelayOpener(Protocol):
     """``explorer_relay.Relay``'s constructor."""
 
     def __call__(self, connection: Connection, open_session: Callable[[], EmbedSession]) -> Relay: ...
-
-
-_OPENERS: dict[str, Opener] = {}
-_RELAY_OPENERS: dict[str, RelayOpener] = {}
-
-
-def register_connection(opener: Opener) -> None:
-    """``connection`` registers its ``Connection`` as it is imported."""
-    _OPENERS["connection"] = opener
-
-
-def register_relay(opener: RelayOpener) -> None:
-    """``explorer_relay`` registers its ``Relay`` as it is imported."""
-    _RELAY_OPENERS["relay"] = opener
-
-
-def open_connection(
-    url: str,
-    *,
-    authentication: Authenticate | None = None,
-    client_certificate: ClientCertificate | None = None,
-    certificate_authority: Path | str | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
-) -> Connection:
-    """A ``connection.Connection`` to ``url``; httpx and pyarrow load now, on first use."""
-    importlib.import_module("tiercube._client.connection")  # by name: see this module's docstring
-    return _OPENERS["connection"](
-        url,
-        authentication=authentication,
-        client_certificate=client_certificate,
-        certificate_authority=certificate_authority,
-        timeout=timeout,
-    )
-
-
-def open_relay(connection: Connection, open_session: Callable[[], EmbedSession]) -> Relay:
-    """An ``explorer_relay.Relay`` over ``connection``, opening the widget's session with ``open_session``."""
-    importlib.import_module("tiercube._client.explorer_relay")  # by name: see this module's docstring
-    return _RELAY_OPENERS["relay"](connection, open_session)

@@ -15,8 +15,8 @@ from typing import Any, TypeAlias, TypeVar, Union, cast, get_args, overload
 from typing_extensions import TypeForm
 
 from tiercube._client.auth import Authenticate, ClientCertificate
-from tiercube._client.channel import open_connection
 from tiercube._client.negotiation import evaluate, fetch_document
+from tiercube._client.opening import open_connection
 from tiercube._client.sessions import (
     TIERS,
     AnySession,

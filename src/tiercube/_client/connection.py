@@ -12,7 +12,6 @@ import httpx
 import msgspec
 import pyarrow as pa
 
-from tiercube._client import channel
 from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._client.endpoints import ON_BEHALF_OF
 from tiercube._client.timeouts import CONNECT_TIMEOUT, DEFAULT_TIMEOUT
@@ -163,6 +162,3 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self._client.is_closed
-
-
-channel.register_connection(Connection)

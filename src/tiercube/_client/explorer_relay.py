@@ -19,7 +19,6 @@ from typing import Literal
 import httpx
 import msgspec
 
-from tiercube._client import channel
 from tiercube._client.channel import Answer, Connection, Send
 from tiercube._wire import paths
 from tiercube._wire.explorer import EmbedSession
@@ -172,6 +171,3 @@ class Relay:
 
     def _fail(self, id: int, message: str) -> None:
         self._send({"kind": "fail", "id": id, "message": message}, [])
-
-
-channel.register_relay(Relay)

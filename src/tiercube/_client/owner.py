@@ -10,12 +10,13 @@ from typing import Any, Protocol, cast, final
 
 import msgspec
 
-from tiercube._client.channel import Connection, open_connection
+from tiercube._client.channel import Connection
 from tiercube._client.connect import Connecting
 from tiercube._client.core import register_tiers
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
+from tiercube._client.opening import open_connection
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._client.timeouts import DEFAULT_TIMEOUT, HEALTH_TIMEOUT

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, ClassVar, Generic, overload
 from typing_extensions import TypeVar, deprecated
 
 from tiercube._client import display
-from tiercube._client.channel import open_relay
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.results import answered
@@ -22,6 +21,7 @@ from tiercube._client.scopes import Top
 from tiercube._client.timeouts import HEALTH_TIMEOUT
 from tiercube._client.levels import Level
 from tiercube._client.measures import Measure
+from tiercube._client.opening import open_relay
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
