@@ -26,7 +26,7 @@ import pytest
 
 import tiercube
 from tests.conftest import ADMIN, SECURED, USER
-from tiercube._client.connection import Connection
+from tiercube._client.channel import Connection
 from tiercube._client.core import SessionCore
 from tiercube._client import progress
 from tiercube._client.progress import progress_line

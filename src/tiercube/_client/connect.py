@@ -16,6 +16,7 @@ from typing_extensions import TypeForm
 
 from tiercube._client.auth import Authenticate, ClientCertificate
 from tiercube._client.negotiation import evaluate, fetch_document
+from tiercube._client.opening import open_connection
 from tiercube._client.sessions import (
     TIERS,
     AnySession,
@@ -199,7 +200,6 @@ class Connecting:
         - with ``authentication=TokenAuthentication(...)``: the token's tier or a narrower one.
         """
         wanted = _wanted(require)
-        from tiercube._client.connection import Connection  # httpx and pyarrow load on first use, not on import
 
         token: TokenAuthentication[Any] | None = None
         header_auth: Authenticate | None = None
@@ -211,7 +211,7 @@ class Connecting:
                 certificate = authentication
             case _:
                 header_auth = authentication
-        connection = Connection(
+        connection = open_connection(  # httpx and pyarrow load on first use, not on import
             url,
             authentication=header_auth,
             client_certificate=certificate,

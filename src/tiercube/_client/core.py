@@ -7,12 +7,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn, Self
 
 from tiercube._client import display
+from tiercube._client.channel import Connection
 from tiercube._client.public_names import PublicNames
 from tiercube._wire.tiers import GROUPS, CapabilityReport, wanting
 
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 _TIERS: dict[str, type[SessionCore]] = {}
 """Every tier class, by name, registered by the modules that assemble them (``sessions``, ``owner``)."""

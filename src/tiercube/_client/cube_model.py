@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import msgspec
 
 from tiercube._client import display
 from tiercube._client.calculated import CalculatedColumn, row_expression
+from tiercube._client.channel import Connection
 from tiercube._client.conditions import Column, Condition
 from tiercube._client.formats import Format, format_from_wire
 from tiercube._client.levels import Level
@@ -32,9 +33,6 @@ from tiercube._wire.cubes import (
     UpdateMeasure,
 )
 
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 CubeMode: TypeAlias = Literal["auto", "manual", "no_measures"]
 

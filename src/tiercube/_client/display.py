@@ -16,8 +16,9 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
-from typing import TYPE_CHECKING, ParamSpec
+from typing import ParamSpec
 
+from tiercube._client.channel import Connection
 from tiercube._wire import paths
 from tiercube._wire.column_types import describe_type
 from tiercube._client.formats import format_value
@@ -27,9 +28,6 @@ from tiercube._wire.messages import TableInfo
 from tiercube._wire.paths import path
 from tiercube._wire.tiers import GROUPS, CapabilityReport, Group
 
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 P = ParamSpec("P")
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TextIO, TypeVar
 
 import msgspec
 
+from tiercube._client.channel import Connection
 from tiercube._client.conditions import Condition, Value, to_wire_row, to_wire_value
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
@@ -39,9 +40,6 @@ from tiercube._wire.messages import (
 )
 from tiercube.errors import TiercubeError
 
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 TableT = TypeVar("TableT", bound=ReadOnlyTable)
 log = logging.getLogger("tiercube")

@@ -19,12 +19,9 @@ from typing import Literal
 import httpx
 import msgspec
 
-from tiercube._client.connection import Connection
+from tiercube._client.channel import Answer, Connection, Send
 from tiercube._wire import paths
 from tiercube._wire.explorer import EmbedSession
-
-Send = Callable[[dict[str, object], list[bytes]], None]
-"""Sends one widget message (content, binary buffers) to the browser."""
 
 MAX_REQUESTS = 6
 """Requests carried at once per widget; more wait their turn (a browser allows six per server, too)."""
@@ -70,7 +67,7 @@ class Relay:
         self._turns = threading.BoundedSemaphore(MAX_REQUESTS)
         self._closed = False
         self._lock = threading.Lock()
-        self._streams: dict[int, httpx.Response] = {}  # open event streams, oldest first
+        self._streams: dict[int, Answer] = {}  # open event streams, oldest first
 
     @property
     def page(self) -> str:
@@ -137,7 +134,7 @@ class Relay:
         with self._lock:
             self._session = session
 
-    def _answer(self, id: int, response: httpx.Response) -> None:
+    def _answer(self, id: int, response: Answer) -> None:
         head: dict[str, object] = {
             "kind": "part",
             "id": id,
@@ -159,7 +156,7 @@ class Relay:
                 self._streams.pop(id, None)
         self._send({"kind": "part", "id": id, "done": True}, [])
 
-    def _hold_stream(self, id: int, response: httpx.Response) -> None:
+    def _hold_stream(self, id: int, response: Answer) -> None:
         with self._lock:
             self._streams[id] = response
             ended = list(self._streams)[:-MAX_STREAMS]

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import anywidget
 import traitlets
 
-from tiercube._client.explorer_relay import Relay
+from tiercube._client.channel import Relay
 from tiercube._client.public_names import PublicNames
 from tiercube._public import public
 

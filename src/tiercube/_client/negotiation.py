@@ -5,19 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from typing import TYPE_CHECKING
 
 import msgspec
 
+from tiercube._client.channel import Connection
 from tiercube._version import PROTOCOL_VERSION, __version__
 from tiercube._wire import paths
 from tiercube._wire.messages import ADMIN_ROLE, VersionsDocument
 from tiercube._wire.tiers import MEANINGS, CapabilityReport, ConditionResult, choose_tier, narrower
 from tiercube.errors import AuthenticationError, ProtocolError
-
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 
 def fetch_document(connection: Connection) -> VersionsDocument | None:

@@ -6,24 +6,22 @@ import dataclasses
 import importlib
 from pathlib import Path
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, cast, final
+from typing import Any, Protocol, cast, final
 
 import msgspec
 
+from tiercube._client.channel import Connection
 from tiercube._client.connect import Connecting
 from tiercube._client.core import register_tiers
 from tiercube._client.file_loading import FileLoading
 from tiercube._client.lifecycle import OwnerLifecycle, ServerProcess
 from tiercube._client.negotiation import evaluate, fetch_document, require_tiercube
+from tiercube._client.opening import open_connection
 from tiercube._client.query import Querying
 from tiercube._client.security import SecurityManagement
 from tiercube._client.timeouts import DEFAULT_TIMEOUT, HEALTH_TIMEOUT
 from tiercube._config import SessionConfig
 from tiercube._public import public
-
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): start() imports it while the child boots.
-    from tiercube._client.connection import Connection
 
 
 class DaskCluster(Protocol):
@@ -110,12 +108,10 @@ class Session(Querying, FileLoading, SecurityManagement, OwnerLifecycle, Connect
         server = ServerProcess.spawn(
             config, config_path, while_starting=lambda: importlib.import_module("tiercube._client.connection"), host=host, port=port
         )
-        from tiercube._client.connection import Connection
-
         token = server.owner_token
         ca = config.tls.certificate if config.tls else None
         try:
-            connection = Connection(
+            connection = open_connection(
                 server.url, authentication=lambda url: {"Authorization": f"Bearer {token}"}, certificate_authority=ca, timeout=timeout
             )
             return cls(connection, server)

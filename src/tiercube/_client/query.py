@@ -21,6 +21,7 @@ from tiercube._client.scopes import Top
 from tiercube._client.timeouts import HEALTH_TIMEOUT
 from tiercube._client.levels import Level
 from tiercube._client.measures import Measure
+from tiercube._client.opening import open_relay
 from tiercube._client.wire_form import wire_form
 from tiercube._public import public
 from tiercube._wire.paths import path
@@ -139,7 +140,6 @@ class QueryCube(ServerObject, Generic[MeasureNameT, LevelNameT]):
         new one when it ends, while this session is open.
         """
         try:
-            from tiercube._client.explorer_relay import Relay
             from tiercube._client.explorer_widget import ExplorerWidget
         except ImportError as error:
             raise ImportError(f'cube.explore() needs anywidget: pip install "tiercube[notebook]" ({error})') from None
@@ -147,7 +147,7 @@ class QueryCube(ServerObject, Generic[MeasureNameT, LevelNameT]):
         def open_session() -> EmbedSession:
             return self._connection.json("POST", paths.EXPLORER_SESSIONS, EmbedSession, OpenEmbed(self._name))
 
-        relay = Relay(self._connection, open_session)
+        relay = open_relay(self._connection, open_session)
         return ExplorerWidget(relay, url=self._connection.url, cube=self._name, height=height)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, TypeAlias, TypeVar
 import msgspec
 from urllib.parse import urlencode, parse_qsl
 
+from tiercube._client.channel import Connection
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.measures import level
@@ -33,9 +34,6 @@ from tiercube.errors import PermissionDeniedError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 Chart: TypeAlias = Literal["grid", "bar", "line", "heat map"]
 """How the explorer draws a view: its grid (a tree of rows), or a chart of its cells."""

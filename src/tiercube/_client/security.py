@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from tiercube._client.channel import Connection
 from tiercube._client.conditions import Condition
 from tiercube._client.core import SessionCore
 from tiercube._client.public_names import PublicNames
@@ -18,10 +19,6 @@ from tiercube._wire import paths
 from tiercube._wire.messages import USER_ROLE, CreateUser, Restriction, UpdateUser, User
 from tiercube._wire.tiers import TierName
 from tiercube._wire.tokens import CreateToken, IssuedToken, TokenInfo, parse as parse_token
-
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 
 @public

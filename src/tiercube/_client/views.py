@@ -22,14 +22,12 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
-from typing import TYPE_CHECKING, TypeVar, overload
+from typing import TypeVar, overload
 
+from tiercube._client.channel import Connection
 from tiercube._client.public_names import PublicNames
 from tiercube.errors import NotFoundError
 
-if TYPE_CHECKING:
-    # Not a cycle (connection imports no session module): httpx and pyarrow load when a session connects.
-    from tiercube._client.connection import Connection
 
 T = TypeVar("T")
 V = TypeVar("V")
