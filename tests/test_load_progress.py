@@ -27,6 +27,7 @@ import pytest
 import tiercube
 from tests.conftest import ADMIN, SECURED, USER
 from tiercube._client.channel import Connection
+from tiercube._client.connection import Connection as HttpConnection
 from tiercube._client.core import SessionCore
 from tiercube._client import progress
 from tiercube._client.progress import progress_line
@@ -187,7 +188,9 @@ def test_a_load_is_followed_only_where_its_progress_line_shows(
     name = f"small_{on_a_terminal}"
     with tiercube.connect(owner.url, authentication=ADMIN, require=tiercube.LocalSession) as admin:
         sent: list[httpx.Request] = []
-        connection(admin)._client.event_hooks["request"].append(sent.append)  # pyright: ignore[reportPrivateUsage]
+        opened = connection(admin)
+        assert isinstance(opened, HttpConnection)  # the real one, whose httpx client records what is sent
+        opened._client.event_hooks["request"].append(sent.append)  # pyright: ignore[reportPrivateUsage]
         table = admin.read_csv(csv, table_name=name, keys=["id"])
         assert table.load(tiercube.ParquetLoad(parquet)) == 1
         del admin.tables[name]
