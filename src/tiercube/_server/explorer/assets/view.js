@@ -133,14 +133,15 @@ export function ready() {
   document.body.dataset.ready = String(performance.now());
 }
 
-function failed(error) {
+// Says why, and marks the page drawn once the old grid is gone (a test reading it at once saw it).
+async function failed(error) {
   $("view-status").textContent = "";
   if (error instanceof ApiError && error.code === "result_too_large") {
     message(`This view has more than ${CELL_LIMIT.toLocaleString()} cells, more than the page shows. Add a filter (Filter next to a level), take a level off the rows or columns, or collapse a member.`);
   } else {
     message(error.message);
   }
-  clear();
+  await clear();
   ready();
 }
 
@@ -203,7 +204,7 @@ export async function run() {
   try {
     answers = await Promise.all(asked.map((q) => ask(q.body)));
   } catch (error) {
-    if (mine === latestRun) failed(error);
+    if (mine === latestRun) await failed(error);
     return;
   }
   if (mine !== latestRun) return; // a newer view is on its way; it draws and says ready
@@ -374,7 +375,7 @@ async function toggle(index) {
   try {
     answer = await ask(body);
   } catch (error) {
-    failed(error);
+    await failed(error);
     return;
   }
   row.node.children = readLevel(answer, treeOptions(row.node.path.length, body.include_totals)).nodes;
