@@ -79,19 +79,21 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Generator[tuple[str, Pa
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={JUPYTER_TOKEN}",
         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--ServerApp.port_retries=0", "--allow-root", "--LabApp.extension_manager=readonly",
+        "--allow-root", "--LabApp.extension_manager=readonly",
     ]  # fmt: skip
     log = (root / "jupyter.log").open("wb")
     process = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    # The port it listens on: the one asked for, or the next free one if something took it since.
+    info = root / ".runtime" / f"jpserver-{process.pid}.json"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
+                url = f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
                 if httpx.get(f"{url}/api/status", params={"token": JUPYTER_TOKEN}).is_success:
                     break
-            except httpx.TransportError:
-                pass
+            except (OSError, ValueError, KeyError, httpx.TransportError):
+                pass  # not written yet, or not listening yet
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not start: {(root / 'jupyter.log').read_text()[-3000:]}")
             time.sleep(0.2)

@@ -13,6 +13,7 @@ import json
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -63,6 +64,7 @@ class Provider:
         self.port = port
         self.issuer = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[str] | None = None
+        self.started = False
 
     def start(self, *keys: dict[str, Any], interactive: list[dict[str, Any]] | None = None, accounts: dict[str, Any] | None = None) -> None:
         """Listen, with these signing keys; ``interactive`` clients sign browsers in as ``accounts`` (see provider.js)."""
@@ -74,9 +76,22 @@ class Provider:
             "interactive": interactive or [],
             "accounts": accounts or {},
         }
-        process = subprocess.Popen(["node", str(HERE / "provider.js"), json.dumps(settings)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        self.process = process
+        with tempfile.TemporaryFile("w+") as errors:
+            process = subprocess.Popen(["node", str(HERE / "provider.js"), json.dumps(settings)], stdout=subprocess.PIPE, stderr=errors, text=True)
+            if process.stdout is not None and process.stdout.readline().strip() == "ready":
+                self.process, self.started = process, True
+                return
+            process.wait(timeout=30)
+            errors.seek(0)
+            why = errors.read()
+        # The port was free when chosen, and something else (another test's kernel, say) took it
+        # since: before its first start, nothing knows this provider's address yet, so take another.
+        if "EADDRINUSE" in why and not self.started:
+            self.port = free_port()
+            self.issuer = f"http://127.0.0.1:{self.port}"
+            self.start(*keys, interactive=interactive, accounts=accounts)
+            return
+        pytest.fail(f"the OIDC provider did not start on port {self.port}: {why[-2000:]}")
 
     def token(self, client: str) -> str:
         answer = httpx.post(f"{self.issuer}/token", data={"grant_type": "client_credentials", "scope": "api"}, auth=(client, SECRET))
