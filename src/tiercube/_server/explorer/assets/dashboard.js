@@ -7,6 +7,7 @@
 // A view saved as a chart is drawn as that chart (panel-chart.js), a grid as a table of its cells.
 import perspective from "./vendor/perspective/cdn/perspective.js";
 import { Api, ApiError, replaceFragment } from "./api.js";
+import { decode } from "./arrow.js";
 import { CHARTS, chart, memberLabel } from "./panel-chart.js";
 
 const $ = (id) => document.getElementById(id);
@@ -63,15 +64,6 @@ function topOf(top, levels) {
   return { n: top.n, measure: top.measure, per };
 }
 
-// Arrow IPC from the server -> columns, decoded by Perspective's engine (the page has no other).
-async function decode(buffer) {
-  const table = await worker.table(buffer);
-  const view = await table.view();
-  const [columns, schema, rows] = [await view.to_columns(), await table.schema(), await table.size()];
-  await view.delete();
-  await table.delete();
-  return { columns, schema, rows };
-}
 
 const cell = (tag, text, className) => Object.assign(document.createElement(tag), { textContent: text, className: className ?? "" });
 
@@ -117,7 +109,7 @@ async function drawPanel(panel) {
   heading.append(Object.assign(document.createElement("a"), { href: `/#${view.fragment}`, textContent: keyOf(view) }));
   panel.dataset.cube = fields.cube;
   try {
-    const answer = await decode(await api.arrow(`/api/query/cubes/${encodeURIComponent(fields.cube)}/query`, query));
+    const answer = await decode(worker, await api.arrow(`/api/query/cubes/${encodeURIComponent(fields.cube)}/query`, query));
     const shape = cell("p", shapeOf(fields, query), "shape");
     if (!CHARTS.has(fields.plugin)) {
       panel.replaceChildren(heading, shape, table(answer, query));

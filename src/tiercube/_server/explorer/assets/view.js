@@ -6,6 +6,7 @@ import "./vendor/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js"
 import "./vendor/perspective-viewer-d3fc/cdn/perspective-viewer-d3fc.js";
 import perspective from "./vendor/perspective/cdn/perspective.js";
 import { Api, ApiError, replaceFragment } from "./api.js";
+import { decode as decodeArrow } from "./arrow.js";
 import { TOTAL, depths, flatten, grandNode, pathId, readGrand, readLevel } from "./tree.js";
 import { LockedViewer, SmallMultiples } from "./viewer.js";
 import { columnsConfig, measureOf, secondAxis } from "./formats.js";
@@ -54,15 +55,8 @@ function show(screen) {
   state.shown = screen.shown;
 }
 
-// Arrow IPC from the server -> plain columns, decoded by Perspective's own engine.
-export async function decode(buffer) {
-  const table = await worker.table(buffer);
-  const view = await table.view();
-  const [columns, schema, rows] = [await view.to_columns(), await table.schema(), await table.size()];
-  await view.delete();
-  await table.delete();
-  return { columns, schema, rows };
-}
+// The server's Arrow answers, decoded in this page's engine.
+export const decode = (buffer) => decodeArrow(worker, buffer);
 
 function combine(operands) {
   if (operands.length === 0) return null;
