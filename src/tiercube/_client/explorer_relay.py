@@ -26,6 +26,10 @@ from tiercube._wire.explorer import EmbedSession
 MAX_REQUESTS = 6
 """Requests carried at once per widget; more wait their turn (a browser allows six per server, too)."""
 
+MAX_WAITING = 64
+"""Requests waiting for their turn per widget; past that a request fails at once (a page gone wrong,
+or a hostile server's script, would otherwise start a kernel thread per request without end)."""
+
 MAX_STREAMS = 2
 """Event streams held open per widget; a newer one ends the oldest (a reloaded page leaves its own behind)."""
 
@@ -66,6 +70,7 @@ class Relay:
         self._session = open_session()
         self._turns = threading.BoundedSemaphore(MAX_REQUESTS)
         self._closed = False
+        self._waiting = 0
         self._lock = threading.Lock()
         self._streams: dict[int, Answer] = {}  # open event streams, oldest first
 
@@ -84,7 +89,7 @@ class Relay:
         self._send = send
 
     def receive(self, content: object, buffers: Sequence[bytes | memoryview]) -> None:
-        """One message from the page. Answers come later, from the pool's threads."""
+        """One message from the page. Answers come later, each from a thread of its own."""
         try:
             message = msgspec.convert(content, Message)
         except msgspec.ValidationError:
@@ -93,6 +98,13 @@ class Relay:
             self._end_stream(message.id)
             return
         body = bytes(buffers[0]) if buffers else None
+        with self._lock:
+            full = self._waiting >= MAX_WAITING
+            if not full:
+                self._waiting += 1
+        if full:
+            self._fail(message.id, f"the page has {MAX_WAITING} requests waiting already")
+            return
         # Daemon threads: an event stream never ends by itself, and must not keep the kernel from exiting.
         threading.Thread(target=self._take_turn, args=(message, body), name="tiercube-explorer", daemon=True).start()
 
@@ -106,6 +118,8 @@ class Relay:
 
     def _take_turn(self, request: Request, body: bytes | None) -> None:
         with self._turns:
+            with self._lock:
+                self._waiting -= 1
             if not self._closed:
                 self._carry(request, body)
 
