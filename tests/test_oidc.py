@@ -9,6 +9,7 @@ itself: every token comes from the provider's token endpoint.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import socket
@@ -110,8 +111,14 @@ class Provider:
 def installed() -> None:
     if shutil.which("node") is None:
         pytest.fail("node is needed to run the OpenID Connect provider (oidc-provider) these tests use")
-    if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True, timeout=600)
+    # Three test files need it, on different xdist workers at once: one installs (npm ci first empties
+    # node_modules) while the others wait, and a finished install is known by a mark written after it.
+    done = HERE / "node_modules" / ".installed-by-tests"
+    with (HERE / ".npm-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True, timeout=600)
+            done.touch()
 
 
 @pytest.fixture(scope="module")
